@@ -1,0 +1,61 @@
+"""jupyter-mldeploy: deploy models trained in a notebook as local web services.
+
+The public API mirrors Azure ML v1 names (``Model.register``, ``Environment``,
+``InferenceConfig``, ...) with local storage. Importing this package is light:
+the names below are loaded on first use, so no web server, Docker SDK or
+widget library is imported until you need it.
+
+Examples
+--------
+>>> from jupyter_mldeploy import Model                      # doctest: +SKIP
+>>> model = Model.register("model.pkl", model_name="ridge")  # doctest: +SKIP
+>>> model.id                                                 # doctest: +SKIP
+'ridge:1'
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from . import errors
+from .errors import MLDeployError
+
+__version__ = "0.1.0"
+
+# public name -> "module:attribute", imported lazily by __getattr__
+_LAZY: dict[str, str] = {
+    "Model": "jupyter_mldeploy.registry.model:Model",
+    "Environment": "jupyter_mldeploy.environment:Environment",
+    "CondaDependencies": "jupyter_mldeploy.environment:CondaDependencies",
+    "InferenceConfig": "jupyter_mldeploy.inference_config:InferenceConfig",
+    "ScoringServer": "jupyter_mldeploy.scoring.server:ScoringServer",
+    "ScoringClient": "jupyter_mldeploy.scoring.client:ScoringClient",
+    "AMLRequest": "jupyter_mldeploy.scoring.aml:AMLRequest",
+    "AMLResponse": "jupyter_mldeploy.scoring.aml:AMLResponse",
+    "rawhttp": "jupyter_mldeploy.scoring.aml:rawhttp",
+}
+
+__all__ = ["__version__", "errors", "MLDeployError", *_LAZY]
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .environment import CondaDependencies, Environment
+    from .inference_config import InferenceConfig
+    from .registry.model import Model
+    from .scoring.aml import AMLRequest, AMLResponse, rawhttp
+    from .scoring.client import ScoringClient
+    from .scoring.server import ScoringServer
+
+
+def __getattr__(name: str) -> Any:
+    target = _LAZY.get(name)
+    if target is None:
+        raise AttributeError(f"module 'jupyter_mldeploy' has no attribute {name!r}")
+    module_name, attr = target.split(":")
+    value = getattr(importlib.import_module(module_name), attr)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
