@@ -1,0 +1,16 @@
+"""Old-style entry script that catches its own errors and returns the message with status 200."""
+
+import json
+
+
+def init():
+    pass
+
+
+def run(raw_data):
+    try:
+        data = json.loads(raw_data)["data"]
+        return {"sum": sum(data)}
+    except Exception as e:
+        error = str(e)
+        return error
