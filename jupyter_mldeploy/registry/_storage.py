@@ -1,0 +1,488 @@
+"""The registry's on-disk layout: a content-addressed blob store (the only module that builds paths).
+
+Layout under ``MLDEPLOY_HOME``::
+
+    registry.db                      SQLite metadata (see _db.py)
+    objects/sha256/ab/<64 hex>       one read-only file per distinct content
+    tmp/objects/<pid>-<token>.part   blobs being written (removed by gc when their process is gone)
+    models/<name>/<version>/         read-only copies made by Model.get_model_path()
+
+Writing a blob: the bytes are copied into a temp file on the same filesystem
+and hashed *from the copy* (so the recorded sha256 is the hash of the stored
+bytes), then made durable and renamed into place with :func:`os.replace`. An
+object that exists already is never rewritten. Large files are copied by the
+kernel (``copy_file_range``) while a second thread hashes the part copied so
+far; small files are read once, hashed in memory and written only when new.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import hashlib
+import io
+import os
+import re
+import secrets
+import shutil
+import stat
+import sys
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import IntegrityError, RegistryError
+
+#: Files up to this size are read into memory, hashed, and written only when new.
+SMALL_FILE_LIMIT = 4 << 20
+#: Bytes per ``copy_file_range`` call for large files.
+COPY_CHUNK = 16 << 20
+#: Read buffer for hashing and for the plain read/write fallback.
+READ_CHUNK = 4 << 20
+#: Test hook: seconds to sleep after each copied chunk (makes "kill mid-register" testable).
+SLOW_COPY_ENV = "MLDEPLOY_TEST_SLOW_COPY"
+
+_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+_TEMP_RE = re.compile(r"^(\d+)-[0-9a-f]+\.part$")
+
+
+@dataclass(frozen=True, slots=True)
+class StagedBlob:
+    """A blob ready to publish: its hash and size, and the temp file holding it (None if stored already)."""
+
+    sha256: str
+    size: int
+    temp: Path | None
+
+
+class BlobStore:
+    """Content-addressed files under ``home/objects/sha256``.
+
+    Parameters
+    ----------
+    home
+        The ``MLDEPLOY_HOME`` folder.
+    """
+
+    def __init__(self, home: Path) -> None:
+        self.home = Path(home)
+        self.objects_dir = self.home / "objects" / "sha256"
+        self.temp_dir = self.home / "tmp" / "objects"
+        self.models_dir = self.home / "models"
+        self._made_dirs: set[str] = set()
+        self._lock = threading.Lock()
+
+    # --- paths -------------------------------------------------------------------------
+
+    def object_path(self, sha256: str) -> Path:
+        """Return the path of the blob with hex digest ``sha256``."""
+        if not _HEX64.match(sha256):
+            raise IntegrityError(
+                f"invalid sha256 {sha256!r} in the registry database. "
+                "The database was altered; restore it from a backup."
+            )
+        return self.objects_dir / sha256[:2] / sha256
+
+    def materialized_dir(self, name: str, version: int) -> Path:
+        """Return the folder holding the read-only copy of ``name:version`` (may not exist)."""
+        return self.models_dir / name / str(version)
+
+    def _new_temp_path(self, folder: Path, suffix: str = ".part") -> Path:
+        return folder / f"{os.getpid()}-{secrets.token_hex(8)}{suffix}"
+
+    def _ensure_dir(self, path: Path) -> None:
+        key = str(path)
+        if key in self._made_dirs:
+            return
+        path.mkdir(parents=True, exist_ok=True)
+        with self._lock:
+            self._made_dirs.add(key)
+
+    # --- writing -----------------------------------------------------------------------
+
+    def has(self, sha256: str, size: int) -> bool:
+        """Return True when the blob ``sha256`` is stored with the expected ``size``."""
+        try:
+            return self.object_path(sha256).stat().st_size == size
+        except FileNotFoundError:
+            return False
+
+    def stage(self, source: Path, *, hash_first: bool = False) -> StagedBlob:
+        """Copy ``source`` into a temp file while hashing it, unless its content is stored already.
+
+        Parameters
+        ----------
+        source
+            A regular file (already checked by the caller).
+        hash_first
+            For large files: hash the source before copying, and skip the copy when
+            that content is stored already (worth it when the content is probably known).
+        """
+        self._ensure_dir(self.temp_dir)
+        try:
+            with open(source, "rb", buffering=0) as src:
+                size = os.fstat(src.fileno()).st_size
+                if size <= SMALL_FILE_LIMIT:
+                    return self._stage_small(src)
+                if hash_first:
+                    digest, hashed_size = _hash_stream(src)
+                    if self.has(digest, hashed_size):
+                        return StagedBlob(digest, hashed_size, None)
+                    src.seek(0)
+                return self._stage_large(src)
+        except OSError as err:
+            raise RegistryError(
+                f"cannot store {source}: {err}. Check that the file is readable and that "
+                f"{self.home} has free space."
+            ) from err
+
+    def _stage_small(self, src: io.FileIO) -> StagedBlob:
+        data = src.readall()
+        digest = hashlib.sha256(data).hexdigest()
+        if self.has(digest, len(data)):
+            return StagedBlob(digest, len(data), None)
+        temp = self._new_temp_path(self.temp_dir)
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o444)
+        try:
+            view = memoryview(data)
+            while view:
+                written = os.write(fd, view)
+                view = view[written:]
+                _slow_copy_pause()
+        finally:
+            os.close(fd)
+        return StagedBlob(digest, len(data), temp)
+
+    def _stage_large(self, src: io.FileIO) -> StagedBlob:
+        temp = self._new_temp_path(self.temp_dir)
+        fd = os.open(temp, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o444)
+        try:
+            digest, size = _copy_and_hash(src.fileno(), fd)
+        except BaseException:
+            os.close(fd)
+            temp.unlink(missing_ok=True)
+            raise
+        os.close(fd)
+        if self.has(digest, size):
+            temp.unlink()
+            return StagedBlob(digest, size, None)
+        return StagedBlob(digest, size, temp)
+
+    def publish(self, staged: Iterable[StagedBlob]) -> None:
+        """Make staged temp files durable and rename them to their object paths.
+
+        The temp files are flushed to disk *before* any of them gets its final
+        name, so that a blob under its hash name is always complete, even after a
+        power cut; the renames are flushed before this returns.
+        """
+        pending = [blob for blob in staged if blob.temp is not None]
+        if not pending:
+            return
+        try:
+            _flush([blob.temp for blob in pending if blob.temp is not None], self.temp_dir)
+            for blob in pending:
+                assert blob.temp is not None
+                target = self.object_path(blob.sha256)
+                self._ensure_dir(target.parent)
+                if self.has(blob.sha256, blob.size):
+                    blob.temp.unlink(missing_ok=True)
+                else:
+                    os.replace(blob.temp, target)
+            _flush([self.object_path(b.sha256).parent for b in pending], self.objects_dir)
+        except OSError as err:
+            raise RegistryError(
+                f"cannot write to the blob store {self.objects_dir}: {err}. "
+                "Check free space and permissions of MLDEPLOY_HOME."
+            ) from err
+
+    def discard(self, staged: Iterable[StagedBlob]) -> None:
+        """Remove the temp files of blobs that will not be published."""
+        for blob in staged:
+            if blob.temp is not None:
+                blob.temp.unlink(missing_ok=True)
+
+    # --- reading -----------------------------------------------------------------------
+
+    def export(self, sha256: str, size: int, dest: Path) -> None:
+        """Copy blob ``sha256`` to the new file ``dest``, verifying its size and hash.
+
+        Raises
+        ------
+        IntegrityError
+            When the blob is missing or its bytes do not hash to ``sha256``.
+        """
+        path = self.object_path(sha256)
+        try:
+            src = open(path, "rb", buffering=0)
+        except FileNotFoundError as err:
+            raise IntegrityError(
+                f"blob {sha256} is missing from {self.objects_dir}. The store was altered; "
+                "register the model again from its original files."
+            ) from err
+        with src:
+            fd = os.open(dest, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o644)
+            try:
+                digest, copied = _copy_and_hash(src.fileno(), fd)
+            finally:
+                os.close(fd)
+        if digest != sha256 or copied != size:
+            dest.unlink(missing_ok=True)
+            raise IntegrityError(
+                f"blob {sha256} in {self.objects_dir} was altered (its bytes hash to {digest}, "
+                f"{copied} bytes instead of {size}). Delete this model version and register it again."
+            )
+
+    # --- maintenance -------------------------------------------------------------------
+
+    def iter_objects(self) -> Iterator[tuple[str, Path]]:
+        """Yield ``(sha256, path)`` of every stored blob."""
+        if not self.objects_dir.is_dir():
+            return
+        for sub in os.scandir(self.objects_dir):
+            if not sub.is_dir(follow_symlinks=False):
+                continue
+            for entry in os.scandir(sub.path):
+                if _HEX64.match(entry.name):
+                    yield entry.name, Path(entry.path)
+
+    def remove_object(self, sha256: str) -> int:
+        """Delete blob ``sha256``; return the bytes freed (0 when it was not there)."""
+        path = self.object_path(sha256)
+        try:
+            size = path.stat().st_size
+            path.unlink()
+        except FileNotFoundError:
+            return 0
+        return size
+
+    def stale_temp_files(self, max_age_s: float) -> list[Path]:
+        """Return temp files whose writer process is gone, or that are older than ``max_age_s``."""
+        found: list[Path] = []
+        now = time.time()
+        for folder in (self.temp_dir, self.models_dir):
+            if not folder.is_dir():
+                continue
+            for entry in os.scandir(folder):
+                match = _TEMP_RE.match(entry.name)
+                if not match:
+                    continue
+                try:
+                    age = now - entry.stat(follow_symlinks=False).st_mtime
+                except FileNotFoundError:
+                    continue
+                if age > max_age_s or not _pid_alive(int(match.group(1))):
+                    found.append(Path(entry.path))
+        return found
+
+    def new_materialize_temp(self) -> Path:
+        """Return a fresh temp folder path under ``models/`` (same filesystem as the copies)."""
+        self._ensure_dir(self.models_dir)
+        return self._new_temp_path(self.models_dir)
+
+
+def remove_tree(path: Path) -> None:
+    """Delete a file or folder tree, including read-only files (best effort for folders)."""
+    if path.is_dir() and not path.is_symlink():
+        for root, dirs, _files in os.walk(path):
+            for name in dirs:
+                os.chmod(os.path.join(root, name), 0o755)
+        os.chmod(path, 0o755)
+        shutil.rmtree(path)
+    else:
+        path.unlink(missing_ok=True)
+
+
+def make_read_only(path: Path) -> None:
+    """Remove write permission from every file and folder under ``path`` (folders last)."""
+    for root, dirs, files in os.walk(path, topdown=False):
+        for name in files:
+            os.chmod(os.path.join(root, name), 0o444)
+        for name in dirs:
+            os.chmod(os.path.join(root, name), 0o555)
+    os.chmod(path, 0o555)
+
+
+def temp_sibling(target: Path) -> Path:
+    """Return a fresh hidden path next to ``target`` (same filesystem, so a rename is atomic)."""
+    return target.parent / f".{target.name}.{os.getpid()}-{secrets.token_hex(4)}.partial"
+
+
+# --- byte copying ------------------------------------------------------------------------
+
+
+def _slow_copy_pause() -> None:
+    delay = os.environ.get(SLOW_COPY_ENV)
+    if delay:
+        time.sleep(float(delay))
+
+
+def _hash_stream(src: io.FileIO) -> tuple[str, int]:
+    digest = hashlib.sha256()
+    buf = bytearray(READ_CHUNK)
+    view = memoryview(buf)
+    total = 0
+    fd = src.fileno()
+    while True:
+        n = os.readv(fd, [buf])
+        if not n:
+            return digest.hexdigest(), total
+        digest.update(view[:n])
+        total += n
+
+
+def _copy_and_hash(src_fd: int, dst_fd: int) -> tuple[str, int]:
+    """Copy from ``src_fd`` (current offset) to ``dst_fd`` and return (sha256 of the copy, size)."""
+    if hasattr(os, "copy_file_range") and sys.platform.startswith("linux"):
+        try:
+            return _kernel_copy_and_hash(src_fd, dst_fd)
+        except _NoKernelCopy:
+            pass
+    return _plain_copy_and_hash(src_fd, dst_fd)
+
+
+class _NoKernelCopy(Exception):
+    """copy_file_range is not supported between these two files (nothing was copied)."""
+
+
+def _plain_copy_and_hash(src_fd: int, dst_fd: int) -> tuple[str, int]:
+    digest = hashlib.sha256()
+    buf = bytearray(READ_CHUNK)
+    view = memoryview(buf)
+    total = 0
+    while True:
+        n = os.readv(src_fd, [buf])
+        if not n:
+            return digest.hexdigest(), total
+        digest.update(view[:n])
+        chunk = view[:n]
+        while chunk:
+            written = os.write(dst_fd, chunk)
+            chunk = chunk[written:]
+        total += n
+        _slow_copy_pause()
+
+
+def _kernel_copy_and_hash(src_fd: int, dst_fd: int) -> tuple[str, int]:
+    """Copy with copy_file_range in a thread while this thread hashes what was copied so far.
+
+    Hashing the destination (not the source) means the digest describes the
+    stored bytes even if the source changes meanwhile.
+    """
+    cond = threading.Condition()
+    state: dict[str, object] = {"copied": 0, "done": False, "error": None}
+
+    try:
+        first = os.copy_file_range(src_fd, dst_fd, COPY_CHUNK)
+    except OSError as err:
+        raise _NoKernelCopy() from err
+    state["copied"] = first
+
+    def copier() -> None:
+        try:
+            n = first
+            while n:
+                _slow_copy_pause()
+                n = os.copy_file_range(src_fd, dst_fd, COPY_CHUNK)
+                with cond:
+                    state["copied"] = int(state["copied"]) + n  # type: ignore[call-overload]
+                    cond.notify()
+        except BaseException as err:  # noqa: BLE001 - handed to the hashing thread
+            state["error"] = err
+        finally:
+            with cond:
+                state["done"] = True
+                cond.notify()
+
+    thread = threading.Thread(target=copier, name="mldeploy-copy", daemon=True)
+    thread.start()
+    digest = hashlib.sha256()
+    buf = bytearray(READ_CHUNK)
+    view = memoryview(buf)
+    pos = 0
+    try:
+        while True:
+            with cond:
+                while int(state["copied"]) == pos and not state["done"]:  # type: ignore[call-overload]
+                    cond.wait()
+                available = int(state["copied"])  # type: ignore[call-overload]
+                finished = bool(state["done"])
+            while pos < available:
+                want = min(READ_CHUNK, available - pos)
+                n = os.preadv(dst_fd, [view[:want]], pos)
+                if n <= 0:
+                    raise OSError(f"short read at offset {pos} of a file being stored")
+                digest.update(view[:n])
+                pos += n
+            if finished and pos >= int(state["copied"]):  # type: ignore[call-overload]
+                break
+    finally:
+        thread.join()
+    if state["error"] is not None:
+        raise state["error"]  # type: ignore[misc]
+    return digest.hexdigest(), pos
+
+
+# --- durability --------------------------------------------------------------------------
+
+
+def _load_syncfs() -> object | None:
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        func = libc.syncfs
+    except (OSError, AttributeError):
+        return None
+    func.argtypes = [ctypes.c_int]
+    func.restype = ctypes.c_int
+    return func
+
+
+_SYNCFS = _load_syncfs()
+
+
+def _flush(paths: list[Path], anchor: Path) -> None:
+    """Flush ``paths`` (files or folders) to disk: one ``syncfs`` on Linux, else an fsync each."""
+    if _SYNCFS is not None:
+        fd = os.open(anchor, os.O_RDONLY)
+        try:
+            if _SYNCFS(fd) == 0:  # type: ignore[operator]
+                return
+        finally:
+            os.close(fd)
+    for path in dict.fromkeys(paths):
+        flags = os.O_RDONLY
+        try:
+            fd = os.open(path, flags)
+        except OSError:
+            continue  # folders cannot be opened on some platforms
+        try:
+            os.fsync(fd)
+        except OSError:
+            pass  # fsync on a folder is not supported everywhere
+        finally:
+            os.close(fd)
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # a zombie (killed, not yet reaped) is gone for our purposes
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            return fh.read().split(b") ", 1)[1][:1] != b"Z"
+    except (OSError, IndexError):
+        return True
+
+
+def is_regular_file(mode: int) -> bool:
+    """Return True for a regular file's ``st_mode``."""
+    return stat.S_ISREG(mode)
