@@ -1,0 +1,238 @@
+"""``mldeploy models ...``: register, list, show, download, delete and gc model versions.
+
+A thin layer over :class:`jupyter_mldeploy.registry.Registry`: each command
+parses its arguments, calls the registry and prints a table (or JSON with
+``--json``). Errors reach ``cli.main``, which prints them as one line.
+
+Examples
+--------
+$ mldeploy models register outputs/model.pkl --name ridge --tag stage=dev
+$ mldeploy models list --name ridge
+$ mldeploy models show ridge:1
+$ mldeploy models download ridge:1 ./restored
+$ mldeploy models delete ridge:1
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from ..errors import InvalidArgumentError
+
+
+def add_parser(subparsers: Any) -> None:
+    """Add the ``models`` command group to the ``mldeploy`` parser."""
+    parser = subparsers.add_parser(
+        "models",
+        help="register, list, show, download and delete models",
+        description="Manage the local model registry (MLDEPLOY_HOME).",
+    )
+    sub = parser.add_subparsers(dest="models_command", metavar="ACTION")
+    sub.required = True
+
+    p = sub.add_parser("register", help="register a model file or folder as a new version")
+    p.add_argument("path", metavar="PATH", help="model file or folder")
+    p.add_argument("--name", required=True, help="model name (versions count up per name)")
+    p.add_argument("--tag", action="append", default=[], metavar="KEY=VALUE", help="tag (repeatable)")
+    p.add_argument(
+        "--property", action="append", default=[], metavar="KEY=VALUE", help="property (repeatable, add-only)"
+    )
+    p.add_argument("--description", default=None, metavar="TEXT")
+    p.add_argument(
+        "--child-path", action="append", default=None, metavar="REL",
+        help="store only this path inside the folder (repeatable)",
+    )
+    p.add_argument("--framework", default=None, help="model framework, e.g. ScikitLearn")
+    p.add_argument("--framework-version", default=None)
+    p.add_argument("--json", action="store_true", help="print the new version as JSON")
+    p.set_defaults(func=_register)
+
+    p = sub.add_parser("list", help="list model versions, newest first")
+    p.add_argument("--name", default=None, help="only versions of this name")
+    p.add_argument(
+        "--tag", action="append", default=[], metavar="KEY[=VALUE]", help="only versions with this tag (repeatable)"
+    )
+    p.add_argument("--latest", action="store_true", help="only the latest version of each name")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=_list)
+
+    p = sub.add_parser("show", help="show one version and its files")
+    p.add_argument("ref", metavar="NAME[:VERSION]")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=_show)
+
+    p = sub.add_parser("download", help="copy a version's files into a new folder (sha256 verified)")
+    p.add_argument("ref", metavar="NAME[:VERSION]")
+    p.add_argument("dir", metavar="DIR")
+    p.add_argument("--exist-ok", action="store_true", help="write into an existing folder")
+    p.set_defaults(func=_download)
+
+    p = sub.add_parser("delete", help="delete one version")
+    p.add_argument("ref", metavar="NAME:VERSION")
+    p.set_defaults(func=_delete)
+
+    p = sub.add_parser("gc", help="remove leftovers of interrupted registers and unused bytes")
+    p.add_argument(
+        "--grace", type=float, default=None, metavar="SECONDS",
+        help="keep unreferenced blobs younger than this (default 600)",
+    )
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=_gc)
+
+
+# --- commands ------------------------------------------------------------------------------
+
+
+def _registry() -> Any:
+    from ..registry import default_registry
+
+    return default_registry()
+
+
+def _register(args: argparse.Namespace) -> int:
+    record = _registry().register(
+        args.path,
+        args.name,
+        tags=_pairs(args.tag, "--tag"),
+        properties=_pairs(args.property, "--property"),
+        description=args.description,
+        child_paths=args.child_path,
+        model_framework=args.framework,
+        model_framework_version=args.framework_version,
+    )
+    if args.json:
+        _print_json(record.to_dict())
+    else:
+        from ..registry.records import format_size
+
+        print(f"registered {record.id} ({len(record.files)} file(s), {format_size(record.size)})")
+    return 0
+
+
+def _list(args: argparse.Namespace) -> int:
+    tags: list[list[str]] = []
+    for item in args.tag:
+        key, sep, value = item.partition("=")
+        tags.append([key, value] if sep else [key])
+    records = _registry().list(name=args.name, tags=tags or None, latest=args.latest)
+    if args.json:
+        _print_json([r.to_dict() for r in records])
+        return 0
+    if not records:
+        print("no models registered" if args.name is None and not tags else "no matching models")
+        return 0
+    from ..registry.records import format_size
+
+    rows = [
+        [
+            r.name,
+            str(r.version),
+            str(len(r.files)),
+            format_size(r.size),
+            r.created_time[:19].replace("T", " "),
+            ", ".join(f"{k}={v}" for k, v in sorted(r.tags.items())),
+        ]
+        for r in records
+    ]
+    _print_table(["NAME", "VERSION", "FILES", "SIZE", "CREATED (UTC)", "TAGS"], rows)
+    return 0
+
+
+def _show(args: argparse.Namespace) -> int:
+    name, version = _parse_ref(args.ref, need_version=False)
+    record = _registry().get(name, version)
+    if args.json:
+        _print_json(record.to_dict())
+        return 0
+    from ..registry.records import format_size
+
+    fields = [
+        ("id", record.id),
+        ("kind", record.kind),
+        ("created", record.created_time),
+        ("description", record.description or ""),
+        ("framework", " ".join(x for x in (record.framework, record.framework_version) if x)),
+        ("tags", ", ".join(f"{k}={v}" for k, v in sorted(record.tags.items()))),
+        ("properties", ", ".join(f"{k}={v}" for k, v in sorted(record.properties.items()))),
+        ("size", f"{format_size(record.size)} in {len(record.files)} file(s)"),
+    ]
+    width = max(len(k) for k, _ in fields)
+    for key, value in fields:
+        print(f"{key:<{width}}  {value}")
+    print()
+    _print_table(
+        ["PATH", "SIZE", "SHA256"],
+        [[f.path, format_size(f.size), f.sha256] for f in record.files],
+    )
+    return 0
+
+
+def _download(args: argparse.Namespace) -> int:
+    name, version = _parse_ref(args.ref, need_version=False)
+    path = _registry().download(name, version, args.dir, exist_ok=args.exist_ok)
+    print(path)
+    return 0
+
+
+def _delete(args: argparse.Namespace) -> int:
+    name, version = _parse_ref(args.ref, need_version=True)
+    assert version is not None
+    _registry().delete(name, version)
+    print(f"deleted {name}:{version}")
+    return 0
+
+
+def _gc(args: argparse.Namespace) -> int:
+    kwargs = {} if args.grace is None else {"blob_grace_s": args.grace}
+    report = _registry().gc(**kwargs)
+    if args.json:
+        _print_json(report.to_dict())
+    else:
+        from ..registry.records import format_size
+
+        print(
+            f"removed {report.temp_files} temp file(s), {report.blobs} unused blob(s) "
+            f"({format_size(report.bytes_freed)}), {report.copies} stale local cop(y/ies)"
+        )
+    return 0
+
+
+# --- helpers -------------------------------------------------------------------------------
+
+
+def _parse_ref(ref: str, need_version: bool) -> tuple[str, int | None]:
+    name, sep, version = ref.rpartition(":")
+    if not sep:
+        if need_version:
+            raise InvalidArgumentError(
+                f"{ref!r} has no version: write NAME:VERSION, e.g. {ref}:1 "
+                "('mldeploy models list --name NAME' shows the versions)."
+            )
+        return ref, None
+    if not version.isdigit() or int(version) < 1:
+        raise InvalidArgumentError(f"bad version in {ref!r}: write NAME:VERSION with a number, e.g. ridge:2.")
+    return name, int(version)
+
+
+def _pairs(items: list[str], flag: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise InvalidArgumentError(f"bad {flag} {item!r}: write KEY=VALUE, e.g. {flag} stage=dev.")
+        out[key] = value
+    return out
+
+
+def _print_json(value: Any) -> None:
+    json.dump(value, sys.stdout, indent=2)
+    sys.stdout.write("\n")
+
+
+def _print_table(headers: list[str], rows: list[list[str]]) -> None:
+    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
+    for line in [headers, *rows]:
+        print("  ".join(cell.ljust(w) for cell, w in zip(line, widths)).rstrip())
