@@ -35,6 +35,8 @@ __all__ = [
     "WheelDownloadError",
     "EntryScriptError",
     "InitError",
+    "EntryScriptLoadError",
+    "ScoringInputError",
     "ScoringServerError",
     "ServerStartError",
     "ScoringRequestError",
@@ -134,6 +136,26 @@ class InitError(EntryScriptError):
     def __init__(self, message: str, traceback_text: str = "") -> None:
         super().__init__(message)
         self.traceback_text = traceback_text
+
+
+class EntryScriptLoadError(EntryScriptError):
+    """Importing the entry script failed (syntax error, import error, exception); ``traceback_text`` has the details."""
+
+    def __init__(self, message: str, traceback_text: str = "") -> None:
+        super().__init__(message)
+        self.traceback_text = traceback_text
+
+
+class ScoringInputError(InvalidArgumentError):
+    """A scoring request body cannot be read the way the script asked (bad JSON, not UTF-8): a 4xx answer.
+
+    ``status`` and ``code`` (an ``ErrorCode`` string) say how the scoring server answers it.
+    """
+
+    def __init__(self, message: str, status: int = 400, code: str = "InvalidJSON") -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
 
 
 class ScoringServerError(MLDeployError):
