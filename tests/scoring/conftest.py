@@ -8,42 +8,38 @@ layout an Azure ML deployment mounts under ``AZUREML_MODEL_DIR``, so that
 
 from __future__ import annotations
 
-import json
-from collections.abc import Mapping
+import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-SCRIPTS = Path(__file__).parent / "scripts"
+from entry_helpers import MULTI_MODEL_LAYOUT, SCRIPTS, script_path, write_azure_models
+
+__all__ = ["SCRIPTS", "MULTI_MODEL_LAYOUT", "script_path", "write_azure_models"]
 
 
-def script_path(name: str) -> Path:
-    """Return the path of a sample script in tests/scoring/scripts (``name`` with or without .py)."""
-    path = SCRIPTS / (name if name.endswith(".py") else f"{name}.py")
-    assert path.is_file(), f"no sample script {path}"
-    return path
+@pytest.fixture
+def load_script() -> Iterator[Callable[..., Any]]:
+    """Load sample scripts (by name or path) in this process; undo sys.path/sys.modules changes afterwards."""
+    from jupyter_mldeploy.scoring.entry_script import load_entry_script
 
+    saved_path = list(sys.path)
+    loaded: list[Any] = []
 
-def write_azure_models(root: Path, layout: Mapping[str, Mapping[int, Mapping[str, str]]]) -> Path:
-    """Write ``{name: {version: {relative file: text}}}`` as ``root/NAME/VERSION/FILE`` and return ``root``."""
-    for name, versions in layout.items():
-        for version, files in versions.items():
-            for rel, text in files.items():
-                path = root / name / str(version) / rel
-                path.parent.mkdir(parents=True, exist_ok=True)
-                path.write_text(text)
-    return root
+    def load(name: str | Path, *, init: bool = True, **kwargs: Any) -> Any:
+        path = name if isinstance(name, Path) else script_path(name)
+        script = load_entry_script(path, **kwargs)
+        loaded.append(script)
+        if init:
+            script.init()
+        return script
 
-
-#: The models ``scripts/multi_model.py`` loads: linear (versions 1 and 2, one file each)
-#: and offset (version 3, a folder with two files).
-MULTI_MODEL_LAYOUT: dict[str, dict[int, dict[str, str]]] = {
-    "linear": {
-        1: {"model.json": json.dumps({"coef": [0.0, 0.0], "intercept": -100.0})},
-        2: {"model.json": json.dumps({"coef": [1.0, 2.0], "intercept": 0.5})},
-    },
-    "offset": {3: {"offset.json": json.dumps({"offset": 10.0}), "README": "folder model"}},
-}
+    yield load
+    for script in loaded:
+        sys.modules.pop(script.module.__name__, None)
+    sys.path[:] = saved_path
 
 
 @pytest.fixture
