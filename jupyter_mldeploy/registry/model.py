@@ -123,22 +123,11 @@ class Model:
     # --- class methods -------------------------------------------------------------------
 
     @classmethod
-    def register(
-        cls,
-        model_path: Any = None,
-        model_name: Any = None,
-        tags: Mapping[str, Any] | None = None,
-        properties: Mapping[str, Any] | None = None,
-        description: str | None = None,
-        child_paths: Sequence[str] | None = None,
-        model_framework: str | None = None,
-        model_framework_version: str | None = None,
-        *,
-        workspace: Any = None,
-        registry: Registry | None = None,
-        **azure_options: Any,
-    ) -> Model:
+    def register(cls, *args: Any, workspace: Any = None, registry: Registry | None = None, **kwargs: Any) -> Model:
         """Register a model file or folder as the next version of ``model_name``.
+
+        Signature: ``register([workspace,] model_path, model_name, tags=None, properties=None,
+        description=None, child_paths=None, model_framework=None, model_framework_version=None)``.
 
         Parameters
         ----------
@@ -158,6 +147,8 @@ class Model:
             Free-form framework facts (e.g. ``"ScikitLearn"``, ``"1.5.0"``).
         workspace
             Ignored (Azure compatibility); may also be the first positional argument.
+        registry
+            The registry to use (default: the one of ``MLDEPLOY_HOME``).
 
         Returns
         -------
@@ -172,14 +163,29 @@ class Model:
         >>> Model.register(ws, model_path="outputs", model_name="ridge").version    # doctest: +SKIP
         2
         """
+        if args and _is_workspace(args[0]):
+            args = args[1:]
+        return cls._register(registry or default_registry(), *args, **kwargs)
+
+    @classmethod
+    def _register(
+        cls,
+        reg: Registry,
+        model_path: Any = None,
+        model_name: Any = None,
+        tags: Mapping[str, Any] | None = None,
+        properties: Mapping[str, Any] | None = None,
+        description: str | None = None,
+        child_paths: Sequence[str] | None = None,
+        model_framework: str | None = None,
+        model_framework_version: str | None = None,
+        **azure_options: Any,
+    ) -> Model:
         _unknown_kwargs(azure_options, _IGNORED_REGISTER_KWARGS, "register")
-        if _is_workspace(model_path):
-            model_path, model_name, tags = model_name, tags, None
         if model_name is None:
             raise InvalidArgumentError(
                 "register() needs model_name: Model.register(model_path='model.pkl', model_name='ridge')."
             )
-        reg = registry or default_registry()
         record = reg.register(
             model_path,
             model_name,
