@@ -1,0 +1,244 @@
+"""The build context writer: layout, Dockerfile order, Azure's model-dir rule, exclusions, errors."""
+
+from __future__ import annotations
+
+import filecmp
+from pathlib import Path
+
+import pytest
+
+from jupyter_mldeploy.deploy._context import (
+    MODELS_ROOT,
+    SOURCE_ROOT,
+    VENV,
+    BuildContext,
+    model_dir_for,
+    normalize_models,
+    write_build_context,
+)
+from jupyter_mldeploy.errors import (
+    InvalidArgumentError,
+    InvalidNameError,
+    ModelPathError,
+    PathEscapeError,
+    TargetExistsError,
+)
+
+from ._service import write_model, write_service_source
+
+
+@pytest.fixture
+def fake_wheelhouse(tmp_path: Path) -> Path:
+    """A wheelhouse folder with two (empty) wheel files and no requirements.txt."""
+    folder = tmp_path / "wh"
+    folder.mkdir()
+    (folder / "numpy-1.26.4-cp311-cp311-manylinux_2_17_x86_64.whl").write_bytes(b"x")
+    (folder / "inference_schema-1.8-py3-none-any.whl").write_bytes(b"y")
+    (folder / "notes.txt").write_text("not a wheel")
+    return folder
+
+
+@pytest.fixture
+def fake_runtime(tmp_path: Path) -> Path:
+    wheel = tmp_path / "jupyter_mldeploy-0.1.0-py3-none-any.whl"
+    wheel.write_bytes(b"z")
+    return wheel
+
+
+def _write(tmp_path: Path, wh: Path, rt: Path, name: str = "ctx", **kwargs: object):
+    src = write_service_source(tmp_path / f"src-{name}")
+    defaults: dict[str, object] = dict(
+        base_image="mldeploy/python-base:bookworm",
+        wheelhouse_dir=wh,
+        runtime_wheel=rt,
+        models={"ridge": {1: write_model(tmp_path / f"m-{name}" / "model.json", 2, 1)}},
+        source_dir=src,
+        entry_script="score.py",
+        env_hash="hash1",
+    )
+    defaults.update(kwargs)
+    return write_build_context(tmp_path / name, **defaults)  # type: ignore[arg-type]
+
+
+def test_layout_and_dockerfile_order(tmp_path: Path, fake_wheelhouse: Path, fake_runtime: Path) -> None:
+    info = _write(tmp_path, fake_wheelhouse, fake_runtime)
+    assert sorted(p.name for p in info.path.iterdir()) == [
+        ".dockerignore", "Dockerfile", "azureml-models", "runtime", "src", "wheels",
+    ]
+    assert (info.path / "runtime" / fake_runtime.name).is_file()
+    assert (info.path / "azureml-models" / "ridge" / "1" / "model.json").is_file()
+    assert (info.path / "wheels" / "ENV_HASH").read_text().strip() == "hash1"
+    # requirements generated from wheel names when the wheelhouse has none; non-wheels skipped
+    assert (info.path / "wheels" / "requirements.txt").read_text().split() == [
+        "inference-schema==1.8", "numpy==1.26.4",
+    ]
+    assert not (info.path / "wheels" / "notes.txt").exists()
+
+    lines = [line for line in info.dockerfile.read_text().splitlines() if line and not line.startswith("#")]
+
+    order = [
+        "FROM mldeploy/python-base:bookworm AS env",
+        f"RUN python3 -m venv {VENV}",
+        "COPY wheels/ /tmp/wheels/",
+        f"RUN {VENV}/bin/python -m pip install --no-index",
+        "FROM mldeploy/python-base:bookworm",
+        "RUN if getent passwd 1000",
+        f"COPY --from=env {VENV}",
+        "COPY runtime/",
+        "COPY azureml-models/",
+        "COPY src/",
+        "ENV AZUREML_MODEL_DIR=\"/var/azureml-app/azureml-models/ridge/1\"",
+        "USER 1000:1000",
+        "EXPOSE 5001",
+        "HEALTHCHECK",
+        "CMD",
+    ]
+    at = -1
+    for prefix in order:  # each instruction comes after the previous one
+        at = next(
+            (i for i in range(at + 1, len(lines)) if lines[i] == prefix or lines[i].startswith(prefix + " ")),
+            None,
+        )
+        assert at is not None, f"{prefix!r} missing or out of order in:\n" + "\n".join(lines)
+    assert '"--host", "0.0.0.0", "--port", "5001"' in lines[-1]
+    assert info.env["AZUREML_MODEL_DIR"] == f"{MODELS_ROOT}/ridge/1"
+    assert info.env["AZUREML_SOURCE_DIRECTORY"] == SOURCE_ROOT
+    assert info.env["AZUREML_ENTRY_SCRIPT"] == "score.py"
+    assert info.env["AML_APP_ROOT"] == "/var/azureml-app"
+    assert info.models_label == "ridge:1"
+
+
+def test_env_stage_does_not_depend_on_models_or_code(
+    tmp_path: Path, fake_wheelhouse: Path, fake_runtime: Path
+) -> None:
+    """Only the wheelhouse and env hash feed the environment stage: the layer cache needs that."""
+    a = _write(tmp_path, fake_wheelhouse, fake_runtime, "a")
+    b = _write(
+        tmp_path, fake_wheelhouse, fake_runtime, "b",
+        models={"ridge": {2: write_model(tmp_path / "other" / "model.json", 5, 5)}, "extra": {7: fake_runtime}},
+        env_vars={"GREETING": "hi"},
+    )
+    c = _write(tmp_path, fake_wheelhouse, fake_runtime, "c", env_hash="hash2")
+
+    def env_stage(info) -> str:  # noqa: ANN001
+        text = info.dockerfile.read_text()
+        return text[text.index("FROM "): text.index("# --- stage 2")]
+
+    assert env_stage(a) == env_stage(b) == env_stage(c)
+    same = filecmp.dircmp(a.path / "wheels", b.path / "wheels")
+    assert not same.diff_files and not same.left_only and not same.right_only
+    changed = filecmp.dircmp(a.path / "wheels", c.path / "wheels")
+    assert changed.diff_files == ["ENV_HASH"]
+    assert a.dockerfile.read_text() != b.dockerfile.read_text()  # models and env differ later on
+
+
+def test_azure_model_dir_rule_and_folder_models(tmp_path: Path, fake_wheelhouse: Path, fake_runtime: Path) -> None:
+    folder_model = tmp_path / "folder-model"
+    (folder_model / "sub").mkdir(parents=True)
+    (folder_model / "offset.json").write_text("{}")
+    (folder_model / "sub" / "README").write_text("r")
+    info = _write(
+        tmp_path, fake_wheelhouse, fake_runtime,
+        models=[("linear", 2, write_model(tmp_path / "l2" / "model.json", 1, 1)),
+                ("linear", 1, write_model(tmp_path / "l1" / "model.json", 1, 1)),
+                ("offset", "3", folder_model)],
+    )
+    root = info.path / "azureml-models"
+    assert (root / "linear" / "1" / "model.json").is_file()
+    assert (root / "linear" / "2" / "model.json").is_file()
+    assert (root / "offset" / "3" / "offset.json").is_file()  # a folder model's contents, not the folder
+    assert (root / "offset" / "3" / "sub" / "README").is_file()
+    assert info.model_dir == MODELS_ROOT  # several models: the root, as Azure does
+    assert info.models == (("linear", "1"), ("linear", "2"), ("offset", "3"))
+    assert model_dir_for([("ridge", "4")]) == f"{MODELS_ROOT}/ridge/4"
+    assert model_dir_for([]) == MODELS_ROOT
+
+
+def test_source_copy_excludes_caches_vcs_and_amlignore(
+    tmp_path: Path, fake_wheelhouse: Path, fake_runtime: Path
+) -> None:
+    src = write_service_source(tmp_path / "app")
+    (src / ".venv" / "bin").mkdir(parents=True)
+    (src / ".venv" / "bin" / "python").write_text("")
+    (src / "data").mkdir()
+    (src / "data" / "big.parquet").write_text("x")
+    (src / "data" / "keep.json").write_text("{}")
+    (src / "pkg").mkdir()
+    (src / "pkg" / "util.py").write_text("X = 1\n")
+    (src / ".amlignore").write_text("# comment\n*.parquet\nnotebooks/\n")
+    (src / "notebooks").mkdir()
+    (src / "notebooks" / "train.ipynb").write_text("{}")
+    info = write_build_context(
+        tmp_path / "ctx", base_image="b:1", wheelhouse_dir=fake_wheelhouse, runtime_wheel=fake_runtime,
+        source_dir=src, entry_script="score.py", env_hash="h",
+    )
+    copied = sorted(p.relative_to(info.path / "src").as_posix() for p in (info.path / "src").rglob("*"))
+    assert copied == ["data", "data/keep.json", "helpers.py", "pkg", "pkg/util.py", "score.py"]
+    assert info.model_dir == MODELS_ROOT  # no models
+
+
+def test_entry_script_without_source_dir_and_in_subfolder(
+    tmp_path: Path, fake_wheelhouse: Path, fake_runtime: Path
+) -> None:
+    script = tmp_path / "somewhere" / "my_score.py"
+    script.parent.mkdir()
+    script.write_text("def init(): pass\ndef run(d): return d\n")
+    info = write_build_context(
+        tmp_path / "one", base_image="b:1", wheelhouse_dir=fake_wheelhouse, runtime_wheel=fake_runtime,
+        entry_script=str(script), env_hash="h",
+    )
+    assert sorted(p.name for p in (info.path / "src").iterdir()) == ["my_score.py"]
+    assert info.entry_script == "my_score.py"
+
+    src = tmp_path / "nested"
+    (src / "app").mkdir(parents=True)
+    (src / "app" / "score.py").write_text("")
+    nested = write_build_context(
+        tmp_path / "two", base_image="b:1", wheelhouse_dir=fake_wheelhouse, runtime_wheel=fake_runtime,
+        source_dir=src, entry_script="app/score.py", env_hash="h",
+    )
+    assert nested.env["AZUREML_ENTRY_SCRIPT"] == "app/score.py"
+
+
+def test_env_vars_are_escaped_for_dockerfile(tmp_path: Path, fake_wheelhouse: Path, fake_runtime: Path) -> None:
+    info = _write(tmp_path, fake_wheelhouse, fake_runtime, env_vars={"PRICE": 'costs $5 "now" \\o/'})
+    assert 'ENV PRICE="costs \\$5 \\"now\\" \\\\o/"' in info.dockerfile.read_text()
+    with pytest.raises(InvalidArgumentError, match="BAD-NAME"):
+        _write(tmp_path, fake_wheelhouse, fake_runtime, "x", env_vars={"BAD-NAME": "1"})
+    with pytest.raises(InvalidArgumentError, match="line break"):
+        _write(tmp_path, fake_wheelhouse, fake_runtime, "y", env_vars={"A": "1\n2"})
+
+
+def test_errors_say_what_to_do(tmp_path: Path, fake_wheelhouse: Path, fake_runtime: Path) -> None:
+    with pytest.raises(ModelPathError, match=r"wheelhouse .* is not a folder.*download_wheels"):
+        _write(tmp_path, tmp_path / "missing", fake_runtime, "a")
+    with pytest.raises(ModelPathError, match=r"runtime wheel .* is not a \.whl"):
+        _write(tmp_path, fake_wheelhouse, tmp_path / "nope.whl", "b")
+    with pytest.raises(ModelPathError, match=r"'other.py' is not a file in source directory"):
+        _write(tmp_path, fake_wheelhouse, fake_runtime, "c", entry_script="other.py")
+    with pytest.raises(PathEscapeError, match="relative to that folder"):
+        _write(tmp_path, fake_wheelhouse, fake_runtime, "d", entry_script="../score.py")
+    with pytest.raises(ModelPathError, match=r"model ridge:1 path .* does not exist; download the model"):
+        _write(tmp_path, fake_wheelhouse, fake_runtime, "e", models={"ridge": {1: tmp_path / "gone.pkl"}})
+    with pytest.raises(InvalidNameError):
+        normalize_models({"bad/name": {1: "x"}})
+    with pytest.raises(InvalidArgumentError, match="must map versions to paths"):
+        normalize_models({"ridge": "model.pkl"})  # type: ignore[dict-item]
+    with pytest.raises(InvalidArgumentError, match="env_hash"):
+        _write(tmp_path, fake_wheelhouse, fake_runtime, "f", env_hash="has space")
+    _write(tmp_path, fake_wheelhouse, fake_runtime, "g")
+    with pytest.raises(TargetExistsError, match="exist_ok=True"):
+        _write(tmp_path, fake_wheelhouse, fake_runtime, "g")
+    again = _write(tmp_path, fake_wheelhouse, fake_runtime, "g", exist_ok=True)
+    assert again.dockerfile.is_file()
+
+
+def test_python_command_is_configurable(fake_wheelhouse: Path, fake_runtime: Path, tmp_path: Path) -> None:
+    ctx = BuildContext(
+        base_image="python:3.12-slim", wheelhouse_dir=fake_wheelhouse, runtime_wheel=fake_runtime,
+        entry_script="score.py", env_hash="h", source_dir=write_service_source(tmp_path / "s"),
+        python="/usr/local/bin/python3.12",
+    )
+    text = ctx.dockerfile()
+    assert f"RUN /usr/local/bin/python3.12 -m venv {VENV}" in text
+    assert text.count("FROM python:3.12-slim") == 2
