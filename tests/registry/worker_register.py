@@ -1,12 +1,14 @@
 """Subprocess used by the concurrency and crash tests: register one model and print it as JSON.
 
 Usage: python worker_register.py MODEL_PATH MODEL_NAME [GO_FILE]
-When GO_FILE is given, wait (bounded) until it exists, so that many workers start together.
+When GO_FILE is given, create GO_FILE.ready.<pid>, then wait (bounded) until GO_FILE exists,
+so that many workers start registering together.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -18,6 +20,7 @@ def main() -> int:
     model_path, name = sys.argv[1], sys.argv[2]
     if len(sys.argv) > 3:
         go = Path(sys.argv[3])
+        Path(f"{go}.ready.{os.getpid()}").touch()
         deadline = time.monotonic() + 120
         while not go.exists():
             if time.monotonic() > deadline:

@@ -1,0 +1,101 @@
+"""Many processes (and threads) registering under one name at once get distinct, consecutive versions."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from registry_helpers import sha256_of, worker_cmd, worker_env
+
+from jupyter_mldeploy import Model
+from jupyter_mldeploy.registry import Registry
+
+WORKERS = 8
+
+
+def _wait_for(predicate, timeout_s: float, what: str) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what}")
+        time.sleep(0.02)
+
+
+@pytest.mark.slow
+def test_eight_processes_register_the_same_name_at_once(make_tree, tmp_path: Path, mldeploy_home: Path) -> None:
+    folders = [
+        make_tree(
+            f"model-{i}",
+            {
+                "weights.bin": f"weights of worker {i}".encode() * 5000,
+                "shared/vocab.txt": b"the same in every model" * 100,
+                f"only-{i}.txt": str(i).encode(),
+            },
+        )
+        for i in range(WORKERS)
+    ]
+    go = tmp_path / "go"
+    env = worker_env(mldeploy_home)
+    procs = [
+        subprocess.Popen(
+            worker_cmd(str(folder), "shared-name", str(go)),
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for folder in folders
+    ]
+    try:
+        _wait_for(lambda: len(list(tmp_path.glob("go.ready.*"))) == WORKERS, 120, "all workers to start")
+        go.touch()
+        outputs = [proc.communicate(timeout=180) for proc in procs]
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    for proc, (out, err) in zip(procs, outputs):
+        assert proc.returncode == 0, err
+    results = [json.loads(out) for out, _ in outputs]
+    assert sorted(r["version"] for r in results) == list(range(1, WORKERS + 1))
+
+    listed = Model.list(name="shared-name")
+    assert [m.version for m in listed] == list(range(WORKERS, 0, -1))
+    for folder, result in zip(folders, results):
+        model = Model("shared-name", result["version"])
+        assert model.tags == {"source": str(folder)}
+        expected = {
+            p.relative_to(folder).as_posix(): sha256_of(p) for p in folder.rglob("*") if p.is_file()
+        }
+        assert {f.path: f.sha256 for f in model.files} == expected
+        out = Path(model.download(tmp_path / f"out-{result['version']}"))
+        assert (out / "weights.bin").read_bytes() == (folder / "weights.bin").read_bytes()
+
+
+def test_threads_share_one_registry_safely(make_tree) -> None:
+    reg = Registry()
+    folders = [make_tree(f"t{i}", {"w.bin": f"thread {i}".encode()}) for i in range(6)]
+    versions: dict[int, int] = {}
+    errors: list[BaseException] = []
+
+    def work(i: int) -> None:
+        try:
+            versions[i] = reg.register(folders[i], "threaded").version
+        except BaseException as err:  # noqa: BLE001 - reported by the assertion below
+            errors.append(err)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert errors == []
+    assert sorted(versions.values()) == [1, 2, 3, 4, 5, 6]
+    for i, version in versions.items():
+        [entry] = reg.get("threaded", version).files
+        assert entry.sha256 == sha256_of(folders[i] / "w.bin")
