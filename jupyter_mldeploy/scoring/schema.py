@@ -118,8 +118,13 @@ def _json_kind(value: Any) -> str:
 def _convert(param: InputParam, value: Any, example: str) -> Any:
     from inference_schema.schema_decorators import _deserialize_input_argument
 
+    _check_typed_keys(param, param.param_type, value, param.name)
     try:
-        return _deserialize_input_argument(value, param.param_type, param.name)
+        converted = _deserialize_input_argument(value, param.param_type, param.name)
+        _check_columns(param, converted)
+        return converted
+    except SchemaInputError:
+        raise
     except Exception as err:  # noqa: BLE001 - third-party conversion of untrusted input: any failure is a 422
         reason = (str(err) or type(err).__name__).rstrip(". ")
         raise SchemaInputError(
@@ -128,6 +133,47 @@ def _convert(param: InputParam, value: Any, example: str) -> Any:
             422,
             param.name,
         ) from err
+
+
+def _check_typed_keys(param: InputParam, param_type: Any, value: Any, where: str) -> None:
+    """Dict samples: keys declared with their own parameter type must be present (inference_schema skips them)."""
+    typed = getattr(param_type, "sample_data_type_map", None)
+    if not typed or not isinstance(value, dict):
+        return
+    missing = [k for k in typed if k not in value]
+    if missing:
+        raise SchemaInputError(
+            f"Parameter {param.name!r} does not match its schema: {where} lacks the key(s) "
+            f"{', '.join(map(repr, missing))} ({'; '.join(f'{k}: {describe_type(typed[k])}' for k in missing)}).",
+            422,
+            param.name,
+        )
+    for key, sub_type in typed.items():
+        _check_typed_keys(param, sub_type, value[key], f"{where}.{key}")
+
+
+def _check_columns(param: InputParam, frame: Any) -> None:
+    """DataFrames must have the sample's columns (inference_schema checks only their number)."""
+    sample = getattr(param.param_type, "sample_input", None)
+    if type(param.param_type).__name__ != "PandasParameterType" or not hasattr(frame, "columns"):
+        return
+    if not (getattr(param.param_type, "enforce_shape", True) or getattr(param.param_type, "enforce_column_type", True)):
+        return
+    expected = [str(c) for c in sample.columns]
+    got = [str(c) for c in frame.columns]
+    missing = [c for c in expected if c not in got]
+    unexpected = [c for c in got if c not in expected]
+    if missing or unexpected:
+        parts = []
+        if missing:
+            parts.append(f"missing column(s) {', '.join(map(repr, missing))}")
+        if unexpected:
+            parts.append(f"unexpected column(s) {', '.join(map(repr, unexpected))}")
+        raise SchemaInputError(
+            f"Parameter {param.name!r} does not match its schema: {' and '.join(parts)}{_expected(param)}.",
+            422,
+            param.name,
+        )
 
 
 def describe_type(param_type: Any) -> str:
