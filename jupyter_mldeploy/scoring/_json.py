@@ -19,7 +19,7 @@ from typing import Any
 
 from ..errors import ScoringInputError
 
-__all__ = ["UnserializableResultError", "encode_result", "parse_body", "json_example"]
+__all__ = ["UnserializableResultError", "encode_result", "json_example", "parse_body"]
 
 _dumps = json.dumps
 #: Example bodies shown in error messages.

@@ -29,7 +29,7 @@ from urllib.parse import parse_qsl
 from ..errors import ScoringInputError
 from ._json import encode_result, invalid_json_message
 
-__all__ = ["AMLRequest", "AMLResponse", "rawhttp", "Headers", "MultiDict", "FileStorage", "is_rawhttp"]
+__all__ = ["AMLRequest", "AMLResponse", "FileStorage", "Headers", "MultiDict", "is_rawhttp", "rawhttp"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -86,7 +86,7 @@ class Headers(dict):  # type: ignore[type-arg]
     def __contains__(self, key: object) -> bool:
         return dict.__contains__(self, key.lower().title() if isinstance(key, str) else key)
 
-    def get(self, key: str, default: Any = None, type: Callable[[str], Any] | None = None) -> Any:  # noqa: A002
+    def get(self, key: str, default: Any = None, type: Callable[[str], Any] | None = None) -> Any:
         """Return the header ``key`` (any case), converted with ``type`` when given, else ``default``."""
         try:
             value = self[key]
@@ -116,12 +116,12 @@ class MultiDict(dict):  # type: ignore[type-arg]
             if key not in self:
                 dict.__setitem__(self, key, value)
 
-    def getlist(self, key: str, type: Callable[[Any], Any] | None = None) -> list[Any]:  # noqa: A002
+    def getlist(self, key: str, type: Callable[[Any], Any] | None = None) -> list[Any]:
         """Return every value given for ``key``."""
         values = list(self._lists.get(key, []))
         return values if type is None else [type(v) for v in values]
 
-    def get(self, key: str, default: Any = None, type: Callable[[Any], Any] | None = None) -> Any:  # noqa: A002
+    def get(self, key: str, default: Any = None, type: Callable[[Any], Any] | None = None) -> Any:
         """Return the first value for ``key`` (converted with ``type`` when given), else ``default``."""
         if key not in self:
             return default
@@ -179,10 +179,11 @@ def _parse_multipart(body: bytes, content_type: str) -> tuple[MultiDict, MultiDi
     if not message.is_multipart():
         return MultiDict(), MultiDict()
     for part in message.iter_parts():  # type: ignore[attr-defined]
-        name = part.get_param("name", header="content-disposition")
-        if name is None:
+        raw_name = part.get_param("name", header="content-disposition")
+        if raw_name is None:
             continue
-        payload = part.get_payload(decode=True) or b""
+        name = str(raw_name if isinstance(raw_name, str) else raw_name[2])
+        payload: bytes = part.get_payload(decode=True) or b""  # type: ignore[assignment]
         filename = part.get_filename()
         if filename is not None:
             files.append((name, FileStorage(payload, filename, name, part.get("content-type"))))

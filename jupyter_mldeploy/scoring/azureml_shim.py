@@ -30,7 +30,7 @@ import threading
 from collections.abc import Sequence
 from types import ModuleType
 
-__all__ = ["install", "uninstall", "is_shim", "SHIMMED_MODULES"]
+__all__ = ["SHIMMED_MODULES", "install", "is_shim", "uninstall"]
 
 _AML = "jupyter_mldeploy.scoring.aml"
 _MODEL = "jupyter_mldeploy.scoring.model_path"
@@ -62,7 +62,7 @@ class _ShimLoader(importlib.abc.Loader):
         return None  # default module creation
 
     def exec_module(self, module: ModuleType) -> None:
-        is_package, attrs = SHIMMED_MODULES[module.__name__]
+        attrs = SHIMMED_MODULES[module.__name__][1]
         setattr(module, SHIM_ATTR, True)
         module.__doc__ = (
             f"jupyter-mldeploy stand-in for {module.__name__} (the real package is not installed)."

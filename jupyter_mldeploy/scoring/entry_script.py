@@ -51,7 +51,7 @@ from .contract import ErrorCode, ScoringRequest, ScoringResponse, error_body, er
 from .schema import RunSchema, inspect_run_schema
 from .swagger import build_swagger, normalize_version, read_user_swagger
 
-__all__ = ["EntryScript", "load_entry_script", "CONTENT_TYPES_ATTR"]
+__all__ = ["CONTENT_TYPES_ATTR", "EntryScript", "load_entry_script"]
 
 logger = logging.getLogger("jupyter_mldeploy.scoring.entry_script")
 
@@ -75,7 +75,7 @@ _REAL_RAWHTTP_MODULES = ("azureml.contrib.services.aml_request", "azureml_infere
 
 
 def _is_internal(filename: str) -> bool:
-    return filename.startswith(_PACKAGE_DIR) or filename.startswith("<frozen")
+    return filename.startswith((_PACKAGE_DIR, "<frozen"))
 
 
 def _user_tb(tb: TracebackType | None) -> TracebackType | None:
@@ -300,7 +300,7 @@ class EntryScript:
         except ScoringInputError as err:
             return error_response(err.status, err.code, str(err), request.request_id,
                                   parameter=getattr(err, "parameter", None))
-        except Exception as err:  # noqa: BLE001 - a bug of ours must not take the worker down
+        except Exception as err:
             logger.exception("internal error while handling request %s", request.request_id)
             return error_response(500, ErrorCode.INTERNAL, f"Internal error in the scoring server: {_describe(err)}",
                                   request.request_id)
@@ -338,7 +338,7 @@ class EntryScript:
             return self._run_failed(request, err, start)
         except ScoringInputError:
             raise
-        except (Exception, SystemExit) as err:
+        except (Exception, SystemExit) as err:  # noqa: BLE001 - user code may raise anything
             return self._run_failed(request, err, start)
         return self._respond(result, request, start)
 
@@ -386,7 +386,7 @@ class EntryScript:
             result = self._call_schema(**kwargs)
         except ScoringInputError:
             raise
-        except (Exception, SystemExit) as err:
+        except (Exception, SystemExit) as err:  # noqa: BLE001 - user code may raise anything
             return self._run_failed(request, err, start)
         return self._respond(result, request, start)
 
@@ -407,7 +407,7 @@ class EntryScript:
                 result = self._run(aml_request)
         except ScoringInputError:
             raise
-        except (Exception, SystemExit) as err:
+        except (Exception, SystemExit) as err:  # noqa: BLE001 - user code may raise anything
             return self._run_failed(request, err, start)
         return self._respond(result, request, start)
 
@@ -445,8 +445,8 @@ class EntryScript:
             headers = dict(result.headers)
             if result.run_function_failed:
                 headers["x-ms-run-function-failed"] = "True"
-            body: bytes | Iterable[bytes] = result.stream if result.stream is not None else result.body
-            return ScoringResponse(result.status_code, body, result.content_type, headers,
+            payload: bytes | Iterable[bytes] = result.stream if result.stream is not None else result.body
+            return ScoringResponse(result.status_code, payload, result.content_type, headers,
                                    (perf_counter() - start) * 1000.0)
         if isinstance(result, (bytes, bytearray, memoryview)):
             return ScoringResponse(200, bytes(result), "application/octet-stream", {},
@@ -488,7 +488,7 @@ class EntryScript:
             first = next(result)
         except StopIteration:
             return ScoringResponse(200, b"", "text/plain; charset=utf-8", {}, (perf_counter() - start) * 1000.0)
-        except (Exception, SystemExit) as err:
+        except (Exception, SystemExit) as err:  # noqa: BLE001 - user code may raise anything
             return self._run_failed(request, err, start)
         if isinstance(first, (bytes, bytearray, memoryview)):
             content_type = "application/octet-stream"
@@ -504,7 +504,7 @@ class EntryScript:
             yield _encode_chunk(first)
             for item in rest:
                 yield _encode_chunk(item)
-        except (Exception, SystemExit) as err:
+        except (Exception, SystemExit) as err:  # noqa: BLE001 - user code may raise anything
             tb = format_user_traceback(err)
             logger.error("run() raised %s while streaming request %s\n%s", _describe(err), request_id, tb.rstrip())
             if ndjson:
@@ -549,7 +549,7 @@ def _reset_real_rawhttp_flags() -> None:
     for name in _REAL_RAWHTTP_MODULES:
         module = sys.modules.get(name)
         if module is not None and not azureml_shim.is_shim(module) and hasattr(module, "_rawHttpRequested"):
-            module._rawHttpRequested = False
+            setattr(module, "_rawHttpRequested", False)  # noqa: B010 - third-party module global
 
 
 def _real_rawhttp_requested() -> bool:

@@ -22,7 +22,7 @@ from typing import Any
 
 from ..errors import InvalidArgumentError, ModelNotFoundError
 
-__all__ = ["get_model_path", "Model", "MODELS_DIR_NAME"]
+__all__ = ["MODELS_DIR_NAME", "Model", "get_model_path"]
 
 MODELS_DIR_NAME = "azureml-models"
 
@@ -112,7 +112,8 @@ def get_model_path(model_name: str, version: int | str | None = None) -> str:
 
     looked: list[str] = []
     for root, how in _candidate_roots(model_name):
-        wanted = version if version is not None else (_versions(root) or [None])[-1]
+        present = _versions(root)
+        wanted = version if version is not None else (present[-1] if present else None)
         if wanted is None:
             looked.append(f"{root} ({how}: no version folders)")
             continue

@@ -18,7 +18,7 @@ from typing import Any
 from ..errors import ScoringInputError
 from ._json import json_example
 
-__all__ = ["InputParam", "RunSchema", "SchemaInputError", "inspect_run_schema", "describe_type"]
+__all__ = ["InputParam", "RunSchema", "SchemaInputError", "describe_type", "inspect_run_schema"]
 
 
 class SchemaInputError(ScoringInputError):
@@ -125,7 +125,7 @@ def _convert(param: InputParam, value: Any, example: str) -> Any:
         return converted
     except SchemaInputError:
         raise
-    except Exception as err:  # noqa: BLE001 - third-party conversion of untrusted input: any failure is a 422
+    except Exception as err:
         reason = (str(err) or type(err).__name__).rstrip(". ")
         raise SchemaInputError(
             f"Parameter {param.name!r} does not match its schema: {reason}{_expected(param)}. "
@@ -154,8 +154,8 @@ def _check_typed_keys(param: InputParam, param_type: Any, value: Any, where: str
 
 def _check_columns(param: InputParam, frame: Any) -> None:
     """DataFrames must have the sample's columns (inference_schema checks only their number)."""
-    sample = getattr(param.param_type, "sample_input", None)
-    if type(param.param_type).__name__ != "PandasParameterType" or not hasattr(frame, "columns"):
+    sample: Any = getattr(param.param_type, "sample_input", None)
+    if type(param.param_type).__name__ != "PandasParameterType" or not hasattr(frame, "columns") or sample is None:
         return
     if not (getattr(param.param_type, "enforce_shape", True) or getattr(param.param_type, "enforce_column_type", True)):
         return

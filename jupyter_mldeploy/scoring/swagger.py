@@ -47,7 +47,7 @@ _ANY_OUTPUT: dict[str, Any] = {"description": "Whatever run() returns, as JSON."
 _VERSIONS = {"2": "2", "2.0": "2", "3": "3", "3.0": "3", "3.1": "3.1"}
 
 
-def normalize_version(version: int | float | str | None) -> str:
+def normalize_version(version: float | str | None) -> str:
     """Return ``"2"``, ``"3"`` or ``"3.1"`` for a requested swagger version, else raise InvalidArgumentError."""
     key = "2" if version is None else str(version).strip()
     if key not in _VERSIONS:

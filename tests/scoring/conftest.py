@@ -14,10 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from entry_helpers import MULTI_MODEL_LAYOUT, SCRIPTS, script_path, write_azure_models
 
-__all__ = ["SCRIPTS", "MULTI_MODEL_LAYOUT", "script_path", "write_azure_models"]
+__all__ = ["MULTI_MODEL_LAYOUT", "SCRIPTS", "script_path", "write_azure_models"]
 
 
 @pytest.fixture

@@ -1,11 +1,11 @@
 """Entry script with inference_schema pandas decorators: run() gets a typed DataFrame."""
 
+import numpy as np
 import pandas as pd
 from inference_schema.parameter_types.numpy_parameter_type import NumpyParameterType
 from inference_schema.parameter_types.pandas_parameter_type import PandasParameterType
 from inference_schema.parameter_types.standard_py_parameter_type import StandardPythonParameterType
 from inference_schema.schema_decorators import input_schema, output_schema
-import numpy as np
 
 input_sample = pd.DataFrame({"age": [30], "income": [5000.0], "city": ["Paris"]})
 output_sample = np.array([0.5])
