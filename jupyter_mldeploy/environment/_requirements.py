@@ -10,6 +10,7 @@ are dropped (uv re-resolves; hashes are written into wheelhouses instead).
 
 from __future__ import annotations
 
+import re
 import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +26,7 @@ from packaging.utils import (
 
 from ..errors import EnvironmentSpecError
 
+_NAMED_URL_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*\s*(\[[^\]]*\])?\s*@")
 _VALUE_OPTIONS = {
     "-i": "index_url",
     "--index-url": "index_url",
@@ -81,6 +83,8 @@ def _logical_lines(text: str) -> list[str]:
 def _path_requirement(text: str, base_dir: Path | None, where: str) -> str | None:
     """Turn a wheel/sdist path or URL without a name into ``name @ url``; None if it is not one."""
     lower = text.lower()
+    if _NAMED_URL_RE.match(text):
+        return None  # already "name @ url"
     if not (lower.endswith((".whl", ".tar.gz", ".zip")) or text.startswith(("./", "../", "/", "file:"))):
         return None
     filename = text.rsplit("/", 1)[-1]
