@@ -65,10 +65,12 @@ def test_exception_at_import_time(tmp_path: Path, load_script):
         ("def run(request_headers):\n    return 1\n", "request_headers alone is not enough"),
         ("init = 3\ndef run(x):\n    return x\n", "init is not a function"),
         (
-            "from azureml.contrib.services.aml_request import rawhttp\n"
-            "from inference_schema.schema_decorators import input_schema\n"
-            "from inference_schema.parameter_types.standard_py_parameter_type import StandardPythonParameterType\n"
-            "@rawhttp\n@input_schema('x', StandardPythonParameterType(1))\ndef run(x):\n    return x\n",
+            (
+                "from azureml.contrib.services.aml_request import rawhttp\n"
+                "from inference_schema.schema_decorators import input_schema\n"
+                "from inference_schema.parameter_types.standard_py_parameter_type import StandardPythonParameterType\n"
+                "@rawhttp\n@input_schema('x', StandardPythonParameterType(1))\ndef run(x):\n    return x\n"
+            ),
             "both @rawhttp and @input_schema",
         ),
     ],

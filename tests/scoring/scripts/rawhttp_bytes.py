@@ -1,6 +1,6 @@
 """@rawhttp entry script: echoes the raw bytes of POST bodies, answers GET with what it saw."""
 
-from azureml.contrib.services.aml_request import AMLRequest, rawhttp
+from azureml.contrib.services.aml_request import AMLRequest, rawhttp  # noqa: F401 - the usual import
 from azureml.contrib.services.aml_response import AMLResponse
 
 

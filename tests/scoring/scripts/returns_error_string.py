@@ -11,6 +11,6 @@ def run(raw_data):
     try:
         data = json.loads(raw_data)["data"]
         return {"sum": sum(data)}
-    except Exception as e:
+    except Exception as e:  # noqa: BLE001 - old-style script on purpose
         error = str(e)
         return error
