@@ -1,0 +1,39 @@
+"""``mldeploy serve``: run the scoring server for an entry script in the foreground.
+
+Examples
+--------
+::
+
+    mldeploy serve --entry-script score.py --model-dir ./models --port 5001
+    mldeploy serve --entry-script score.py --workers 2 --auth-key s3cret --reload
+"""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Add the ``serve`` command."""
+    from ..scoring.settings import add_arguments
+
+    parser = subparsers.add_parser(
+        "serve",
+        help="run the scoring server for an entry script",
+        description=(
+            "Serve an Azure ML v1 entry script (init()/run()) over HTTP: GET / (liveness), GET /ready, "
+            "POST|GET /score, GET /swagger.json, GET /metrics. Every option also reads the environment "
+            "names shown. Stop with Ctrl-C."
+        ),
+    )
+    add_arguments(parser)
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the server until Ctrl-C/SIGTERM; returns the exit code."""
+    from ..scoring.settings import settings_from_args
+    from ..scoring.supervisor import serve
+
+    settings = settings_from_args(args)
+    return serve(settings)

@@ -1,0 +1,251 @@
+"""The scoring server's settings: one dataclass, filled from arguments and environment names.
+
+Every option has a command-line flag (``mldeploy serve`` and
+``python -m jupyter_mldeploy.scoring`` share :func:`add_arguments`) and
+environment names: our own ``MLDEPLOY_*`` name first, then the name that
+``azmlinfsrv`` and Azure ML deployments use, so an Azure container's
+environment works unchanged. A flag beats an environment name, which beats
+the default.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from ..errors import InvalidArgumentError
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 5001
+DEFAULT_TIMEOUT_MS = 60_000
+DEFAULT_MAX_BODY_MB = 100.0
+
+#: option -> environment names read, in order (first set one wins)
+ENV_NAMES: dict[str, tuple[str, ...]] = {
+    "entry_script": ("MLDEPLOY_ENTRY_SCRIPT", "AZUREML_ENTRY_SCRIPT"),
+    "source_dir": ("MLDEPLOY_SOURCE_DIR", "AZUREML_SOURCE_DIRECTORY", "AML_APP_ROOT"),
+    "model_dir": ("MLDEPLOY_MODEL_DIR", "AZUREML_MODEL_DIR"),
+    "host": ("MLDEPLOY_HOST",),
+    "port": ("MLDEPLOY_PORT", "AZUREML_SERVER_PORT"),
+    "workers": ("MLDEPLOY_WORKERS", "WORKER_COUNT"),
+    "timeout_ms": ("MLDEPLOY_TIMEOUT_MS", "SCORING_TIMEOUT_MS"),
+    "max_body_mb": ("MLDEPLOY_MAX_BODY_MB",),
+    "auth_keys": ("MLDEPLOY_AUTH_KEYS",),
+    "cors_origins": ("MLDEPLOY_CORS_ORIGINS", "AML_CORS_ORIGINS"),
+    "reload": ("MLDEPLOY_RELOAD",),
+}
+
+
+@dataclass
+class ServeSettings:
+    """Everything one scoring server needs to know.
+
+    Parameters
+    ----------
+    entry_script
+        Path of the entry script (``init()`` / ``run()``).
+    source_dir
+        Folder put first on ``sys.path`` and watched by ``reload`` (default: the script's folder).
+    model_dir
+        Folder exported as ``AZUREML_MODEL_DIR`` for ``Model.get_model_path``.
+    host, port
+        Where to listen; ``127.0.0.1`` by default (never all interfaces unless asked); port 0 picks a free one.
+    workers
+        Worker processes, each importing the script and running ``init()`` once.
+    timeout_ms
+        Longest a ``run()`` may take; a longer one answers 504 and its worker is replaced.
+    max_body_mb
+        Largest request body accepted; a larger one answers 413.
+    auth_keys
+        Keys accepted as ``Authorization: Bearer KEY`` on ``/score`` and ``/swagger.json`` (none: auth off).
+    cors_origins
+        Origins allowed by CORS (``*`` for any; none: CORS off).
+    reload
+        Reload the script and re-run ``init()`` when the script or a source file changes.
+
+    Examples
+    --------
+    >>> s = ServeSettings(entry_script="score.py", workers=2)
+    >>> s.timeout_ms
+    60000
+    """
+
+    entry_script: str = ""
+    source_dir: str | None = None
+    model_dir: str | None = None
+    host: str = DEFAULT_HOST
+    port: int = DEFAULT_PORT
+    workers: int = 1
+    timeout_ms: int = DEFAULT_TIMEOUT_MS
+    max_body_mb: float = DEFAULT_MAX_BODY_MB
+    auth_keys: tuple[str, ...] = ()
+    cors_origins: tuple[str, ...] = ()
+    reload: bool = False
+    #: an already listening socket handed over by the parent (ScoringServer), instead of host/port
+    fd: int | None = None
+    #: name the swagger document and the logs use
+    service_name: str = "mldeploy"
+    debug: bool = False
+    extra: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        """Raise :class:`InvalidArgumentError` naming the bad option and how to fix it."""
+        if not (0 <= int(self.port) <= 65535):
+            raise InvalidArgumentError(f"port {self.port} is out of range; use 0-65535 (0 picks a free port)")
+        if int(self.workers) < 1:
+            raise InvalidArgumentError(f"workers must be at least 1, got {self.workers}; pass --workers 1 or more")
+        if int(self.timeout_ms) <= 0:
+            raise InvalidArgumentError(
+                f"timeout_ms must be positive, got {self.timeout_ms}; pass --timeout-ms MS (e.g. 60000)"
+            )
+        if float(self.max_body_mb) <= 0:
+            raise InvalidArgumentError(
+                f"max_body_mb must be positive, got {self.max_body_mb}; pass --max-body-mb N (e.g. 100)"
+            )
+
+    @property
+    def script_path(self) -> Path:
+        """The entry script, resolved against the source folder when relative (as azmlinfsrv does)."""
+        path = Path(self.entry_script).expanduser()
+        if not path.is_absolute() and self.source_dir and not path.exists():
+            candidate = Path(self.source_dir).expanduser() / path
+            if candidate.exists():
+                return candidate.resolve()
+        return path.resolve()
+
+    @property
+    def timeout_s(self) -> float:
+        """The ``run()`` timeout in seconds."""
+        return self.timeout_ms / 1000.0
+
+    @property
+    def max_body_bytes(self) -> int:
+        """The body limit in bytes."""
+        return int(self.max_body_mb * 1024 * 1024)
+
+    def to_json(self) -> str:
+        """Serialise for a worker process (``MLDEPLOY_SERVE_SETTINGS``)."""
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def from_json(cls, text: str) -> ServeSettings:
+        """Inverse of :meth:`to_json`."""
+        data = json.loads(text)
+        data["auth_keys"] = tuple(data.get("auth_keys") or ())
+        data["cors_origins"] = tuple(data.get("cors_origins") or ())
+        return cls(**data)
+
+
+def _split(raw: str) -> tuple[str, ...]:
+    return tuple(part for part in raw.replace(",", " ").split() if part)
+
+
+def _truthy(raw: str) -> bool:
+    return raw.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _env(name: str, environ: Mapping[str, str]) -> str | None:
+    for env_name in ENV_NAMES[name]:
+        value = environ.get(env_name)
+        if value not in (None, ""):
+            return value
+    return None
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the server options (each defaulting to ``None`` so environment names can fill them)."""
+
+    def env_help(name: str) -> str:
+        return "env " + " / ".join(ENV_NAMES[name])
+
+    parser.add_argument("--entry-script", help=f"entry script with init() and run() ({env_help('entry_script')})")
+    parser.add_argument("--source-dir", help=f"folder put on sys.path and watched by --reload ({env_help('source_dir')})")
+    parser.add_argument("--model-dir", help=f"folder for Model.get_model_path ({env_help('model_dir')})")
+    parser.add_argument("--host", help=f"address to listen on, default {DEFAULT_HOST} ({env_help('host')})")
+    parser.add_argument("--port", type=int, help=f"port, default {DEFAULT_PORT}, 0 picks one ({env_help('port')})")
+    parser.add_argument("--workers", type=int, help=f"worker processes, default 1 ({env_help('workers')})")
+    parser.add_argument(
+        "--timeout-ms", type=int, help=f"longest run(), default {DEFAULT_TIMEOUT_MS} ({env_help('timeout_ms')})"
+    )
+    parser.add_argument(
+        "--max-body-mb", type=float, help=f"largest body, default {DEFAULT_MAX_BODY_MB:g} ({env_help('max_body_mb')})"
+    )
+    parser.add_argument(
+        "--auth-key", dest="auth_keys", action="append", metavar="KEY",
+        help=f"require Authorization: Bearer KEY on /score (repeatable) ({env_help('auth_keys')})",
+    )
+    parser.add_argument(
+        "--cors-origins", help=f"comma-separated allowed origins or * ({env_help('cors_origins')})"
+    )
+    parser.add_argument(
+        "--reload", action="store_true", default=None,
+        help=f"reload the script when it or a source file changes ({env_help('reload')})",
+    )
+    parser.add_argument("--fd", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--debug", action="store_true", default=False, help="put run() tracebacks in 500 answers")
+
+
+def settings_from_args(
+    args: argparse.Namespace | None = None, environ: Mapping[str, str] | None = None
+) -> ServeSettings:
+    """Merge parsed arguments, environment names and defaults into :class:`ServeSettings`.
+
+    Raises
+    ------
+    InvalidArgumentError
+        No entry script was given, or an environment value is not a number where one is needed.
+
+    Examples
+    --------
+    >>> settings_from_args(None, {"AZUREML_ENTRY_SCRIPT": "score.py", "WORKER_COUNT": "2"}).workers
+    2
+    """
+    environ = os.environ if environ is None else environ
+    given = vars(args) if args is not None else {}
+    values: dict[str, object] = {}
+    for name in ENV_NAMES:
+        value = given.get(name)
+        if value is None:
+            raw = _env(name, environ)
+            if raw is None:
+                continue
+            value = raw
+        values[name] = value
+    try:
+        for name, cast in (("port", int), ("workers", int), ("timeout_ms", int), ("max_body_mb", float)):
+            if name in values:
+                values[name] = cast(values[name])  # type: ignore[operator]
+    except ValueError as err:
+        raise InvalidArgumentError(f"{name} must be a number: {err}; fix the flag or environment value") from err
+    if isinstance(values.get("auth_keys"), str):
+        values["auth_keys"] = _split(str(values["auth_keys"]))
+    elif "auth_keys" in values:
+        values["auth_keys"] = tuple(str(k) for k in values["auth_keys"])  # type: ignore[union-attr]
+    if "cors_origins" in values:
+        raw = values["cors_origins"]
+        values["cors_origins"] = _split(raw) if isinstance(raw, str) else tuple(raw)  # type: ignore[arg-type]
+    if isinstance(values.get("reload"), str):
+        values["reload"] = _truthy(str(values["reload"]))
+    if not values.get("entry_script"):
+        raise InvalidArgumentError(
+            "no entry script given; pass --entry-script PATH or set AZUREML_ENTRY_SCRIPT"
+        )
+    if given.get("fd") is not None:
+        values["fd"] = int(given["fd"])
+    if given.get("debug"):
+        values["debug"] = True
+    return ServeSettings(**values)  # type: ignore[arg-type]
+
+
+def parse_args(argv: Sequence[str] | None = None) -> ServeSettings:
+    """Parse ``python -m jupyter_mldeploy.scoring`` arguments into settings."""
+    parser = argparse.ArgumentParser(prog="python -m jupyter_mldeploy.scoring", description="Run the scoring server.")
+    add_arguments(parser)
+    return settings_from_args(parser.parse_args(argv))

@@ -1,0 +1,293 @@
+"""The supervisor: owns the listening socket and keeps N worker processes serving it.
+
+It imports nothing heavy (no uvicorn, no script) and does only process work:
+
+- binds the socket once (or takes one handed over with ``--fd``) and starts
+  ``workers`` children that inherit it (the kernel spreads connections);
+- restarts a worker that dies (crash, ``kill -9``, OOM), with a growing delay
+  if it keeps dying before it gets ready;
+- replaces a *hung* worker (a ``run()`` over the timeout): it starts the
+  replacement first and stops the hung one (SIGTERM, then SIGKILL after a
+  grace period) once the replacement is ready, so serving never stops and no
+  stuck thread outlives its process;
+- kills a worker whose event loop stopped sending heartbeats;
+- on SIGTERM/SIGINT stops the workers gracefully and exits 0.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import select
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import PortInUseError, ScoringServerError
+from .logs import LogWriter, ServerLog
+from .metrics import zero_in_flight
+from .settings import ServeSettings
+
+STOP_GRACE_S = 10.0
+
+
+def bind_socket(host: str, port: int, backlog: int = 2048) -> socket.socket:
+    """Bind and listen on ``host:port`` (port 0: a free port), raising :class:`PortInUseError` if taken."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        sock = socket.create_server((host, port), family=family, backlog=backlog)
+    except OSError as err:
+        if err.errno == errno.EADDRINUSE:
+            raise PortInUseError(
+                f"port {port} on {host} is already in use; stop what listens there, pick another "
+                "--port, or pass --port 0 for a free one"
+            ) from err
+        raise ScoringServerError(f"cannot listen on {host}:{port} ({err}); check --host and --port") from err
+    sock.set_inheritable(True)
+    return sock
+
+
+@dataclass
+class Worker:
+    """The supervisor's record of one worker process."""
+
+    wid: int
+    proc: subprocess.Popen[bytes]
+    pipe: int
+    started: float
+    state: str = "starting"  # starting | ready | initfailed | hung | stopping
+    last_beat: float = field(default_factory=time.monotonic)
+    stop_deadline: float | None = None
+    replaced_by: int | None = None
+    buffer: bytes = b""
+
+    @property
+    def metrics_name(self) -> str:
+        return f"worker-{self.wid}-{self.proc.pid}.bin"
+
+
+class Supervisor:
+    """Run the scoring server: bind, start workers, watch them, stop cleanly.
+
+    Parameters
+    ----------
+    settings
+        Server settings; ``settings.fd`` hands over an already listening socket.
+
+    Examples
+    --------
+    >>> Supervisor(ServeSettings(entry_script="score.py", port=0)).run()   # doctest: +SKIP
+    """
+
+    def __init__(self, settings: ServeSettings) -> None:
+        self.settings = settings
+        self.writer = LogWriter(1)
+        self.log = ServerLog(self.writer)
+        self.workers: dict[int, Worker] = {}
+        self._next_id = 0
+        self._stopping = False
+        self._fast_deaths = 0
+        self._restart_at = 0.0
+        self._missing = 0
+        self.metrics_dir = ""
+        self.sock: socket.socket | None = None
+
+    # --- lifecycle --------------------------------------------------------------------
+
+    def run(self) -> int:
+        """Serve until SIGTERM/SIGINT; return the exit code."""
+        s = self.settings
+        if s.fd is not None:
+            self.sock = socket.socket(fileno=s.fd)
+            self.sock.set_inheritable(True)
+        else:
+            self.sock = bind_socket(s.host, s.port)
+        host, port = self.sock.getsockname()[:2]
+        self.metrics_dir = tempfile.mkdtemp(prefix="mldeploy-metrics-")
+        shown = f"[{host}]" if ":" in host else host
+        self.log.info(
+            f"scoring server for {s.script_path} listening on http://{shown}:{port} "
+            f"(score: http://{shown}:{port}/score, swagger: http://{shown}:{port}/swagger.json, "
+            f"workers: {s.workers}, pid {os.getpid()})"
+        )
+        wake_r, wake_w = os.pipe()
+        os.set_blocking(wake_r, False)
+        os.set_blocking(wake_w, False)
+        old_wakeup = signal.set_wakeup_fd(wake_w)
+        handlers = {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+        handlers[signal.SIGCHLD] = signal.signal(signal.SIGCHLD, lambda *_: None)
+        try:
+            for _ in range(s.workers):
+                self._spawn()
+            while not self._stopping:
+                self._tick(wake_r)
+            self._shutdown()
+        finally:
+            signal.set_wakeup_fd(old_wakeup)
+            for sig, handler in handlers.items():
+                signal.signal(sig, handler)
+            os.close(wake_r)
+            os.close(wake_w)
+            self.sock.close()
+            shutil.rmtree(self.metrics_dir, ignore_errors=True)
+            self.log.info("scoring server stopped")
+            self.writer.close()
+        return 0
+
+    def _on_signal(self, signum: int, frame: object) -> None:
+        self._stopping = True
+
+    # --- workers ----------------------------------------------------------------------
+
+    def _spawn(self) -> Worker:
+        assert self.sock is not None
+        self._next_id += 1
+        wid = self._next_id
+        read_fd, write_fd = os.pipe()
+        os.set_blocking(read_fd, False)
+        env = dict(os.environ)
+        env.update(
+            MLDEPLOY_SERVE_SETTINGS=self.settings.to_json(),
+            MLDEPLOY_WORKER_FD=str(self.sock.fileno()),
+            MLDEPLOY_WORKER_PIPE=str(write_fd),
+            MLDEPLOY_WORKER_ID=str(wid),
+            MLDEPLOY_METRICS_DIR=self.metrics_dir,
+            PYTHONUNBUFFERED="1",
+        )
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "jupyter_mldeploy.scoring.workers"],
+            pass_fds=(self.sock.fileno(), write_fd),
+            env=env,
+            stdin=subprocess.DEVNULL,
+        )
+        os.close(write_fd)
+        worker = Worker(wid=wid, proc=proc, pipe=read_fd, started=time.monotonic())
+        self.workers[wid] = worker
+        self.log.info(f"worker {wid} starting (pid {proc.pid})")
+        return worker
+
+    def _tick(self, wake_r: int) -> None:
+        fds = [w.pipe for w in self.workers.values()] + [wake_r]
+        try:
+            readable, _, _ = select.select(fds, [], [], 0.25)
+        except InterruptedError:  # pragma: no cover - PEP 475 retries select
+            readable = []
+        if wake_r in readable:
+            try:
+                while os.read(wake_r, 512):
+                    pass
+            except BlockingIOError:
+                pass
+        now = time.monotonic()
+        for worker in list(self.workers.values()):
+            if worker.pipe in readable:
+                self._read(worker, now)
+        self._reap(now)
+        self._check(now)
+
+    def _read(self, worker: Worker, now: float) -> None:
+        try:
+            data = os.read(worker.pipe, 4096)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        if not data:
+            return
+        worker.buffer += data
+        *words, worker.buffer = worker.buffer.split(b"\n")
+        for word in words:
+            worker.last_beat = now
+            if word == b"ready" or word == b"initfailed":
+                if worker.state == "starting":
+                    worker.state = "ready" if word == b"ready" else "initfailed"
+                    self._fast_deaths = 0
+                    self._retire_replaced(worker, now)
+            elif word == b"hung" and worker.state in ("ready", "initfailed"):
+                worker.state = "hung"
+                self.log.warning(
+                    f"worker {worker.wid} has a run() stuck past --timeout-ms: starting a replacement, "
+                    "then stopping it"
+                )
+                worker.replaced_by = self._spawn().wid
+
+    def _retire_replaced(self, fresh: Worker, now: float) -> None:
+        for old in self.workers.values():
+            if old.replaced_by == fresh.wid and old.stop_deadline is None:
+                self._stop_worker(old, now)
+
+    def _stop_worker(self, worker: Worker, now: float, grace: float | None = None) -> None:
+        if grace is None:
+            grace = self.settings.timeout_s + STOP_GRACE_S
+        worker.state = "stopping"
+        worker.stop_deadline = now + grace
+        try:
+            worker.proc.send_signal(signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+
+    def _reap(self, now: float) -> None:
+        for wid, worker in list(self.workers.items()):
+            code = worker.proc.poll()
+            if code is None:
+                continue
+            del self.workers[wid]
+            os.close(worker.pipe)
+            zero_in_flight(Path(self.metrics_dir) / worker.metrics_name)
+            if worker.state == "stopping" or self._stopping:
+                self.log.info(f"worker {wid} stopped (exit {code})")
+                continue
+            self.log.error(f"worker {wid} (pid {worker.proc.pid}) died with exit code {code}: starting another")
+            if worker.state == "starting":
+                self._fast_deaths += 1
+                delay = min(0.25 * 2 ** min(self._fast_deaths, 6), 10.0)
+                self._restart_at = max(self._restart_at, now + delay)
+            self._missing += 1
+            if worker.replaced_by is not None:
+                self._missing -= 1  # its replacement is already on the way
+        if self._missing and now >= self._restart_at and not self._stopping:
+            for _ in range(self._missing):
+                self._spawn()
+            self._missing = 0
+
+    def _check(self, now: float) -> None:
+        heartbeat_limit = max(10.0, 2 * self.settings.timeout_s + 5.0)
+        for worker in self.workers.values():
+            if worker.stop_deadline is not None and now > worker.stop_deadline:
+                self.log.warning(f"worker {worker.wid} did not stop in time: killing it")
+                worker.proc.kill()
+                worker.stop_deadline = now + 5
+            elif worker.state in ("ready", "initfailed") and now - worker.last_beat > heartbeat_limit:
+                self.log.error(f"worker {worker.wid} stopped answering (no heartbeat for "
+                               f"{now - worker.last_beat:.0f}s): killing it")
+                worker.proc.kill()
+
+    def _shutdown(self) -> None:
+        now = time.monotonic()
+        self.log.info("stopping workers")
+        for worker in self.workers.values():
+            if worker.stop_deadline is None:
+                self._stop_worker(worker, now, grace=STOP_GRACE_S)
+        deadline = now + STOP_GRACE_S + 1
+        while self.workers and time.monotonic() < deadline:
+            for wid, worker in list(self.workers.items()):
+                if worker.proc.poll() is not None:
+                    del self.workers[wid]
+                    os.close(worker.pipe)
+            time.sleep(0.02)
+        for worker in self.workers.values():
+            worker.proc.kill()
+            worker.proc.wait()
+            os.close(worker.pipe)
+        self.workers.clear()
+
+
+def serve(settings: ServeSettings) -> int:
+    """Run the scoring server in this process until stopped; return the exit code."""
+    return Supervisor(settings).run()

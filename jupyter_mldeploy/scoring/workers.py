@@ -1,0 +1,243 @@
+"""One worker process: import the script, run ``init()`` once, then serve the shared socket with uvicorn.
+
+The supervisor starts each worker as ``python -m jupyter_mldeploy.scoring.workers``
+with the listening socket and one end of a pipe inherited. The worker writes
+one-word lines to the pipe: ``ready`` or ``initfailed`` once ``init()`` is
+done (it accepts connections only from then on, so a request never lands on
+a worker still loading its model), ``beat`` every second from the event loop
+(a worker whose loop is frozen gets killed), and ``hung`` when a ``run()``
+overran its timeout (the supervisor then starts a replacement and, once that
+one is ready, stops this one with SIGTERM; the stuck thread dies with the
+process, in-flight requests finish first).
+
+A failed load or ``init()`` does not end the process: ``/`` stays healthy,
+``/ready`` and ``/score`` answer 503 ``InitFailed`` with the traceback, and
+the log has the full traceback and a listing of the model folder, so a
+deployment can show the cause at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import socket
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+from ..errors import MLDeployError
+from .app import ScriptState, create_app
+from .contract import current_request_id
+from .logs import LogWriter, ServerLog, install
+from .metrics import READY, WorkerMetrics
+from .settings import ServeSettings
+
+HEARTBEAT_S = 1.0
+KEEP_ALIVE_S = 65
+
+
+def model_folder_listing(folder: str | None, limit: int = 40) -> str:
+    """A short listing of the model folder (what ``Model.get_model_path`` can see), for init errors."""
+    if not folder:
+        return "AZUREML_MODEL_DIR is not set (no --model-dir given)"
+    root = Path(folder)
+    if not root.is_dir():
+        return f"model folder {root} does not exist"
+    lines = [f"model folder {root}:"]
+    count = 0
+    for path in sorted(root.rglob("*")):
+        if count >= limit:
+            lines.append("  ... (more files)")
+            break
+        rel = path.relative_to(root)
+        lines.append(f"  {rel}/" if path.is_dir() else f"  {rel} ({path.stat().st_size} bytes)")
+        count += 1
+    if count == 0:
+        lines.append("  (empty)")
+    return "\n".join(lines)
+
+
+def load_and_init(settings: ServeSettings) -> Any:
+    """Import the entry script as a fresh module and run its ``init()``; raises on failure."""
+    from .entry_script import load_entry_script
+
+    entry = load_entry_script(settings.script_path, settings.source_dir, debug=settings.debug)
+    token = current_request_id.set("init")
+    try:
+        entry.init()
+    finally:
+        current_request_id.reset(token)
+    return entry
+
+
+class _Pipe:
+    """The worker's end of its pipe to the supervisor (writes never raise)."""
+
+    def __init__(self, fd: int | None) -> None:
+        self.fd = fd
+        self.broken = False
+
+    def send(self, word: str) -> None:
+        if self.fd is None or self.broken:
+            return
+        try:
+            os.write(self.fd, word.encode() + b"\n")
+        except OSError:
+            self.broken = True  # supervisor gone
+
+
+def _make_server(app: Any, settings: ServeSettings) -> Any:
+    import uvicorn
+
+    class WorkerServer(uvicorn.Server):
+        """uvicorn's server without its signal capture (the worker installs its own handlers)."""
+
+        def capture_signals(self) -> contextlib.AbstractContextManager[None]:  # type: ignore[override]
+            return contextlib.nullcontext()
+
+    try:
+        import uvloop  # noqa: F401
+
+        loop = "uvloop"
+    except ImportError:  # pragma: no cover - Windows
+        loop = "asyncio"
+    config = uvicorn.Config(
+        app,
+        http="httptools",
+        loop=loop,
+        lifespan="off",
+        access_log=False,
+        log_config=None,
+        log_level="warning",
+        timeout_keep_alive=KEEP_ALIVE_S,
+        timeout_graceful_shutdown=max(5, int(settings.timeout_s) + 5),
+        server_header=False,
+        date_header=False,
+        backlog=2048,
+    )
+    return WorkerServer(config)
+
+
+def _new_loop() -> asyncio.AbstractEventLoop:
+    try:
+        import uvloop
+
+        return uvloop.new_event_loop()
+    except ImportError:  # pragma: no cover - Windows
+        return asyncio.new_event_loop()
+
+
+def run_worker(
+    settings: ServeSettings,
+    sock: socket.socket,
+    pipe_fd: int | None = None,
+    worker_id: str = "1",
+    metrics_folder: str | None = None,
+) -> int:
+    """Load the script, serve ``sock`` until told to stop, and return the exit code."""
+    writer = LogWriter(1)
+    install(writer)
+    log = ServerLog(writer, prefix=f"worker {worker_id}: ")
+    pipe = _Pipe(pipe_fd)
+    if settings.model_dir:
+        os.environ["AZUREML_MODEL_DIR"] = str(Path(settings.model_dir).expanduser().resolve())
+    metrics = WorkerMetrics(metrics_folder, f"worker-{worker_id}-{os.getpid()}.bin")
+    state = ScriptState()
+    started = time.perf_counter()
+    try:
+        state.serve(load_and_init(settings))
+    except Exception as err:  # noqa: BLE001 - any failure: serve 503 with the traceback instead
+        text = getattr(err, "traceback_text", "") or traceback.format_exc()
+        message = str(err) if isinstance(err, MLDeployError) else f"{type(err).__name__}: {err}"
+        state.fail(message, text)
+        log.error(
+            f"the entry script {settings.script_path} failed to load or init(): {err}\n{text}\n"
+            f"{model_folder_listing(os.environ.get('AZUREML_MODEL_DIR'))}\n"
+            "/ready and /score answer 503 with this traceback until the script is fixed"
+            + (" (saving it reloads)" if settings.reload else " and the server restarted")
+        )
+        pipe.send("initfailed")
+    else:
+        metrics.set(READY, 1)
+        log.info(f"ready in {time.perf_counter() - started:.2f}s (pid {os.getpid()})")
+        pipe.send("ready")
+
+    def on_hang() -> None:
+        pipe.send("hung")
+
+    app = create_app(
+        state, settings, metrics=metrics, metrics_folder=metrics_folder, writer=writer,
+        on_hang=on_hang, worker_label=worker_id,
+    )
+    app.runner.enable_inline()
+    reloader = None
+    if settings.reload:
+        from .reload import Reloader
+
+        def reload_load() -> Any:
+            entry = load_and_init(settings)
+            metrics.set(READY, 1)
+            return entry
+
+        watch = [settings.script_path, Path(settings.source_dir or settings.script_path.parent).resolve()]
+        reloader = Reloader(state, reload_load, watch, log, metrics)
+        reloader.start()
+
+    server = _make_server(app, settings)
+
+    def stop(*_: object) -> None:
+        if server.should_exit:
+            server.force_exit = True
+        server.should_exit = True
+
+    async def heartbeat() -> None:
+        while not server.should_exit:
+            pipe.send("beat")
+            if pipe.broken and pipe_fd is not None:
+                log.warning("the supervisor is gone: stopping")
+                stop()
+            await asyncio.sleep(HEARTBEAT_S)
+
+    async def serve() -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop)
+        beat = asyncio.ensure_future(heartbeat())
+        try:
+            await server.serve(sockets=[sock])
+        finally:
+            beat.cancel()
+
+    loop = _new_loop()
+    asyncio.set_event_loop(loop)
+    try:
+        loop.run_until_complete(serve())
+    finally:
+        if reloader is not None:
+            reloader.stop()
+        app.runner.close()
+        metrics.set(READY, 0)
+        metrics.close()
+        writer.close()
+    return 0
+
+
+def main() -> None:
+    """Worker process entry point (started by the supervisor; not for direct use)."""
+    settings = ServeSettings.from_json(os.environ["MLDEPLOY_SERVE_SETTINGS"])
+    sock = socket.socket(fileno=int(os.environ["MLDEPLOY_WORKER_FD"]))
+    pipe_fd = int(os.environ["MLDEPLOY_WORKER_PIPE"])
+    code = run_worker(
+        settings, sock, pipe_fd, os.environ.get("MLDEPLOY_WORKER_ID", "1"), os.environ.get("MLDEPLOY_METRICS_DIR")
+    )
+    sys.stdout.flush()
+    # os._exit: a run() thread stuck in the script must not keep the process alive
+    os._exit(code)
+
+
+if __name__ == "__main__":
+    main()
