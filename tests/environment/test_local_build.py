@@ -1,0 +1,134 @@
+"""Real local builds with uv: cache reuse, same packages in another order, conda files, errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from jupyter_mldeploy import CondaDependencies, Environment
+from jupyter_mldeploy.environment import local_build
+from jupyter_mldeploy.errors import CondaOnlyPackageError, EnvironmentBuildError, InvalidArgumentError
+
+pytestmark = pytest.mark.slow
+HOST = f"{sys.version_info.major}.{sys.version_info.minor}"
+
+
+def _env(*pip: str, name: str = "small") -> Environment:
+    env = Environment(name)
+    env.python.conda_dependencies = CondaDependencies.create(pip_packages=list(pip), python_version=HOST)
+    return env
+
+
+def _run(python: Path, code: str) -> str:
+    done = subprocess.run([str(python), "-c", code], capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
+def test_build_then_reuse_and_same_packages_in_another_order(mldeploy_home: Path) -> None:
+    lines: list[str] = []
+    first = _env("six", "pyyaml").build_local(log=lines.append)
+    assert first.reused is False
+    assert first.path.parent == mldeploy_home / "envs"
+    assert any("Installed" in line for line in lines)  # uv's output was streamed
+    assert _run(first.python, "import six, yaml, jupyter_mldeploy.scoring.contract, starlette, uvicorn; print('ok')") == "ok"
+    meta = first.metadata()
+    assert meta["spec_hash"] == first.spec_hash
+    assert any(line.startswith("six==") for line in meta["installed"])
+
+    again = _env("six", "pyyaml").build_local()
+    assert again.reused is True and again.path == first.path
+
+    reordered = _env("PyYAML", "SIX", name="other-name").build_local()
+    assert reordered.reused is True and reordered.path == first.path
+    assert not list((mldeploy_home / "envs").glob(".build-*"))
+
+
+def test_conda_file_with_pip_section_builds(tmp_path: Path) -> None:
+    path = tmp_path / "environment.yml"
+    path.write_text(
+        f"name: demo\nchannels: [conda-forge]\ndependencies:\n  - python={HOST}\n  - pip\n"
+        "  - conda-forge::pyyaml>=6\n  - libgcc-ng\n  - pip:\n    - six\n"
+    )
+    build = Environment.from_conda_specification("demo", path).build_local()
+    assert _run(build.python, "import yaml, six; print(yaml.__version__[0])") == "6"
+
+
+def test_conda_only_package_errors_by_name(tmp_path: Path) -> None:
+    path = tmp_path / "environment.yml"
+    path.write_text(f"dependencies:\n  - python={HOST}\n  - cudnn=8\n")
+    with pytest.raises(CondaOnlyPackageError, match=r"'cudnn=8'"):
+        Environment.from_conda_specification("gpu", path).build_local()
+
+
+def test_missing_python_version_is_named_with_what_exists(mldeploy_home: Path) -> None:
+    env = _env("six")
+    env.python.conda_dependencies.set_python_version("3.99")
+    with pytest.raises(EnvironmentBuildError) as caught:
+        env.build_local()
+    message = str(caught.value)
+    assert "no local Python matches the environment's python version '3.99'" in message
+    assert f"{sys.version_info.major}.{sys.version_info.minor}." in message  # lists found interpreters
+    assert "Install that Python" in message
+    assert not (mldeploy_home / "envs").exists() or not any((mldeploy_home / "envs").iterdir())
+
+
+def test_bad_requirement_fails_with_installer_output_and_leaves_nothing(mldeploy_home: Path) -> None:
+    env = _env("six", "no-such-package-mldeploy-test-zz==1.0")
+    with pytest.raises(EnvironmentBuildError) as caught:
+        env.build_local()
+    message = str(caught.value)
+    assert "the installer's error names: no-such-package-mldeploy-test-zz" in message
+    assert "uv said:" in message and "not found in the package registry" in message
+    assert "fix the requirements" in message
+    envs = mldeploy_home / "envs"
+    assert [p.name for p in envs.iterdir() if p.name != ".locks"] == []
+
+
+def test_renamed_conda_package_that_fails_points_at_the_pip_section(tmp_path: Path) -> None:
+    path = tmp_path / "environment.yml"
+    path.write_text(f"dependencies:\n  - python={HOST}\n  - no-such-conda-pkg-mldeploy-zz\n")
+    with pytest.raises(EnvironmentBuildError, match=r"came from the conda package 'no-such-conda-pkg-mldeploy-zz'.*'pip:' section"):
+        Environment.from_conda_specification("c", path).build_local()
+
+
+def test_two_processes_build_the_same_environment_once(tmp_path: Path) -> None:
+    code = (
+        "import json, sys\n"
+        "from jupyter_mldeploy import Environment, CondaDependencies\n"
+        "env = Environment('race')\n"
+        f"env.python.conda_dependencies = CondaDependencies.create(pip_packages=['six'], python_version='{HOST}')\n"
+        "b = env.build_local()\n"
+        "print(json.dumps({'path': str(b.path), 'reused': b.reused}))\n"
+    )
+    procs = [
+        subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         env=dict(os.environ))
+        for _ in range(2)
+    ]
+    results = []
+    for proc in procs:
+        out, err = proc.communicate(timeout=240)
+        assert proc.returncode == 0, err
+        results.append(json.loads(out.strip().splitlines()[-1]))
+    assert results[0]["path"] == results[1]["path"]
+    assert sorted(r["reused"] for r in results) == [False, True]
+
+
+def test_incomplete_build_folder_is_replaced(mldeploy_home: Path) -> None:
+    env = _env("six")
+    build = env.build_local()
+    (build.path / local_build.META_FILE).unlink()  # as if a crash happened before completion
+    rebuilt = env.build_local()
+    assert rebuilt.reused is False and rebuilt.path == build.path
+    assert (rebuilt.path / local_build.META_FILE).is_file()
+
+
+def test_use_docker_is_refused_for_now() -> None:
+    with pytest.raises(InvalidArgumentError, match="Docker images are built by Docker deployments"):
+        _env("six").build_local(use_docker=True)
