@@ -13,6 +13,7 @@ shows the error in ``GET /ready`` (``reload_error``) and in ``/metrics``.
 from __future__ import annotations
 
 import os
+import sys
 import threading
 import time
 import traceback
@@ -51,6 +52,24 @@ def snapshot(paths: list[Path]) -> dict[str, float]:
                 if len(seen) >= _MAX_FILES:
                     return seen
     return seen
+
+
+def purge_source_modules(source_dir: Path) -> list[str]:
+    """Forget modules imported from ``source_dir`` so the reloaded script imports fresh copies.
+
+    Installed packages (anything under a ``site-packages`` folder) and
+    jupyter_mldeploy itself are kept. Requests in flight keep the objects they hold.
+    """
+    root = str(source_dir.resolve()) + os.sep
+    dropped = []
+    for name, module in list(sys.modules.items()):
+        path = getattr(module, "__file__", None)
+        if not path or name.startswith("jupyter_mldeploy") or name.startswith("mldeploy_entry_"):
+            continue
+        if path.startswith(root) and "site-packages" not in path:
+            sys.modules.pop(name, None)
+            dropped.append(name)
+    return dropped
 
 
 class Reloader:
@@ -113,6 +132,9 @@ class Reloader:
         names = ", ".join(os.path.basename(c) for c in (changed or [])[:5]) or "request"
         self.log.info(f"reload: {names} changed, loading the script again")
         started = time.perf_counter()
+        for path in self.paths:
+            if path.is_dir():
+                purge_source_modules(path)
         try:
             entry = self.load()
         except Exception as err:  # noqa: BLE001 - any failure keeps the old script serving
