@@ -28,6 +28,7 @@ def test_wheelhouse_installs_offline_in_the_base_image(tmp_path: Path, docker_cl
         ["sh", "-c", script],
         volumes={str(house.path): {"bind": "/wheels", "mode": "ro"}},
         network_disabled=True,
+        tmpfs={"/tmp": "exec"},  # the venv on tmpfs: overlay writes are slow on this machine
         remove=True,
         stdout=True,
         stderr=True,
