@@ -71,20 +71,20 @@ class Headers(dict):  # type: ignore[type-arg]
     """
 
     def __init__(self, items: Iterable[tuple[str, str]] | Mapping[str, str] = ()) -> None:
-        super().__init__()
-        pairs = items.items() if isinstance(items, Mapping) else items
+        pairs = items.items() if hasattr(items, "items") else items
+        merged: dict[str, str] = {}
+        get = merged.get
         for name, value in pairs:
-            key = name.lower().title()
-            if key in self:
-                dict.__setitem__(self, key, dict.__getitem__(self, key) + ", " + value)
-            else:
-                dict.__setitem__(self, key, value)
+            key = name.title()  # str.title() lower-cases the rest: "CONTENT-TYPE" -> "Content-Type"
+            old = get(key)
+            merged[key] = value if old is None else f"{old}, {value}"
+        super().__init__(merged)
 
     def __getitem__(self, key: str) -> str:
-        return dict.__getitem__(self, key.lower().title() if isinstance(key, str) else key)
+        return dict.__getitem__(self, key.title() if isinstance(key, str) else key)
 
     def __contains__(self, key: object) -> bool:
-        return dict.__contains__(self, key.lower().title() if isinstance(key, str) else key)
+        return dict.__contains__(self, key.title() if isinstance(key, str) else key)
 
     def get(self, key: str, default: Any = None, type: Callable[[str], Any] | None = None) -> Any:
         """Return the header ``key`` (any case), converted with ``type`` when given, else ``default``."""
@@ -218,10 +218,9 @@ class AMLRequest:
     ) -> None:
         self.method = method.upper()
         self.path = path
-        qs = query_string.decode("latin-1") if isinstance(query_string, bytes) else query_string
-        self.query_string = qs.encode("latin-1", errors="replace")
-        self._qs = qs
-        self.headers = Headers(headers)
+        self._qs = query_string.decode("latin-1") if isinstance(query_string, bytes) else query_string
+        self._raw_headers = headers
+        self._headers: Headers | None = None
         self._body = body
         self.request_id = request_id
         self._args: MultiDict | None = None
@@ -229,6 +228,18 @@ class AMLRequest:
         self._json: Any = _UNSET
 
     # --- URL -------------------------------------------------------------------------------
+
+    @property
+    def query_string(self) -> bytes:
+        """The raw query string, as bytes (werkzeug)."""
+        return self._qs.encode("latin-1", errors="replace")
+
+    @property
+    def headers(self) -> Headers:
+        """Request headers: werkzeug-style names, case-insensitive lookups."""
+        if self._headers is None:
+            self._headers = Headers(self._raw_headers)
+        return self._headers
 
     @property
     def full_path(self) -> str:

@@ -21,6 +21,7 @@ b'{"predictions": [5.0]}'
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import inspect
 import itertools
@@ -453,12 +454,16 @@ class EntryScript:
                                    (perf_counter() - start) * 1000.0)
         if _is_streamable(result):
             return self._stream(result, request, start)
-        if inspect.isasyncgen(result) or inspect.iscoroutine(result):
-            if inspect.iscoroutine(result):
-                result.close()
+        if inspect.iscoroutine(result):  # async def run(...): run it to completion in this worker thread
+            try:
+                result = asyncio.run(result)
+            except (Exception, SystemExit) as err:  # noqa: BLE001 - user code may raise anything
+                return self._run_failed(request, err, start)
+            return self._respond(result, request, start)
+        if inspect.isasyncgen(result):
             return self._run_failed(
                 request,
-                TypeError("run() returned a coroutine or async generator; return a plain generator to stream"),
+                TypeError("run() returned an async generator; return a plain generator to stream"),
                 start,
                 what="run() returned an unusable value:",
             )

@@ -209,3 +209,16 @@ def test_keyword_only_and_system_exit_in_run(tmp_path: Path, load_script):
     assert response_json(script.handle(make_request(body=b"abc"))) == "ABC"
     resp = script.handle(make_request(body=b"exit"))
     assert resp.status == 500 and "SystemExit" in response_json(resp)["error"]["message"]
+
+
+def test_async_run_is_awaited(tmp_path: Path, load_script):
+    script_file = tmp_path / "async_score.py"
+    script_file.write_text(
+        "import asyncio, json\n\ndef init():\n    pass\n\nasync def run(raw_data):\n"
+        "    await asyncio.sleep(0)\n    if raw_data == 'fail':\n        raise ValueError('async failure')\n"
+        "    return {'got': json.loads(raw_data)}\n"
+    )
+    script = load_script(script_file)
+    assert response_json(script.handle(make_request(body=b"[1]"))) == {"got": [1]}
+    failed = script.handle(make_request(body=b"fail"))
+    assert failed.status == 500 and "ValueError: async failure" in response_json(failed)["error"]["message"]
