@@ -1,0 +1,53 @@
+"""Logs (one access line per request, the script's print/logging tagged with request ids) and /metrics."""
+
+from __future__ import annotations
+
+import json
+
+from test_server_support import metric, post, serve, wait_for_log
+
+from jupyter_mldeploy.scoring.client import ScoringClient
+
+__all__ = ["serve"]
+
+
+def test_access_lines_and_script_output_carry_the_request_id(serve):
+    server = serve("prints")
+    answer = post(server, json.dumps({"a": 1}), {"x-request-id": "log-req-1"})
+    assert answer.status == 200
+    post(server, "{}", {"x-request-id": "log-req-2"}, method="PUT")
+    log = wait_for_log(server, lambda t: "log-req-2" in t and t.count("log-req-1") >= 4)
+    lines = log.splitlines()
+    access = [line for line in lines if " access " in line]
+    assert any("POST /score 200" in line and "rid=log-req-1" in line and "ms " in line for line in access)
+    assert any("PUT /score 405" in line and "rid=log-req-2" in line for line in access)
+    tagged = [line for line in lines if "rid=log-req-1" in line]
+    assert any("run: got" in line for line in tagged)          # print()
+    assert any("run: to stderr" in line for line in tagged)    # print(file=sys.stderr)
+    assert any("run: logged warning" in line and "WARNING" in line for line in tagged)  # logging
+    assert any("init: loading model" in line and "rid=init" in line for line in lines)
+
+
+def test_metrics_text_counts_statuses_latency_and_in_flight(serve):
+    server = serve("plain_json")
+    for _ in range(3):
+        assert post(server, json.dumps({"data": [[1, 2, 3]]})).status == 200
+    assert post(server, "{oops").status == 400
+    post(server, None, method="GET", path="/")  # health probes are not counted
+    with ScoringClient(server.url) as client:
+        text = client.metrics()
+        raw = client.request("GET", "/metrics")
+    assert raw.headers["content-type"].startswith("text/plain; version=0.0.4")
+    assert "# TYPE mldeploy_requests_total counter" in text
+    assert metric(text, 'mldeploy_requests_total{status="200"}') == 3
+    assert metric(text, 'mldeploy_requests_total{status="400"}') == 1
+    assert "# TYPE mldeploy_request_duration_seconds histogram" in text
+    assert metric(text, 'mldeploy_request_duration_seconds_bucket{le="+Inf"}') == 4
+    assert metric(text, "mldeploy_request_duration_seconds_count") == 4
+    assert metric(text, "mldeploy_request_duration_seconds_sum") > 0
+    assert metric(text, "mldeploy_run_duration_seconds_count") >= 3
+    assert metric(text, "mldeploy_requests_in_flight") == 0
+    # buckets are cumulative
+    buckets = [float(line.split()[-1]) for line in text.splitlines()
+               if line.startswith("mldeploy_request_duration_seconds_bucket")]
+    assert buckets == sorted(buckets)
