@@ -269,6 +269,7 @@ FROM {self.base_image} AS env
 RUN {py} -m venv {VENV}
 COPY wheels/ /tmp/wheels/
 RUN {pip} --find-links /tmp/wheels -r /tmp/wheels/requirements.txt
+LABEL mldeploy.managed="true" mldeploy.stage="env" mldeploy.env-hash="{self.env_hash}"
 
 # --- stage 2: the service image ---------------------------------------------------------
 FROM {self.base_image}

@@ -1,0 +1,351 @@
+"""The Docker layer against the real engine: build, run as non-root, score, labels, faults, cache.
+
+One image is built per module (module-scoped fixture) and shared; every test
+starts its own uniquely named containers and removes them.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import socket
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from jupyter_mldeploy.deploy._context import ContextInfo, write_build_context
+from jupyter_mldeploy.deploy.docker import (
+    LABEL_MODELS,
+    LABEL_SERVICE,
+    BuildResult,
+    DockerEngine,
+    service_labels,
+)
+from jupyter_mldeploy.errors import (
+    BaseImageMissingError,
+    DeploymentError,
+    ImageBuildError,
+    PortInUseError,
+    ServiceExistsError,
+    ServiceNotFoundError,
+)
+
+from ._service import write_model, write_service_source
+
+pytestmark = [pytest.mark.docker, pytest.mark.slow]
+
+PIP = "RUN /opt/mldeploy/venv/bin/python -m pip install --no-index --no-cache-dir --disable-pip-version-check"
+#: unique per run, so that no layer cache from an earlier run hides a rebuild
+SESSION = uuid.uuid4().hex[:10]
+ENV_PIP_STEP = f"{PIP} --find-links /tmp/wheels"
+RUNTIME_PIP_STEP = f"{PIP} --no-deps"
+
+
+def remove_intermediates(engine: DockerEngine, log: str) -> None:
+    """Remove the layer images a failed build left (those still used by other images stay)."""
+    for image_id in reversed(re.findall(r"^ ---> ([0-9a-f]{12})$", log, flags=re.M)):
+        engine.remove_image(image_id)
+
+
+def score(url: str, data: list[float], timeout: float = 10) -> dict[str, Any]:
+    request = urllib.request.Request(
+        url + "/score", data=json.dumps({"data": data}).encode(), headers={"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(request, timeout=timeout) as response:
+        return json.loads(response.read())
+
+
+class Service:
+    """The module's shared built image and the folders it came from."""
+
+    def __init__(self, root: Path, info: ContextInfo, build: BuildResult, engine: DockerEngine) -> None:
+        self.root = root
+        self.info = info
+        self.build = build
+        self.engine = engine
+        self.tag = build.tag
+
+
+@pytest.fixture(scope="module")
+def engine(docker_client: Any) -> Iterator[DockerEngine]:
+    engine = DockerEngine(docker_client)
+    yield engine
+
+
+@pytest.fixture(scope="module")
+def service(
+    engine: DockerEngine, base_image: str, wheelhouse: Path, runtime_wheel_file: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Service]:
+    root = tmp_path_factory.mktemp("svc")
+    info = write_build_context(
+        root / "ctx",
+        base_image=base_image,
+        wheelhouse_dir=wheelhouse,
+        runtime_wheel=runtime_wheel_file,
+        models={"scaler": {1: write_model(root / "model" / "model.json", 3.0, 0.5)}},
+        source_dir=write_service_source(root / "src"),
+        entry_script="score.py",
+        env_hash=f"testenv-{SESSION}",
+    )
+    tag = f"mldeploy-test/shared-{SESSION}:1"
+    labels = service_labels("shared", models=info.models_label, env_hash=info.env_hash)
+    lines: list[str] = []
+    build = engine.build_image(info.path, tag, labels=labels, on_log=lines.append)
+    assert "".join(lines) == build.log and "Successfully built" in build.log
+    yield Service(root, info, build, engine)
+    engine.remove_image(tag)
+    assert engine.remove_env_cache(info.env_hash) == 1
+
+
+@pytest.fixture
+def containers(engine: DockerEngine) -> Iterator[list[str]]:
+    """Names of containers a test started: removed afterwards, whatever happened."""
+    names: list[str] = []
+    yield names
+    for name in names:
+        engine.remove(name)
+
+
+def start(service: Service, containers: list[str], name: str, **kwargs: Any):  # noqa: ANN201
+    containers.append(name)
+    labels = service_labels(name, models=service.info.models_label, env_hash=service.info.env_hash)
+    running = service.engine.run_container(service.tag, name, labels=labels, **kwargs)
+    service.engine.wait_ready(name, running.port, timeout=60)
+    return running
+
+
+def test_image_serves_score_as_non_root_on_loopback(
+    service: Service, containers: list[str], unique: str, docker_client: Any
+) -> None:
+    running = start(service, containers, f"mldeploy-t-{unique}")
+    answer = score(running.url, [1.0, 2.0])
+    assert answer["predictions"] == [3.5, 6.5]  # 3 * x + 0.5 from the model file in the image
+    assert answer["code_version"] == 1
+    assert answer["uid"] == 1000
+    assert answer["model_dir"] == "/var/azureml-app/azureml-models/scaler/1"
+    container = docker_client.containers.get(running.name)
+    assert container.exec_run("id -u").output.decode().strip() == "1000"
+    bindings = container.attrs["HostConfig"]["PortBindings"]["5001/tcp"]
+    assert bindings == [{"HostIp": "127.0.0.1", "HostPort": str(running.port)}]
+    # caches and .git were not copied into the image's source folder
+    listing = container.exec_run("ls -A /var/azureml-app/src").output.decode().split()
+    assert sorted(listing) == ["helpers.py", "score.py"]
+    state = service.engine.container_state(running.name)
+    assert state.running and state.exit_code is None and state.azure_state in {"Healthy", "Transitioning"}
+    assert "INIT-MARKER" in state.logs
+
+
+def test_labels_find_containers_again(service: Service, containers: list[str], unique: str) -> None:
+    running = start(service, containers, f"mldeploy-t-{unique}")
+    with DockerEngine() as fresh:  # a fresh client, as after a kernel restart
+        found = fresh.find_containers({LABEL_SERVICE: running.name})
+    assert [info.name for info in found] == [running.name]
+    info = found[0]
+    assert info.port == running.port and info.status == "running"
+    assert info.labels[LABEL_MODELS] == "scaler:1"
+    assert info.labels["mldeploy.env-hash"] == service.info.env_hash
+    assert info.labels["mldeploy.managed"] == "true"
+    assert info.image == service.tag
+    assert service.engine.find_containers({LABEL_SERVICE: f"none-{unique}"}) == []
+    image_labels = service.engine.client.images.get(service.tag).labels
+    assert image_labels[LABEL_MODELS] == "scaler:1"
+
+
+def test_port_conflicts_name_the_port_and_the_holder(
+    service: Service, containers: list[str], unique: str
+) -> None:
+    first = start(service, containers, f"mldeploy-a-{unique}")
+    with pytest.raises(PortInUseError) as caught:
+        service.engine.run_container(service.tag, f"mldeploy-b-{unique}", port=first.port)
+    message = str(caught.value)
+    assert f"port {first.port}" in message and f"service 'mldeploy-a-{unique}'" in message
+    assert "port=None picks a free one" in message
+    assert service.engine.find_containers({LABEL_SERVICE: f"mldeploy-b-{unique}"}) == []
+
+    with socket.socket() as other:  # a port held by some other program
+        other.bind(("127.0.0.1", 0))
+        other.listen()
+        port = other.getsockname()[1]
+        with pytest.raises(PortInUseError, match=f"port {port} on 127.0.0.1 is in use by another program"):
+            service.engine.run_container(service.tag, f"mldeploy-c-{unique}", port=port)
+
+    with pytest.raises(ServiceExistsError, match="exists already"):
+        service.engine.run_container(service.tag, first.name)
+
+
+def test_killed_container_shows_exit_code_and_logs_and_comes_back(
+    service: Service, containers: list[str], unique: str, docker_client: Any
+) -> None:
+    running = start(service, containers, f"mldeploy-t-{unique}")
+    docker_client.containers.get(running.name).kill()  # SIGKILL, as an OOM kill would
+    deadline = time.monotonic() + 20
+    state = service.engine.container_state(running.name)
+    while state.running and time.monotonic() < deadline:
+        time.sleep(0.1)
+        state = service.engine.container_state(running.name)
+    assert not state.running
+    assert state.exit_code == 137 and state.azure_state == "Failed"
+    assert "INIT-MARKER" in state.logs
+    described = state.describe()
+    assert "exit code 137" in described and "last log lines" in described
+    with pytest.raises(DeploymentError, match="stopped before it was ready.*exit code 137"):
+        service.engine.wait_ready(running.name, running.port, timeout=5)
+
+    service.engine.restart(running.name)  # what reload() does for a dead service
+    service.engine.wait_ready(running.name, running.port, timeout=60)
+    assert score(running.url, [0.0])["predictions"] == [0.5]
+    with pytest.raises(ServiceNotFoundError, match="no container called"):
+        service.engine.container_state(f"mldeploy-missing-{unique}")
+
+
+def test_code_edit_reaches_the_service_without_a_rebuild(
+    service: Service, containers: list[str], unique: str, tmp_path: Path, docker_client: Any
+) -> None:
+    source = write_service_source(tmp_path / "live")
+    running = start(service, containers, f"mldeploy-t-{unique}", source_dir=source)
+    assert score(running.url, [1.0])["code_version"] == 1
+    image_before = docker_client.containers.get(running.name).image.id
+
+    (source / "helpers.py").write_text("CODE_VERSION = 2\n")  # edit, then restart: no build
+    service.engine.restart(running.name, timeout=5)
+    service.engine.wait_ready(running.name, running.port, timeout=60)
+    assert score(running.url, [1.0])["code_version"] == 2
+
+    other = write_service_source(tmp_path / "other", code_version=3)  # a new source folder
+    again = service.engine.recreate(running.name, source_dir=other, env={"EXTRA_SETTING": "on"})
+    service.engine.wait_ready(again.name, again.port, timeout=60)
+    assert again.port == running.port
+    assert score(again.url, [1.0])["code_version"] == 3
+    container = docker_client.containers.get(again.name)
+    assert container.image.id == image_before
+    env = dict(item.split("=", 1) for item in container.attrs["Config"]["Env"])
+    assert env["EXTRA_SETTING"] == "on"
+    assert env["AZUREML_MODEL_DIR"] == "/var/azureml-app/azureml-models/scaler/1"
+    assert container.labels["mldeploy.source"] == str(other.resolve())
+    assert container.labels[LABEL_SERVICE] == running.name  # labels kept
+
+
+def test_remove_frees_the_port_and_deletes_the_image(
+    service: Service, unique: str, docker_client: Any, containers: list[str]
+) -> None:
+    tag = f"mldeploy-test/removable-{unique}:1"
+    docker_client.images.get(service.tag).tag(tag)
+    name = f"mldeploy-t-{unique}"
+    containers.append(name)
+    running = service.engine.run_container(tag, name)
+    assert service.engine.remove(name, delete_image=True) is True
+    with socket.socket() as sock:  # the port is free again
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", running.port))
+    assert service.engine.find_containers({LABEL_SERVICE: name}) == []
+    assert not service.engine.image_exists(tag)
+    assert service.engine.image_exists(service.tag)  # the shared image only lost a tag
+    assert service.engine.remove(name) is False
+
+
+def test_model_only_change_reuses_the_environment_layer(
+    service: Service, base_image: str, wheelhouse: Path, runtime_wheel_file: Path, tmp_path: Path, unique: str
+) -> None:
+    kwargs: dict[str, Any] = dict(
+        base_image=base_image, wheelhouse_dir=wheelhouse, runtime_wheel=runtime_wheel_file,
+        source_dir=service.root / "src", entry_script="score.py",
+    )
+    new_model = write_model(tmp_path / "v2" / "model.json", 10.0, 0.0)
+    info = write_build_context(
+        tmp_path / "ctx2", models={"scaler": {2: new_model}}, env_hash=service.info.env_hash, **kwargs
+    )
+    tag = f"mldeploy-test/models-{unique}:2"
+    try:
+        result = service.engine.build_image(info.path, tag)
+        assert result.step_cached(ENV_PIP_STEP), result.log
+        assert result.step_cached("COPY --from=env")
+        assert result.step_cached(RUNTIME_PIP_STEP)
+        assert not result.step_cached("COPY azureml-models/"), result.log
+        history = {layer["Id"] for layer in service.engine.client.images.get(tag).history()}
+        shared = {layer["Id"] for layer in service.engine.client.images.get(service.tag).history()}
+        assert len(history & shared - {"<missing>"}) >= 4  # base, user, venv, runtime layers are shared
+    finally:
+        service.engine.remove_image(tag)
+
+    changed = write_build_context(
+        tmp_path / "ctx3", models={"scaler": {1: new_model}}, env_hash=f"other-{unique}", **kwargs
+    )
+    tag = f"mldeploy-test/env-{unique}:1"
+    try:
+        result = service.engine.build_image(changed.path, tag)
+        assert not result.step_cached(ENV_PIP_STEP), result.log  # an env change rebuilds it
+        assert result.step_cached("RUN python3 -m venv")
+        assert len(service.engine.env_cache_images(changed.env_hash)) == 1
+    finally:
+        service.engine.remove_image(tag)
+        service.engine.remove_env_cache(changed.env_hash)
+
+
+def test_saved_context_builds_and_serves_with_plain_docker(
+    service: Service, docker_client: Any, unique: str, tmp_path: Path
+) -> None:
+    """What `docker build CONTEXT && docker run -p 127.0.0.1:PORT:5001 IMAGE` does, with the SDK alone."""
+    saved = tmp_path / "saved"
+    shutil.copytree(service.info.path, saved)  # a context moved elsewhere still builds
+    tag = f"mldeploy-test/plain-{unique}:1"
+    image, _ = docker_client.images.build(path=str(saved), tag=tag, rm=True, pull=False)
+    container = None
+    try:
+        container = docker_client.containers.run(
+            image.id, detach=True, ports={"5001/tcp": ("127.0.0.1", None)}, name=f"mldeploy-plain-{unique}"
+        )
+        container.reload()
+        port = int(container.attrs["NetworkSettings"]["Ports"]["5001/tcp"][0]["HostPort"])
+        DockerEngine(docker_client).wait_ready(container.name, port, timeout=60)
+        assert score(f"http://127.0.0.1:{port}", [2.0])["predictions"] == [6.5]
+    finally:
+        if container is not None:
+            container.remove(force=True)
+        docker_client.images.remove(tag)
+
+
+def test_failed_builds_name_the_step_and_its_output(
+    service: Service, base_image: str, wheelhouse: Path, runtime_wheel_file: Path, tmp_path: Path, unique: str
+) -> None:
+    broken_wheels = tmp_path / "wheels"
+    shutil.copytree(wheelhouse, broken_wheels)
+    (broken_wheels / "requirements.txt").write_text("no-such-package-mldeploy==1.0\n")
+    info = write_build_context(
+        tmp_path / "bad-req", base_image=base_image, wheelhouse_dir=broken_wheels,
+        runtime_wheel=runtime_wheel_file, source_dir=service.root / "src", entry_script="score.py",
+        env_hash=f"broken-{unique}",
+    )
+    lines: list[str] = []
+    with pytest.raises(ImageBuildError) as caught:
+        service.engine.build_image(info.path, f"mldeploy-test/bad-{unique}:1", on_log=lines.append)
+    message = str(caught.value)
+    assert "failed at Step 4/" in message and "pip install --no-index" in message
+    assert "no-such-package-mldeploy" in message  # pip's own output, from the failing step
+    assert "wheelhouse lacks a package" in message
+    assert caught.value.logs == "".join(lines)
+    remove_intermediates(service.engine, caught.value.logs)
+
+    (info.path / "Dockerfile").write_text(f"FROM {base_image}\nRUN echo preparing && exit 3\n")
+    with pytest.raises(ImageBuildError, match=r"failed at Step 2/2: RUN echo preparing && exit 3.*code: 3") as again:
+        service.engine.build_image(info.path, f"mldeploy-test/bad-{unique}:2")
+    assert "preparing" in str(again.value)  # the step's own output is in the message
+    remove_intermediates(service.engine, again.value.logs)
+
+
+def test_missing_base_image_names_the_setting_and_the_script(engine: DockerEngine, tmp_path: Path) -> None:
+    with pytest.raises(BaseImageMissingError) as caught:
+        engine.ensure_base_image("mldeploy-test/no-such-base:0")
+    message = str(caught.value)
+    assert "MLDEPLOY_BASE_IMAGE" in message and "build-base-image.sh" in message
+    assert "'mldeploy-test/no-such-base:0' is not present" in message
+    (tmp_path / "Dockerfile").write_text("FROM mldeploy-test/no-such-base:0 AS env\nFROM env\nRUN true\n")
+    with pytest.raises(BaseImageMissingError, match="MLDEPLOY_BASE_IMAGE"):
+        engine.build_image(tmp_path, "mldeploy-test/never:1")
