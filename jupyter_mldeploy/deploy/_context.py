@@ -468,7 +468,9 @@ def normalize_models(models: ModelsArg | None) -> tuple[ModelSource, ...]:
         text = str(version)
         if not re.fullmatch(r"[A-Za-z0-9._-]{1,64}", text) or set(text) <= {"."}:
             raise InvalidArgumentError(f"model {name} version {version!r} is not valid; use a number such as 1")
-        out.append(ModelSource(name=name, version=text, path=Path(os.fspath(path))))  # type: ignore[arg-type]
+        if not isinstance(path, (str, os.PathLike)):
+            raise InvalidArgumentError(f"model {name}:{version} path {path!r} must be a str or path")
+        out.append(ModelSource(name=name, version=text, path=Path(path)))
     return tuple(sorted(out, key=lambda m: (m.name, _version_key(m.version))))
 
 

@@ -39,6 +39,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from typing_extensions import Self
+
 from ..errors import (
     BaseImageMissingError,
     DeploymentError,
@@ -267,7 +269,7 @@ class DockerEngine:
             self._client.close()
             self._client = None
 
-    def __enter__(self) -> DockerEngine:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -573,7 +575,7 @@ class DockerEngine:
         image_env = self._image_env(str(config.get("Image", "")))
         kept_env = {k: v for k, v in old_env.items() if image_env.get(k) != v}
         kept_env.update(env or {})
-        mounts: dict[str, str] = {}
+        mounts: dict[str | os.PathLike[str], str] = {}
         old_source: str | None = None
         for mount in attrs.get("Mounts") or []:
             if mount.get("Type") != "bind":

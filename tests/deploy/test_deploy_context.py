@@ -47,15 +47,15 @@ def fake_runtime(tmp_path: Path) -> Path:
 
 def _write(tmp_path: Path, wh: Path, rt: Path, name: str = "ctx", **kwargs: object):
     src = write_service_source(tmp_path / f"src-{name}")
-    defaults: dict[str, object] = dict(
-        base_image="mldeploy/python-base:bookworm",
-        wheelhouse_dir=wh,
-        runtime_wheel=rt,
-        models={"ridge": {1: write_model(tmp_path / f"m-{name}" / "model.json", 2, 1)}},
-        source_dir=src,
-        entry_script="score.py",
-        env_hash="hash1",
-    )
+    defaults: dict[str, object] = {
+        "base_image": "mldeploy/python-base:bookworm",
+        "wheelhouse_dir": wh,
+        "runtime_wheel": rt,
+        "models": {"ridge": {1: write_model(tmp_path / f"m-{name}" / "model.json", 2, 1)}},
+        "source_dir": src,
+        "entry_script": "score.py",
+        "env_hash": "hash1",
+    }
     defaults.update(kwargs)
     return write_build_context(tmp_path / name, **defaults)  # type: ignore[arg-type]
 
@@ -120,7 +120,7 @@ def test_env_stage_does_not_depend_on_models_or_code(
     )
     c = _write(tmp_path, fake_wheelhouse, fake_runtime, "c", env_hash="hash2")
 
-    def env_stage(info) -> str:  # noqa: ANN001
+    def env_stage(info) -> str:
         text = info.dockerfile.read_text()
         return text[text.index("FROM "): text.index("# --- stage 2")]
 

@@ -50,7 +50,7 @@ RUNTIME_PIP_STEP = f"{PIP} --no-deps"
 
 def remove_intermediates(engine: DockerEngine, log: str) -> None:
     """Remove the layer images a failed build left (those still used by other images stay)."""
-    for image_id in reversed(re.findall(r"^ ---> ([0-9a-f]{12})$", log, flags=re.M)):
+    for image_id in reversed(re.findall(r"^ ---> ([0-9a-f]{12})$", log, flags=re.MULTILINE)):
         engine.remove_image(image_id)
 
 
@@ -114,7 +114,7 @@ def containers(engine: DockerEngine) -> Iterator[list[str]]:
         engine.remove(name)
 
 
-def start(service: Service, containers: list[str], name: str, **kwargs: Any):  # noqa: ANN201
+def start(service: Service, containers: list[str], name: str, **kwargs: Any):
     containers.append(name)
     labels = service_labels(name, models=service.info.models_label, env_hash=service.info.env_hash)
     running = service.engine.run_container(service.tag, name, labels=labels, **kwargs)
@@ -254,10 +254,10 @@ def test_remove_frees_the_port_and_deletes_the_image(
 def test_model_only_change_reuses_the_environment_layer(
     service: Service, base_image: str, wheelhouse: Path, runtime_wheel_file: Path, tmp_path: Path, unique: str
 ) -> None:
-    kwargs: dict[str, Any] = dict(
-        base_image=base_image, wheelhouse_dir=wheelhouse, runtime_wheel=runtime_wheel_file,
-        source_dir=service.root / "src", entry_script="score.py",
-    )
+    kwargs: dict[str, Any] = {
+        "base_image": base_image, "wheelhouse_dir": wheelhouse, "runtime_wheel": runtime_wheel_file,
+        "source_dir": service.root / "src", "entry_script": "score.py",
+    }
     new_model = write_model(tmp_path / "v2" / "model.json", 10.0, 0.0)
     info = write_build_context(
         tmp_path / "ctx2", models={"scaler": {2: new_model}}, env_hash=service.info.env_hash, **kwargs
