@@ -136,7 +136,8 @@ def _list(args: argparse.Namespace) -> int:
         print("no registered environments (register one with `mldeploy env register FILE --name NAME`)")
         return 0
     header = ("NAME", "VERSION", "PYTHON", "PACKAGES", "SPEC HASH")
-    table = [header] + [(r["name"], str(r["version"]), str(r["python"]), str(r["packages"]), r["spec_hash"]) for r in rows]
+    table: list[tuple[str, ...]] = [header]
+    table += [(str(r["name"]), str(r["version"]), str(r["python"]), str(r["packages"]), str(r["spec_hash"])) for r in rows]
     widths = [max(len(row[i]) for row in table) for i in range(len(header))]
     for row in table:
         print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())

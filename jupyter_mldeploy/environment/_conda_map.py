@@ -232,7 +232,7 @@ def conda_version_to_pip(version: str, spec: str) -> str:
             continue
         if part[0] in "<>!~=":
             parts.append(part)
-        elif part.endswith(".*") or part.endswith("*"):
+        elif part.endswith("*"):
             parts.append("==" + part.rstrip("*").rstrip(".") + ".*")
         else:
             parts.append(f"=={part}.*")

@@ -127,7 +127,7 @@ def normalize_requirement(text: str, where: str = "requirement") -> str:
             f"{where}: {text!r} is not a valid pip requirement ({err}). Write it as 'name', "
             "'name==1.2' or 'name>=1.2,<2'."
         ) from err
-    out = canonicalize_name(req.name)
+    out: str = canonicalize_name(req.name)
     if req.extras:
         out += "[" + ",".join(sorted(canonicalize_name(e) for e in req.extras)) + "]"
     if req.url:

@@ -9,6 +9,7 @@ or wheelhouses for offline image builds (:meth:`Environment.download_wheels`).
 
 from __future__ import annotations
 
+import builtins
 import hashlib
 import json
 import shutil
@@ -17,7 +18,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .._names import validate_name
-from ..errors import EnvironmentBuildError, EnvironmentSpecError, InvalidArgumentError, TargetExistsError
+from ..errors import (
+    EnvironmentBuildError,
+    EnvironmentSpecError,
+    InvalidArgumentError,
+    TargetExistsError,
+)
 from . import _store
 from ._requirements import read_requirements_file
 from .conda_dependencies import CondaDependencies, host_python_version
@@ -149,7 +155,7 @@ class Environment:
         env = Environment(name)
         env.python.conda_dependencies = CondaDependencies(conda_dependencies_file_path=file_path)
         env.python.conda_dependencies_file = str(file_path)
-        env.spec  # validate now (conda-only packages, bad specs)
+        resolve_spec(env.python.conda_dependencies)  # validate now (conda-only packages, bad specs)
         return env
 
     # --- what it installs ------------------------------------------------------------
@@ -361,7 +367,7 @@ class Environment:
         return {stored.name: Environment._from_stored(stored) for stored in _store.list_latest()}
 
     @staticmethod
-    def list_versions(name: str) -> list[Environment]:
+    def list_versions(name: str) -> builtins.list[Environment]:
         """Return every registered version of ``name``, oldest first."""
         return [Environment._from_stored(s) for s in _store.list_versions(validate_name(name, "environment"))]
 
@@ -373,7 +379,7 @@ class Environment:
         platform: str | None = None,
         use_docker: bool = False,
         *,
-        useDocker: bool | None = None,  # noqa: N803 - Azure's spelling
+        useDocker: bool | None = None,
         log: LogFn | None = None,
     ) -> LocalEnvironmentBuild:
         """Build this environment as a local virtualenv (reused at once when already built).

@@ -21,7 +21,7 @@ from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
 
-from ..errors import CondaOnlyPackageError, EnvironmentSpecError
+from ..errors import CondaOnlyPackageError
 from ._conda_map import conda_version_to_pip, pip_equivalent
 from ._requirements import normalize_requirement, parse_pip_lines
 from .conda_dependencies import CondaDependencies, host_python_version

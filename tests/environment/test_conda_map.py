@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from jupyter_mldeploy.environment._conda_map import conda_version_to_pip, parse_conda_spec, pip_equivalent
+from jupyter_mldeploy.environment._conda_map import (
+    conda_version_to_pip,
+    parse_conda_spec,
+    pip_equivalent,
+)
 from jupyter_mldeploy.errors import EnvironmentSpecError
 
 

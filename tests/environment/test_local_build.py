@@ -12,7 +12,11 @@ import pytest
 
 from jupyter_mldeploy import CondaDependencies, Environment
 from jupyter_mldeploy.environment import local_build
-from jupyter_mldeploy.errors import CondaOnlyPackageError, EnvironmentBuildError, InvalidArgumentError
+from jupyter_mldeploy.errors import (
+    CondaOnlyPackageError,
+    EnvironmentBuildError,
+    InvalidArgumentError,
+)
 
 pytestmark = pytest.mark.slow
 HOST = f"{sys.version_info.major}.{sys.version_info.minor}"

@@ -6,7 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from jupyter_mldeploy.environment._requirements import normalize_requirement, parse_pip_lines, read_requirements_file
+from jupyter_mldeploy.environment._requirements import (
+    normalize_requirement,
+    parse_pip_lines,
+    read_requirements_file,
+)
 from jupyter_mldeploy.errors import EnvironmentSpecError
 
 
