@@ -55,6 +55,15 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("source", metavar="SOURCE", help="NAME[:VERSION] or a file")
     p.set_defaults(func=_show)
 
+    p = sub.add_parser("builds", help="list the local virtualenv builds, most recently used first")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=_builds)
+
+    p = sub.add_parser("prune", help="delete local builds unused for some days (rebuilt on demand)")
+    p.add_argument("--older-than-days", type=float, default=30.0, metavar="DAYS",
+                   help="remove builds not used for this many days (default 30; 0 removes all)")
+    p.set_defaults(func=_prune)
+
     p = sub.add_parser("wheels", help="download every wheel for a target Python/platform (offline installs)")
     p.add_argument("source", metavar="SOURCE", help="requirements.txt, conda .yml, saved folder or NAME[:VERSION]")
     p.add_argument("dest", metavar="DEST", help="folder for the wheels and requirements.txt")
@@ -164,4 +173,38 @@ def _wheels(args: argparse.Namespace) -> int:
     print(f"{len(house.wheels)} wheels for Python {house.python_version} on {house.platform} in {house.path} "
           f"({house.seconds:.2f} s)")
     print(f"install offline: pip install --no-index --find-links {house.path} -r {house.requirements_file}")
+    return 0
+
+
+def _builds(args: argparse.Namespace) -> int:
+    import time
+
+    from ..environment.local_build import list_builds
+
+    builds = list_builds()
+    if args.json:
+        print(json.dumps([
+            {"path": str(b.path), "spec_hash": b.spec_hash, "python_version": b.python_version,
+             "built_at": b.built_at, "last_used": b.last_used, "size_bytes": b.size_bytes}
+            for b in builds
+        ], indent=2))
+        return 0
+    if not builds:
+        print("no local builds (build one with `mldeploy env build FILE`)")
+        return 0
+    now = time.time()
+    for b in builds:
+        days = (now - b.last_used) / 86400
+        print(f"{b.path}  python {b.python_version}  {b.size_bytes / 1e6:.0f} MB  "
+              f"spec {b.spec_hash[:12]}  used {days:.1f} days ago")
+    return 0
+
+
+def _prune(args: argparse.Namespace) -> int:
+    from ..environment.local_build import remove_unused_builds
+
+    removed = remove_unused_builds(args.older_than_days)
+    for path in removed:
+        print(f"removed {path}")
+    print(f"{len(removed)} build(s) removed")
     return 0

@@ -30,7 +30,7 @@ from packaging.requirements import Requirement
 
 from .._config import mldeploy_home
 from .._runtime import SCORING_RUNTIME_REQUIREMENTS, runtime_fingerprint, runtime_wheel
-from ..errors import EnvironmentBuildError
+from ..errors import EnvironmentBuildError, InvalidArgumentError
 from ._interpreters import Interpreter, find_interpreter
 from ._uv import LogFn, run_uv
 from .spec import EnvironmentSpec
@@ -157,6 +157,7 @@ def build_local(spec: EnvironmentSpec, *, log: LogFn | None = None) -> LocalEnvi
         )
 
     if _is_complete(target):
+        _touch(target)
         return result(reused=True)
     with _file_lock(root / ".locks" / f"{key[:16]}.lock"):
         if _is_complete(target):  # another process built it while we waited
@@ -252,3 +253,88 @@ def _install_failure_message(spec: EnvironmentSpec, lines: tuple[str, ...]) -> s
         hints.append(f"the scoring runtime needs {', '.join(SCORING_RUNTIME_REQUIREMENTS)}")
     hints.append("check the names and versions on https://pypi.org and fix the requirements, then build again")
     return message + "What to do: " + "; ".join(hints) + "."
+
+
+def _touch(path: Path) -> None:
+    """Record a use of the build (its meta file's mtime is the "last used" time)."""
+    try:
+        os.utime(path / META_FILE)
+    except OSError:
+        pass  # read-only MLDEPLOY_HOME: the build still works, only "last used" is not updated
+
+
+@dataclass(frozen=True)
+class BuildInfo:
+    """A local build on disk (see :func:`list_builds`)."""
+
+    path: Path
+    spec_hash: str
+    python_version: str
+    built_at: str
+    last_used: float
+    size_bytes: int
+
+
+def _folder_size(path: Path) -> int:
+    total = 0
+    for folder, _dirs, files in os.walk(path):
+        for name in files:
+            try:
+                total += os.lstat(os.path.join(folder, name)).st_size
+            except OSError:
+                continue
+    return total
+
+
+def list_builds() -> list[BuildInfo]:
+    """Return the complete local builds under ``$MLDEPLOY_HOME/envs``, most recently used first.
+
+    ``size_bytes`` counts hard-linked files in full (uv's cache shares them, so
+    the disk space really used is smaller).
+    """
+    found: list[BuildInfo] = []
+    for path in envs_dir().iterdir():
+        meta_file = path / META_FILE
+        if path.name.startswith(".") or not meta_file.is_file():
+            continue
+        try:
+            meta = json.loads(meta_file.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        found.append(
+            BuildInfo(
+                path=path,
+                spec_hash=str(meta.get("spec_hash", "")),
+                python_version=str((meta.get("python") or {}).get("version", "")),
+                built_at=str(meta.get("built_at", "")),
+                last_used=meta_file.stat().st_mtime,
+                size_bytes=_folder_size(path),
+            )
+        )
+    return sorted(found, key=lambda b: b.last_used, reverse=True)
+
+
+def remove_unused_builds(older_than_days: float = 30.0) -> list[Path]:
+    """Delete local builds not used for ``older_than_days`` days (and broken ones); return their paths.
+
+    Each removal holds the build's lock, so a build being reused or rebuilt
+    at that moment is not deleted under it. A later ``build_local`` rebuilds
+    a removed environment in seconds from uv's cache.
+    """
+    if older_than_days < 0:
+        raise InvalidArgumentError(
+            f"older_than_days={older_than_days} is negative: pass 0 to remove every build, or a number of days."
+        )
+    cutoff = time.time() - older_than_days * 86400
+    root = envs_dir()
+    removed: list[Path] = []
+    for path in sorted(root.iterdir()):
+        if path.name.startswith("."):
+            continue
+        with _file_lock(root / ".locks" / f"{path.name}.lock"):
+            meta_file = path / META_FILE
+            broken = not _is_complete(path)
+            if broken or meta_file.stat().st_mtime <= cutoff:
+                shutil.rmtree(path, ignore_errors=True)
+                removed.append(path)
+    return removed

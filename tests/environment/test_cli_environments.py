@@ -56,3 +56,16 @@ def test_errors_are_one_line_with_advice(tmp_path: Path, capsys: pytest.CaptureF
     assert "use 'linux/amd64' or 'linux/arm64'" in capsys.readouterr().err
     assert main(["env", "build", str(tmp_path / "missing.txt")]) == 1
     assert "does not exist" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_builds_and_prune(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    reqs = tmp_path / "requirements.txt"
+    reqs.write_text("six\n")
+    assert main(["env", "build", str(reqs), "-q", "--json"]) == 0
+    path = json.loads(capsys.readouterr().out)["path"]
+    assert main(["env", "builds"]) == 0
+    assert path in capsys.readouterr().out
+    assert main(["env", "prune", "--older-than-days", "0"]) == 0
+    assert f"removed {path}" in capsys.readouterr().out
+    assert not Path(path).exists()

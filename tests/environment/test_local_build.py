@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -136,3 +137,40 @@ def test_incomplete_build_folder_is_replaced(mldeploy_home: Path) -> None:
 def test_use_docker_is_refused_for_now() -> None:
     with pytest.raises(InvalidArgumentError, match="Docker images are built by Docker deployments"):
         _env("six").build_local(use_docker=True)
+
+
+def test_list_and_prune_builds(mldeploy_home: Path) -> None:
+    from jupyter_mldeploy.environment.local_build import list_builds, remove_unused_builds
+
+    build = _env("six").build_local()
+    (mldeploy_home / "envs" / "0123456789abcdef").mkdir()  # a broken leftover
+    builds = list_builds()
+    assert [b.path for b in builds] == [build.path]
+    assert builds[0].spec_hash == build.spec_hash and builds[0].size_bytes > 0
+    assert remove_unused_builds(older_than_days=30) == [mldeploy_home / "envs" / "0123456789abcdef"]
+    assert build.path.is_dir()
+    old = time.time() - 40 * 86400
+    os.utime(build.path / local_build.META_FILE, (old, old))
+    assert remove_unused_builds(older_than_days=30) == [build.path]
+    assert list_builds() == []
+    with pytest.raises(InvalidArgumentError, match="is negative"):
+        remove_unused_builds(-1)
+
+
+def test_reuse_records_last_use(mldeploy_home: Path) -> None:
+    build = _env("six").build_local()
+    old = time.time() - 40 * 86400
+    os.utime(build.path / local_build.META_FILE, (old, old))
+    assert _env("six").build_local().reused
+    assert (build.path / local_build.META_FILE).stat().st_mtime > old + 86400
+
+
+def test_user_managed_dependencies_use_the_interpreter_as_is() -> None:
+    env = _env("no-such-package-mldeploy-test-zz")
+    env.python.user_managed_dependencies = True
+    env.python.interpreter_path = sys.executable
+    build = env.build_local()
+    assert build.python == Path(sys.executable) and build.reused is True
+    env.python.interpreter_path = "/nonexistent/python"
+    with pytest.raises(EnvironmentBuildError, match="set env.python.interpreter_path"):
+        env.build_local()
