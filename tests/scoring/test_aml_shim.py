@@ -50,10 +50,12 @@ def test_azureml_imports_resolve_without_azure_installed():
             "shim": azureml_shim.is_shim(azureml),
             "finders_after_install": sum(type(f).__name__ == "AzureMLShimFinder" for f in sys.meta_path),
             "last": type(sys.meta_path[-1]).__name__,
+            "gone_after_uninstall": (azureml_shim.uninstall(), importlib.util.find_spec("azureml"))[1] is None,
         }))
     """)
     assert out == {"same_request": True, "same_response": True, "same_rawhttp": True, "model": True,
-                   "shim": True, "finders_after_install": 1, "last": "AzureMLShimFinder"}
+                   "shim": True, "finders_after_install": 1, "last": "AzureMLShimFinder",
+                   "gone_after_uninstall": True}
 
 
 def test_shim_is_not_installed_by_importing_the_package():
@@ -153,8 +155,9 @@ def clean_model_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
 
 
 def test_single_model_dir_points_at_the_version_folder(clean_model_env: Path, monkeypatch):
-    root = write_azure_models(clean_model_env / "azureml-models", {"ridge": {3: {"model.pkl": "x"}}})
+    root = write_azure_models(clean_model_env / "azureml-models", {"ridge": {2: {"old.pkl": "x"}, 3: {"model.pkl": "x"}}})
     monkeypatch.setenv("AZUREML_MODEL_DIR", str(root / "ridge" / "3"))
+    assert get_model_path("ridge", 2) == str(root / "ridge" / "2" / "old.pkl")  # a sibling version
     assert get_model_path("ridge") == str(root / "ridge" / "3" / "model.pkl")
     assert Model.get_model_path("ridge", version=3) == str(root / "ridge" / "3" / "model.pkl")
     assert Model.get_model_path(model_name="ridge", version="3", _workspace=None).endswith("model.pkl")
