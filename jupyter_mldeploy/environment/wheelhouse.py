@@ -17,6 +17,7 @@ same CPU architecture, Linux); otherwise :class:`WheelDownloadError` names it.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import os
@@ -267,7 +268,26 @@ def _cache_dir() -> Path:
     return path
 
 
-def _fetch(url: str, sha256: str | None, filename: str, name: str) -> Path:
+def _index_credentials(spec: EnvironmentSpec) -> dict[str, str]:
+    """``host -> Authorization header`` for index URLs that carry ``user:password@``.
+
+    uv strips credentials from the file URLs it writes into the lock, so
+    downloads from a private index send them again, to that host only.
+    """
+    found: dict[str, str] = {}
+    for url in (spec.index_url, *spec.extra_index_urls, *spec.find_links):
+        if not url:
+            continue
+        parsed = urlparse(url)
+        if parsed.username and parsed.hostname:
+            pair = f"{unquote(parsed.username)}:{unquote(parsed.password or '')}"
+            found[parsed.hostname] = "Basic " + base64.b64encode(pair.encode()).decode()
+    return found
+
+
+def _fetch(
+    url: str, sha256: str | None, filename: str, name: str, auth: dict[str, str] | None = None
+) -> Path:
     """Download ``url`` into the sha256-keyed cache (reused when present) and return the cached file."""
     key = sha256 or hashlib.sha256(url.encode()).hexdigest()
     cached = _cache_dir() / key[:2] / key / filename
@@ -279,7 +299,11 @@ def _fetch(url: str, sha256: str | None, filename: str, name: str) -> Path:
         fd, tmp = tempfile.mkstemp(dir=cached.parent, prefix=".part-")
         try:
             digest = hashlib.sha256()
-            with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=120) as response:
+            request = urllib.request.Request(url)
+            header = (auth or {}).get(urlparse(url).hostname or "")
+            if header:
+                request.add_header("Authorization", header)
+            with os.fdopen(fd, "wb") as out, urllib.request.urlopen(request, timeout=120) as response:
                 for chunk in iter(lambda: response.read(1 << 20), b""):
                     digest.update(chunk)
                     out.write(chunk)
@@ -290,15 +314,21 @@ def _fetch(url: str, sha256: str | None, filename: str, name: str) -> Path:
                 )
             os.replace(tmp, cached)
             return cached
+        except urllib.error.HTTPError as err:
+            last = err
+            if err.code in (401, 403, 404):
+                break  # retrying will not help
         except (urllib.error.URLError, OSError, TimeoutError) as err:
             last = err
         finally:
             if os.path.exists(tmp):
                 os.unlink(tmp)
-    raise WheelDownloadError(
-        f"cannot download {filename} for {name} from {url}: {last}. Check the network access to the "
-        "package index (proxy, certificates: SSL_CERT_FILE) and try again."
-    ) from last
+    if isinstance(last, urllib.error.HTTPError) and last.code in (401, 403):
+        advice = ("the index refused it: give the credentials in the index URL "
+                  "(--extra-index-url https://USER:TOKEN@host/simple)")
+    else:
+        advice = "check the network access to the package index (proxy, certificates: SSL_CERT_FILE) and try again"
+    raise WheelDownloadError(f"cannot download {filename} for {name} from {url}: {last}; {advice}.") from last
 
 
 def _place(source: Path, dest_dir: Path) -> Path:
@@ -326,7 +356,8 @@ def _host_can_build(python: tuple[int, int], target: TargetPlatform) -> str | No
 
 
 def _build_sdists(
-    picks: list[_Pick], python: tuple[int, int], target: TargetPlatform, work: Path, say: LogFn
+    picks: list[_Pick], python: tuple[int, int], target: TargetPlatform, work: Path, say: LogFn,
+    auth: dict[str, str],
 ) -> list[Path]:
     """Build wheels on the host for the packages that only have source archives."""
     need = [p for p in picks if not p.filename]
@@ -347,7 +378,7 @@ def _build_sdists(
     for pick in need:
         source = pick.sdist_path
         if source is None and pick.sdist_url:
-            source = _fetch(pick.sdist_url, pick.sdist_sha256, pick.sdist_url.rsplit("/", 1)[-1], pick.name)
+            source = _fetch(pick.sdist_url, pick.sdist_sha256, pick.sdist_url.rsplit("/", 1)[-1], pick.name, auth)
         if source is None:
             raise WheelDownloadError(f"{pick.name} has neither a wheel nor a source archive in the resolution.")
         key = hashlib.sha256(f"{_sha256(source)}:{interpreter}".encode()).hexdigest()
@@ -430,13 +461,14 @@ def download_wheels(
             )
         lock = tomllib.loads((work / "pylock.toml").read_text(encoding="utf-8"))
         picks = _pick_files(lock, python, target)
-        built = _build_sdists(picks, python, target, work, say)
+        auth = _index_credentials(spec)
+        built = _build_sdists(picks, python, target, work, say, auth)
 
         def fetch(pick: _Pick) -> Path:
             if pick.path is not None:
                 return pick.path
             assert pick.url is not None
-            return _fetch(pick.url, pick.sha256, pick.filename, pick.name)
+            return _fetch(pick.url, pick.sha256, pick.filename, pick.name, auth)
 
         downloads = [p for p in picks if p.path is None]
         say(f"[mldeploy] fetching {len(downloads)} wheel(s) ({len(picks)} packages)")
