@@ -261,9 +261,13 @@ class EntryScript:
             self._example = DEFAULT_EXAMPLE
             self._handler = self._handle_plain
 
+    @property
+    def kind(self) -> str:
+        """``"rawhttp"``, ``"schema"`` or ``"plain"``: how ``run()`` gets its input (for logs and UIs)."""
+        return "rawhttp" if self.is_rawhttp else "schema" if self.has_schema else "plain"
+
     def __repr__(self) -> str:
-        kind = "rawhttp" if self.is_rawhttp else "schema" if self.has_schema else "plain"
-        return f"<EntryScript {self.path} ({kind})>"
+        return f"<EntryScript {self.path} ({self.kind})>"
 
     # --- lifecycle ---------------------------------------------------------------------------
 

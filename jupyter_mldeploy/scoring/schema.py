@@ -10,6 +10,7 @@ such bodies with a generic 500).
 
 from __future__ import annotations
 
+import copy
 import inspect
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -274,7 +275,11 @@ def inspect_run_schema(run: Callable[..., Any], exclude: frozenset[str] = frozen
             )
         )
 
-    input_schema = dict(get_input_schema(run))
+    input_schema = copy.deepcopy(get_input_schema(run))
+    for name in exclude:  # filled by the server, not sent by clients
+        input_schema.get("properties", {}).pop(name, None)
+        if isinstance(input_schema.get("example"), dict):
+            input_schema["example"].pop(name, None)
     required = [p.name for p in params if p.required]
     if required and input_schema.get("type") == "object":
         input_schema["required"] = required

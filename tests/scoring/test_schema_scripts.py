@@ -230,3 +230,22 @@ def test_typed_keys_of_a_dict_parameter_are_required(load_script):
     error = response_json(resp)["error"]
     assert error["parameter"] == "payload"
     assert "payload lacks the key(s) 'rows'" in error["message"] and "numpy array" in error["message"]
+
+
+def test_schema_script_with_request_headers_and_an_undecorated_parameter(tmp_path: Path, load_script):
+    script_file = tmp_path / "schema_headers.py"
+    script_file.write_text(
+        "from inference_schema.schema_decorators import input_schema\n"
+        "from inference_schema.parameter_types.standard_py_parameter_type import StandardPythonParameterType\n\n"
+        "def init():\n    pass\n\n"
+        "@input_schema('x', StandardPythonParameterType(1.5))\n"
+        "def run(x, note=None, request_headers=None):\n"
+        "    return {'x': x, 'note': note, 'tenant': request_headers.get('x-tenant')}\n"
+    )
+    script = load_script(script_file)
+    assert script.kind == "schema" and script.accepts_headers
+    resp = script.handle(make_request(body=b'{"x": 2, "note": [1]}', headers=[("X-Tenant", "t1")]))
+    assert response_json(resp) == {"x": 2, "note": [1], "tenant": "t1"}
+    service_input = script.swagger(2)["definitions"]["ServiceInput"]
+    assert service_input["required"] == ["x"]
+    assert set(service_input["properties"]) == {"x", "note"} and "request_headers" not in service_input["example"]
