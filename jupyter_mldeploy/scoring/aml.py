@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import email.parser
 import email.policy
+import http.cookies
 import io
 import json
 import shutil
@@ -198,7 +199,8 @@ class AMLRequest:
 
     Attributes: ``method``, ``path``, ``full_path``, ``query_string`` (bytes),
     ``args``, ``headers``, ``data``, ``json``, ``content_type``, ``mimetype``,
-    ``content_length``, ``form``, ``files``, ``values``, ``stream``, ``url``.
+    ``content_length``, ``form``, ``files``, ``values``, ``stream``, ``url``,
+    ``cookies``, ``environ``, ``remote_addr`` (None).
 
     Examples
     --------
@@ -369,6 +371,38 @@ class AMLRequest:
     def values(self) -> MultiDict:
         """Query arguments and form fields together."""
         return MultiDict([*((k, v) for k, vs in self.args.lists() for v in vs), *((k, v) for k, vs in self.form.lists() for v in vs)])
+
+    @property
+    def cookies(self) -> dict[str, str]:
+        """Cookies sent in the ``Cookie`` header."""
+        jar = http.cookies.SimpleCookie()
+        try:
+            jar.load(self.headers.get("Cookie", ""))
+        except http.cookies.CookieError:
+            return {}
+        return {name: morsel.value for name, morsel in jar.items()}
+
+    @property
+    def remote_addr(self) -> str | None:
+        """Not known to entry scripts here (None), as behind Azure's front end."""
+        return None
+
+    @property
+    def environ(self) -> dict[str, Any]:
+        """A WSGI-style environ built from the request (for scripts that read ``REQUEST_METHOD`` etc.)."""
+        env: dict[str, Any] = {
+            "REQUEST_METHOD": self.method,
+            "PATH_INFO": self.path,
+            "QUERY_STRING": self._qs,
+            "CONTENT_TYPE": self.content_type or "",
+            "CONTENT_LENGTH": str(len(self._body)),
+            "wsgi.input": self.stream,
+        }
+        for name, value in self.headers.items():
+            key = name.upper().replace("-", "_")
+            if key not in ("CONTENT_TYPE", "CONTENT_LENGTH"):
+                env[f"HTTP_{key}"] = value
+        return env
 
     def __repr__(self) -> str:
         return f"<AMLRequest {self.method} {self.full_path!r} ({len(self._body)} bytes)>"

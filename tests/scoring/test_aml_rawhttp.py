@@ -106,6 +106,10 @@ def test_amlrequest_api():
     assert req.get_json() is None and req.get_json(force=True, silent=True) is None
     assert req.full_path == "/score?k=1&k=2&e=" and req.content_length == 7
     assert AMLRequest("GET", "/score").full_path == "/score?"  # as werkzeug
+    assert req.environ["REQUEST_METHOD"] == "POST" and req.environ["HTTP_X_THING"] == "a, b"
+    assert req.environ["QUERY_STRING"] == "k=1&k=2&e=" and req.remote_addr is None
+    assert AMLRequest("GET", headers=[("cookie", "session=abc; theme=dark")]).cookies == {"session": "abc",
+                                                                                         "theme": "dark"}
 
 
 def test_amlrequest_json_errors_raise_scoring_input_error():
