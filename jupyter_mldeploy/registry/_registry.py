@@ -374,6 +374,7 @@ class Registry:
         copy = self.store.materialized_dir(name, number)
         if copy.exists():
             _storage.remove_tree(copy)
+        self.store.materialized_marker(name, number).unlink(missing_ok=True)
 
     # --- files out -----------------------------------------------------------------------
 
@@ -439,12 +440,18 @@ class Registry:
         """
         record = self.get(name, version)
         final = self.store.materialized_dir(record.name, record.version)
+        marker = self.store.materialized_marker(record.name, record.version)
+        stamp = record.created_time
+        if final.is_dir() and _read_text(marker) != stamp:
+            # a copy left from an older registry that reused this number: not ours
+            _storage.remove_tree(final)
         if not final.is_dir():
             temp = self.store.new_materialize_temp()
             temp.mkdir()
             try:
                 self._export(record, temp)
                 final.parent.mkdir(parents=True, exist_ok=True)
+                marker.write_text(stamp)  # before the rename: a copy never shows without it
                 try:
                     os.rename(temp, final)
                 except OSError:
@@ -515,6 +522,9 @@ class Registry:
                 for version_dir in name_dir.iterdir():
                     if version_dir.name.isdigit() and (name_dir.name, int(version_dir.name)) not in live:
                         _storage.remove_tree(version_dir)
+                        self.store.materialized_marker(name_dir.name, int(version_dir.name)).unlink(
+                            missing_ok=True
+                        )
                         copies += 1
         return GcReport(temp_files=temp_files, blobs=blobs, bytes_freed=freed, copies=copies)
 
@@ -543,6 +553,13 @@ def _db_error(err: sqlite3.Error) -> RegistryError:
         f"the registry database failed: {err}. If another process holds it for long, wait and "
         "retry; if it is damaged, restore MLDEPLOY_HOME/registry.db from a backup."
     )
+
+
+def _read_text(path: Path) -> str | None:
+    try:
+        return path.read_text()
+    except FileNotFoundError:
+        return None
 
 
 def _touch(path: Path) -> None:

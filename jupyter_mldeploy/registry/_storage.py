@@ -6,6 +6,7 @@ Layout under ``MLDEPLOY_HOME``::
     objects/sha256/ab/<64 hex>       one read-only file per distinct content
     tmp/objects/<pid>-<token>.part   blobs being written (removed by gc when their process is gone)
     models/<name>/<version>/         read-only copies made by Model.get_model_path()
+    models/<name>/.<version>.created which registration that copy is of (its created_time)
 
 Writing a blob: the bytes are copied into a temp file on the same filesystem
 and hashed *from the copy* (so the recorded sha256 is the hash of the stored
@@ -88,6 +89,10 @@ class BlobStore:
     def materialized_dir(self, name: str, version: int) -> Path:
         """Return the folder holding the read-only copy of ``name:version`` (may not exist)."""
         return self.models_dir / name / str(version)
+
+    def materialized_marker(self, name: str, version: int) -> Path:
+        """Return the file next to the copy of ``name:version`` that says which registration it is of."""
+        return self.models_dir / name / f".{version}.created"
 
     def _new_temp_path(self, folder: Path, suffix: str = ".part") -> Path:
         return folder / f"{os.getpid()}-{secrets.token_hex(8)}{suffix}"

@@ -332,3 +332,14 @@ def test_default_registry_follows_mldeploy_home_at_call_time(
     assert Model.list() == []
     Model.register(root, "second-home")
     assert [m.name for m in Model.list()] == ["second-home"]
+
+
+def test_get_model_path_replaces_a_copy_from_an_older_registry(make_tree, mldeploy_home: Path) -> None:
+    """A copy left under models/NAME/1 by a registry that was reset is not served for a new ridge:1."""
+    stale = mldeploy_home / "models" / "ridge" / "1"
+    stale.mkdir(parents=True)
+    (stale / "model.pkl").write_bytes(b"an old model")
+    Model.register(make_tree("m", {"model.pkl": b"the new model"}) / "model.pkl", "ridge")
+    path = Path(Model.get_model_path("ridge"))
+    assert path.read_bytes() == b"the new model"
+    assert Path(Model.get_model_path("ridge", 1)) == path

@@ -59,14 +59,14 @@ def test_eight_processes_register_the_same_name_at_once(make_tree, tmp_path: Pat
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
-    for proc, (out, err) in zip(procs, outputs):
+    for proc, (_out, err) in zip(procs, outputs, strict=True):
         assert proc.returncode == 0, err
     results = [json.loads(out) for out, _ in outputs]
     assert sorted(r["version"] for r in results) == list(range(1, WORKERS + 1))
 
     listed = Model.list(name="shared-name")
     assert [m.version for m in listed] == list(range(WORKERS, 0, -1))
-    for folder, result in zip(folders, results):
+    for folder, result in zip(folders, results, strict=True):
         model = Model("shared-name", result["version"])
         assert model.tags == {"source": str(folder)}
         expected = {
