@@ -86,7 +86,13 @@ class Registry:
             self.home = mldeploy_home()
         else:
             self.home = Path(home).expanduser().resolve()
-            self.home.mkdir(parents=True, exist_ok=True)
+            try:
+                self.home.mkdir(parents=True, exist_ok=True)
+            except OSError as err:
+                raise RegistryError(
+                    f"cannot create the registry folder {str(self.home)!r}: {err}. "
+                    "Choose a writable folder (MLDEPLOY_HOME)."
+                ) from err
         self.store = _storage.BlobStore(self.home)
         self._local = threading.local()
         self._schema_ready = False
@@ -397,10 +403,10 @@ class Registry:
                 raise TargetExistsError(
                     f"download target {str(target)!r} exists and is not a folder: choose a folder path."
                 )
-        target.parent.mkdir(parents=True, exist_ok=True)
         temp = _storage.temp_sibling(target)
-        temp.mkdir()
         try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            temp.mkdir()
             self._export(record, temp)
             try:
                 os.rename(temp, target)
@@ -446,9 +452,10 @@ class Registry:
             # a copy left from an older registry that reused this number: not ours
             _storage.remove_tree(final)
         if not final.is_dir():
-            temp = self.store.new_materialize_temp()
-            temp.mkdir()
+            temp: Path | None = None
             try:
+                temp = self.store.new_materialize_temp()
+                temp.mkdir()
                 self._export(record, temp)
                 final.parent.mkdir(parents=True, exist_ok=True)
                 marker.write_text(stamp)  # before the rename: a copy never shows without it
@@ -464,7 +471,7 @@ class Registry:
                     f"cannot make a local copy of {record.id} under {self.store.models_dir}: {err}."
                 ) from err
             finally:
-                if temp.exists():
+                if temp is not None and temp.exists():
                     _storage.remove_tree(temp)
         return _result_path(record, final)
 
