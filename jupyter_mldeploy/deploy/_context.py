@@ -78,6 +78,68 @@ DEFAULT_IGNORE: tuple[str, ...] = (
     ".dockerignore",
 )
 
+#: The script in ``runtime/`` that unpacks the runtime wheel into the venv (no pip needed).
+RUNTIME_INSTALLER = "install_runtime.py"
+_RUNTIME_INSTALLER_SOURCE = '''"""Install the pure-Python runtime wheel(s) next to this file into the running venv.
+
+Written by jupyter-mldeploy into Docker build contexts. A py3-none-any wheel is
+installed by unpacking it into site-packages; before that, every requirement
+the wheel declares must already be installed (from the wheelhouse), so a
+wheelhouse that lacks one fails the build here with its name.
+"""
+
+import compileall
+import pathlib
+import sys
+import sysconfig
+import zipfile
+from email.parser import Parser
+from importlib import metadata
+
+try:
+    from packaging.requirements import Requirement
+except ImportError:  # the check needs packaging; without it, install without checking
+    Requirement = None
+
+here = pathlib.Path(__file__).resolve().parent
+purelib = pathlib.Path(sysconfig.get_paths()["purelib"])
+wheels = sorted(here.glob("*.whl"))
+if not wheels:
+    sys.exit(f"no runtime wheel in {here}: put the jupyter-mldeploy wheel in the build context's runtime/ folder")
+for wheel in wheels:
+    with zipfile.ZipFile(wheel) as archive:
+        meta_name = next(n for n in archive.namelist() if n.endswith(".dist-info/METADATA"))
+        wheel_info = archive.read(meta_name.rsplit("/", 1)[0] + "/WHEEL").decode()
+        if "Root-Is-Purelib: true" not in wheel_info:
+            sys.exit(f"{wheel.name} is not a pure-Python wheel; build the runtime wheel with jupyter_mldeploy._runtime")
+        missing = []
+        for text in Parser().parsestr(archive.read(meta_name).decode()).get_all("Requires-Dist") or []:
+            if Requirement is None:
+                break
+            req = Requirement(text)
+            if req.marker is not None and not req.marker.evaluate({"extra": ""}):
+                continue
+            try:
+                version = metadata.version(req.name)
+            except metadata.PackageNotFoundError:
+                missing.append(f"{req} (not installed)")
+                continue
+            if req.specifier and not req.specifier.contains(version, prereleases=True):
+                missing.append(f"{req} (found {version})")
+        if missing:
+            sys.exit(
+                f"{wheel.name} needs packages the environment lacks: {', '.join(missing)}; "
+                "add them to the wheelhouse (the environment's requirements) and build again"
+            )
+        archive.extractall(purelib)
+        dist_info = purelib / meta_name.rsplit("/", 1)[0]
+        (dist_info / "INSTALLER").write_text("jupyter-mldeploy\\n")
+        top = {n.split("/", 1)[0] for n in archive.namelist() if not n.split("/", 1)[0].endswith(".dist-info")}
+    for name in sorted(top):
+        compileall.compile_dir(str(purelib / name), quiet=1)
+    print(f"installed {wheel.name} into {purelib}")
+'''
+
 _ENV_KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _WHEEL_RE = re.compile(r"^(?P<name>[^-]+)-(?P<version>[^-]+)(-\d[^-]*)?-[^-]+-[^-]+-[^-]+\.whl$")
 
@@ -255,7 +317,11 @@ class BuildContext:
             "import urllib.request; "
             f"urllib.request.urlopen('http://127.0.0.1:{CONTAINER_PORT}/ready', timeout=2)"
         )
-        env_lines = "\n".join(f"ENV {key}={_env_value(value)}" for key, value in self.image_env().items())
+        env_lines = " \\\n    ".join(f"{key}={_env_value(value)}" for key, value in self.image_env().items())
+        # pip and setuptools are only needed to install: leave them out of the image (-25 MB)
+        # unless the environment asks for them
+        drop = [name for name in ("pip", "setuptools") if name not in self._requirement_names()]
+        uninstall = f" \\\n && {VENV}/bin/python -m pip uninstall -y -q {' '.join(drop)}" if drop else ""
         models = ",".join(f"{m.name}:{m.version}" for m in self.models) or "(none)"
         return f"""\
 # Written by jupyter-mldeploy. Builds offline: `docker build -t NAME .`, then
@@ -268,7 +334,7 @@ class BuildContext:
 FROM {self.base_image} AS env
 RUN {py} -m venv {VENV}
 COPY wheels/ /tmp/wheels/
-RUN {pip} --find-links /tmp/wheels -r /tmp/wheels/requirements.txt
+RUN {pip} --find-links /tmp/wheels -r /tmp/wheels/requirements.txt{uninstall}
 LABEL mldeploy.managed="true" mldeploy.stage="env" mldeploy.env-hash="{self.env_hash}"
 
 # --- stage 2: the service image ---------------------------------------------------------
@@ -279,19 +345,34 @@ RUN if getent passwd {USER_UID} >/dev/null; then :; \\
       useradd --uid {USER_UID} --user-group --create-home --no-log-init --shell /bin/sh {USER_NAME}; \\
     else adduser -D -u {USER_UID} {USER_NAME}; fi
 COPY --from=env {VENV} {VENV}
-# the scoring runtime (jupyter-mldeploy itself): its dependencies are in the environment
+# the scoring runtime (jupyter-mldeploy itself, a pure-Python wheel): unpacked into the venv,
+# after checking that the environment holds every package it requires
 COPY runtime/ /opt/mldeploy/runtime/
-RUN {pip} --no-deps /opt/mldeploy/runtime/*.whl
+RUN {VENV}/bin/python /opt/mldeploy/runtime/{RUNTIME_INSTALLER}
 WORKDIR {APP_ROOT}
 COPY azureml-models/ {MODELS_ROOT}/
 COPY src/ {SOURCE_ROOT}/
-{env_lines}
+ENV {env_lines}
 USER {USER_UID}:{USER_UID}
 EXPOSE {CONTAINER_PORT}
 HEALTHCHECK --interval=5s --timeout=3s --start-period=60s --retries=3 \\
     CMD ["{VENV}/bin/python", "-c", "{health}"]
 CMD ["{VENV}/bin/python", "-m", "jupyter_mldeploy.scoring", "--host", "0.0.0.0", "--port", "{CONTAINER_PORT}"]
 """
+
+    def _requirement_names(self) -> set[str]:
+        """Normalised names of the packages the wheelhouse installs."""
+        requirements = self.wheelhouse_dir / "requirements.txt"
+        if requirements.is_file():
+            text = requirements.read_text(encoding="utf-8", errors="replace")
+        else:
+            text = _requirements_from_wheels(p for p in self.wheelhouse_dir.glob("*.whl"))
+        names = set()
+        for line in text.splitlines():
+            match = re.match(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)", line)
+            if match and not line.lstrip().startswith(("#", "-")):
+                names.add(re.sub(r"[-_.]+", "-", match[1]).lower())
+        return names
 
     # --- writing ------------------------------------------------------------------------
 
@@ -318,6 +399,7 @@ CMD ["{VENV}/bin/python", "-m", "jupyter_mldeploy.scoring", "--host", "0.0.0.0",
         runtime = dest / "runtime"
         runtime.mkdir()
         shutil.copy2(self.runtime_wheel, runtime / self.runtime_wheel.name)
+        (runtime / RUNTIME_INSTALLER).write_text(_RUNTIME_INSTALLER_SOURCE, encoding="utf-8")
         self._write_models(dest / "azureml-models")
         self._write_source(dest / "src", entry_rel)
         dockerfile = dest / "Dockerfile"

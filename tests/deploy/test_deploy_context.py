@@ -74,7 +74,7 @@ def test_layout_and_dockerfile_order(tmp_path: Path, fake_wheelhouse: Path, fake
     ]
     assert not (info.path / "wheels" / "notes.txt").exists()
 
-    lines = [line for line in info.dockerfile.read_text().splitlines() if line and not line.startswith("#")]
+    lines = [line.strip() for line in info.dockerfile.read_text().splitlines() if line and not line.startswith("#")]
 
     order = [
         "FROM mldeploy/python-base:bookworm AS env",
@@ -87,7 +87,8 @@ def test_layout_and_dockerfile_order(tmp_path: Path, fake_wheelhouse: Path, fake
         "COPY runtime/",
         "COPY azureml-models/",
         "COPY src/",
-        "ENV AZUREML_MODEL_DIR=\"/var/azureml-app/azureml-models/ridge/1\"",
+        "ENV AML_APP_ROOT=\"/var/azureml-app\" \\",
+        "AZUREML_MODEL_DIR=\"/var/azureml-app/azureml-models/ridge/1\" \\",
         "USER 1000:1000",
         "EXPOSE 5001",
         "HEALTHCHECK",
@@ -203,7 +204,7 @@ def test_entry_script_without_source_dir_and_in_subfolder(
 
 def test_env_vars_are_escaped_for_dockerfile(tmp_path: Path, fake_wheelhouse: Path, fake_runtime: Path) -> None:
     info = _write(tmp_path, fake_wheelhouse, fake_runtime, env_vars={"PRICE": 'costs $5 "now" \\o/'})
-    assert 'ENV PRICE="costs \\$5 \\"now\\" \\\\o/"' in info.dockerfile.read_text()
+    assert ' PRICE="costs \\$5 \\"now\\" \\\\o/"\n' in info.dockerfile.read_text()
     with pytest.raises(InvalidArgumentError, match="BAD-NAME"):
         _write(tmp_path, fake_wheelhouse, fake_runtime, "x", env_vars={"BAD-NAME": "1"})
     with pytest.raises(InvalidArgumentError, match="line break"):
@@ -243,3 +244,78 @@ def test_python_command_is_configurable(fake_wheelhouse: Path, fake_runtime: Pat
     text = ctx.dockerfile()
     assert f"RUN /usr/local/bin/python3.12 -m venv {VENV}" in text
     assert text.count("FROM python:3.12-slim") == 2
+
+
+def test_pip_and_setuptools_leave_the_image_unless_asked_for(
+    tmp_path: Path, fake_wheelhouse: Path, fake_runtime: Path
+) -> None:
+    info = _write(tmp_path, fake_wheelhouse, fake_runtime, "plain")
+    assert "pip uninstall -y -q pip setuptools" in info.dockerfile.read_text()
+    (fake_wheelhouse / "requirements.txt").write_text("numpy==1.26.4\nSetupTools==69.0\n# pip==1\n")
+    kept = _write(tmp_path, fake_wheelhouse, fake_runtime, "kept")
+    assert "pip uninstall -y -q pip\n" in kept.dockerfile.read_text()
+
+
+def _tiny_wheel(folder: Path, name: str, requires: list[str]) -> Path:
+    import zipfile
+
+    wheel = folder / f"{name}-1.0-py3-none-any.whl"
+    meta = "".join(f"Requires-Dist: {r}\n" for r in requires)
+    with zipfile.ZipFile(wheel, "w") as archive:
+        archive.writestr(f"{name}/__init__.py", "VALUE = 42\n")
+        archive.writestr(f"{name}-1.0.dist-info/METADATA", f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n{meta}")
+        archive.writestr(f"{name}-1.0.dist-info/WHEEL", "Wheel-Version: 1.0\nRoot-Is-Purelib: true\nTag: py3-none-any\n")
+        archive.writestr(f"{name}-1.0.dist-info/RECORD", "")
+    return wheel
+
+
+def test_runtime_installer_unpacks_the_wheel_and_checks_its_requirements(
+    tmp_path: Path, fake_wheelhouse: Path
+) -> None:
+    """The runtime/ installer runs in the image without pip: check it on the host in a bare venv."""
+    import shutil
+    import subprocess
+    import sys
+    import sysconfig
+
+    import packaging
+
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    python = venv / "bin" / "python"
+    purelib = Path(
+        subprocess.run(
+            [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+            check=True, capture_output=True, text=True,
+        ).stdout.strip()
+    )
+    here = Path(packaging.__file__).parent  # packaging is in the environment, as in the image
+    shutil.copytree(here, purelib / "packaging")
+    for dist_info in here.parent.glob("packaging-*.dist-info"):
+        shutil.copytree(dist_info, purelib / dist_info.name)
+    assert sysconfig.get_paths()["purelib"] != str(purelib)
+
+    good_dir = tmp_path / "good"
+    good_dir.mkdir()
+    wheel = _tiny_wheel(good_dir, "demo_runtime", ["packaging>=1", "pywin32>=1; sys_platform == 'win32'"])
+    info = write_build_context(
+        tmp_path / "ctx", base_image="b:1", wheelhouse_dir=fake_wheelhouse, runtime_wheel=wheel,
+        entry_script=str(wheel), env_hash="h",
+    )
+    installer = info.path / "runtime" / "install_runtime.py"
+    done = subprocess.run([str(python), str(installer)], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    check = subprocess.run([str(python), "-c", "import demo_runtime; print(demo_runtime.VALUE)"],
+                           capture_output=True, text=True, check=True)
+    assert check.stdout.strip() == "42"
+    assert (purelib / "demo_runtime-1.0.dist-info" / "INSTALLER").is_file()
+
+    bad_dir = tmp_path / "bad"
+    bad_dir.mkdir()
+    _tiny_wheel(bad_dir, "needy_runtime", ["packaging>=999", "no-such-dep-mldeploy"])
+    shutil.copy(installer, bad_dir / installer.name)
+    failed = subprocess.run([str(python), str(bad_dir / installer.name)], capture_output=True, text=True, check=False)
+    assert failed.returncode != 0
+    assert "needs packages the environment lacks" in failed.stderr
+    assert "packaging>=999 (found" in failed.stderr and "no-such-dep-mldeploy (not installed)" in failed.stderr
+    assert not (purelib / "needy_runtime").exists()

@@ -45,7 +45,7 @@ PIP = "RUN /opt/mldeploy/venv/bin/python -m pip install --no-index --no-cache-di
 #: unique per run, so that no layer cache from an earlier run hides a rebuild
 SESSION = uuid.uuid4().hex[:10]
 ENV_PIP_STEP = f"{PIP} --find-links /tmp/wheels"
-RUNTIME_PIP_STEP = f"{PIP} --no-deps"
+RUNTIME_PIP_STEP = "RUN /opt/mldeploy/venv/bin/python /opt/mldeploy/runtime/install_runtime.py"
 
 
 def remove_intermediates(engine: DockerEngine, log: str) -> None:
