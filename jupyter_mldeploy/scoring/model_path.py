@@ -102,6 +102,7 @@ def get_model_path(model_name: str, version: int | str | None = None) -> str:
     >>> os.environ["AZUREML_MODEL_DIR"] = str(root)
     >>> get_model_path("ridge").endswith("ridge/2/model.pkl")
     True
+    >>> del os.environ["AZUREML_MODEL_DIR"]
     """
     if not isinstance(model_name, str) or not model_name:
         raise InvalidArgumentError(f"model_name must be a non-empty string, got {model_name!r}.")
