@@ -233,6 +233,25 @@ def test_code_edit_reaches_the_service_without_a_rebuild(
     assert container.labels[LABEL_SERVICE] == running.name  # labels kept
 
 
+def test_code_edit_with_server_reload_needs_no_restart(
+    service: Service, containers: list[str], unique: str, tmp_path: Path, docker_client: Any
+) -> None:
+    """With the server's --reload (MLDEPLOY_RELOAD=1) over the mounted source, an edit is live by itself."""
+    source = write_service_source(tmp_path / "live")
+    running = start(service, containers, f"mldeploy-t-{unique}", source_dir=source, env={"MLDEPLOY_RELOAD": "1"})
+    started_at = docker_client.containers.get(running.name).attrs["State"]["StartedAt"]
+    assert score(running.url, [1.0])["code_version"] == 1
+    time.sleep(1.0)  # the watcher's first snapshot (it polls modification times)
+    (source / "helpers.py").write_text("CODE_VERSION = 2\n")
+    deadline = time.monotonic() + 30
+    version = 1
+    while version != 2 and time.monotonic() < deadline:
+        time.sleep(0.1)
+        version = score(running.url, [1.0])["code_version"]
+    assert version == 2
+    assert docker_client.containers.get(running.name).attrs["State"]["StartedAt"] == started_at  # no restart
+
+
 def test_remove_frees_the_port_and_deletes_the_image(
     service: Service, unique: str, docker_client: Any, containers: list[str]
 ) -> None:
