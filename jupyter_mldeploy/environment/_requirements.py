@@ -210,6 +210,9 @@ def _apply_option(line: str, out: PipLines, base_dir: Path | None, where: str, s
         if not value:
             raise EnvironmentSpecError(f"{where}: {option} needs a value (a URL or folder).")
         attr = _VALUE_OPTIONS[option]
+        if attr == "find_links" and "://" not in value:
+            folder = Path(value).expanduser()  # a local folder: absolute, builds run elsewhere
+            value = str(folder if folder.is_absolute() else ((base_dir or Path.cwd()) / folder).resolve())
         if attr == "index_url":
             out.index_url = value
         elif value not in getattr(out, attr):

@@ -25,7 +25,7 @@ from ..errors import (
     TargetExistsError,
 )
 from . import _store
-from ._requirements import read_requirements_file
+from ._requirements import PipLines, parse_pip_lines, read_requirements_file
 from .conda_dependencies import CondaDependencies, host_python_version
 from .spec import EnvironmentSpec, resolve_spec
 
@@ -124,13 +124,8 @@ class Environment:
         >>> env = Environment.from_pip_requirements("web", "requirements.txt")   # doctest: +SKIP
         """
         env = Environment(name)
-        parsed = read_requirements_file(file_path)  # errors name the file and line
-        options = [f"--index-url {parsed.index_url}"] if parsed.index_url else []
-        options += [f"--extra-index-url {url}" for url in parsed.extra_index_urls]
-        options += [f"--find-links {link}" for link in parsed.find_links]
-        options += ["--pre"] if parsed.pre else []
         deps = CondaDependencies()
-        deps._pip = [*options, *parsed.requirements]  # -r includes expanded, paths made absolute
+        deps._pip = _pip_lines(read_requirements_file(file_path))  # errors name the file and line
         env.python.conda_dependencies = deps
         return env
 
@@ -153,7 +148,11 @@ class Environment:
         >>> env = Environment.from_conda_specification("sk", "environment.yml")   # doctest: +SKIP
         """
         env = Environment(name)
-        env.python.conda_dependencies = CondaDependencies(conda_dependencies_file_path=file_path)
+        deps = CondaDependencies(conda_dependencies_file_path=file_path)
+        if deps._pip:  # expand -r includes and make package paths absolute: the definition stands alone
+            where = f"pip section of {file_path}"
+            deps._pip = _pip_lines(parse_pip_lines(deps._pip, base_dir=deps._base_dir, where=where))
+        env.python.conda_dependencies = deps
         env.python.conda_dependencies_file = str(file_path)
         resolve_spec(env.python.conda_dependencies)  # validate now (conda-only packages, bad specs)
         return env
@@ -515,3 +514,12 @@ def _pinned_minor(version: str | None) -> str | None:
         return None
     parts = version.rstrip(".*").split(".")
     return ".".join(parts[:2]) if len(parts) >= 2 else None
+
+
+def _pip_lines(parsed: PipLines) -> list[str]:
+    """Turn parsed pip lines back into a self-contained ``pip:`` list (options first)."""
+    options = [f"--index-url {parsed.index_url}"] if parsed.index_url else []
+    options += [f"--extra-index-url {url}" for url in parsed.extra_index_urls]
+    options += [f"--find-links {link}" for link in parsed.find_links]
+    options += ["--pre"] if parsed.pre else []
+    return [*options, *parsed.requirements]

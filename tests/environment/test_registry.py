@@ -93,3 +93,30 @@ def test_from_pip_requirements_uses_this_python(tmp_path: Path) -> None:
     assert Environment.get("reqs", version=env.register().version).get_pip_requirements() == [
         "requests", "six==1.16.0"
     ]
+
+
+def test_concurrent_registrations_get_distinct_versions() -> None:
+    import os
+    import subprocess
+
+    code = (
+        "import sys\n"
+        "from jupyter_mldeploy import Environment, CondaDependencies\n"
+        "env = Environment('shared')\n"
+        "env.python.conda_dependencies = CondaDependencies.create(pip_packages=[f'pkg{sys.argv[1]}'], python_version='3.11')\n"
+        "print(env.register().version)\n"
+    )
+    procs = [
+        subprocess.Popen([sys.executable, "-c", code, str(i)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True, env=dict(os.environ))
+        for i in range(4)
+    ]
+    versions = []
+    for proc in procs:
+        out, err = proc.communicate(timeout=60)
+        assert proc.returncode == 0, err
+        versions.append(int(out.strip()))
+    assert sorted(versions) == [1, 2, 3, 4]
+    assert sorted(e.get_pip_requirements()[0] for e in Environment.list_versions("shared")) == [
+        "pkg0", "pkg1", "pkg2", "pkg3"
+    ]

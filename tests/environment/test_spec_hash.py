@@ -84,3 +84,17 @@ def test_conda_only_packages_are_all_named(tmp_path: Path) -> None:
     assert "2 conda package(s) have no PyPI equivalent" in message
     assert "'cudatoolkit=11.8'" in message and "'r-base'" in message
     assert "list the PyPI equivalent under 'pip:'" in message
+
+
+def test_pip_section_includes_and_paths_are_expanded(tmp_path: Path) -> None:
+    (tmp_path / "wheels").mkdir()
+    (tmp_path / "requirements.txt").write_text("six==1.16.0\n--find-links ./wheels\n")
+    path = tmp_path / "environment.yml"
+    path.write_text("dependencies:\n  - python=3.11\n  - pip:\n    - -r requirements.txt\n    - requests\n")
+    env = Environment.from_conda_specification("inc", path)
+    pip = env.python.conda_dependencies.pip_packages
+    assert pip == ["six==1.16.0", "requests"]
+    assert env.python.conda_dependencies.pip_options == [f"--find-links {tmp_path / 'wheels'}"]
+    before = env.spec_hash
+    (tmp_path / "requirements.txt").unlink()
+    assert Environment.get("inc", version=env.register().version).spec_hash == before
