@@ -1,4 +1,4 @@
-"""``mldeploy models ...``: register, list, show, download, delete and gc model versions.
+"""``mldeploy models ...``: register, list, show, download, delete, verify and gc model versions.
 
 A thin layer over :class:`jupyter_mldeploy.registry.Registry`: each command
 parses its arguments, calls the registry and prints a table (or JSON with
@@ -20,7 +20,7 @@ import json
 import sys
 from typing import Any
 
-from ..errors import InvalidArgumentError
+from ..errors import InvalidArgumentError, RegistryError
 
 
 def add_parser(subparsers: Any) -> None:
@@ -73,6 +73,11 @@ def add_parser(subparsers: Any) -> None:
     p = sub.add_parser("delete", help="delete one version")
     p.add_argument("ref", metavar="NAME:VERSION")
     p.set_defaults(func=_delete)
+
+    p = sub.add_parser("verify", help="re-hash stored files and report damaged or missing ones")
+    p.add_argument("ref", nargs="?", default=None, metavar="NAME[:VERSION]", help="default: every model")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=_verify)
 
     p = sub.add_parser("gc", help="remove leftovers of interrupted registers and unused bytes")
     p.add_argument(
@@ -182,6 +187,24 @@ def _delete(args: argparse.Namespace) -> int:
     assert version is not None
     _registry().delete(name, version)
     print(f"deleted {name}:{version}")
+    return 0
+
+
+def _verify(args: argparse.Namespace) -> int:
+    name, version = _parse_ref(args.ref, need_version=False) if args.ref else (None, None)
+    problems = _registry().verify(name, version)
+    if args.json:
+        _print_json([p.to_dict() for p in problems])
+    elif not problems:
+        print("all stored files match their sha256")
+    else:
+        for problem in problems:
+            print(f"{problem.sha256}: {problem.issue}; used by {', '.join(problem.used_by)}")
+    if problems:
+        raise RegistryError(
+            f"{len(problems)} stored file(s) are damaged or missing: delete the versions that use "
+            "them and register those models again from their original files."
+        )
     return 0
 
 

@@ -13,8 +13,8 @@ Examples
 
 from __future__ import annotations
 
-from ._registry import GcReport, Registry, default_registry
+from ._registry import BlobProblem, GcReport, Registry, default_registry
 from .model import Model
 from .records import ModelFile, ModelVersion
 
-__all__ = ["Registry", "GcReport", "default_registry", "Model", "ModelFile", "ModelVersion"]
+__all__ = ["Registry", "GcReport", "BlobProblem", "default_registry", "Model", "ModelFile", "ModelVersion"]

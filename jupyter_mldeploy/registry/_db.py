@@ -155,14 +155,18 @@ def _records(conn: sqlite3.Connection, rows: list[sqlite3.Row]) -> list[ModelVer
             kind=row["kind"],
             created_time=row["created_time"],
             description=row["description"],
-            tags=json.loads(row["tags"]),
-            properties=json.loads(row["properties"]),
+            tags=_load_map(row["tags"]),
+            properties=_load_map(row["properties"]),
             framework=row["framework"],
             framework_version=row["framework_version"],
             files=tuple(files[row["id"]]),
         )
         for row in rows
     ]
+
+
+def _load_map(text: str) -> dict[str, str]:
+    return {} if text == "{}" else dict(json.loads(text))
 
 
 def get_version(conn: sqlite3.Connection, name: str, version: int | None) -> ModelVersion | None:

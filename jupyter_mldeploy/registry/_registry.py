@@ -42,6 +42,9 @@ BLOB_GRACE_S = 600.0
 _COMMIT_ATTEMPTS = 5
 
 _UNSET: Any = object()
+# spelled outside Registry, whose own ``list`` method shadows the builtin in annotations
+_StrList = list[str]
+_ProblemList = list["BlobProblem"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +64,19 @@ class GcReport:
             "bytes_freed": self.bytes_freed,
             "copies": self.copies,
         }
+
+
+@dataclass(frozen=True, slots=True)
+class BlobProblem:
+    """A stored blob that is missing or does not match its sha256, and the files that use it."""
+
+    sha256: str
+    issue: str
+    used_by: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return ``{"sha256", "issue", "used_by"}``."""
+        return {"sha256": self.sha256, "issue": self.issue, "used_by": list(self.used_by)}
 
 
 class Registry:
@@ -477,6 +493,34 @@ class Registry:
 
     # --- maintenance ---------------------------------------------------------------------
 
+    def verify(self, name: str | None = None, version: int | None = None) -> _ProblemList:
+        """Re-hash the stored files of every version (or of ``name`` / ``name:version``).
+
+        Returns one :class:`BlobProblem` per damaged or missing blob (empty when all is well).
+
+        Examples
+        --------
+        >>> Registry().verify()     # doctest: +SKIP
+        []
+        """
+        if name is not None and version is not None:
+            records = [self.get(name, version)]
+        else:
+            if name is not None:
+                self.get(name)  # a clear error for an unknown name
+            records = self.list(name=name)
+        users: dict[tuple[str, int], _StrList] = {}
+        for record in records:
+            for item in record.files:
+                users.setdefault((item.sha256, item.size), []).append(f"{record.id}/{item.path}")
+
+        def one(key: tuple[str, int]) -> BlobProblem | None:
+            issue = self.store.check(*key)
+            return None if issue is None else BlobProblem(key[0], issue, tuple(sorted(users[key])))
+
+        with ThreadPoolExecutor(IO_THREADS, thread_name_prefix="mldeploy-verify") as pool:
+            return [p for p in pool.map(one, sorted(users)) if p is not None]
+
     def _clean_temp(self, max_age_s: float = TEMP_MAX_AGE_S) -> int:
         removed = 0
         for path in self.store.stale_temp_files(max_age_s):
@@ -669,4 +713,4 @@ def _result_path(record: ModelVersion, folder: Path) -> str:
     return str(folder)
 
 
-__all__ = ["Registry", "GcReport", "default_registry"]
+__all__ = ["Registry", "GcReport", "BlobProblem", "default_registry"]

@@ -239,6 +239,22 @@ class BlobStore:
                 f"{copied} bytes instead of {size}). Delete this model version and register it again."
             )
 
+    def check(self, sha256: str, size: int) -> str | None:
+        """Re-hash blob ``sha256``; return None when it is intact, else what is wrong with it."""
+        path = self.object_path(sha256)
+        try:
+            with open(path, "rb", buffering=0) as src:
+                digest, length = _hash_stream(src)
+        except FileNotFoundError:
+            return "missing"
+        except OSError as err:
+            return f"unreadable ({err})"
+        if length != size:
+            return f"has {length} bytes instead of {size}"
+        if digest != sha256:
+            return f"altered (its bytes hash to {digest})"
+        return None
+
     # --- maintenance -------------------------------------------------------------------
 
     def iter_objects(self) -> Iterator[tuple[str, Path]]:

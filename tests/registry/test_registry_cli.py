@@ -63,6 +63,11 @@ def test_register_list_show_download_delete(make_tree, tmp_path: Path, capsys: p
     code, out, _ = run(capsys, "models", "download", "ridge:1", str(tmp_path / "dl"), "--exist-ok")
     assert code == 0
 
+    code, out, _ = run(capsys, "models", "verify")
+    assert (code, out.strip()) == (0, "all stored files match their sha256")
+    code, out, _ = run(capsys, "models", "verify", "ridge:1", "--json")
+    assert (code, json.loads(out)) == (0, [])
+
     code, out, _ = run(capsys, "models", "delete", "ridge:1")
     assert (code, out.strip()) == (0, "deleted ridge:1")
     code, out, _ = run(capsys, "models", "gc", "--json")
@@ -108,6 +113,18 @@ def test_bad_input_gives_one_line_and_exit_1(
     assert err.count("\n") == 1 and err.startswith("mldeploy: error: ")
     assert message in err
     assert "Traceback" not in err
+
+
+def test_verify_reports_damage_with_exit_1(
+    make_tree, mldeploy_home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    model = Model.register(make_tree("m", {"model.pkl": b"p"}), "dmg")
+    blob = mldeploy_home / "objects" / "sha256" / model.files[0].sha256[:2] / model.files[0].sha256
+    blob.unlink()
+    code, out, err = run(capsys, "models", "verify")
+    assert code == 1
+    assert out.strip() == f"{model.files[0].sha256}: missing; used by dmg:1/model.pkl"
+    assert err.startswith("mldeploy: error: 1 stored file(s) are damaged or missing")
 
 
 def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:

@@ -181,3 +181,24 @@ def test_known_sizes_query(make_tree) -> None:
     with reg._read() as conn:
         assert _db.known_sizes(conn, 15) == {20}
         assert _db.known_sizes(conn, 0) == {10, 20}
+
+
+def test_verify_finds_altered_and_missing_blobs(make_tree, mldeploy_home: Path) -> None:
+    reg = Registry()
+    root = make_tree("m", {"a.bin": b"aaa", "b.bin": b"bbb", "shared.bin": b"sss"})
+    reg.register(root, "m")
+    reg.register(root / "shared.bin", "other")
+    assert reg.verify() == []
+    by_content = {p.read_bytes(): p for p in object_files(mldeploy_home)}
+    altered = by_content[b"aaa"]
+    os.chmod(altered, 0o644)
+    altered.write_bytes(b"AAA")
+    by_content[b"sss"].unlink()
+    problems = {p.sha256: p for p in reg.verify()}
+    assert set(problems) == {altered.name, by_content[b"sss"].name}
+    assert problems[altered.name].issue.startswith("altered (its bytes hash to ")
+    assert problems[altered.name].used_by == ("m:1/a.bin",)
+    assert problems[by_content[b"sss"].name].issue == "missing"
+    assert problems[by_content[b"sss"].name].used_by == ("m:1/shared.bin", "other:1/shared.bin")
+    assert [p.used_by for p in reg.verify("other")] == [("other:1/shared.bin",)]
+    assert len(reg.verify("m", 1)) == 2
