@@ -228,6 +228,34 @@ def _schema_layers(run: Any) -> tuple[list[tuple[str, dict[str, Any]]], Any, boo
     return layers, layer, only_schema
 
 
+def _tighten(fragment: dict[str, Any], param_type: Any) -> None:
+    """Write the checks conversion enforces into the swagger fragment, so the spec says what is accepted.
+
+    numpy with ``enforce_shape``: every dimension but the first has a fixed size
+    (``minItems``/``maxItems``); pandas ``records``: exactly the sample's columns;
+    dicts: the same for their typed keys.
+    """
+    kind = type(param_type).__name__
+    if kind == "NumpyParameterType" and getattr(param_type, "enforce_shape", False):
+        shape = tuple(getattr(param_type.sample_input, "shape", ()))
+        level = fragment
+        for size in shape[1:]:
+            level = level.get("items") if isinstance(level, dict) else None  # type: ignore[assignment]
+            if not isinstance(level, dict) or level.get("type") != "array":
+                break
+            level["minItems"] = level["maxItems"] = int(size)
+    elif kind == "PandasParameterType" and getattr(param_type, "orient", "") == "records":
+        items = fragment.get("items")
+        if isinstance(items, dict) and items.get("type") == "object" and "properties" in items:
+            items["additionalProperties"] = False
+    typed = getattr(param_type, "sample_data_type_map", None)
+    if typed and isinstance(fragment.get("properties"), dict):
+        for key, sub_type in typed.items():
+            sub = fragment["properties"].get(key)
+            if isinstance(sub, dict):
+                _tighten(sub, sub_type)
+
+
 def inspect_run_schema(run: Callable[..., Any], exclude: frozenset[str] = frozenset()) -> RunSchema | None:
     """Return the :class:`RunSchema` of a ``run()`` decorated with inference_schema, else None.
 
@@ -280,6 +308,10 @@ def inspect_run_schema(run: Callable[..., Any], exclude: frozenset[str] = frozen
         input_schema.get("properties", {}).pop(name, None)
         if isinstance(input_schema.get("example"), dict):
             input_schema["example"].pop(name, None)
+    for param in params:
+        fragment = input_schema.get("properties", {}).get(param.name)
+        if param.param_type is not None and isinstance(fragment, dict):
+            _tighten(fragment, param.param_type)
     required = [p.name for p in params if p.required]
     if required and input_schema.get("type") == "object":
         input_schema["required"] = required

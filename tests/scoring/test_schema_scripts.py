@@ -249,3 +249,14 @@ def test_schema_script_with_request_headers_and_an_undecorated_parameter(tmp_pat
     service_input = script.swagger(2)["definitions"]["ServiceInput"]
     assert service_input["required"] == ["x"]
     assert set(service_input["properties"]) == {"x", "note"} and "request_headers" not in service_input["example"]
+
+
+def test_swagger_states_the_shape_and_columns_that_are_enforced(load_script):
+    numpy_doc = load_script("schema_numpy", init=False).swagger(3)
+    rows = numpy_doc["components"]["schemas"]["ServiceInput"]["properties"]["data"]["items"]
+    assert (rows["minItems"], rows["maxItems"]) == (4, 4)
+    pandas_doc = load_script("schema_pandas", init=False).swagger(2)
+    records = pandas_doc["definitions"]["ServiceInput"]["properties"]["data"]["items"]
+    assert records["additionalProperties"] is False and records["required"] == ["age", "income", "city"]
+    nested = load_script("schema_standard", init=False).swagger(2)["definitions"]["ServiceInput"]
+    assert nested["properties"]["payload"]["properties"]["rows"]["items"]["maxItems"] == 2
