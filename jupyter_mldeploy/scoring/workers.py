@@ -93,6 +93,8 @@ class _Pipe:
 def _make_server(app: Any, settings: ServeSettings) -> Any:
     import uvicorn
 
+    from .protocol import CoalescingHttpToolsProtocol
+
     class WorkerServer(uvicorn.Server):
         """uvicorn's server without its signal capture (the worker installs its own handlers)."""
 
@@ -107,7 +109,8 @@ def _make_server(app: Any, settings: ServeSettings) -> Any:
         loop = "asyncio"
     config = uvicorn.Config(
         app,
-        http="httptools",
+        http=CoalescingHttpToolsProtocol,
+        ws="none",
         loop=loop,
         lifespan="off",
         access_log=False,
