@@ -112,7 +112,7 @@ def _wheel_members(version: str) -> list[tuple[str, bytes]]:
     return members
 
 
-def runtime_wheel(dest_dir: str | os.PathLike[str] | None = None) -> Path:
+def runtime_wheel(dest_dir: str | os.PathLike[str] | None = None, *, fingerprint: str | None = None) -> Path:
     """Return an installable wheel of the running jupyter-mldeploy (built once per fingerprint).
 
     The wheel holds the package's files and depends only on
@@ -124,6 +124,8 @@ def runtime_wheel(dest_dir: str | os.PathLike[str] | None = None) -> Path:
     ----------
     dest_dir
         Folder to put the wheel in instead of the cache (a Docker build context).
+    fingerprint
+        :func:`runtime_fingerprint`'s value when the caller has it already.
 
     Returns
     -------
@@ -138,7 +140,7 @@ def runtime_wheel(dest_dir: str | os.PathLike[str] | None = None) -> Path:
     """
     from ._config import mldeploy_home
 
-    fingerprint = runtime_fingerprint()
+    fingerprint = fingerprint or runtime_fingerprint()
     version = runtime_version(fingerprint)
     folder = Path(dest_dir) if dest_dir is not None else mldeploy_home() / "cache" / "runtime"
     folder.mkdir(parents=True, exist_ok=True)

@@ -40,7 +40,7 @@ BUILD_FORMAT = 1
 #: File written last into a complete build (its presence means "complete").
 META_FILE = "mldeploy-env.json"
 #: Modules a build must import, or it is not usable by the scoring server.
-RUNTIME_IMPORT_CHECK = "import jupyter_mldeploy.scoring.contract, starlette, uvicorn"
+RUNTIME_IMPORT_CHECK = "import jupyter_mldeploy.scoring.contract, uvicorn"
 
 
 @dataclass(frozen=True)
@@ -140,8 +140,8 @@ def build_local(spec: EnvironmentSpec, *, log: LogFn | None = None) -> LocalEnvi
     started = time.monotonic()
     say = log or (lambda line: None)
     interpreter = find_interpreter(spec.python)
-    wheel = runtime_wheel()
-    key = compute_build_key(spec, interpreter, runtime_fingerprint())
+    fingerprint = runtime_fingerprint()
+    key = compute_build_key(spec, interpreter, fingerprint)
     root = envs_dir()
     target = root / key[:16]
 
@@ -168,6 +168,7 @@ def build_local(spec: EnvironmentSpec, *, log: LogFn | None = None) -> LocalEnvi
         if target.exists():
             say(f"[mldeploy] removing the incomplete environment {target}")
             shutil.rmtree(target)
+        wheel = runtime_wheel(fingerprint=fingerprint)
         work = Path(tempfile.mkdtemp(prefix=f".build-{key[:16]}-", dir=root))
         try:
             _build_into(work, spec, interpreter, wheel, key, say)

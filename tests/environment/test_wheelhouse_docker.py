@@ -20,7 +20,7 @@ def test_wheelhouse_installs_offline_in_the_base_image(tmp_path: Path, docker_cl
         "set -e; python3 -m venv /tmp/venv; "
         "/tmp/venv/bin/pip install --no-index --disable-pip-version-check --find-links /wheels "
         "-r /wheels/requirements.txt; "
-        "/tmp/venv/bin/python -c 'import requests, yaml, starlette, uvicorn, jupyter_mldeploy.scoring.contract; "
+        "/tmp/venv/bin/python -c 'import requests, yaml, uvicorn, jupyter_mldeploy.scoring.contract; "
         "print(\"IMPORTED\", requests.__version__)'"
     )
     output = docker_client.containers.run(
