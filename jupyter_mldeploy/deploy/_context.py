@@ -211,8 +211,10 @@ class BuildContext:
         Image of the ``FROM`` lines (``jupyter_mldeploy._config.base_image()`` by default upstream).
     wheelhouse_dir
         Folder of wheels for the image's Python and platform, with a pinned
-        ``requirements.txt`` (one is generated from the wheel file names when absent).
-        It must hold the scoring server's own requirements too.
+        ``requirements.txt`` (one is generated from the wheel file names when absent):
+        what ``Environment.download_wheels(dest, python_version, platform)`` writes.
+        It must hold the scoring server's own requirements too. A jupyter-mldeploy wheel
+        in it (and its ``requirements.txt`` line) is left out: ``runtime_wheel`` installs it.
     runtime_wheel
         The jupyter-mldeploy wheel, installed with ``--no-deps`` on top of the environment.
     models
@@ -418,12 +420,19 @@ CMD ["{VENV}/bin/python", "-m", "jupyter_mldeploy.scoring", "--host", "0.0.0.0",
 
     def _write_wheels(self, wheels: Path) -> None:
         wheels.mkdir()
-        found = sorted(p for p in self.wheelhouse_dir.iterdir() if p.suffix == ".whl" and p.is_file())
+        # jupyter-mldeploy itself is the runtime layer's job: keeping it out of the environment
+        # layer means a new jupyter-mldeploy never reinstalls the environment's packages
+        found = sorted(
+            p for p in self.wheelhouse_dir.iterdir()
+            if p.suffix == ".whl" and p.is_file() and not _is_runtime_wheel(p.name)
+        )
         for wheel in found:
             shutil.copy2(wheel, wheels / wheel.name)
         requirements = self.wheelhouse_dir / "requirements.txt"
         if requirements.is_file():
-            shutil.copy2(requirements, wheels / "requirements.txt")
+            lines = requirements.read_text(encoding="utf-8").splitlines(keepends=True)
+            kept = [line for line in lines if not _RUNTIME_REQ_RE.match(line)]
+            (wheels / "requirements.txt").write_text("".join(kept), encoding="utf-8")
         else:
             (wheels / "requirements.txt").write_text(_requirements_from_wheels(found), encoding="utf-8")
         (wheels / "ENV_HASH").write_text(self.env_hash + "\n", encoding="utf-8")
@@ -590,6 +599,13 @@ def source_ignore(source_dir: Path) -> Callable[[str, list[str]], set[str]]:
         return {n for n in names if any(fnmatch.fnmatch(n, p) for p in patterns)}
 
     return ignore
+
+
+_RUNTIME_REQ_RE = re.compile(r"^\s*jupyter[-_.]mldeploy\s*(==|@|\s|$)", re.IGNORECASE)
+
+
+def _is_runtime_wheel(filename: str) -> bool:
+    return filename.lower().startswith("jupyter_mldeploy-")
 
 
 def _requirements_from_wheels(wheels: Iterable[Path]) -> str:

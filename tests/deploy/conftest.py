@@ -1,36 +1,37 @@
-"""Shared pieces of the deploy tests: a host-resolved wheelhouse, the runtime wheel, a tiny service.
+"""Shared fixtures of the deploy tests: a host-resolved wheelhouse and the runtime wheel.
 
 The wheelhouse holds the scoring runtime's requirements as wheels for the
-offline base image (CPython 3.11, manylinux x86_64), downloaded on the host
-once per session, exactly what a build context needs to build offline.
+offline base image (CPython 3.11, linux/amd64), resolved on the host once per
+session: exactly what a build context needs to build offline.
 """
 
 from __future__ import annotations
 
-import subprocess
-import sys
+import os
 import uuid
 from pathlib import Path
 
 import pytest
 
-from jupyter_mldeploy._runtime import SCORING_RUNTIME_REQUIREMENTS
-
 
 @pytest.fixture(scope="session")
 def wheelhouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Wheels of the scoring runtime's requirements for CPython 3.11 manylinux x86_64 (host-resolved)."""
+    """The scoring runtime's wheels for CPython 3.11 on linux/amd64, resolved on the host.
+
+    Made by the real ``Environment.download_wheels`` (without the jupyter-mldeploy wheel,
+    which build contexts install from ``runtime_wheel``), with this session's own
+    MLDEPLOY_HOME: session fixtures run before the per-test one is set.
+    """
+    from jupyter_mldeploy.environment import Environment
+
     dest = tmp_path_factory.mktemp("wheelhouse")
-    cmd = [
-        sys.executable, "-m", "pip", "download", "--quiet", "--disable-pip-version-check",
-        "--only-binary=:all:", "--python-version", "3.11", "--implementation", "cp", "--abi", "cp311",
-        "--platform", "manylinux2014_x86_64", "--platform", "manylinux_2_17_x86_64",
-        "--platform", "manylinux_2_28_x86_64", "--platform", "manylinux1_x86_64",
-        "-d", str(dest), *SCORING_RUNTIME_REQUIREMENTS,
-    ]
-    result = subprocess.run(cmd, capture_output=True, text=True, timeout=300, check=False)
-    if result.returncode != 0:
-        pytest.fail(f"pip download of the runtime requirements failed:\n{result.stderr[-2000:]}")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MLDEPLOY_HOME", str(tmp_path_factory.mktemp("wheelhouse-home")))
+        if "MLDEPLOY_UV_CACHE_DIR" not in os.environ:
+            patch.setenv("MLDEPLOY_UV_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "uv-cache"))
+        Environment("deploy-tests").download_wheels(
+            dest, python_version="3.11", platform="linux/amd64", include_runtime_wheel=False
+        )
     return dest
 
 

@@ -246,6 +246,19 @@ def test_python_command_is_configurable(fake_wheelhouse: Path, fake_runtime: Pat
     assert text.count("FROM python:3.12-slim") == 2
 
 
+def test_a_runtime_wheel_in_the_wheelhouse_stays_out_of_the_environment_layer(
+    tmp_path: Path, fake_wheelhouse: Path, fake_runtime: Path
+) -> None:
+    (fake_wheelhouse / "jupyter_mldeploy-0.1.0+gabc-py3-none-any.whl").write_bytes(b"r")
+    (fake_wheelhouse / "requirements.txt").write_text(
+        "# header\nJupyter-MLDeploy==0.1.0+gabc --hash=sha256:00\nnumpy==1.26.4 --hash=sha256:11\n"
+    )
+    info = _write(tmp_path, fake_wheelhouse, fake_runtime)
+    assert (info.path / "wheels" / "requirements.txt").read_text() == "# header\nnumpy==1.26.4 --hash=sha256:11\n"
+    assert not list((info.path / "wheels").glob("jupyter_mldeploy-*"))
+    assert [p.name for p in (info.path / "runtime").glob("*.whl")] == [fake_runtime.name]
+
+
 def test_pip_and_setuptools_leave_the_image_unless_asked_for(
     tmp_path: Path, fake_wheelhouse: Path, fake_runtime: Path
 ) -> None:
