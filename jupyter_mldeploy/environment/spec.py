@@ -29,6 +29,14 @@ from .conda_dependencies import CondaDependencies, host_python_version
 #: Bump when the canonical form changes, so old hashes are not reused by mistake.
 SPEC_FORMAT = 1
 
+#: Azure ML serving packages the scoring runtime replaces: left out, with a note.
+#: (Entry scripts' ``azureml.*`` imports are served by ``scoring.azureml_shim``.)
+REPLACED_BY_RUNTIME: dict[str, str] = {
+    "azureml-defaults": "the jupyter-mldeploy scoring runtime replaces Azure's serving stack",
+    "azureml-inference-server-http": "the jupyter-mldeploy scoring server replaces it",
+    "azureml-contrib-services": "AMLRequest/AMLResponse/rawhttp come from jupyter-mldeploy's azureml shim",
+}
+
 
 @dataclass(frozen=True)
 class EnvironmentSpec:
@@ -159,8 +167,13 @@ def resolve_spec(deps: CondaDependencies) -> EnvironmentSpec:
             "PyPI equivalent under 'pip:'."
         )
     pip = parse_pip_lines(deps._pip, base_dir=deps._base_dir, where="pip section")
-    requirements.extend(pip.requirements)
     notes.extend(pip.notes)
+    for req in pip.requirements:
+        reason = REPLACED_BY_RUNTIME.get(canonicalize_name(Requirement(req).name))
+        if reason:
+            notes.append(f"left out pip package {req!r}: {reason}")
+        else:
+            requirements.append(req)
     return EnvironmentSpec(
         python=python_range(deps.get_python_version()),
         requirements=tuple(sorted(set(requirements))),

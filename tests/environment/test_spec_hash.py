@@ -98,3 +98,11 @@ def test_pip_section_includes_and_paths_are_expanded(tmp_path: Path) -> None:
     before = env.spec_hash
     (tmp_path / "requirements.txt").unlink()
     assert Environment.get("inc", version=env.register().version).spec_hash == before
+
+
+def test_azure_serving_packages_are_replaced_by_the_runtime() -> None:
+    azure = _env("azure", ["azureml-defaults>=1.40", "AzureML-Inference-Server-HTTP", "scikit-learn"])
+    plain = _env("plain", ["scikit-learn"])
+    assert azure.spec.requirements == ("scikit-learn",)
+    assert azure.spec_hash == plain.spec_hash
+    assert any("azureml-defaults" in note and "replaces" in note for note in azure.spec.notes)
