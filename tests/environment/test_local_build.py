@@ -58,10 +58,12 @@ def test_conda_file_with_pip_section_builds(tmp_path: Path) -> None:
     path = tmp_path / "environment.yml"
     path.write_text(
         f"name: demo\nchannels: [conda-forge]\ndependencies:\n  - python={HOST}\n  - pip\n"
-        "  - conda-forge::pyyaml>=6\n  - libgcc-ng\n  - pip:\n    - six\n"
+        "  - conda-forge::pyyaml>=6\n  - msgpack-python\n  - libgcc-ng\n  - pip:\n    - six\n"
     )
-    build = Environment.from_conda_specification("demo", path).build_local()
-    assert _run(build.python, "import yaml, six; print(yaml.__version__[0])") == "6"
+    lines: list[str] = []
+    build = Environment.from_conda_specification("demo", path).build_local(log=lines.append)
+    assert _run(build.python, "import yaml, six, msgpack; print(yaml.__version__[0])") == "6"
+    assert any("skipped conda package 'libgcc-ng'" in line for line in lines)
 
 
 def test_conda_only_package_errors_by_name(tmp_path: Path) -> None:
