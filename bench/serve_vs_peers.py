@@ -55,7 +55,7 @@ MODEL = VENVS / "model"
 RESULTS = BENCH / "results"
 HOST = "127.0.0.1"
 
-ALL_SERVERS = ("ours", "azmlinfsrv", "mlflow", "starlette")
+ALL_SERVERS = ("ours", "azmlinfsrv", "mlflow", "starlette", "starlette-nolog")
 COLD_START_LIMIT_S = 180.0  # a server not answering 200 by then is reported as failed
 ERROR_ANSWERS_LIMIT_S = 30.0  # only error answers for this long: the server is broken
 STOP_LIMIT_S = 15.0
@@ -149,7 +149,7 @@ def build_spec(name: str, port: int, workers: int, rows: list[list[float]], tmp:
         env["MLFLOW_TRACKING_URI"] = (tmp / "mlruns").as_uri()
         body = json.dumps({"inputs": rows}).encode()
         return ServerSpec(name, argv, env, tmp, "/invocations", body, "predictions")
-    if name == "starlette":
+    if name in ("starlette", "starlette-nolog"):
         argv = [
             str(ROOT / ".venv" / "bin" / "python"),
             "-m",
@@ -162,6 +162,8 @@ def build_spec(name: str, port: int, workers: int, rows: list[list[float]], tmp:
             "--workers",
             str(workers),
         ]
+        if name == "starlette-nolog":
+            argv.append("--no-access-log")
         return ServerSpec(name, argv, env, PEERS, "/score", data_body)
     raise SystemExit(f"unknown server {name!r}: choose from {', '.join(ALL_SERVERS)}")
 
@@ -184,6 +186,21 @@ def session_pids(sid: int) -> list[int]:
         if int(fields[3]) == sid and fields[0] != "Z":
             pids.append(int(entry))
     return pids
+
+
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(sid: int) -> float:
+    """User + system CPU seconds used so far by the live processes of session ``sid``."""
+    total = 0
+    for pid in session_pids(sid):
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14, 15)
+    return total / _TICKS
 
 
 def pss_mb(pids: list[int]) -> float:
@@ -346,6 +363,7 @@ class Load:
     requests: int
     errors: int  # socket errors (connect/read/write/timeout) + non-2xx/3xx responses
     error_detail: str = ""
+    cpu_ms_per_request: float | None = None  # server CPU (all its processes) / requests
 
 
 _UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 60e3}
@@ -463,7 +481,10 @@ def measure_all(
         for conc in args.concurrency:
             for name, (running, lua, url) in list(live.items()):
                 try:
+                    cpu_before = cpu_seconds(running.proc.pid)
                     load = run_wrk(url, conc, args.duration, lua)
+                    cpu_used = cpu_seconds(running.proc.pid) - cpu_before
+                    load.cpu_ms_per_request = 1000 * cpu_used / max(load.requests, 1)
                 except _MEASURE_ERRORS as err:
                     _fail(results[name], err)
                     del live[name]
@@ -471,7 +492,8 @@ def measure_all(
                 results[name].loads.append(load)
                 err_note = f" ERRORS {load.errors} ({load.error_detail})" if load.errors else ""
                 print(f"  w={workers} {name:<10} c={conc:<3} {load.rps:7.0f} req/s "
-                      f"p50 {load.p50_ms:6.2f} ms p99 {load.p99_ms:7.2f} ms{err_note}", file=sys.stderr)
+                      f"p50 {load.p50_ms:6.2f} ms p99 {load.p99_ms:7.2f} ms "
+                      f"cpu {load.cpu_ms_per_request:.3f} ms/req{err_note}", file=sys.stderr)
         for name, (running, _lua, _url) in live.items():
             pids = running.pids()
             results[name].processes = len(pids)
@@ -518,6 +540,7 @@ def combine(rounds: list[Measurement]) -> dict:
             "rps": _median([ld.rps for ld in loads]),
             "p50_ms": _median([ld.p50_ms for ld in loads]),
             "p99_ms": _median([ld.p99_ms for ld in loads]),
+            "cpu_ms_per_request": _median([ld.cpu_ms_per_request for ld in loads]),
             "requests": sum(ld.requests for ld in loads),
             "errors": sum(ld.errors for ld in loads),
             "error_detail": [ld.error_detail for ld in loads if ld.errors],
@@ -539,7 +562,9 @@ def _lat(value: float | None) -> str:
 def table(rows: list[dict], concs: list[int], health: bool) -> str:
     """A Markdown table of one worker count."""
     head = ["server"] + [f"req/s c={c}" for c in concs] + [f"p50/p99 ms c={c}" for c in concs]
-    head += ["cold start s", "MB/worker", "errors"] + (["GET / req/s c=8"] if health else [])
+    cpu_c = 8 if 8 in concs else concs[-1]
+    head += [f"CPU ms/req c={cpu_c}", "cold start s", "MB/worker", "errors"]
+    head += ["GET / req/s c=8"] if health else []
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for row in rows:
         loads = row["loads"]
@@ -553,6 +578,7 @@ def table(rows: list[dict], concs: list[int], health: bool) -> str:
         err_cell = str(errors) if errors else "0"
         if row["failed_rounds"]:
             err_cell += f" (FAILED {row['failed_rounds']}/{row['rounds']} rounds)"
+        cells.append(_fmt(loads.get(str(cpu_c), {}).get("cpu_ms_per_request"), ".3f"))
         cells += [_fmt(row["cold_start_s"], ".2f"), _fmt(row["mb_per_worker"], ".0f"), err_cell]
         if health:
             cells.append(_fmt(row["health_rps"]))
@@ -598,6 +624,11 @@ def goals(rows: dict[str, dict], concs: list[int]) -> list[tuple[str, str, bool 
                 None if a is None or b is None else a <= b))
     errs = sum(ld["errors"] for ld in ours["loads"].values())
     out.append(("ours: no errors under load", str(errs), errs == 0 and not ours["failed_rounds"]))
+    if "starlette-nolog" in rows:
+        for c in concs:
+            r = ratio(rps("ours", c), rps("starlette-nolog", c))
+            out.append((f"(info, not a goal) req/s c={c}: ours / Starlette without access log",
+                        f"{_fmt(r, '.2f')}x", None))
     return out
 
 
@@ -619,6 +650,9 @@ def report(summary: list[dict], args: argparse.Namespace, meta: dict) -> str:
         parts += ["", f"## {workers} worker(s)", "", table(rows, args.concurrency, args.health), ""]
         by_name = {r["server"]: r for r in rows}
         for goal, measured, met in goals(by_name, args.concurrency):
+            if goal.startswith("(info"):
+                parts.append(f"- {goal}: {measured}")
+                continue
             mark = "n/a" if met is None else ("met" if met else "NOT met")
             parts.append(f"- {goal}: {measured} -> **{mark}**")
         for row in rows:
