@@ -1,0 +1,151 @@
+"""Service records: what a deployment is, kept on disk so services are found again after a restart.
+
+Each service has a folder ``$MLDEPLOY_HOME/services/NAME/`` holding
+``service.json`` (the :class:`ServiceRecord`, written atomically), the
+server's log and, for the process target, the laid-out model folder. This
+module is the only one that builds those paths.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field, fields
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from .._config import mldeploy_home
+from .._names import validate_name
+from ..errors import RegistryError, ServiceNotFoundError
+
+RECORD_FILE = "service.json"
+LOG_FILE = "server.log"
+EXIT_FILE = "exit-code"
+
+
+def services_dir() -> Path:
+    """``$MLDEPLOY_HOME/services``, created if needed."""
+    path = mldeploy_home() / "services"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def service_dir(name: str) -> Path:
+    """The folder of service ``name`` (not created)."""
+    return services_dir() / validate_name(name, "service")
+
+
+def now_iso() -> str:
+    """The current UTC time as ISO 8601."""
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+@dataclass
+class ServiceRecord:
+    """Everything needed to find, describe and restart a deployed service.
+
+    ``compute_type`` is ``"process"`` or ``"docker"``; the target-specific
+    fields (``pid``/``pid_start`` for processes, ``container_id``/``image``
+    for Docker) are ``None`` for the other target.
+    """
+
+    name: str
+    compute_type: str
+    port: int | None = None
+    models: list[dict[str, Any]] = field(default_factory=list)
+    entry_script: str = ""
+    source_dir: str = ""
+    model_dir: str = ""
+    environment: dict[str, Any] | None = None
+    python: str = ""
+    config: dict[str, Any] = field(default_factory=dict)
+    auth_keys: list[str] = field(default_factory=list)
+    pid: int | None = None
+    pid_start: str | None = None
+    container_id: str | None = None
+    image: str | None = None
+    created_time: str = field(default_factory=now_iso)
+    updated_time: str = field(default_factory=now_iso)
+    phases: list[dict[str, Any]] = field(default_factory=list)
+    error: str | None = None
+
+    @property
+    def folder(self) -> Path:
+        """The service's folder."""
+        return service_dir(self.name)
+
+    @property
+    def log_path(self) -> Path:
+        """The server's log file."""
+        return self.folder / LOG_FILE
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the record as JSON-ready data."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ServiceRecord:
+        """Build a record from :meth:`to_dict` output (unknown keys from newer versions are ignored)."""
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+@contextmanager
+def service_lock(name: str) -> Iterator[None]:
+    """Hold an exclusive lock on service ``name`` (deploy, update and delete take it)."""
+    lock_path = services_dir() / f".{validate_name(name, 'service')}.lock"
+    with open(lock_path, "a+b") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def save(record: ServiceRecord) -> None:
+    """Write ``record`` atomically (a reader never sees a half-written file)."""
+    folder = record.folder
+    folder.mkdir(parents=True, exist_ok=True)
+    record.updated_time = now_iso()
+    fd, temp = tempfile.mkstemp(dir=folder, prefix=".service-", suffix=".json")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(record.to_dict(), handle, indent=2)
+        os.replace(temp, folder / RECORD_FILE)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+
+
+def load(name: str) -> ServiceRecord:
+    """Read the record of service ``name``; :class:`ServiceNotFoundError` lists the services there are."""
+    path = service_dir(name) / RECORD_FILE
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        existing = names()
+        listing = ", ".join(existing[:10]) + (f" (+{len(existing) - 10} more)" if len(existing) > 10 else "")
+        raise ServiceNotFoundError(
+            f"no service named {name!r}. "
+            + (f"Services here: {listing}." if existing else "No service is deployed yet.")
+            + " Deploy one with Model.deploy(...) or 'mldeploy deploy'."
+        ) from None
+    except (OSError, ValueError) as err:
+        raise RegistryError(f"cannot read {path}: {err}. Delete the service folder to start over.") from err
+    return ServiceRecord.from_dict(data)
+
+
+def names() -> list[str]:
+    """Names of all services with a record, sorted."""
+    return sorted(p.parent.name for p in services_dir().glob(f"*/{RECORD_FILE}"))
+
+
+def remove(name: str) -> None:
+    """Remove the folder of service ``name`` (record, logs, laid-out models)."""
+    shutil.rmtree(service_dir(name), ignore_errors=True)

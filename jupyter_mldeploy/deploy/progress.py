@@ -1,0 +1,137 @@
+"""Deployment progress: named phases with timings, and the output lines of each.
+
+A :class:`DeploymentProgress` is filled by the deployment's worker thread and
+read by ``wait_for_deployment(show_output=True)``, the CLI and the notebook
+panels. Readers either poll :meth:`DeploymentProgress.events_since` or
+subscribe a listener; both are thread-safe.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+#: The phases of a deployment, in order.
+PHASES: tuple[str, ...] = ("resolve", "environment", "build", "start", "init", "ready")
+
+
+@dataclass
+class Phase:
+    """One phase: its name, when it started and ended, and how it went."""
+
+    name: str
+    started: float
+    ended: float | None = None
+    ok: bool | None = None
+    detail: str = ""
+
+    @property
+    def seconds(self) -> float:
+        """Elapsed seconds (up to now while the phase runs)."""
+        return (self.ended if self.ended is not None else time.time()) - self.started
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the phase as JSON-ready data (with ``seconds``)."""
+        return {**asdict(self), "seconds": round(self.seconds, 3)}
+
+
+@dataclass(frozen=True)
+class Event:
+    """Something that happened: a phase started or ended, or an output line."""
+
+    seq: int
+    kind: str  # "phase-start" | "phase-end" | "line"
+    phase: str
+    text: str
+    time: float = field(default_factory=time.time)
+
+
+Listener = Callable[[Event], None]
+
+
+class DeploymentProgress:
+    """Phases and output of one deployment operation (thread-safe)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._events: list[Event] = []
+        self._listeners: list[Listener] = []
+        self.phases: list[Phase] = []
+        self.started = time.time()
+        self.finished: float | None = None
+        self.error: BaseException | None = None
+
+    # --- writing (the worker thread) ------------------------------------------------------
+
+    @contextmanager
+    def phase(self, name: str, detail: str = "") -> Iterator[Phase]:
+        """Run a block as phase ``name``; an exception marks it failed and propagates."""
+        current = Phase(name, time.time(), detail=detail)
+        with self._lock:
+            self.phases.append(current)
+        self._emit("phase-start", name, detail)
+        try:
+            yield current
+        except BaseException as err:
+            current.ended, current.ok = time.time(), False
+            current.detail = current.detail or f"{type(err).__name__}: {err}".splitlines()[0]
+            self._emit("phase-end", name, f"failed after {current.seconds:.2f}s")
+            raise
+        current.ended, current.ok = time.time(), True
+        self._emit("phase-end", name, f"done in {current.seconds:.2f}s" + (f" ({current.detail})" if current.detail else ""))
+
+    def log(self, line: str) -> None:
+        """Record an output line of the current phase (build output, server log)."""
+        with self._lock:
+            phase = self.phases[-1].name if self.phases else ""
+        self._emit("line", phase, line.rstrip("\n"))
+
+    def finish(self, error: BaseException | None = None) -> None:
+        """Mark the operation finished (with the error that ended it, if any)."""
+        self.error = error
+        self.finished = time.time()
+        self._emit("finished", "", "failed" if error else "succeeded")
+
+    # --- reading --------------------------------------------------------------------------
+
+    @property
+    def done(self) -> bool:
+        """Whether the operation has finished."""
+        return self.finished is not None
+
+    def events_since(self, seq: int = 0) -> list[Event]:
+        """Events with ``seq >= seq`` (pass the last seen ``seq + 1`` to get only new ones)."""
+        with self._lock:
+            return self._events[seq:]
+
+    def subscribe(self, listener: Listener) -> Callable[[], None]:
+        """Call ``listener`` for every future event; returns a function that unsubscribes."""
+        with self._lock:
+            self._listeners.append(listener)
+
+        def unsubscribe() -> None:
+            with self._lock:
+                if listener in self._listeners:
+                    self._listeners.remove(listener)
+
+        return unsubscribe
+
+    def summary(self) -> str:
+        """One line per phase with its timing, e.g. ``resolve 0.02s, environment 0.41s (reused)``."""
+        with self._lock:
+            phases = list(self.phases)
+        return ", ".join(
+            f"{p.name} {p.seconds:.2f}s" + ("" if p.ok is not False else " FAILED") for p in phases
+        )
+
+    def _emit(self, kind: str, phase: str, text: str) -> None:
+        with self._lock:
+            event = Event(len(self._events), kind, phase, text)
+            self._events.append(event)
+            listeners = list(self._listeners)
+        for listener in listeners:
+            listener(event)  # listeners must not raise; a panel catches its own errors

@@ -1,0 +1,491 @@
+"""The one ``Webservice`` interface that every deployment target implements.
+
+Azure ML v1 names and behaviour: ``state``, ``scoring_uri``, ``swagger_uri``,
+``run``, ``get_logs``, ``wait_for_deployment``, ``update``, ``reload``,
+``delete``, ``get_keys`` / ``regen_key``, ``Webservice(name)`` and
+``Webservice.list()``. A target (the local process, Docker) subclasses
+:class:`Webservice` and implements the ``_target_*`` hooks; everything users
+see is defined once, here.
+
+Deployments run in a background thread so that ``Model.deploy`` returns at
+once (as in Azure) and ``wait_for_deployment(show_output=True)`` or a notebook
+panel can show the phases as they happen.
+"""
+
+from __future__ import annotations
+
+import secrets
+import sys
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any, ClassVar, TextIO
+
+from ..errors import (
+    DeploymentError,
+    DeploymentTimeoutError,
+    InvalidArgumentError,
+    ServiceNotFoundError,
+)
+from . import _state
+from ._state import ServiceRecord
+from .progress import DeploymentProgress, Event
+
+
+class WebserviceState:
+    """The states a service can be in (Azure ML's names)."""
+
+    TRANSITIONING = "Transitioning"
+    HEALTHY = "Healthy"
+    UNHEALTHY = "Unhealthy"
+    FAILED = "Failed"
+    DELETED = "Deleted"
+
+
+@dataclass
+class DeploymentConfiguration:
+    """Settings shared by every target.
+
+    Parameters
+    ----------
+    port
+        Host port on 127.0.0.1; ``None`` picks a free one.
+    auth_enabled
+        Require ``Authorization: Bearer KEY`` on ``/score`` (keys from ``get_keys()``).
+    workers
+        Scoring worker processes.
+    timeout_ms
+        Longest a ``run()`` may take before the answer is 504.
+    debug
+        Put ``run()`` tracebacks in 500 answers (on by default for local deployments).
+    environment_variables
+        Extra variables for the scoring server.
+    """
+
+    compute_type: ClassVar[str] = ""
+
+    port: int | None = None
+    auth_enabled: bool = False
+    workers: int = 1
+    timeout_ms: int = 60_000
+    debug: bool = True
+    environment_variables: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.port is not None and not (isinstance(self.port, int) and 0 < self.port < 65536):
+            raise InvalidArgumentError(f"port must be a number from 1 to 65535 or None (pick a free one), got {self.port!r}.")
+        if not isinstance(self.workers, int) or self.workers < 1:
+            raise InvalidArgumentError(f"workers must be a whole number >= 1, got {self.workers!r}.")
+        if not isinstance(self.timeout_ms, int) or self.timeout_ms < 1:
+            raise InvalidArgumentError(f"timeout_ms must be a whole number of milliseconds >= 1, got {self.timeout_ms!r}.")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the configuration as JSON-ready data (with ``compute_type``)."""
+        return {"compute_type": self.compute_type, **asdict(self)}
+
+
+class Webservice:
+    """A deployed scoring service (base of every target).
+
+    ``Webservice(name)`` (or Azure's ``Webservice(workspace, name)``) finds a
+    deployed service again, after a kernel or process restart too, and returns
+    the object of its target class.
+
+    Examples
+    --------
+    >>> service = Webservice("diabetes")          # doctest: +SKIP
+    >>> service.state, service.scoring_uri        # doctest: +SKIP
+    ('Healthy', 'http://127.0.0.1:6789/score')
+    >>> service.run({"data": [[0.1] * 10]})       # doctest: +SKIP
+    [151.2]
+    """
+
+    compute_type: ClassVar[str] = ""
+    _targets: ClassVar[dict[str, type[Webservice]]] = {}
+
+    _record: ServiceRecord
+    progress: DeploymentProgress | None
+    _operation: threading.Thread | None
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.compute_type:
+            Webservice._targets[cls.compute_type] = cls
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Webservice:
+        if cls is Webservice:
+            name = _name_from_args(args, kwargs)
+            record = _state.load(name)
+            target = Webservice._targets.get(record.compute_type)
+            if target is None:
+                _load_target_modules()
+                target = Webservice._targets.get(record.compute_type)
+            if target is None:
+                raise DeploymentError(
+                    f"service {name!r} was deployed with target {record.compute_type!r}, which this "
+                    "version of jupyter-mldeploy does not know. Upgrade jupyter-mldeploy."
+                )
+            return super().__new__(target)
+        return super().__new__(cls)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        if getattr(self, "_record", None) is not None:
+            return
+        name = _name_from_args(args, kwargs)
+        record = _state.load(name)
+        if self.compute_type and record.compute_type != self.compute_type:
+            raise InvalidArgumentError(
+                f"service {name!r} is a {record.compute_type!r} service, not {self.compute_type!r}: "
+                f"use Webservice({name!r}) to get it whatever its target."
+            )
+        self._attach(record)
+
+    @classmethod
+    def _from_record(cls, record: ServiceRecord) -> Webservice:
+        target = Webservice._targets[record.compute_type]
+        obj = object.__new__(target)
+        obj._attach(record)
+        return obj
+
+    def _attach(self, record: ServiceRecord) -> None:
+        self._record = record
+        self.progress = None
+        self._operation = None
+        self._deleted = False
+
+    # --- discovery ------------------------------------------------------------------------
+
+    @staticmethod
+    def list(workspace: object = None, compute_type: str | None = None, **_: Any) -> list[Webservice]:
+        """All deployed services (optionally of one ``compute_type``: ``"process"`` or ``"docker"``)."""
+        _load_target_modules()
+        services = []
+        for name in _state.names():
+            try:
+                record = _state.load(name)
+            except ServiceNotFoundError:
+                continue  # deleted meanwhile
+            if compute_type and record.compute_type != compute_type.lower():
+                continue
+            if record.compute_type in Webservice._targets:
+                services.append(Webservice._from_record(record))
+        return services
+
+    # --- description ----------------------------------------------------------------------
+
+    @property
+    def name(self) -> str:
+        """The service name."""
+        return self._record.name
+
+    @property
+    def port(self) -> int | None:
+        """The host port on 127.0.0.1 (``None`` until known)."""
+        return self._record.port
+
+    @property
+    def scoring_uri(self) -> str | None:
+        """``http://127.0.0.1:PORT/score``."""
+        return f"http://127.0.0.1:{self.port}/score" if self.port else None
+
+    @property
+    def swagger_uri(self) -> str | None:
+        """``http://127.0.0.1:PORT/swagger.json``."""
+        return f"http://127.0.0.1:{self.port}/swagger.json" if self.port else None
+
+    @property
+    def models(self) -> list[str]:
+        """Ids (``name:version``) of the deployed models."""
+        return [m["id"] for m in self._record.models]
+
+    @property
+    def auth_enabled(self) -> bool:
+        """Whether ``/score`` needs a key."""
+        return bool(self._record.auth_keys)
+
+    @property
+    def created_time(self) -> str:
+        """When the service was first deployed (ISO 8601, UTC)."""
+        return self._record.created_time
+
+    @property
+    def error(self) -> str | None:
+        """Why the last operation failed, if it did."""
+        return self._record.error
+
+    @property
+    def state(self) -> str:
+        """The true state now: ``Transitioning``, ``Healthy``, ``Unhealthy``, ``Failed`` or ``Deleted``."""
+        if self._deleted:
+            return WebserviceState.DELETED
+        if self._operation is not None and self._operation.is_alive():
+            return WebserviceState.TRANSITIONING
+        return self._target_state()
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready description (state probed now)."""
+        return {
+            "name": self.name,
+            "compute_type": self.compute_type,
+            "state": self.state,
+            "scoring_uri": self.scoring_uri,
+            "swagger_uri": self.swagger_uri,
+            "port": self.port,
+            "models": self.models,
+            "auth_enabled": self.auth_enabled,
+            "created_time": self.created_time,
+            "updated_time": self._record.updated_time,
+            "error": self.error,
+        }
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(name={self.name!r}, state={self.state!r}, "
+            f"scoring_uri={self.scoring_uri!r}, models={self.models!r})"
+        )
+
+    # --- using it -------------------------------------------------------------------------
+
+    def run(self, input_data: Any) -> Any:
+        """Score ``input_data`` (a JSON string, bytes, or a JSON-able object) and return the parsed answer.
+
+        Raises
+        ------
+        ScoringRequestError
+            The service answered with an error status; ``status`` and ``body`` hold the answer.
+        """
+        from ..scoring.client import ScoringClient
+
+        self._require_port("run")
+        key = self._record.auth_keys[0] if self._record.auth_keys else None
+        with ScoringClient(f"http://127.0.0.1:{self.port}", auth_key=key) as client:
+            return client.score(input_data)
+
+    def get_logs(self, num_lines: int = 5000) -> str:
+        """The last ``num_lines`` lines of the scoring server's log."""
+        return self._target_logs(num_lines)
+
+    def get_keys(self) -> tuple[str, str]:
+        """The primary and secondary auth keys.
+
+        Raises
+        ------
+        InvalidArgumentError
+            Auth is off for this service.
+        """
+        if not self._record.auth_keys:
+            raise InvalidArgumentError(
+                f"service {self.name!r} has no keys: auth is off. Deploy or update it with "
+                "deploy_configuration(auth_enabled=True) to require keys."
+            )
+        primary, secondary = (self._record.auth_keys + ["", ""])[:2]
+        return primary, secondary
+
+    def regen_key(self, key: str, set_key: str | None = None) -> None:
+        """Replace the ``"Primary"`` or ``"Secondary"`` key (with ``set_key`` or a new random one).
+
+        The server restarts with the new keys; the old key stops working.
+        """
+        which = {"primary": 0, "secondary": 1}.get(str(key).lower())
+        if which is None:
+            raise InvalidArgumentError(f"key must be 'Primary' or 'Secondary', got {key!r}.")
+        keys = list(self.get_keys())
+        keys[which] = set_key or new_key()
+        self._record.auth_keys = keys
+        _state.save(self._record)
+        self.reload()
+
+    # --- waiting ----------------------------------------------------------------------------
+
+    def wait_for_deployment(self, show_output: bool = False, timeout_sec: float = 600) -> None:
+        """Wait until the service is Healthy; raise :class:`DeploymentError` (with the cause) if it fails.
+
+        With ``show_output=True`` the phases, their timings and the build output
+        are printed as they happen. A failing ``init()`` raises at once with its
+        traceback and the last log lines.
+        """
+        deadline = time.monotonic() + timeout_sec
+        printer = _Printer(sys.stdout) if show_output else None
+        op, progress = self._operation, self.progress
+        if op is not None and progress is not None:
+            seen = 0
+            while op.is_alive() and time.monotonic() < deadline:
+                op.join(timeout=0.1)
+                if printer:
+                    for event in progress.events_since(seen):
+                        printer(event)
+                        seen = event.seq + 1
+            if printer:
+                for event in progress.events_since(seen):
+                    printer(event)
+            if op.is_alive():
+                raise DeploymentTimeoutError(
+                    f"service {self.name!r} was not deployed within {timeout_sec:g}s (phases so far: "
+                    f"{progress.summary()}). Wait longer, or look at service.get_logs()."
+                )
+            if progress.error is not None:
+                if isinstance(progress.error, DeploymentError):
+                    raise progress.error
+                raise DeploymentError(f"deploying {self.name!r} failed: {progress.error}") from progress.error
+            if printer:
+                print(f"{self.name}: {self.state} at {self.scoring_uri} ({progress.summary()})")
+            return
+        # no operation of ours under way (a service found again): poll its true state
+        while True:
+            state = self.state
+            if state == WebserviceState.HEALTHY:
+                return
+            if state in (WebserviceState.FAILED, WebserviceState.DELETED):
+                raise DeploymentError(
+                    f"service {self.name!r} is {state}: {self.error or 'see the logs'}\n"
+                    f"Last log lines:\n{self.get_logs(30)}",
+                    logs=self.get_logs(200),
+                )
+            if time.monotonic() >= deadline:
+                raise DeploymentTimeoutError(
+                    f"service {self.name!r} is still {state} after {timeout_sec:g}s; look at service.get_logs()."
+                )
+            time.sleep(0.1)
+
+    # --- changing it ----------------------------------------------------------------------
+
+    def update(
+        self,
+        models: Sequence[Any] | None = None,
+        inference_config: Any = None,
+        deployment_config: DeploymentConfiguration | None = None,
+        *,
+        wait: bool = True,
+        **_: Any,
+    ) -> None:
+        """Change models, code/environment or settings, redoing only the phases that need it.
+
+        Editing ``score.py`` or source files needs no rebuild: ``update(inference_config=...)``
+        or :meth:`reload` restarts the server on the new code.
+        """
+        self._check_alive("update")
+        self._start_operation(lambda p: self._target_update(p, models, inference_config, deployment_config))
+        if wait:
+            self.wait_for_deployment()
+
+    def reload(self, wait: bool = True) -> None:
+        """Restart the scoring server on the current code and models (re-running ``init()``)."""
+        self._check_alive("reload")
+        self._start_operation(self._target_reload)
+        if wait:
+            self.wait_for_deployment()
+
+    def delete(self, delete_image: bool = False) -> None:
+        """Stop the service and remove it (frees its port; with ``delete_image`` also its image)."""
+        if self._deleted:
+            return
+        if self._operation is not None and self._operation.is_alive():
+            self._operation.join(timeout=600)
+        with _state.service_lock(self.name):
+            self._target_delete(delete_image)
+            _state.remove(self.name)
+        self._deleted = True
+
+    # --- the target's part -----------------------------------------------------------------
+
+    def _target_state(self) -> str:
+        raise NotImplementedError
+
+    def _target_logs(self, num_lines: int) -> str:
+        raise NotImplementedError
+
+    def _target_update(
+        self,
+        progress: DeploymentProgress,
+        models: Sequence[Any] | None,
+        inference_config: Any,
+        deployment_config: DeploymentConfiguration | None,
+    ) -> None:
+        raise NotImplementedError
+
+    def _target_reload(self, progress: DeploymentProgress) -> None:
+        raise NotImplementedError
+
+    def _target_delete(self, delete_image: bool) -> None:
+        raise NotImplementedError
+
+    # --- helpers --------------------------------------------------------------------------
+
+    def _start_operation(self, work: Callable[[DeploymentProgress], None]) -> None:
+        """Run ``work(progress)`` in a background thread, recording its failure on the service."""
+        if self._operation is not None and self._operation.is_alive():
+            raise DeploymentError(
+                f"service {self.name!r} is busy with another operation; call wait_for_deployment() first."
+            )
+        progress = DeploymentProgress()
+
+        def main() -> None:
+            error: BaseException | None = None
+            try:
+                with _state.service_lock(self.name):
+                    work(progress)
+                    self._record.error = None
+                    self._record.phases = [p.to_dict() for p in progress.phases]
+                    _state.save(self._record)
+            except BaseException as err:  # noqa: BLE001 - reported through wait_for_deployment
+                error = err
+                self._record.error = str(err).splitlines()[0] if str(err) else type(err).__name__
+                self._record.phases = [p.to_dict() for p in progress.phases]
+                if _state.service_dir(self.name).exists():
+                    _state.save(self._record)
+            progress.finish(error)
+
+        self.progress = progress
+        self._operation = threading.Thread(target=main, name=f"mldeploy-{self.name}", daemon=True)
+        self._operation.start()
+
+    def _check_alive(self, what: str) -> None:
+        if self._deleted:
+            raise ServiceNotFoundError(f"service {self.name!r} was deleted; deploy it again to {what} it.")
+
+    def _require_port(self, what: str) -> None:
+        if not self.port:
+            raise DeploymentError(
+                f"service {self.name!r} has no port yet; call wait_for_deployment() before {what}()."
+            )
+
+
+def new_key() -> str:
+    """A new random auth key (URL-safe, 256 bits)."""
+    return secrets.token_urlsafe(32)
+
+
+def _name_from_args(args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> str:
+    """Accept ``Webservice(name)``, ``Webservice(workspace, name)`` and ``name=`` keywords."""
+    if "name" in kwargs:
+        name = kwargs["name"]
+    else:
+        strings = [a for a in args if isinstance(a, str)]
+        if not strings:
+            raise InvalidArgumentError("Webservice(name): give the name of a deployed service.")
+        name = strings[-1]
+    if not isinstance(name, str):
+        raise InvalidArgumentError(f"a service name is a string, got {name!r}.")
+    return name
+
+
+def _load_target_modules() -> None:
+    """Import the target modules so that their classes register themselves."""
+    from . import process  # noqa: F401
+
+
+class _Printer:
+    """Prints deployment events for ``wait_for_deployment(show_output=True)``."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+
+    def __call__(self, event: Event) -> None:
+        if event.kind == "phase-start":
+            self.stream.write(f"[{event.phase}] ...\n")
+        elif event.kind == "phase-end":
+            self.stream.write(f"[{event.phase}] {event.text}\n")
+        elif event.kind == "line":
+            self.stream.write(f"    {event.text}\n")
+        self.stream.flush()

@@ -1,0 +1,240 @@
+"""The local process target end to end: real scoring servers on 127.0.0.1, real registry models."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from jupyter_mldeploy import InferenceConfig, Model
+from jupyter_mldeploy.deploy.api import deploy
+from jupyter_mldeploy.deploy.process import ProcessWebservice
+from jupyter_mldeploy.deploy.webservice import Webservice, WebserviceState
+from jupyter_mldeploy.errors import (
+    DeploymentError,
+    InvalidArgumentError,
+    PortInUseError,
+    ScoringRequestError,
+    ServiceExistsError,
+    ServiceNotFoundError,
+)
+
+
+def _deploy(name: str, models: list, app_dir: Path, **config: object) -> Webservice:
+    service = deploy(
+        name, models, InferenceConfig("score.py", source_directory=str(app_dir)),
+        ProcessWebservice.deploy_configuration(**config),
+    )
+    service.wait_for_deployment(timeout_sec=120)
+    return service
+
+
+def test_deploy_score_logs_and_delete(app_dir: Path, k_model: Model, capsys: pytest.CaptureFixture[str]) -> None:
+    service = deploy("scale", [k_model], InferenceConfig("score.py", source_directory=str(app_dir)),
+                     ProcessWebservice.deploy_configuration())
+    service.wait_for_deployment(show_output=True, timeout_sec=120)
+    shown = capsys.readouterr().out
+    for phase in ("[resolve]", "[environment]", "[start]", "[init]", "[ready]"):
+        assert phase in shown
+    assert "Healthy at http://127.0.0.1:" in shown
+
+    assert service.state == WebserviceState.HEALTHY
+    assert service.scoring_uri == f"http://127.0.0.1:{service.port}/score"
+    assert service.swagger_uri == f"http://127.0.0.1:{service.port}/swagger.json"
+    assert service.models == ["k:1"]
+    assert service.run({"data": [1, 2.5]}) == [3.0, 7.5]
+    assert service.run('{"data": [2]}') == [6.0]
+    # AZUREML_MODEL_DIR was the single model's version folder, as in Azure
+    assert "azureml-models/k/1/k.txt" in service.get_logs()
+
+    port = service.port
+    service.delete()
+    assert service.state == WebserviceState.DELETED
+    assert Webservice.list() == []
+    with socket.socket() as sock:  # the port is free again
+        sock.bind(("127.0.0.1", port))
+    with pytest.raises(ServiceNotFoundError, match="no service named 'scale'"):
+        Webservice("scale")
+
+
+def test_failing_init_raises_with_traceback_quickly(app_dir: Path, k_model: Model) -> None:
+    (app_dir / "score.py").write_text(textwrap.dedent("""
+        def init():
+            settings = {}
+            return settings["threshold"]
+
+        def run(raw_data):
+            return raw_data
+    """))
+    service = deploy("broken", [k_model], InferenceConfig("score.py", source_directory=str(app_dir)),
+                     ProcessWebservice.deploy_configuration())
+    with pytest.raises(DeploymentError) as info:
+        service.wait_for_deployment(timeout_sec=120)
+    message = str(info.value)
+    assert "init() of score.py failed" in message
+    assert "KeyError" in message and "threshold" in message
+    assert 'score.py", line 4, in init' in message
+    assert "service.reload()" in message
+    assert service.state == WebserviceState.FAILED
+    init_phase = [p for p in service.progress.phases if p.name == "init"][0]
+    assert init_phase.ok is False
+
+    # fixing the script and reloading brings it up, no new deployment needed
+    (app_dir / "score.py").write_text("def init():\n    pass\n\ndef run(raw_data):\n    return 'fixed'\n")
+    service.reload()
+    assert service.state == WebserviceState.HEALTHY
+    assert service.run({"data": 1}) == "fixed"
+
+
+def test_code_edit_then_reload_or_update_serves_new_code(app_dir: Path, k_model: Model) -> None:
+    service = _deploy("edit", [k_model], app_dir)
+    port = service.port
+    script = app_dir / "score.py"
+    script.write_text(script.read_text().replace("x * k", "x * k + 1"))
+    service.reload()
+    assert service.run({"data": [1]}) == [4.0]
+    script.write_text(script.read_text().replace("x * k + 1", "-x"))
+    service.update(inference_config=InferenceConfig("score.py", source_directory=str(app_dir)))
+    assert service.run({"data": [1]}) == [-1]
+    assert service.port == port  # same address after reload and update
+
+
+def test_update_to_a_new_model_version(app_dir: Path, k_model: Model, tmp_path: Path) -> None:
+    service = _deploy("models", [k_model], app_dir)
+    (tmp_path / "k.txt").write_text("10")
+    v2 = Model.register(str(tmp_path / "k.txt"), "k")
+    service.update(models=[v2])
+    assert service.models == ["k:2"]
+    assert service.run({"data": [1]}) == [10.0]
+
+
+def test_several_models_use_the_azure_multi_model_layout(app_dir: Path, k_model: Model, tmp_path: Path) -> None:
+    (tmp_path / "other.bin").write_bytes(b"\x00\x01")
+    other = Model.register(str(tmp_path / "other.bin"), "other")
+    (app_dir / "score.py").write_text(textwrap.dedent("""
+        import os
+        def init():
+            global found
+            root = os.environ["AZUREML_MODEL_DIR"]
+            found = sorted(os.path.relpath(os.path.join(d, f), root) for d, _, fs in os.walk(root) for f in fs)
+        def run(raw_data):
+            return found
+    """))
+    service = _deploy("multi", [k_model, other], app_dir)
+    assert service.run("{}") == ["k/1/k.txt", "other/1/other.bin"]
+
+
+def test_local_path_models(app_dir: Path, tmp_path: Path) -> None:
+    (tmp_path / "k.txt").write_text("2")
+    service = _deploy("local", [str(tmp_path / "k.txt")], app_dir)
+    assert service.models == ["k:1"]
+    assert service.run({"data": [4]}) == [8.0]
+
+
+def test_killed_server_shows_failed_and_reload_recovers(app_dir: Path, k_model: Model) -> None:
+    service = _deploy("crashy", [k_model], app_dir)
+    os.killpg(service._record.pid, signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while service.state != WebserviceState.FAILED and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert service.state == WebserviceState.FAILED
+    with pytest.raises(ScoringRequestError):
+        service.run({"data": [1]})
+    service.reload()
+    assert service.state == WebserviceState.HEALTHY
+    assert service.run({"data": [1]}) == [3.0]
+
+
+def test_name_taken_needs_overwrite(app_dir: Path, k_model: Model) -> None:
+    _deploy("same", [k_model], app_dir)
+    with pytest.raises(ServiceExistsError, match="overwrite=True"):
+        deploy("same", [k_model], InferenceConfig("score.py", source_directory=str(app_dir)))
+    replaced = deploy("same", [k_model], InferenceConfig("score.py", source_directory=str(app_dir)),
+                      overwrite=True)
+    replaced.wait_for_deployment(timeout_sec=120)
+    assert [s.name for s in Webservice.list()] == ["same"]
+    assert replaced.run({"data": [1]}) == [3.0]
+
+
+def test_port_conflicts_name_the_port_and_the_holder(app_dir: Path, k_model: Model) -> None:
+    first = _deploy("first", [k_model], app_dir)
+    second = deploy("second", [k_model], InferenceConfig("score.py", source_directory=str(app_dir)),
+                    ProcessWebservice.deploy_configuration(port=first.port))
+    with pytest.raises(PortInUseError) as info:
+        second.wait_for_deployment(timeout_sec=60)
+    assert f"port {first.port}" in str(info.value) and "'first'" in str(info.value)
+    with socket.socket() as sock:  # a foreign program's port: named, no holder
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        port = sock.getsockname()[1]
+        third = deploy("third", [k_model], InferenceConfig("score.py", source_directory=str(app_dir)),
+                       ProcessWebservice.deploy_configuration(port=port))
+        with pytest.raises(PortInUseError, match=f"port {port} on 127.0.0.1 is taken; choose another"):
+            third.wait_for_deployment(timeout_sec=60)
+
+
+def test_found_again_after_the_deploying_process_exits(app_dir: Path, k_model: Model) -> None:
+    code = textwrap.dedent(f"""
+        from jupyter_mldeploy import InferenceConfig, Model
+        from jupyter_mldeploy.deploy.api import deploy
+        s = deploy("survivor", [Model("k", 1)], InferenceConfig("score.py", source_directory={str(app_dir)!r}))
+        s.wait_for_deployment(timeout_sec=120)
+        print(s.port)
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=180,
+                         env=os.environ.copy())
+    assert out.returncode == 0, out.stderr
+    port = int(out.stdout.strip())
+    service = Webservice("survivor")
+    assert isinstance(service, ProcessWebservice)
+    assert service.port == port
+    assert service.state == WebserviceState.HEALTHY
+    assert service.run({"data": [2]}) == [6.0]
+    assert [s.name for s in Webservice.list(compute_type="process")] == ["survivor"]
+    assert Webservice.list(compute_type="docker") == []
+    service.delete()
+    assert Webservice.list() == []
+
+
+def test_auth_keys(app_dir: Path, k_model: Model) -> None:
+    from jupyter_mldeploy.scoring.client import ScoringClient
+
+    service = _deploy("locked", [k_model], app_dir, auth_enabled=True)
+    primary, secondary = service.get_keys()
+    assert primary and secondary and primary != secondary
+    assert service.run({"data": [1]}) == [3.0]  # run() sends the primary key
+    with ScoringClient(f"http://127.0.0.1:{service.port}") as anonymous:
+        with pytest.raises(ScoringRequestError) as info:
+            anonymous.score({"data": [1]})
+        assert info.value.status == 401
+    service.regen_key("Primary")
+    new_primary, same_secondary = service.get_keys()
+    assert new_primary != primary and same_secondary == secondary
+    with ScoringClient(f"http://127.0.0.1:{service.port}", auth_key=primary) as old:
+        with pytest.raises(ScoringRequestError) as info:
+            old.score({"data": [1]})
+        assert info.value.status == 401
+    with ScoringClient(f"http://127.0.0.1:{service.port}", auth_key=secondary) as second:
+        assert second.score({"data": [1]}) == [3.0]
+
+
+def test_keys_when_auth_is_off(app_dir: Path, k_model: Model) -> None:
+    service = _deploy("open", [k_model], app_dir)
+    with pytest.raises(InvalidArgumentError, match="auth_enabled=True"):
+        service.get_keys()
+
+
+def test_bad_arguments() -> None:
+    with pytest.raises(InvalidArgumentError, match="port must be"):
+        ProcessWebservice.deploy_configuration(port=70000)
+    with pytest.raises(InvalidArgumentError, match="InferenceConfig"):
+        deploy("x", [], None)
+    with pytest.raises(InvalidArgumentError, match="service name"):
+        deploy("bad/name", [], None)
