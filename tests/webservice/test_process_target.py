@@ -238,3 +238,36 @@ def test_bad_arguments() -> None:
         deploy("x", [], None)
     with pytest.raises(InvalidArgumentError, match="service name"):
         deploy("bad/name", [], None)
+
+
+@pytest.mark.slow
+def test_deploy_in_its_own_environment(app_dir: Path, k_model: Model, tmp_path: Path) -> None:
+    from jupyter_mldeploy import Environment
+
+    requirements = tmp_path / "requirements.txt"
+    requirements.write_text("six\n")
+    env = Environment.from_pip_requirements("scale-env", str(requirements))
+    (app_dir / "score.py").write_text(textwrap.dedent("""
+        import sys
+        import six
+
+        def init():
+            pass
+
+        def run(raw_data):
+            return {"python": sys.executable, "six": six.__version__}
+    """))
+    service = deploy("isolated", [k_model], InferenceConfig("score.py", source_directory=str(app_dir),
+                                                            environment=env))
+    service.wait_for_deployment(timeout_sec=300)
+    answer = service.run("{}")
+    assert answer["python"] != sys.executable
+    assert "/envs/" in answer["python"]
+    env_phase = [p for p in service.progress.phases if p.name == "environment"][0]
+    assert "scale-env" in env_phase.detail
+    # the same environment again is reused at once
+    again = deploy("isolated-2", [k_model], InferenceConfig("score.py", source_directory=str(app_dir),
+                                                            environment=env))
+    again.wait_for_deployment(timeout_sec=300)
+    assert "reused" in [p for p in again.progress.phases if p.name == "environment"][0].detail
+    assert again.run("{}")["python"] == answer["python"]
