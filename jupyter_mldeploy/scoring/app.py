@@ -41,6 +41,8 @@ _RID_OK = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 _RID_HEADERS = (b"x-request-id", b"x-ms-request-id", b"x-ms-client-request-id")
 _ROUTES = "GET /, GET /ready, POST|GET /score, GET /swagger.json, GET /metrics"
 _END = object()
+#: more requests than this waiting in one worker: run() calls queue on the script thread (fairness)
+CROWDED = 16
 _JSON = b"application/json"
 
 
@@ -95,6 +97,7 @@ class ScoringApp:
         on_hang: Callable[[], None] | None = None,
         worker_label: str = "1",
         live_workers: Callable[[], int | None] | None = None,
+        backlog: Callable[[], int] | None = None,
     ) -> None:
         self.state = state
         self.settings = settings
@@ -106,6 +109,8 @@ class ScoringApp:
         self._on_hang = on_hang
         self._worker = worker_label
         self._live_workers = live_workers
+        #: how many requests wait in this worker (set by the worker from uvicorn's task set)
+        self.backlog = backlog
         self._keys = tuple(k.encode() for k in settings.auth_keys)
         self._cors = tuple(settings.cors_origins)
         self._cors_any = "*" in self._cors
@@ -324,6 +329,8 @@ class ScoringApp:
             body=body,
             request_id=rid,
         )
+        if self.backlog is not None:
+            self.runner.crowded = self.backlog() > CROWDED
         try:
             response: ScoringResponse = await self.runner.call(entry.handle, request)
         except RunTimeout:

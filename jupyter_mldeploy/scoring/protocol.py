@@ -5,9 +5,10 @@ uvicorn writes the status line and headers when the app sends
 syscalls and two TCP segments per answer. MLflow's server shows what that can
 cost (headers and body in separate writes without TCP_NODELAY: Nagle plus
 delayed ACK stall every keep-alive request by ~40 ms). uvloop sets TCP_NODELAY
-on accepted sockets, and this wrapper holds the writes made during one
-event-loop step and sends them together at the end of that step, so an answer
-leaves in one write.
+on accepted sockets, and this wrapper holds a write (the headers) until the
+next one (the body) and sends both together, so an answer leaves in one
+write; a write with nothing after it in the same event-loop step is sent at
+the end of that step.
 """
 
 from __future__ import annotations
@@ -29,11 +30,15 @@ class _CoalescingTransport:
         self._pending: list[bytes] | None = None
 
     def write(self, data: bytes) -> None:
-        if self._pending is None:
+        pending = self._pending
+        if pending is None:
+            # hold it (the status line and headers): the body usually follows in the same step
             self._pending = [data]
             self._loop.call_soon(self._flush)
         else:
-            self._pending.append(data)
+            self._pending = None
+            pending.append(data)
+            self._transport.write(b"".join(pending))
 
     def _flush(self) -> None:
         pending, self._pending = self._pending, None

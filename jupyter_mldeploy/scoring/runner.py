@@ -17,6 +17,10 @@ call runs right on the event-loop thread, guarded by a ``SIGALRM`` interval
 timer that raises :class:`RunTimeout` inside it when it overruns (only on
 the main thread, where signals are delivered). A script whose calls are slow
 moves to the thread, so health probes keep answering while ``run()`` works.
+Under a crowd of waiting requests (the app sets ``crowded``) calls also go
+through the thread's FIFO queue: the event loop then keeps reading requests
+while the script runs and answers strictly in arrival order, which measured
+a lower p99 at 64 connections than running inline.
 """
 
 from __future__ import annotations
@@ -97,6 +101,8 @@ class Runner:
         self._interval = min(max(timeout_s / 10.0, 0.005), 0.25)
         self._pending = 0
         self._inline = False
+        #: set by the app while many requests wait: then calls queue on the thread (see module doc)
+        self.crowded = False
         self._armed = False
         self.ewma_s = 0.0
         self._start_thread()
@@ -148,7 +154,7 @@ class Runner:
 
     async def call(self, fn: Callable[..., Any], *args: Any) -> Any:
         """Run ``fn(*args)`` on the runner thread (in the caller's context) and return its result."""
-        if self._inline and self._pending == 0 and self.ewma_s < INLINE_MAX_S:
+        if self._inline and self._pending == 0 and self.ewma_s < INLINE_MAX_S and not self.crowded:
             return self._call_inline(fn, args)
         loop = asyncio.get_running_loop()
         if self._watchdog is None:

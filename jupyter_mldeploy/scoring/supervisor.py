@@ -218,8 +218,10 @@ class Supervisor:
                 worker.replaced_by = self._spawn().wid
 
     def _retire_replaced(self, fresh: Worker, now: float) -> None:
-        for old in self.workers.values():
-            if old.replaced_by == fresh.wid and old.stop_deadline is None:
+        """Stop hung workers once enough healthy workers serve (their replacements are up)."""
+        serving = sum(1 for w in self.workers.values() if w.state in ("ready", "initfailed"))
+        for old in list(self.workers.values()):
+            if old.state == "hung" and old.stop_deadline is None and serving >= self.settings.workers:
                 self._stop_worker(old, now)
 
     def _stop_worker(self, worker: Worker, now: float, grace: float | None = None) -> None:

@@ -176,7 +176,8 @@ def run_worker(
         state, settings, metrics=metrics, metrics_folder=metrics_folder, writer=writer,
         on_hang=on_hang, worker_label=worker_id,
     )
-    app.runner.enable_inline()
+    if os.environ.get("MLDEPLOY_INLINE_RUN", "auto").lower() not in ("0", "false", "no", "off"):
+        app.runner.enable_inline()
     reloader = None
     if settings.reload:
         from .reload import Reloader
@@ -191,6 +192,8 @@ def run_worker(
         reloader.start()
 
     server = _make_server(app, settings)
+    tasks = server.server_state.tasks
+    app.backlog = tasks.__len__  # requests parsed and waiting in this worker
 
     def stop(*_: object) -> None:
         if server.should_exit:
