@@ -21,7 +21,6 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import hashlib
-import io
 import os
 import re
 import secrets
@@ -46,6 +45,7 @@ READ_CHUNK = 4 << 20
 SLOW_COPY_ENV = "MLDEPLOY_TEST_SLOW_COPY"
 
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
+_O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 _TEMP_RE = re.compile(r"^(\d+)-[0-9a-f]+\.part$")
 
 
@@ -72,6 +72,8 @@ class BlobStore:
         self.objects_dir = self.home / "objects" / "sha256"
         self.temp_dir = self.home / "tmp" / "objects"
         self.models_dir = self.home / "models"
+        self._objects_str = str(self.objects_dir)
+        self._temp_str = str(self.temp_dir)
         self._made_dirs: set[str] = set()
         self._lock = threading.Lock()
 
@@ -107,14 +109,20 @@ class BlobStore:
 
     # --- writing -----------------------------------------------------------------------
 
+    def _object_str(self, sha256: str) -> str:
+        # a plain string join: this runs several times per file on hot paths
+        if len(sha256) != 64 or not _HEX64.match(sha256):
+            self.object_path(sha256)  # raises the IntegrityError
+        return f"{self._objects_str}/{sha256[:2]}/{sha256}"
+
     def has(self, sha256: str, size: int) -> bool:
         """Return True when the blob ``sha256`` is stored with the expected ``size``."""
         try:
-            return self.object_path(sha256).stat().st_size == size
+            return os.stat(self._object_str(sha256)).st_size == size
         except FileNotFoundError:
             return False
 
-    def stage(self, source: Path, *, hash_first: bool = False) -> StagedBlob:
+    def stage(self, source: Path | str, *, hash_first: bool = False) -> StagedBlob:
         """Copy ``source`` into a temp file while hashing it, unless its content is stored already.
 
         Parameters
@@ -127,44 +135,52 @@ class BlobStore:
         """
         self._ensure_dir(self.temp_dir)
         try:
-            with open(source, "rb", buffering=0) as src:
-                size = os.fstat(src.fileno()).st_size
+            fd = os.open(source, os.O_RDONLY | _O_CLOEXEC)
+            try:
+                size = os.fstat(fd).st_size
                 if size <= SMALL_FILE_LIMIT:
-                    return self._stage_small(src)
+                    return self._stage_small(fd, size)
                 if hash_first:
-                    digest, hashed_size = _hash_stream(src)
+                    digest, hashed_size = _hash_fd(fd)
                     if self.has(digest, hashed_size):
                         return StagedBlob(digest, hashed_size, None)
-                    src.seek(0)
-                return self._stage_large(src)
+                    os.lseek(fd, 0, os.SEEK_SET)
+                return self._stage_large(fd)
+            finally:
+                os.close(fd)
         except OSError as err:
             raise RegistryError(
                 f"cannot store {source}: {err}. Check that the file is readable and that "
                 f"{self.home} has free space."
             ) from err
 
-    def _stage_small(self, src: io.FileIO) -> StagedBlob:
-        data = src.readall()
+    def _stage_small(self, fd: int, size: int) -> StagedBlob:
+        data = os.read(fd, size + 1)
+        if len(data) > size:  # the file grew since fstat: read the rest
+            chunks = [data]
+            while chunk := os.read(fd, READ_CHUNK):
+                chunks.append(chunk)
+            data = b"".join(chunks)
         digest = hashlib.sha256(data).hexdigest()
         if self.has(digest, len(data)):
             return StagedBlob(digest, len(data), None)
-        temp = self._new_temp_path(self.temp_dir)
-        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o444)
+        temp = f"{self._temp_str}/{os.getpid()}-{secrets.token_hex(8)}.part"
+        out = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_CLOEXEC, 0o444)
         try:
             view = memoryview(data)
             while view:
-                written = os.write(fd, view)
+                written = os.write(out, view)
                 view = view[written:]
-                _slow_copy_pause()
+            _slow_copy_pause()
         finally:
-            os.close(fd)
-        return StagedBlob(digest, len(data), temp)
+            os.close(out)
+        return StagedBlob(digest, len(data), Path(temp))
 
-    def _stage_large(self, src: io.FileIO) -> StagedBlob:
+    def _stage_large(self, src_fd: int) -> StagedBlob:
         temp = self._new_temp_path(self.temp_dir)
-        fd = os.open(temp, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o444)
+        fd = os.open(temp, os.O_RDWR | os.O_CREAT | os.O_EXCL | _O_CLOEXEC, 0o444)
         try:
-            digest, size = _copy_and_hash(src.fileno(), fd)
+            digest, size = _copy_and_hash(src_fd, fd)
         except BaseException:
             os.close(fd)
             temp.unlink(missing_ok=True)
@@ -187,15 +203,18 @@ class BlobStore:
             return
         try:
             _flush([blob.temp for blob in pending if blob.temp is not None], self.temp_dir)
+            shards: set[str] = set()
             for blob in pending:
                 assert blob.temp is not None
-                target = self.object_path(blob.sha256)
-                self._ensure_dir(target.parent)
+                shard = f"{self._objects_str}/{blob.sha256[:2]}"
+                if shard not in shards:
+                    self._ensure_dir(Path(shard))
+                    shards.add(shard)
                 if self.has(blob.sha256, blob.size):
-                    blob.temp.unlink(missing_ok=True)
+                    os.unlink(blob.temp)
                 else:
-                    os.replace(blob.temp, target)
-            _flush([self.object_path(b.sha256).parent for b in pending], self.objects_dir)
+                    os.replace(blob.temp, self._object_str(blob.sha256))
+            _flush([Path(shard) for shard in shards], self.objects_dir)
         except OSError as err:
             raise RegistryError(
                 f"cannot write to the blob store {self.objects_dir}: {err}. "
@@ -218,20 +237,29 @@ class BlobStore:
         IntegrityError
             When the blob is missing or its bytes do not hash to ``sha256``.
         """
-        path = self.object_path(sha256)
         try:
-            src = open(path, "rb", buffering=0)
+            src = os.open(self._object_str(sha256), os.O_RDONLY | _O_CLOEXEC)
         except FileNotFoundError as err:
             raise IntegrityError(
                 f"blob {sha256} is missing from {self.objects_dir}. The store was altered; "
                 "register the model again from its original files."
             ) from err
-        with src:
-            fd = os.open(dest, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o644)
+        try:
+            out = os.open(dest, os.O_RDWR | os.O_CREAT | os.O_TRUNC | _O_CLOEXEC, 0o644)
             try:
-                digest, copied = _copy_and_hash(src.fileno(), fd)
+                if size <= SMALL_FILE_LIMIT:
+                    data = os.read(src, size + 1)
+                    digest, copied = hashlib.sha256(data).hexdigest(), len(data)
+                    if digest == sha256:
+                        view = memoryview(data)
+                        while view:
+                            view = view[os.write(out, view) :]
+                else:
+                    digest, copied = _copy_and_hash(src, out)
             finally:
-                os.close(fd)
+                os.close(out)
+        finally:
+            os.close(src)
         if digest != sha256 or copied != size:
             dest.unlink(missing_ok=True)
             raise IntegrityError(
@@ -243,8 +271,11 @@ class BlobStore:
         """Re-hash blob ``sha256``; return None when it is intact, else what is wrong with it."""
         path = self.object_path(sha256)
         try:
-            with open(path, "rb", buffering=0) as src:
-                digest, length = _hash_stream(src)
+            fd = os.open(path, os.O_RDONLY | _O_CLOEXEC)
+            try:
+                digest, length = _hash_fd(fd)
+            finally:
+                os.close(fd)
         except FileNotFoundError:
             return "missing"
         except OSError as err:
@@ -339,12 +370,12 @@ def _slow_copy_pause() -> None:
         time.sleep(float(delay))
 
 
-def _hash_stream(src: io.FileIO) -> tuple[str, int]:
+def _hash_fd(fd: int) -> tuple[str, int]:
+    """Hash the rest of ``fd`` from its current offset; return (sha256, bytes read)."""
     digest = hashlib.sha256()
     buf = bytearray(READ_CHUNK)
     view = memoryview(buf)
     total = 0
-    fd = src.fileno()
     while True:
         n = os.readv(fd, [buf])
         if not n:
