@@ -19,7 +19,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -336,6 +336,21 @@ class ProcessWebservice(Webservice):
             return ""
         lines = data.decode("utf-8", "replace").splitlines()
         return "\n".join(lines[-num_lines:])
+
+    def _target_follow(self, poll_s: float) -> Iterator[str]:
+        path = self._record.log_path
+        with open(path, "rb") as handle:
+            handle.seek(0, os.SEEK_END)
+            pending = b""
+            while path.exists():
+                chunk = handle.read()
+                if not chunk:
+                    time.sleep(poll_s)
+                    continue
+                pending += chunk
+                *lines, pending = pending.split(b"\n")
+                for line in lines:
+                    yield line.decode("utf-8", "replace")
 
     def _target_update(
         self,

@@ -18,7 +18,7 @@ import secrets
 import sys
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, ClassVar, TextIO
 
@@ -266,6 +266,17 @@ class Webservice:
         """The last ``num_lines`` lines of the scoring server's log."""
         return self._target_logs(num_lines)
 
+    def iter_logs(self, tail: int = 100, follow: bool = False, poll_s: float = 0.2) -> Iterator[str]:
+        """Yield the last ``tail`` log lines, then (with ``follow``) new lines as they are written.
+
+        With ``follow`` the iterator ends when the service is deleted; stop it earlier by
+        leaving the loop (or Ctrl-C).
+        """
+        yield from self._target_logs(tail).splitlines()
+        if not follow:
+            return
+        yield from self._target_follow(poll_s)
+
     def get_keys(self) -> tuple[str, str]:
         """The primary and secondary auth keys.
 
@@ -393,6 +404,9 @@ class Webservice:
         raise NotImplementedError
 
     def _target_logs(self, num_lines: int) -> str:
+        raise NotImplementedError
+
+    def _target_follow(self, poll_s: float) -> Iterator[str]:
         raise NotImplementedError
 
     def _target_update(
