@@ -210,7 +210,7 @@ class Environment:
         try:
             env = cls(data["name"])
             version = data.get("version")
-            env.version = int(version) if version not in (None, "", "Autosave") else None
+            env.version = int(version) if str(version).isdigit() else None  # "Autosave_..." -> None
             env.environment_variables = {str(k): str(v) for k, v in (data.get("environmentVariables") or {}).items()}
             python = data.get("python") or {}
             conda = python.get("condaDependencies")
@@ -289,6 +289,10 @@ class Environment:
         except (OSError, ValueError) as err:
             raise EnvironmentSpecError(f"cannot read {definition}: {err}.") from err
         conda_file = (data.get("python") or {}).get("condaDependenciesFile")
+        if not conda_file and (folder / CONDA_FILE).is_file() and not (data.get("python") or {}).get(
+            "condaDependencies"
+        ):
+            conda_file = CONDA_FILE  # Azure writes it beside the JSON without naming it
         env = Environment.from_dict(data)
         if conda_file:
             env.python.conda_dependencies = CondaDependencies(conda_dependencies_file_path=folder / conda_file)

@@ -120,3 +120,33 @@ def test_concurrent_registrations_get_distinct_versions() -> None:
     assert sorted(e.get_pip_requirements()[0] for e in Environment.list_versions("shared")) == [
         "pkg0", "pkg1", "pkg2", "pkg3"
     ]
+
+
+def test_load_a_folder_saved_by_azure_ml(tmp_path: Path) -> None:
+    folder = tmp_path / "azure"
+    folder.mkdir()
+    (folder / "azureml_environment.json").write_text(json.dumps({
+        "name": "myenv",
+        "version": "Autosave_2021-06-15T10:00:00Z_abc",
+        "environmentVariables": {"EXAMPLE_ENV_VAR": "EXAMPLE_VALUE"},
+        "python": {"userManagedDependencies": False, "interpreterPath": "python",
+                   "condaDependenciesFile": None, "baseCondaEnvironment": None},
+        "docker": {"enabled": False, "baseImage": "mcr.microsoft.com/azureml/openmpi3.1.2-ubuntu18.04:20210615.v1",
+                   "platform": {"os": "Linux", "architecture": "amd64"}, "baseDockerfile": None,
+                   "baseImageRegistry": {"address": None, "username": None, "password": None}, "arguments": []},
+        "spark": {"repositories": [], "packages": [], "precachePackages": True},
+        "inferencingStackVersion": None,
+        "r": None,
+    }))
+    (folder / "conda_dependencies.yml").write_text(
+        "name: project_environment\ndependencies:\n- python=3.8.10\n- pip=20.2.4\n"
+        "- pip:\n  - azureml-defaults\n  - scikit-learn==0.24.2\nchannels:\n- anaconda\n- conda-forge\n"
+    )
+    env = Environment.load_from_directory(folder)
+    assert env.name == "myenv" and env.version is None
+    assert env.environment_variables == {"EXAMPLE_ENV_VAR": "EXAMPLE_VALUE"}
+    assert env.docker.base_image.startswith("mcr.microsoft.com/azureml/")
+    assert env.python.conda_dependencies.get_python_version() == "3.8.10"
+    spec = env.spec
+    assert spec.python == "==3.8.10.*"
+    assert spec.requirements == ("scikit-learn==0.24.2",)  # azureml-defaults is replaced by the runtime
