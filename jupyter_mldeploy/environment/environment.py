@@ -210,7 +210,7 @@ class Environment:
         try:
             env = cls(data["name"])
             version = data.get("version")
-            env.version = int(version) if str(version).isdigit() else None  # "Autosave_..." -> None
+            env.version = int(str(version)) if str(version).isdigit() else None  # "Autosave_..." -> None
             env.environment_variables = {str(k): str(v) for k, v in (data.get("environmentVariables") or {}).items()}
             python = data.get("python") or {}
             conda = python.get("condaDependencies")
