@@ -268,8 +268,3 @@ def unreferenced(conn: sqlite3.Connection, shas: Iterable[str]) -> list[str]:
         for sha in shas
         if conn.execute("SELECT 1 FROM model_files WHERE sha256 = ? LIMIT 1", (sha,)).fetchone() is None
     ]
-
-
-def known_sizes(conn: sqlite3.Connection, minimum: int) -> set[int]:
-    """Return the distinct sizes of stored files of at least ``minimum`` bytes."""
-    return {r[0] for r in conn.execute("SELECT DISTINCT size FROM model_files WHERE size >= ?", (minimum,))}

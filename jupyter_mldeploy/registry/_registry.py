@@ -190,8 +190,12 @@ class Registry:
             raise InvalidArgumentError(f"description must be a string, got {type(description).__name__}.")
         source = _sources.collect(model_path, child_paths)
         self._clean_temp()
-        with self._read() as conn:
-            sizes = _db.known_sizes(conn, _storage.SMALL_FILE_LIMIT + 1)
+        sizes: set[int] = set()
+        if any(f.size > _storage.SMALL_FILE_LIMIT for f in source.files):
+            # large files that the latest version of this name had (same size): likely unchanged
+            with self._read() as conn:
+                previous = _db.get_version(conn, model_name, None)
+            sizes = {f.size for f in previous.files} if previous else set()
         staged = self._stage(source.files, sizes)
         try:
             for _attempt in range(_COMMIT_ATTEMPTS):

@@ -175,12 +175,25 @@ def test_gc_keeps_referenced_blobs_and_removes_stale_copies(make_tree, mldeploy_
     assert len(object_files(mldeploy_home)) == 1
 
 
-def test_known_sizes_query(make_tree) -> None:
-    reg = Registry()
-    reg.register(make_tree("m", {"a": b"x" * 10, "b": b"y" * 20}), "m")
-    with reg._read() as conn:
-        assert _db.known_sizes(conn, 15) == {20}
-        assert _db.known_sizes(conn, 0) == {10, 20}
+def test_reregistering_a_large_file_hashes_without_copying(
+    make_tree, mldeploy_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = make_tree("m", {"big.bin": os.urandom(_storage.SMALL_FILE_LIMIT + 10)})
+    Model.register(root, "m")
+    copies: list[int] = []
+    real = _storage._copy_and_hash
+
+    def counting(src_fd: int, dst_fd: int) -> tuple[str, int]:
+        copies.append(src_fd)
+        return real(src_fd, dst_fd)
+
+    monkeypatch.setattr(_storage, "_copy_and_hash", counting)
+    assert Model.register(root, "m").version == 2
+    assert copies == []  # same name, same size: hashed first, found, not copied
+    Model.register(root, "new-name")
+    assert len(copies) == 1  # unknown name: copied while hashing, then the temp file dropped
+    assert len(object_files(mldeploy_home)) == 1
+    assert temp_files(mldeploy_home) == []
 
 
 def test_verify_finds_altered_and_missing_blobs(make_tree, mldeploy_home: Path) -> None:
