@@ -131,7 +131,10 @@ def test_incomplete_build_folder_is_replaced(mldeploy_home: Path) -> None:
     env = _env("six")
     build = env.build_local()
     (build.path / local_build.META_FILE).unlink()  # as if a crash happened before completion
+    stale = mldeploy_home / "envs" / f".build-{build.build_key[:16]}-killed"
+    (stale / "env").mkdir(parents=True)  # what a builder killed with -9 leaves behind
     rebuilt = env.build_local()
+    assert not stale.exists()
     assert rebuilt.reused is False and rebuilt.path == build.path
     assert (rebuilt.path / local_build.META_FILE).is_file()
 
