@@ -31,7 +31,6 @@ Examples
 from __future__ import annotations
 
 import fnmatch
-import json
 import os
 import re
 import shutil
@@ -458,11 +457,8 @@ CMD ["{VENV}/bin/python", "-m", "jupyter_mldeploy.scoring", "--host", "0.0.0.0",
                     f"model {model.name}:{model.version} path {model.path} does not exist; "
                     "download the model first (Model.download) or fix the path"
                 )
-        # keep the folder in the context even with no models (COPY needs a source)
-        (root / ".mldeploy-models").write_text(
-            json.dumps([{"name": m.name, "version": m.version} for m in self.models]) + "\n",
-            encoding="utf-8",
-        )
+        if not self.models:  # keeps the folder when the context is archived (COPY needs it)
+            (root / ".keep").write_text("", encoding="utf-8")
 
     def _write_source(self, src: Path, entry_rel: str) -> None:
         if self.source_dir is None:

@@ -13,13 +13,16 @@ SCORE_PY = textwrap.dedent(
     import os
 
     import helpers
+    from azureml.core.model import Model
 
     model = None
+    model_path = None
 
 
     def init():
-        global model
-        with open(os.path.join(os.environ["AZUREML_MODEL_DIR"], "model.json")) as f:
+        global model, model_path
+        model_path = Model.get_model_path("scaler")  # Azure's way, through the shim
+        with open(model_path) as f:
             model = json.load(f)
         print("INIT-MARKER model loaded", flush=True)
 
@@ -31,6 +34,7 @@ SCORE_PY = textwrap.dedent(
             "code_version": helpers.CODE_VERSION,
             "uid": os.getuid(),
             "model_dir": os.environ["AZUREML_MODEL_DIR"],
+            "model_path": model_path,
         }
     """
 )

@@ -332,3 +332,27 @@ def test_runtime_installer_unpacks_the_wheel_and_checks_its_requirements(
     assert "needs packages the environment lacks" in failed.stderr
     assert "packaging>=999 (found" in failed.stderr and "no-such-dep-mldeploy (not installed)" in failed.stderr
     assert not (purelib / "needy_runtime").exists()
+
+
+def test_models_from_the_registry_land_where_get_model_path_looks(
+    tmp_path: Path, fake_wheelhouse: Path, fake_runtime: Path
+) -> None:
+    """Registry paths (file or folder model) in, Azure's NAME/VERSION layout out."""
+    from jupyter_mldeploy.registry.model import Model
+
+    pkl = tmp_path / "ridge.pkl"
+    pkl.write_bytes(b"weights")
+    folder = tmp_path / "tok"
+    (folder / "vocab").mkdir(parents=True)
+    (folder / "config.json").write_text("{}")
+    (folder / "vocab" / "words.txt").write_text("a b")
+    ridge = Model.register(model_path=str(pkl), model_name="ridge")
+    tok = Model.register(model_path=str(folder), model_name="tok")
+    models = {m.name: {m.version: Model.get_model_path(m.name, m.version)} for m in (ridge, tok)}
+    info = _write(tmp_path, fake_wheelhouse, fake_runtime, models=models)
+    root = info.path / "azureml-models"
+    assert (root / "ridge" / "1" / "ridge.pkl").read_bytes() == b"weights"
+    assert sorted(p.relative_to(root / "tok" / "1").as_posix() for p in (root / "tok" / "1").rglob("*")) == [
+        "config.json", "vocab", "vocab/words.txt",
+    ]
+    assert info.models_label == "ridge:1,tok:1"

@@ -131,6 +131,7 @@ def test_image_serves_score_as_non_root_on_loopback(
     assert answer["code_version"] == 1
     assert answer["uid"] == 1000
     assert answer["model_dir"] == "/var/azureml-app/azureml-models/scaler/1"
+    assert answer["model_path"] == "/var/azureml-app/azureml-models/scaler/1/model.json"
     container = docker_client.containers.get(running.name)
     assert container.exec_run("id -u").output.decode().strip() == "1000"
     bindings = container.attrs["HostConfig"]["PortBindings"]["5001/tcp"]
