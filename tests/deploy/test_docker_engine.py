@@ -286,12 +286,13 @@ def test_model_only_change_reuses_the_environment_layer(
     try:
         result = service.engine.build_image(info.path, tag)
         assert result.step_cached(ENV_PIP_STEP), result.log
-        assert result.step_cached("COPY --from=env")
-        assert result.step_cached(RUNTIME_PIP_STEP)
+        assert result.step_cached("COPY --from=env"), result.log
+        assert result.step_cached(RUNTIME_PIP_STEP), result.log
         assert not result.step_cached("COPY azureml-models/"), result.log
         history = {layer["Id"] for layer in service.engine.client.images.get(tag).history()}
         shared = {layer["Id"] for layer in service.engine.client.images.get(service.tag).history()}
-        assert len(history & shared - {"<missing>"}) >= 4  # base, user, venv, runtime layers are shared
+        common = history & shared - {"<missing>"}
+        assert len(common) >= 4, (history, shared)  # base, user, venv, runtime layers are shared
     finally:
         service.engine.remove_image(tag)
 
