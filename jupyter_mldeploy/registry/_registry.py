@@ -30,7 +30,7 @@ from ..errors import (
     TargetExistsError,
 )
 from . import _db, _sources, _storage
-from .records import KIND_FILE, ModelFile, ModelVersion
+from .records import ModelFile, ModelVersion
 
 #: Threads that store, export or verify large files in parallel (hashing and big reads release the GIL).
 IO_THREADS = max(2, min(8, os.cpu_count() or 2))
@@ -425,7 +425,8 @@ class Registry:
     ) -> str:
         """Copy the files of ``name:version`` into ``target_dir``, verifying each sha256.
 
-        Returns the path of the model file (single-file model) or of ``target_dir`` (folder model).
+        Returns the path of the model file (single-file model) or of the model's folder inside
+        ``target_dir`` (folder model), as Azure ML does.
         """
         record = self.get(name, version)
         target = Path(os.fspath(target_dir)).expanduser().absolute()
@@ -488,7 +489,8 @@ class Registry:
     def model_path(self, name: str, version: int | None = None) -> str:
         """Return a read-only local copy of ``name:version`` (made on first use, then reused).
 
-        The path is the model file for a single-file model and the folder for a folder model.
+        The path is the model file for a single-file model and the model's folder for a folder
+        model (``.../VERSION/model_dir``), as Azure ML's ``Model.get_model_path``.
         """
         record = self.get(name, version)
         final = self.store.materialized_dir(record.name, record.version)
@@ -738,9 +740,8 @@ def _merge_into(temp: Path, target: Path, record: ModelVersion) -> None:
 
 
 def _result_path(record: ModelVersion, folder: Path) -> str:
-    if record.kind == KIND_FILE:
-        return str(folder / record.files[0].path)
-    return str(folder)
+    """The model file, or the model's folder, inside ``folder`` (Azure's return value)."""
+    return str(folder / record.root)
 
 
 __all__ = ["Registry", "GcReport", "BlobProblem", "default_registry"]

@@ -1,8 +1,10 @@
 """Choose the files of a model to register, refusing paths that escape the model folder.
 
-A single-file model stores the file under its own name. A folder model stores
-every regular file under the folder (or under the ``child_paths`` picked inside
-it) with its path relative to the folder, using ``/`` separators. A symlink
+A single-file model stores the file under its own name (``model.pkl``). A folder
+model stores every regular file under the folder (or under the ``child_paths``
+picked inside it) under the folder's own name, using ``/`` separators
+(``model_dir/model.pkl``), as Azure ML does: after a download, a deployment or
+``get_model_path``, the model is found at ``.../VERSION/model_dir/model.pkl``. A symlink
 inside the folder that resolves inside the folder is stored as the file (or
 folder) it points to; one that resolves outside is refused.
 """
@@ -79,9 +81,10 @@ def collect(model_path: object, child_paths: Sequence[str] | None = None) -> Mod
         raise ModelPathError(f"model path {str(path)!r} is neither a file nor a folder: pass a model file or folder.")
 
     root = path.resolve()
+    top = PurePosixPath(Path(os.path.abspath(path)).name or root.name or "model")
     found: dict[str, SourceFile] = {}
     if child_paths is None:
-        _walk(root, root, PurePosixPath(), found, set())
+        _walk(root, root, top, found, set())
     else:
         if isinstance(child_paths, (str, os.PathLike)):
             child_paths = [os.fspath(child_paths)]
@@ -91,7 +94,7 @@ def collect(model_path: object, child_paths: Sequence[str] | None = None) -> Mod
                 "or list files inside the folder."
             )
         for child in child_paths:
-            _add_child(root, path, child, found)
+            _add_child(root, path, top, child, found)
     if not found:
         raise ModelPathError(
             f"model folder {str(path)!r} has no files: save the model's files into it first."
@@ -103,7 +106,9 @@ def _inside(root: Path, target: Path) -> bool:
     return target == root or root in target.parents
 
 
-def _add_child(root: Path, shown: Path, child: object, found: dict[str, SourceFile]) -> None:
+def _add_child(
+    root: Path, shown: Path, top: PurePosixPath, child: object, found: dict[str, SourceFile]
+) -> None:
     if not isinstance(child, (str, os.PathLike)) or not os.fspath(child):
         raise InvalidArgumentError(
             f"child path {child!r} is not a path: list paths relative to the model folder, e.g. ['model.pkl']."
@@ -123,7 +128,7 @@ def _add_child(root: Path, shown: Path, child: object, found: dict[str, SourceFi
         )
     rel = PurePosixPath(*[p for p in parts.parts if p not in ("", ".")])
     if not rel.parts:
-        _walk(root, root, PurePosixPath(), found, set())
+        _walk(root, root, top, found, set())
         return
     candidate = root.joinpath(*rel.parts)
     if not os.path.lexists(candidate):
@@ -136,7 +141,7 @@ def _add_child(root: Path, shown: Path, child: object, found: dict[str, SourceFi
             f"child path {raw!r} resolves to {str(real)!r}, outside the model folder {str(shown)!r}: "
             "copy the file into the folder instead of linking to it."
         )
-    _add_entry(root, real, rel, found, set(), shown_rel=raw)
+    _add_entry(root, real, top / rel, found, set(), shown_rel=raw)
 
 
 def _walk(root: Path, folder: Path, rel: PurePosixPath, found: dict[str, SourceFile], seen: set[Path]) -> None:
@@ -150,16 +155,17 @@ def _walk(root: Path, folder: Path, rel: PurePosixPath, found: dict[str, SourceF
         raise ModelPathError(f"cannot list {str(folder)!r}: {err}. Check its permissions.") from err
     for entry in entries:
         child_rel = rel / entry.name
+        shown = str(PurePosixPath(*child_rel.parts[1:]))
         if entry.is_symlink():
             target = Path(entry.path).resolve()
             if not _inside(root, target):
                 raise PathEscapeError(
-                    f"{child_rel} in the model folder is a symlink to {str(target)!r}, outside the "
+                    f"{shown} in the model folder is a symlink to {str(target)!r}, outside the "
                     "folder: copy the file into the folder, or pick other files with child_paths."
                 )
-            _add_entry(root, target, child_rel, found, seen, shown_rel=str(child_rel))
+            _add_entry(root, target, child_rel, found, seen, shown_rel=shown)
         else:
-            _add_entry(root, Path(entry.path), child_rel, found, seen, shown_rel=str(child_rel))
+            _add_entry(root, Path(entry.path), child_rel, found, seen, shown_rel=shown)
 
 
 def _add_entry(

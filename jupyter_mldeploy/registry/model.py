@@ -271,7 +271,7 @@ class Model:
         workspace: Any = None,
         registry: Registry | None = None,
     ) -> str:
-        """Return a local path of the model: the file of a single-file model, the folder of a folder model.
+        """Return a local path of the model: its file, or its folder (``.../VERSION/model_dir``).
 
         Outside a deployment this is a read-only copy under ``MLDEPLOY_HOME/models``,
         made on first use. Do not write into it.
@@ -346,7 +346,7 @@ class Model:
 
     @property
     def files(self) -> tuple[ModelFile, ...]:
-        """The stored files (relative path, size, sha256), sorted by path."""
+        """The stored files (path, size, sha256), sorted by path; folder models' paths start with the folder name."""
         return self._record.files
 
     @property
@@ -376,7 +376,8 @@ class Model:
         Returns
         -------
         str
-            The model file (single-file model) or ``target_dir`` (folder model).
+            The model file (single-file model) or the model's folder inside ``target_dir``
+            (folder model: ``target_dir/model_dir``), as Azure ML returns.
 
         Examples
         --------

@@ -34,7 +34,8 @@ class ModelVersion:
 
     ``created_time`` is an ISO-8601 UTC timestamp. ``kind`` is ``"file"`` for a
     model registered from one file (its only file is stored under its own name)
-    and ``"folder"`` for a folder model (paths relative to the folder).
+    and ``"folder"`` for a folder model (paths start with the folder's name, as
+    in Azure ML: ``model_dir/model.pkl``).
     """
 
     name: str
@@ -52,6 +53,11 @@ class ModelVersion:
     def id(self) -> str:
         """``"name:version"``, as Azure ML spells a model id."""
         return f"{self.name}:{self.version}"
+
+    @property
+    def root(self) -> str:
+        """The model's top entry: the file name, or the folder name of a folder model."""
+        return self.files[0].path.split("/", 1)[0] if self.files else ""
 
     @property
     def size(self) -> int:

@@ -54,13 +54,25 @@ def test_register_single_file(tmp_path: Path) -> None:
     assert model.size == 7000
 
 
-def test_register_folder_stores_relative_posix_paths(make_tree, tmp_path: Path) -> None:
-    root = make_tree("m", {"model.pkl": b"a" * 10, "sub/deep/vocab.txt": b"words", "conf.json": b"{}"})
+def test_register_folder_stores_posix_paths_under_the_folder_name(
+    make_tree, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As in Azure ML, a folder model keeps its folder's name: model_dir/model.pkl."""
+    root = make_tree("model_dir", {"model.pkl": b"a" * 10, "sub/deep/vocab.txt": b"words", "conf.json": b"{}"})
     model = Model.register(root, "folder-model")
-    assert [f.path for f in model.files] == ["conf.json", "model.pkl", "sub/deep/vocab.txt"]
+    assert [f.path for f in model.files] == [
+        "model_dir/conf.json",
+        "model_dir/model.pkl",
+        "model_dir/sub/deep/vocab.txt",
+    ]
     by_path = {f.path: f for f in model.files}
-    assert by_path["sub/deep/vocab.txt"].sha256 == sha256_of(root / "sub" / "deep" / "vocab.txt")
+    assert by_path["model_dir/sub/deep/vocab.txt"].sha256 == sha256_of(root / "sub" / "deep" / "vocab.txt")
     assert model.record.kind == "folder"
+    assert model.record.root == "model_dir"
+    # a trailing slash or a relative "." path names the same folder
+    assert Model.register(str(root) + "/", "folder-model").files == model.files
+    monkeypatch.chdir(root)
+    assert Model.register(".", "folder-model").files == model.files
 
 
 def test_versions_count_up_per_name(make_tree) -> None:
@@ -110,7 +122,7 @@ def test_azure_style_calls_with_a_workspace_argument(make_tree) -> None:
     assert Model(ws, "ported", version=1).id == "ported:1"
     assert Model(ws, name="ported").version == 3
     assert [m.version for m in Model.list(ws, name="ported")] == [3, 2, 1]
-    assert Model.get_model_path("ported", 1, ws).endswith("1")
+    assert Model.get_model_path("ported", 1, ws).endswith("/1/m")
 
 
 def test_list_newest_first_with_azure_filters(make_tree) -> None:
@@ -180,9 +192,10 @@ def test_download_file_and_folder_models(make_tree, tmp_path: Path) -> None:
     folder_model = Model.register(root, "folder")
     file_model = Model.register(root / "model.pkl", "file")
     out = folder_model.download(tmp_path / "out1")
-    assert out == str(tmp_path / "out1")
-    assert (tmp_path / "out1" / "sub" / "vocab.txt").read_bytes() == b"words"
-    assert (tmp_path / "out1" / "model.pkl").read_bytes() == b"pickle"
+    assert out == str(tmp_path / "out1" / "m")  # Azure returns the model's folder
+    assert (tmp_path / "out1" / "m" / "sub" / "vocab.txt").read_bytes() == b"words"
+    assert (tmp_path / "out1" / "m" / "model.pkl").read_bytes() == b"pickle"
+    assert [p.name for p in (tmp_path / "out1").iterdir()] == ["m"]
     path = file_model.download(tmp_path / "out2")
     assert path == str(tmp_path / "out2" / "model.pkl")
     assert Path(path).read_bytes() == b"pickle"
@@ -192,16 +205,16 @@ def test_download_file_and_folder_models(make_tree, tmp_path: Path) -> None:
 def test_download_onto_existing_folder_needs_exist_ok(make_tree, tmp_path: Path) -> None:
     model = Model.register(make_tree("m", {"model.pkl": b"new", "b.txt": b"b"}), "m")
     target = tmp_path / "existing"
-    target.mkdir()
-    (target / "model.pkl").write_bytes(b"old")
-    (target / "keep.txt").write_bytes(b"mine")
+    (target / "m").mkdir(parents=True)
+    (target / "m" / "model.pkl").write_bytes(b"old")
+    (target / "m" / "keep.txt").write_bytes(b"mine")
     with pytest.raises(TargetExistsError, match="exists already: pass exist_ok=True"):
         model.download(target)
-    assert (target / "model.pkl").read_bytes() == b"old"
-    model.download(target, exist_ok=True)
-    assert (target / "model.pkl").read_bytes() == b"new"
-    assert (target / "keep.txt").read_bytes() == b"mine"
-    assert (target / "b.txt").read_bytes() == b"b"
+    assert (target / "m" / "model.pkl").read_bytes() == b"old"
+    assert model.download(target, exist_ok=True) == str(target / "m")
+    assert (target / "m" / "model.pkl").read_bytes() == b"new"
+    assert (target / "m" / "keep.txt").read_bytes() == b"mine"
+    assert (target / "m" / "b.txt").read_bytes() == b"b"
     afile = tmp_path / "afile"
     afile.write_text("x")
     with pytest.raises(TargetExistsError, match="not a folder"):
@@ -232,6 +245,7 @@ def test_get_model_path_returns_a_read_only_copy(make_tree, mldeploy_home: Path)
     assert file_path.is_relative_to(mldeploy_home.resolve())
     assert not file_path.stat().st_mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH)
     folder = Path(Model.get_model_path("folder-model", version=1))
+    assert folder.name == "m" and folder.parent.name == "1"
     assert folder.is_dir() and (folder / "sub" / "vocab.txt").read_bytes() == b"words"
     assert Model.get_model_path("folder-model") == str(folder)  # reused, not copied again
     with pytest.raises(ModelNotFoundError):
@@ -247,7 +261,7 @@ def test_repr_to_dict_and_json(make_tree) -> None:
     data = json.loads(json.dumps(model.to_dict()))
     assert data["id"] == "ridge:1"
     assert data["size"] == 12_400
-    assert data["files"][0] == {"path": "a.bin", "size": 12_000, "sha256": sha256_of(root / "a.bin")}
+    assert data["files"][0] == {"path": "m/a.bin", "size": 12_000, "sha256": sha256_of(root / "a.bin")}
     assert datetime.fromisoformat(data["created_time"]) == model.created_time
     assert model.serialize() == model.to_dict()
 

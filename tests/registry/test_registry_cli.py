@@ -53,13 +53,13 @@ def test_register_list_show_download_delete(make_tree, tmp_path: Path, capsys: p
     code, out, _ = run(capsys, "models", "show", "ridge:1")
     assert code == 0
     assert "id           ridge:1" in out
-    assert "sub/vocab.txt" in out and sha256_of(root / "sub" / "vocab.txt") in out
+    assert "m/sub/vocab.txt" in out and sha256_of(root / "sub" / "vocab.txt") in out
     code, out, _ = run(capsys, "models", "show", "ridge", "--json")
     assert json.loads(out)["version"] == 2
 
     code, out, _ = run(capsys, "models", "download", "ridge:1", str(tmp_path / "dl"))
-    assert code == 0 and out.strip() == str(tmp_path / "dl")
-    assert (tmp_path / "dl" / "sub" / "vocab.txt").read_bytes() == b"words"
+    assert code == 0 and out.strip() == str(tmp_path / "dl" / "m")
+    assert (tmp_path / "dl" / "m" / "sub" / "vocab.txt").read_bytes() == b"words"
     code, out, _ = run(capsys, "models", "download", "ridge:1", str(tmp_path / "dl"), "--exist-ok")
     assert code == 0
 
@@ -123,7 +123,7 @@ def test_verify_reports_damage_with_exit_1(
     blob.unlink()
     code, out, err = run(capsys, "models", "verify")
     assert code == 1
-    assert out.strip() == f"{model.files[0].sha256}: missing; used by dmg:1/model.pkl"
+    assert out.strip() == f"{model.files[0].sha256}: missing; used by dmg:1/m/model.pkl"
     assert err.startswith("mldeploy: error: 1 stored file(s) are damaged or missing")
 
 

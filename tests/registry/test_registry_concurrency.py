@@ -70,10 +70,11 @@ def test_eight_processes_register_the_same_name_at_once(make_tree, tmp_path: Pat
         model = Model("shared-name", result["version"])
         assert model.tags == {"source": str(folder)}
         expected = {
-            p.relative_to(folder).as_posix(): sha256_of(p) for p in folder.rglob("*") if p.is_file()
+            p.relative_to(folder.parent).as_posix(): sha256_of(p) for p in folder.rglob("*") if p.is_file()
         }
         assert {f.path: f.sha256 for f in model.files} == expected
         out = Path(model.download(tmp_path / f"out-{result['version']}"))
+        assert out.name == folder.name
         assert (out / "weights.bin").read_bytes() == (folder / "weights.bin").read_bytes()
 
 

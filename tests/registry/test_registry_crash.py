@@ -64,10 +64,10 @@ def test_kill_9_while_storing_leaves_no_version(tmp_path: Path, mldeploy_home: P
     model = Model.register(model_dir, "big")
     assert model.version == 1
     by_path = {f.path: f.sha256 for f in model.files}
-    assert by_path["weights.bin"] == sha256_of(model_dir / "weights.bin")
+    assert by_path["big/weights.bin"] == sha256_of(model_dir / "weights.bin")
     assert len(by_path) == 21
     out = Path(model.download(tmp_path / "restored"))
-    assert sha256_of(out / "weights.bin") == by_path["weights.bin"]
+    assert sha256_of(out / "weights.bin") == by_path["big/weights.bin"]
 
 
 @pytest.mark.slow
@@ -77,7 +77,7 @@ def test_kill_at_any_moment_leaves_whole_versions_only(
 ) -> None:
     """Wherever the kill lands (startup, storing, commit, done) every visible version is whole."""
     model_dir = _big_model(tmp_path / "m", big_mb=24, small=40)
-    expected = {p.relative_to(model_dir).as_posix(): sha256_of(p) for p in model_dir.rglob("*") if p.is_file()}
+    expected = {p.relative_to(tmp_path).as_posix(): sha256_of(p) for p in model_dir.rglob("*") if p.is_file()}
     Model.register(model_dir, "m")  # version 1 exists before the crash
     proc = subprocess.Popen(
         worker_cmd(str(model_dir), "m"),
@@ -96,7 +96,7 @@ def test_kill_at_any_moment_leaves_whole_versions_only(
     for model in versions:
         assert {f.path: f.sha256 for f in model.files} == expected
         out = Path(model.download(tmp_path / f"out-{model.version}"))
-        assert sha256_of(out / "weights.bin") == expected["weights.bin"]
+        assert sha256_of(out / "weights.bin") == expected["m/weights.bin"]
     default_registry().gc(blob_grace_s=0)
     assert temp_files(mldeploy_home) == []
     assert Model.register(model_dir, "m").version == len(versions) + 1

@@ -17,9 +17,10 @@ def test_child_paths_pick_files_and_folders(make_tree) -> None:
         "m", {"model.pkl": b"p", "notes.md": b"n", "assets/a.txt": b"a", "assets/deep/b.txt": b"b"}
     )
     model = Model.register(root, "picked", child_paths=["model.pkl", "assets", "./model.pkl"])
-    assert [f.path for f in model.files] == ["assets/a.txt", "assets/deep/b.txt", "model.pkl"]
+    assert [f.path for f in model.files] == ["m/assets/a.txt", "m/assets/deep/b.txt", "m/model.pkl"]
     one = Model.register(root, "one", child_paths="assets/deep/b.txt")
-    assert [f.path for f in one.files] == ["assets/deep/b.txt"]
+    assert [f.path for f in one.files] == ["m/assets/deep/b.txt"]
+    assert Path(one.download(root.parent / "out")).joinpath("assets", "deep", "b.txt").read_bytes() == b"b"
 
 
 @pytest.mark.parametrize("bad", ["../outside.txt", "assets/../../outside.txt", "..", "a/../.."])
@@ -61,7 +62,7 @@ def test_symlink_to_outside_file_is_refused(make_tree, tmp_path: Path) -> None:
     with pytest.raises(PathEscapeError, match="outside the model folder"):
         Model.register(root, "m", child_paths=["innocent.txt"])
     # picking only the files inside works
-    assert [f.path for f in Model.register(root, "m", child_paths=["model.pkl"]).files] == ["model.pkl"]
+    assert [f.path for f in Model.register(root, "m", child_paths=["model.pkl"]).files] == ["m/model.pkl"]
 
 
 def test_symlinked_folder_to_outside_is_refused(make_tree, tmp_path: Path) -> None:
@@ -91,13 +92,13 @@ def test_symlinks_inside_the_folder_are_stored_as_their_targets(make_tree) -> No
     model = Model.register(root, "links")
     files = {f.path: f for f in model.files}
     assert set(files) == {
-        "alias.pkl",
-        "alias-dir/model.pkl",
-        "alias-dir/vocab.txt",
-        "real/model.pkl",
-        "real/vocab.txt",
+        "m/alias.pkl",
+        "m/alias-dir/model.pkl",
+        "m/alias-dir/vocab.txt",
+        "m/real/model.pkl",
+        "m/real/vocab.txt",
     }
-    assert files["alias.pkl"].sha256 == files["real/model.pkl"].sha256
+    assert files["m/alias.pkl"].sha256 == files["m/real/model.pkl"].sha256
     out = Path(model.download(root.parent / "out"))
     assert (out / "alias.pkl").read_bytes() == b"weights"
     assert not (out / "alias.pkl").is_symlink()
@@ -107,7 +108,7 @@ def test_symlink_loop_inside_the_folder_terminates(make_tree) -> None:
     root = make_tree("m", {"sub/model.pkl": b"p"})
     os.symlink("..", root / "sub" / "up", target_is_directory=True)
     model = Model.register(root, "loop")
-    assert "sub/model.pkl" in [f.path for f in model.files]
+    assert "m/sub/model.pkl" in [f.path for f in model.files]
     assert len(model.files) < 10
 
 
@@ -126,7 +127,7 @@ def test_download_refuses_paths_altered_in_the_database(make_tree, mldeploy_home
     model = Model.register(make_tree("m", {"model.pkl": b"p", "b.txt": b"b"}), "m")
     conn = sqlite3.connect(mldeploy_home / "registry.db")
     with conn:
-        conn.execute("UPDATE model_files SET path = '../../escaped.txt' WHERE path = 'b.txt'")
+        conn.execute("UPDATE model_files SET path = 'm/../../escaped.txt' WHERE path = 'm/b.txt'")
     conn.close()
     target = mldeploy_home.parent / "download-here"
     with pytest.raises(PathEscapeError, match="would leave the download folder"):

@@ -210,8 +210,8 @@ def test_verify_finds_altered_and_missing_blobs(make_tree, mldeploy_home: Path) 
     problems = {p.sha256: p for p in reg.verify()}
     assert set(problems) == {altered.name, by_content[b"sss"].name}
     assert problems[altered.name].issue.startswith("altered (its bytes hash to ")
-    assert problems[altered.name].used_by == ("m:1/a.bin",)
+    assert problems[altered.name].used_by == ("m:1/m/a.bin",)
     assert problems[by_content[b"sss"].name].issue == "missing"
-    assert problems[by_content[b"sss"].name].used_by == ("m:1/shared.bin", "other:1/shared.bin")
+    assert problems[by_content[b"sss"].name].used_by == ("m:1/m/shared.bin", "other:1/shared.bin")
     assert [p.used_by for p in reg.verify("other")] == [("other:1/shared.bin",)]
     assert len(reg.verify("m", 1)) == 2
