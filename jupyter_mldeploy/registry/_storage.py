@@ -429,6 +429,8 @@ def _kernel_copy_and_hash(src_fd: int, dst_fd: int) -> tuple[str, int]:
         first = os.copy_file_range(src_fd, dst_fd, COPY_CHUNK)
     except OSError as err:
         raise _NoKernelCopy() from err
+    if first == 0 and os.fstat(src_fd).st_size > 0:
+        raise _NoKernelCopy()  # e.g. pseudo or network filesystems that copy nothing
     state["copied"] = first
 
     def copier() -> None:

@@ -59,6 +59,14 @@ def test_plain_copy_fallback_gives_the_same_hash(tmp_path: Path, monkeypatch: py
     assert blob.temp is not None and blob.temp.read_bytes() == source.read_bytes()
 
 
+def test_kernel_copy_that_copies_nothing_falls_back(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    source = tmp_path / "f.bin"
+    source.write_bytes(os.urandom(5 << 20))
+    monkeypatch.setattr(_storage.os, "copy_file_range", lambda *args: 0)
+    blob = _storage.BlobStore(tmp_path / "home").stage(source)
+    assert (blob.size, blob.sha256) == (5 << 20, sha256_of(source))
+
+
 def test_existing_object_is_not_rewritten(make_tree, mldeploy_home: Path) -> None:
     root = make_tree("m", {"big.bin": os.urandom(6 << 20), "small.bin": b"s"})
     Model.register(root, "m")
