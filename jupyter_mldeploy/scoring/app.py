@@ -228,7 +228,7 @@ class ScoringApp:
     def _authorized(self, auth: bytes | None) -> bool:
         if not self._keys:
             return True
-        if auth is None or not auth[:7].lower() == b"bearer ":
+        if auth is None or auth[:7].lower() != b"bearer ":
             return False
         given = auth[7:].strip()
         ok = False

@@ -80,10 +80,7 @@ class ScoringClient:
         self.scheme = parts.scheme
         self.host = parts.hostname
         self.port = parts.port or (443 if parts.scheme == "https" else 80)
-        path = parts.path.rstrip("/")
-        if path.endswith("/score"):
-            path = path[: -len("/score")]
-        self.prefix = path
+        self.prefix = parts.path.rstrip("/").removesuffix("/score")
         self.base_url = f"{self.scheme}://{parts.netloc}{self.prefix}"
         self.auth_key = auth_key
         self.timeout = timeout
@@ -109,7 +106,7 @@ class ScoringClient:
             conn.close()
             self._local.conn = None
 
-    def __enter__(self) -> ScoringClient:
+    def __enter__(self) -> ScoringClient:  # noqa: PYI034 - Self needs Python 3.11
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -64,7 +64,7 @@ def purge_source_modules(source_dir: Path) -> list[str]:
     dropped = []
     for name, module in list(sys.modules.items()):
         path = getattr(module, "__file__", None)
-        if not path or name.startswith("jupyter_mldeploy") or name.startswith("mldeploy_entry_"):
+        if not path or name.startswith(("jupyter_mldeploy", "mldeploy_entry_")):
             continue
         if path.startswith(root) and "site-packages" not in path:
             sys.modules.pop(name, None)

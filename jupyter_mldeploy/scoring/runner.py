@@ -34,7 +34,6 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-
 #: calls averaging less than this run inline on the event-loop thread
 INLINE_MAX_S = 0.002
 
@@ -48,7 +47,7 @@ class RunTimeout(BaseException):
 
 
 class _Job:
-    __slots__ = ("fn", "args", "future", "ctx", "started")
+    __slots__ = ("args", "ctx", "fn", "future", "started")
 
     def __init__(self, fn: Callable[..., Any], args: tuple[Any, ...], future: asyncio.Future[Any]) -> None:
         self.fn = fn

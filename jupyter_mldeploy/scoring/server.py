@@ -271,7 +271,7 @@ class ScoringServer:
             proc.stdout.close()
         return proc.returncode
 
-    def __enter__(self) -> ScoringServer:
+    def __enter__(self) -> ScoringServer:  # noqa: PYI034 - Self needs Python 3.11
         self.start()
         try:
             self.wait_ready()

@@ -16,6 +16,7 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 from ..errors import InvalidArgumentError
 
@@ -209,7 +210,7 @@ def settings_from_args(
     """
     environ = os.environ if environ is None else environ
     given = vars(args) if args is not None else {}
-    values: dict[str, object] = {}
+    values: dict[str, Any] = {}
     for name in ENV_NAMES:
         value = given.get(name)
         if value is None:
@@ -218,19 +219,23 @@ def settings_from_args(
                 continue
             value = raw
         values[name] = value
-    try:
-        for name, cast in (("port", int), ("workers", int), ("timeout_ms", int), ("max_body_mb", float)):
-            if name in values:
-                values[name] = cast(values[name])  # type: ignore[operator]
-    except ValueError as err:
-        raise InvalidArgumentError(f"{name} must be a number: {err}; fix the flag or environment value") from err
+    for name, cast in (("port", int), ("workers", int), ("timeout_ms", int), ("max_body_mb", float)):
+        if name in values:
+            try:
+                values[name] = cast(values[name])
+            except ValueError as err:
+                flag = "--" + name.replace("_", "-")
+                raise InvalidArgumentError(
+                    f"{name} must be a number, got {values[name]!r}; fix {flag} or the environment "
+                    f"variable ({' / '.join(ENV_NAMES[name])})"
+                ) from err
     if isinstance(values.get("auth_keys"), str):
         values["auth_keys"] = _split(str(values["auth_keys"]))
     elif "auth_keys" in values:
-        values["auth_keys"] = tuple(str(k) for k in values["auth_keys"])  # type: ignore[union-attr]
+        values["auth_keys"] = tuple(str(k) for k in values["auth_keys"])
     if "cors_origins" in values:
         raw = values["cors_origins"]
-        values["cors_origins"] = _split(raw) if isinstance(raw, str) else tuple(raw)  # type: ignore[arg-type]
+        values["cors_origins"] = _split(raw) if isinstance(raw, str) else tuple(raw)
     if isinstance(values.get("reload"), str):
         values["reload"] = _truthy(str(values["reload"]))
     if not values.get("entry_script"):
@@ -241,7 +246,7 @@ def settings_from_args(
         values["fd"] = int(given["fd"])
     if given.get("debug"):
         values["debug"] = True
-    return ServeSettings(**values)  # type: ignore[arg-type]
+    return ServeSettings(**values)
 
 
 def parse_args(argv: Sequence[str] | None = None) -> ServeSettings:

@@ -95,14 +95,14 @@ def test_serve_from_the_command_line_with_azure_env_and_ctrl_c(entry):
 
 
 def test_serve_without_a_script_fails_with_a_one_line_error():
-    result = subprocess.run([MLDEPLOY, "serve", "--port", "0"], capture_output=True, text=True, timeout=60,
+    result = subprocess.run([MLDEPLOY, "serve", "--port", "0"], check=False, capture_output=True, text=True, timeout=60,
                             env={"PATH": "/usr/bin:/bin", "MLDEPLOY_HOME": "/tmp"})
     assert result.returncode == 1
     assert "--entry-script" in result.stderr and "Traceback" not in result.stderr
 
 
 def test_serve_help_lists_every_option_with_its_environment_name():
-    result = subprocess.run([MLDEPLOY, "serve", "--help"], capture_output=True, text=True, timeout=60)
+    result = subprocess.run([MLDEPLOY, "serve", "--help"], check=False, capture_output=True, text=True, timeout=60)
     text = " ".join(result.stdout.split())
     for flag, env in [("--entry-script", "AZUREML_ENTRY_SCRIPT"), ("--source-dir", "AZUREML_SOURCE_DIRECTORY"),
                       ("--model-dir", "AZUREML_MODEL_DIR"), ("--timeout-ms", "SCORING_TIMEOUT_MS"),

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from test_server_support import post, serve
 
 from jupyter_mldeploy.errors import ScoringRequestError
@@ -44,9 +43,8 @@ def test_auth_keys_guard_score_and_swagger_but_not_health(serve):
 
     with server.client() as client:  # carries the first key
         assert client.score(BODY) == {"predictions": [14.5]}
-    with ScoringClient(server.url, auth_key="nope") as wrong:
-        with pytest.raises(ScoringRequestError) as info:
-            wrong.score(BODY)
+    with ScoringClient(server.url, auth_key="nope") as wrong, pytest.raises(ScoringRequestError) as info:
+        wrong.score(BODY)
     assert info.value.status == 401 and "Bearer" in str(info.value)
     assert info.value.body["error"]["code"] == "Unauthorized"
 

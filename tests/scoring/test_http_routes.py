@@ -12,7 +12,7 @@ __all__ = ["serve"]
 
 def test_liveness_readiness_and_score_with_request_id_headers(serve):
     server = serve("plain_json")
-    status, headers, body = raw_request(server, "GET", "/")
+    status, _, body = raw_request(server, "GET", "/")
     assert (status, body) == (200, b"Healthy")
     ready = post(server, None, method="GET", path="/ready")
     assert ready.status == 200 and body_json(ready)["status"] == "Ready"

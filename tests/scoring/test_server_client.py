@@ -7,7 +7,12 @@ import json
 import pytest
 from test_server_support import script, serve
 
-from jupyter_mldeploy.errors import InvalidArgumentError, PortInUseError, ScoringRequestError, ServerStartError
+from jupyter_mldeploy.errors import (
+    InvalidArgumentError,
+    PortInUseError,
+    ScoringRequestError,
+    ServerStartError,
+)
 from jupyter_mldeploy.scoring.client import ScoringClient
 from jupyter_mldeploy.scoring.server import ScoringServer
 
@@ -31,9 +36,8 @@ def test_server_urls_port_logs_and_context_manager():
         assert server.stop() == 0
     assert not server.is_running()
 
-    with ScoringServer(script("plain_json"), port=0) as ctx:
-        with ctx.client() as client:
-            assert client.score({"data": [[1, 2, 3]]}) == {"predictions": [14.5]}
+    with ScoringServer(script("plain_json"), port=0) as ctx, ctx.client() as client:
+        assert client.score({"data": [[1, 2, 3]]}) == {"predictions": [14.5]}
     assert not ctx.is_running()
 
 

@@ -10,7 +10,13 @@ import time
 import pytest
 
 from jupyter_mldeploy.scoring.contract import current_request_id
-from jupyter_mldeploy.scoring.metrics import IN_FLIGHT, WorkerMetrics, read_folder, render, zero_in_flight
+from jupyter_mldeploy.scoring.metrics import (
+    IN_FLIGHT,
+    WorkerMetrics,
+    read_folder,
+    render,
+    zero_in_flight,
+)
 from jupyter_mldeploy.scoring.runner import Runner, RunTimeout
 
 
