@@ -32,7 +32,6 @@ _LAZY: dict[str, str] = {
     "Webservice": "jupyter_mldeploy.deploy.webservice:Webservice",
     "WebserviceState": "jupyter_mldeploy.deploy.webservice:WebserviceState",
     "ProcessWebservice": "jupyter_mldeploy.deploy.process:ProcessWebservice",
-    "deploy": "jupyter_mldeploy.deploy.api:deploy",
     "ScoringServer": "jupyter_mldeploy.scoring.server:ScoringServer",
     "ScoringClient": "jupyter_mldeploy.scoring.client:ScoringClient",
     "AMLRequest": "jupyter_mldeploy.scoring.aml:AMLRequest",
@@ -43,7 +42,6 @@ _LAZY: dict[str, str] = {
 __all__ = ["__version__", "errors", "MLDeployError", *_LAZY]
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .deploy.api import deploy
     from .deploy.process import ProcessWebservice
     from .deploy.webservice import Webservice, WebserviceState
     from .environment import CondaDependencies, Environment

@@ -1,8 +1,10 @@
-"""The main job as a newcomer sees it: train, register, list, serve and score a model locally.
+"""The main job as a newcomer sees it: train, register, list, deploy and score a model locally.
 
 Run it with ``scripts/demo`` (which installs what it needs first). It uses the
 registry at ``MLDEPLOY_HOME`` (default ``~/.mldeploy``); running it again
-registers the next version of the same model.
+registers the next version of the same model and redeploys the service.
+The service keeps running afterwards: ``mldeploy services``, ``mldeploy score``,
+``mldeploy delete diabetes-ridge``.
 """
 
 from __future__ import annotations
@@ -10,14 +12,14 @@ from __future__ import annotations
 import json
 import tempfile
 import textwrap
-import time
 from pathlib import Path
 
 import joblib
 from sklearn.datasets import load_diabetes
 from sklearn.linear_model import Ridge
 
-from jupyter_mldeploy import Model, ScoringServer
+from jupyter_mldeploy import InferenceConfig, Model, ProcessWebservice
+from jupyter_mldeploy.deploy.api import deploy
 from jupyter_mldeploy._config import mldeploy_home
 
 SCORE_PY = textwrap.dedent(
@@ -38,17 +40,16 @@ SCORE_PY = textwrap.dedent(
 
 
 def main() -> None:
-    print(f"registry: {mldeploy_home()}")
+    home = mldeploy_home()
+    print(f"registry: {home}")
     with tempfile.TemporaryDirectory(prefix="mldeploy-demo-") as tmp:
         work = Path(tmp)
         X, y = load_diabetes(return_X_y=True)
-        model_dir = work / "model"
-        model_dir.mkdir()
-        joblib.dump(Ridge(alpha=1.0).fit(X, y), model_dir / "model.joblib")
+        joblib.dump(Ridge(alpha=1.0).fit(X, y), work / "model.joblib")
 
         # 1. register (a new version each run) ...
         model = Model.register(
-            model_path=str(model_dir),
+            model_path=str(work / "model.joblib"),
             model_name="diabetes-ridge",
             tags={"framework": "sklearn", "demo": "true"},
             description="Ridge regression on sklearn's diabetes data",
@@ -61,19 +62,27 @@ def main() -> None:
         for m in Model.list(name="diabetes-ridge")[:5]:
             print(f"  {m.id:<22} {m.created_time:%Y-%m-%d %H:%M:%S}  tags={m.tags}")
 
-        # 3. ... and serve it with an Azure ML v1 entry script, then score two rows.
-        downloaded = Path(model.download(str(work / "azureml-models" / model.name / str(model.version))))
-        script = work / "score.py"
-        script.write_text(SCORE_PY)
-        started = time.perf_counter()
-        with ScoringServer(script, model_dir=downloaded, port=0) as server:
-            server.wait_ready(timeout=60)
-            ready_s = time.perf_counter() - started
-            payload = {"data": X[:2].tolist()}
-            result = server.client().score(payload)
-            print(f"\nscoring server ready in {ready_s:.1f} s at {server.scoring_uri}")
-            print(f"POST {json.dumps(payload)[:60]}...  ->  {result}")
-        print("\nserver stopped. Next: `mldeploy models list`, `mldeploy doctor`, `mldeploy serve --help`.")
+    # 3. ... and deploy it with an Azure ML v1 entry script as a local web service.
+    app = home / "demo-app"
+    app.mkdir(exist_ok=True)
+    (app / "score.py").write_text(SCORE_PY)
+    print("\ndeploying (local process target, no Docker needed):")
+    service = deploy(
+        "diabetes-ridge",
+        [model],
+        InferenceConfig(entry_script="score.py", source_directory=str(app)),
+        ProcessWebservice.deploy_configuration(),
+        overwrite=True,
+    )
+    service.wait_for_deployment(show_output=True)
+    payload = {"data": X[:2].tolist()}
+    result = service.run(json.dumps(payload))
+    print(f"\nservice.run({json.dumps(payload)[:48]}...)  ->  {result}")
+    print(
+        f"\nThe service keeps running at {service.scoring_uri}. Try:\n"
+        f"  curl -s -H 'Content-Type: application/json' -d '{{\"data\": [[0,0,0,0,0,0,0,0,0,0]]}}' {service.scoring_uri}\n"
+        "  mldeploy services | mldeploy logs diabetes-ridge | mldeploy delete diabetes-ridge"
+    )
 
 
 if __name__ == "__main__":
