@@ -92,6 +92,20 @@ class LogWriter:
         self.flush()
 
 
+class _BinaryView:
+    """``sys.stdout.buffer`` of a :class:`TaggedStream`: bytes are decoded and tagged like text."""
+
+    def __init__(self, text: TaggedStream) -> None:
+        self._text = text
+
+    def write(self, data: bytes) -> int:
+        self._text.write(bytes(data).decode("utf-8", "replace"))
+        return len(data)
+
+    def flush(self) -> None:
+        self._text.flush()
+
+
 class TaggedStream(io.TextIOBase):
     """A text stream standing in for ``sys.stdout``/``sys.stderr`` that tags each line with the request id.
 
@@ -103,6 +117,7 @@ class TaggedStream(io.TextIOBase):
         self._writer = writer
         self._label = label
         self._partial = threading.local()
+        self.buffer = _BinaryView(self)
 
     @property
     def encoding(self) -> str:  # type: ignore[override]

@@ -117,8 +117,12 @@ class Reloader:
         self._stop.set()
 
     def _loop(self) -> None:
-        while not self._stop.wait(self.interval_s):
+        wait = self.interval_s
+        while not self._stop.wait(wait):
+            started = time.perf_counter()
             current = snapshot(self.paths)
+            # a big source folder is polled less often: at most ~5% of a core for watching
+            wait = max(self.interval_s, 20 * (time.perf_counter() - started))
             if current == self._mtimes:
                 continue
             changed = sorted(k for k in current.keys() | self._mtimes.keys() if current.get(k) != self._mtimes.get(k))
@@ -148,7 +152,11 @@ class Reloader:
                 self.log.error(f"reload failed, still serving the previous version: {err}\n{text}")
             return False
         self.state.reload_error = None
+        previous = self.state.entry
         self.state.serve(entry)
+        module = getattr(previous, "module", None)
+        if module is not None:  # let the old version (and its model) be freed once its requests finish
+            sys.modules.pop(module.__name__, None)
         self.metrics.add(RELOADS, 1)
         self.log.info(f"reload: now serving generation {self.state.generation} "
                       f"(load + init {time.perf_counter() - started:.2f}s)")

@@ -69,9 +69,19 @@ def load_and_init(settings: ServeSettings) -> Any:
     token = current_request_id.set("init")
     try:
         entry.init()
+    except BaseException:
+        forget_module(entry)  # a failed reload must not keep its half-loaded model in memory
+        raise
     finally:
         current_request_id.reset(token)
     return entry
+
+
+def forget_module(entry: Any) -> None:
+    """Drop a script's module from ``sys.modules`` (requests holding it keep it alive until they finish)."""
+    module = getattr(entry, "module", None)
+    if module is not None:
+        sys.modules.pop(module.__name__, None)
 
 
 class _Pipe:

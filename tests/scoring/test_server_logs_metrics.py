@@ -28,6 +28,13 @@ def test_access_lines_and_script_output_carry_the_request_id(serve):
     assert any("init: loading model" in line and "rid=init" in line for line in lines)
 
 
+def test_binary_stdout_writes_are_tagged_too(serve):
+    server = serve("http_run_raises")
+    assert post(server, json.dumps({"bytes": True}), {"x-request-id": "bytes-req"}).status == 200
+    log = wait_for_log(server, lambda t: "raw bytes line" in t)
+    assert any("rid=bytes-req" in line and "raw bytes line" in line for line in log.splitlines())
+
+
 def test_metrics_text_counts_statuses_latency_and_in_flight(serve):
     server = serve("plain_json")
     for _ in range(3):

@@ -1,6 +1,7 @@
 """SERVER test script: run() raises for {"fail": true}, else echoes; init() prints once."""
 
 import json
+import sys
 
 
 def init():
@@ -9,6 +10,8 @@ def init():
 
 def run(raw_data):
     data = json.loads(raw_data)
+    if data.get("bytes"):
+        sys.stdout.buffer.write(b"raw bytes line\n")
     if data.get("fail"):
         raise ValueError("asked to fail: " + str(data.get("why", "no reason")))
     return {"echo": data}
