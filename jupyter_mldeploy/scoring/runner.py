@@ -172,6 +172,9 @@ class Runner:
 
     def _call_inline(self, fn: Callable[..., Any], args: tuple[Any, ...]) -> Any:
         started = time.perf_counter()
+        loop = asyncio.get_running_loop()
+        # hide the server's loop so a script may call asyncio.run() as it could under azmlinfsrv
+        asyncio._set_running_loop(None)
         self._armed = True
         signal.setitimer(signal.ITIMER_REAL, self.timeout_s)
         try:
@@ -184,6 +187,7 @@ class Runner:
         finally:
             signal.setitimer(signal.ITIMER_REAL, 0)
             self._armed = False
+            asyncio._set_running_loop(loop)
             self.ewma_s = 0.8 * self.ewma_s + 0.2 * (time.perf_counter() - started)
 
     def _check(self) -> None:

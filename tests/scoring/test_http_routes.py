@@ -166,3 +166,11 @@ def test_streaming_answer_arrives_in_chunks(serve):
     assert json.loads(parts[0]) == {"chunk": 0}
     assert "stream broke at chunk 2" in broken.text
     assert post(server, None, method="GET", path="/ready").status == 200
+
+
+def test_run_may_use_asyncio_run_itself(serve):
+    server = serve("http_asyncio_run")
+    for _ in range(3):
+        answer = post(server, json.dumps({"data": [1, 2]}))
+        assert answer.status == 200, answer.text
+        assert body_json(answer) == {"doubled": [2, 4]}
