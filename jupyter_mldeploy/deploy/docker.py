@@ -217,6 +217,8 @@ class DockerEngine:
         (``DOCKER_HOST`` or the local socket), created on first use.
     timeout
         Seconds an engine call may take (builds stream, so this bounds silence, not total time).
+    connect_timeout
+        Seconds :meth:`ping` and the first call wait for an answer: a hung daemon fails fast.
 
     Examples
     --------
@@ -225,9 +227,10 @@ class DockerEngine:
     '1.41'
     """
 
-    def __init__(self, client: Any = None, *, timeout: int = 600) -> None:
+    def __init__(self, client: Any = None, *, timeout: int = 600, connect_timeout: float = 10) -> None:
         self._client = client
         self._timeout = timeout
+        self._connect_timeout = connect_timeout
 
     # --- the engine ---------------------------------------------------------------------
 
@@ -243,9 +246,12 @@ class DockerEngine:
         if self._client is None:
             docker = _docker()
             try:
-                self._client = docker.from_env(timeout=self._timeout)
+                # a short timeout while asking the API version: a hung daemon fails in seconds
+                client = docker.from_env(timeout=min(self._timeout, self._connect_timeout))
             except docker.errors.DockerException as err:
                 raise _unavailable(err) from err
+            client.api.timeout = self._timeout
+            self._client = client
         return self._client
 
     def ping(self) -> dict[str, Any]:
@@ -257,11 +263,15 @@ class DockerEngine:
             No engine answers; the message says how to start one.
         """
         docker = _docker()
+        api = self.client.api
+        api.timeout, saved = min(api.timeout, self._connect_timeout), api.timeout
         try:
-            self.client.ping()
-            return dict(self.client.version())
+            api.ping()
+            return dict(api.version())
         except (docker.errors.DockerException, OSError) as err:
             raise _unavailable(err) from err
+        finally:
+            api.timeout = saved
 
     def close(self) -> None:
         """Close the SDK client (a new one is made on next use)."""

@@ -253,6 +253,26 @@ def test_code_edit_with_server_reload_needs_no_restart(
     assert docker_client.containers.get(running.name).attrs["State"]["StartedAt"] == started_at  # no restart
 
 
+def test_failing_init_is_reported_at_once_with_its_error(
+    service: Service, containers: list[str], unique: str, tmp_path: Path
+) -> None:
+    source = write_service_source(tmp_path / "broken")
+    (source / "helpers.py").write_text("raise RuntimeError('helpers cannot load: missing setting XYZ')\n")
+    name = f"mldeploy-t-{unique}"
+    containers.append(name)
+    running = service.engine.run_container(service.tag, name, source_dir=source, read_only=True)
+    with pytest.raises(DeploymentError) as caught:
+        service.engine.wait_ready(name, running.port, timeout=60)
+    message = str(caught.value)
+    assert "failed to load or init()" in message and "missing setting XYZ" in message
+    assert "Fix the entry script" in message
+    # the fix, then a restart: served from a read-only root filesystem as well
+    (source / "helpers.py").write_text("CODE_VERSION = 5\n")
+    service.engine.restart(name)
+    service.engine.wait_ready(name, running.port, timeout=60)
+    assert score(running.url, [1.0])["code_version"] == 5
+
+
 def test_remove_frees_the_port_and_deletes_the_image(
     service: Service, unique: str, docker_client: Any, containers: list[str]
 ) -> None:
