@@ -1,7 +1,8 @@
-"""Deployment targets: the Docker build context writer and the Docker engine wrapper.
+"""Deployments: the ``Webservice`` targets and the Docker layer they build on.
 
-Nothing heavy is imported here: ``deploy._context`` writes a self-contained
-Docker build context (Dockerfile, wheelhouse, runtime wheel, models, source)
-and ``deploy.docker`` drives the Docker engine through the docker SDK, which it
-imports only when used.
+Nothing is imported here, so ``import jupyter_mldeploy.deploy`` stays light. For
+Docker, ``deploy._context`` writes a self-contained, offline-buildable build
+context (Dockerfile, wheelhouse, runtime wheel, models, source) and
+``deploy.docker`` drives the engine through the docker SDK, which it imports
+only when used.
 """
