@@ -469,6 +469,11 @@ def measure_all(
             try:
                 results[name].cold_start_s = cold_start(running)
                 check_prediction(running, payload["expected"])
+                if args.cold_only:
+                    running.stop_now()
+                    print(f"  w={workers} {name:<10} cold start {results[name].cold_start_s:.2f} s",
+                          file=sys.stderr)
+                    continue
                 lua = write_lua(spec, tmp)
                 url = f"http://{HOST}:{port}{spec.path}"
                 run_wrk(url, max(8, 4 * workers), args.warmup, lua)
@@ -677,6 +682,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, default=1, help="repeat everything N times, report medians")
     parser.add_argument("--quick", action="store_true", help="short points: the whole run in ~2 minutes")
     parser.add_argument("--health", action="store_true", help="also measure plain GET / at c=8")
+    parser.add_argument("--cold-only", action="store_true",
+                        help="measure only cold start and memory-free checks (use with --rounds 5)")
     parser.add_argument("--json", type=Path, default=RESULTS / "serve_vs_peers.json")
     args = parser.parse_args(argv)
     args.servers = [s for s in args.servers.split(",") if s]

@@ -5,7 +5,8 @@
 #   - bench/.venvs/mlflow:     mlflow + scikit-learn,
 #   - the model files in bench/.venvs/model (joblib + MLflow model dir).
 # Ours and the bare Starlette app run from the project's .venv. Every venv gets the
-# same scikit-learn / numpy / scipy versions as .venv so that predict() costs the same.
+# same scikit-learn / numpy / scipy / pandas versions as .venv so that predict() and
+# the import of the model (sklearn imports pandas when it is installed) cost the same.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -26,7 +27,7 @@ fi
 # Pin the numeric stack to exactly what the project venv has.
 pins=$("$PY" - <<'PYEOF'
 from importlib.metadata import version
-print(" ".join(f"{d}=={version(d)}" for d in ("scikit-learn", "numpy", "scipy", "joblib")))
+print(" ".join(f"{d}=={version(d)}" for d in ("scikit-learn", "numpy", "scipy", "joblib", "pandas", "threadpoolctl", "narwhals")))
 PYEOF
 )
 log "numeric pins: $pins"
