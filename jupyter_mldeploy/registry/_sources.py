@@ -26,7 +26,7 @@ class SourceFile:
     """A file to register: its stored relative path and the real file to read."""
 
     relpath: str
-    source: Path
+    source: str
     size: int
 
 
@@ -76,7 +76,7 @@ def collect(model_path: object, child_paths: Sequence[str] | None = None) -> Mod
             )
         if st.st_size == 0:
             raise ModelPathError(f"model file {str(path)!r} is empty (0 bytes): save the model first.")
-        return ModelSource(KIND_FILE, (SourceFile(path.name, path.resolve(), st.st_size),))
+        return ModelSource(KIND_FILE, (SourceFile(path.name, str(path.resolve()), st.st_size),))
     if not stat.S_ISDIR(st.st_mode):
         raise ModelPathError(f"model path {str(path)!r} is neither a file nor a folder: pass a model file or folder.")
 
@@ -153,7 +153,17 @@ def _walk(root: Path, folder: Path, rel: PurePosixPath, found: dict[str, SourceF
         entries = sorted(os.scandir(folder), key=lambda e: e.name)
     except OSError as err:
         raise ModelPathError(f"cannot list {str(folder)!r}: {err}. Check its permissions.") from err
+    prefix = str(rel)
     for entry in entries:
+        if not entry.is_symlink():
+            # the common case, kept cheap: a plain file (scandir already has its type)
+            try:
+                if entry.is_file(follow_symlinks=False):
+                    relpath = f"{prefix}/{entry.name}"
+                    found[relpath] = SourceFile(relpath, entry.path, entry.stat(follow_symlinks=False).st_size)
+                    continue
+            except FileNotFoundError:
+                continue  # removed while listing
         child_rel = rel / entry.name
         shown = str(PurePosixPath(*child_rel.parts[1:]))
         if entry.is_symlink():
@@ -185,7 +195,7 @@ def _add_entry(
     if stat.S_ISDIR(st.st_mode):
         _walk(root, real, rel, found, seen)
     elif stat.S_ISREG(st.st_mode):
-        found[str(rel)] = SourceFile(str(rel), real, st.st_size)
+        found[str(rel)] = SourceFile(str(rel), str(real), st.st_size)
     else:
         raise ModelPathError(
             f"{shown_rel} in the model folder is not a regular file (a socket, pipe or device): "

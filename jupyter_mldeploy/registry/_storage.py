@@ -29,7 +29,7 @@ import stat
 import sys
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -55,7 +55,7 @@ class StagedBlob:
 
     sha256: str
     size: int
-    temp: Path | None
+    temp: str | None
 
 
 class BlobStore:
@@ -174,7 +174,7 @@ class BlobStore:
             _slow_copy_pause()
         finally:
             os.close(out)
-        return StagedBlob(digest, len(data), Path(temp))
+        return StagedBlob(digest, len(data), temp)
 
     def _stage_large(self, src_fd: int) -> StagedBlob:
         temp = self._new_temp_path(self.temp_dir)
@@ -189,7 +189,7 @@ class BlobStore:
         if self.has(digest, size):
             temp.unlink()
             return StagedBlob(digest, size, None)
-        return StagedBlob(digest, size, temp)
+        return StagedBlob(digest, size, str(temp))
 
     def publish(self, staged: Iterable[StagedBlob]) -> None:
         """Make staged temp files durable and rename them to their object paths.
@@ -214,7 +214,7 @@ class BlobStore:
                     os.unlink(blob.temp)
                 else:
                     os.replace(blob.temp, self._object_str(blob.sha256))
-            _flush([Path(shard) for shard in shards], self.objects_dir)
+            _flush(sorted(shards), self.objects_dir)
         except OSError as err:
             raise RegistryError(
                 f"cannot write to the blob store {self.objects_dir}: {err}. "
@@ -225,7 +225,10 @@ class BlobStore:
         """Remove the temp files of blobs that will not be published."""
         for blob in staged:
             if blob.temp is not None:
-                blob.temp.unlink(missing_ok=True)
+                try:
+                    os.unlink(blob.temp)
+                except FileNotFoundError:
+                    continue
 
     # --- reading -----------------------------------------------------------------------
 
@@ -497,7 +500,7 @@ def _load_syncfs() -> object | None:
 _SYNCFS = _load_syncfs()
 
 
-def _flush(paths: list[Path], anchor: Path) -> None:
+def _flush(paths: Sequence[str], anchor: Path) -> None:
     """Flush ``paths`` (files or folders) to disk: one ``syncfs`` on Linux, else an fsync each."""
     if _SYNCFS is not None:
         fd = os.open(anchor, os.O_RDONLY)

@@ -36,11 +36,11 @@ def test_stage_hashes_the_stored_bytes(tmp_path: Path, size: int) -> None:
     store = _storage.BlobStore(tmp_path / "home")
     blob = store.stage(source)
     assert blob.size == size
-    assert blob.temp is not None and blob.temp.read_bytes() == source.read_bytes()
+    assert blob.temp is not None and Path(blob.temp).read_bytes() == source.read_bytes()
     assert blob.sha256 == sha256_of(source)
     store.publish([blob])
     assert store.object_path(blob.sha256).read_bytes() == source.read_bytes()
-    assert not blob.temp.exists()
+    assert not Path(blob.temp).exists()
     again = store.stage(source, hash_first=True)
     assert again.temp is None and again.sha256 == blob.sha256
 
@@ -56,7 +56,7 @@ def test_plain_copy_fallback_gives_the_same_hash(tmp_path: Path, monkeypatch: py
     store = _storage.BlobStore(tmp_path / "home")
     blob = store.stage(source)
     assert blob.sha256 == sha256_of(source)
-    assert blob.temp is not None and blob.temp.read_bytes() == source.read_bytes()
+    assert blob.temp is not None and Path(blob.temp).read_bytes() == source.read_bytes()
 
 
 def test_kernel_copy_that_copies_nothing_falls_back(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -86,7 +86,7 @@ def test_publish_flushes_temp_files_before_renaming(tmp_path: Path, monkeypatch:
     events: list[str] = []
     real_replace = os.replace
 
-    def flush(paths: list[Path], anchor: Path) -> None:
+    def flush(paths: list[str], anchor: Path) -> None:
         events.append(f"flush:{anchor.name}")
 
     def replace(src: object, dst: object) -> None:
@@ -223,3 +223,17 @@ def test_verify_finds_altered_and_missing_blobs(make_tree, mldeploy_home: Path) 
     assert problems[by_content[b"sss"].name].used_by == ("m:1/m/shared.bin", "other:1/shared.bin")
     assert [p.used_by for p in reg.verify("other")] == [("other:1/shared.bin",)]
     assert len(reg.verify("m", 1)) == 2
+
+
+def test_publish_without_syncfs_fsyncs_each_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_storage, "_SYNCFS", None)
+    synced: list[int] = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(_storage.os, "fsync", lambda fd: (synced.append(fd), real_fsync(fd)))
+    store = _storage.BlobStore(tmp_path / "home")
+    source = tmp_path / "f"
+    source.write_bytes(b"portable")
+    blob = store.stage(source)
+    store.publish([blob])
+    assert store.object_path(blob.sha256).read_bytes() == b"portable"
+    assert len(synced) == 2  # the temp file, then its shard folder
