@@ -563,12 +563,15 @@ class DockerEngine:
         source_dir: str | os.PathLike[str] | None = None,
         env: Mapping[str, str] | None = None,
         labels: Mapping[str, str] | None = None,
+        mounts: Mapping[str | os.PathLike[str], str] | None = None,
     ) -> RunningContainer:
         """Replace container ``name`` by a new one on the same port, changing only what is given.
 
-        This is the no-rebuild update path: a new source folder (``source_dir``) or new
-        environment variables take effect in the time a container needs to start.
-        Everything not given (image, port, labels, env, mounts) is kept.
+        This is the no-rebuild update path: a new source folder (``source_dir``), new
+        environment variables, or new read-only ``mounts`` (``{host: container path}``;
+        one replaces an old mount at the same container path, e.g. a models folder over
+        ``/var/azureml-app/azureml-models`` with ``AZUREML_MODEL_DIR`` in ``env``) take effect
+        in the time a container needs to start. Everything not given is kept.
 
         Raises
         ------
@@ -585,7 +588,7 @@ class DockerEngine:
         image_env = self._image_env(str(config.get("Image", "")))
         kept_env = {k: v for k, v in old_env.items() if image_env.get(k) != v}
         kept_env.update(env or {})
-        mounts: dict[str | os.PathLike[str], str] = {}
+        kept_mounts: dict[str | os.PathLike[str], str] = {}
         old_source: str | None = None
         for mount in attrs.get("Mounts") or []:
             if mount.get("Type") != "bind":
@@ -593,7 +596,11 @@ class DockerEngine:
             if mount.get("Destination") == SOURCE_ROOT:
                 old_source = str(mount.get("Source"))
             else:
-                mounts[str(mount.get("Source"))] = str(mount.get("Destination"))
+                kept_mounts[str(mount.get("Source"))] = str(mount.get("Destination"))
+        for host, target in (mounts or {}).items():
+            for old_host in [h for h, t in kept_mounts.items() if t == target]:
+                del kept_mounts[old_host]
+            kept_mounts[host] = target
         new_source = str(source_dir) if source_dir is not None else old_source
         host_config = attrs.get("HostConfig") or {}
         new_labels = {**old_labels, **dict(labels or {})}
@@ -610,7 +617,7 @@ class DockerEngine:
             port=port,
             labels=new_labels,
             env=kept_env,
-            mounts=mounts,
+            mounts=kept_mounts,
             source_dir=new_source,
             user=str(config.get("User") or DEFAULT_USER),
             read_only=bool(host_config.get("ReadonlyRootfs")),

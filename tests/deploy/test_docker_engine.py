@@ -233,6 +233,20 @@ def test_code_edit_reaches_the_service_without_a_rebuild(
     assert container.labels["mldeploy.source"] == str(other.resolve())
     assert container.labels[LABEL_SERVICE] == running.name  # labels kept
 
+    # a new model version, mounted over the image's models: no build either
+    models = tmp_path / "models"
+    write_model(models / "scaler" / "2" / "model.json", 10.0, 0.0)
+    third = service.engine.recreate(
+        running.name,
+        mounts={models: "/var/azureml-app/azureml-models"},
+        env={"AZUREML_MODEL_DIR": "/var/azureml-app/azureml-models/scaler/2"},
+    )
+    service.engine.wait_ready(third.name, third.port, timeout=60)
+    answer = score(third.url, [1.0])
+    assert answer["predictions"] == [10.0] and answer["code_version"] == 3  # source mount kept
+    assert answer["model_path"] == "/var/azureml-app/azureml-models/scaler/2/model.json"
+    assert docker_client.containers.get(third.name).image.id == image_before
+
 
 def test_code_edit_with_server_reload_needs_no_restart(
     service: Service, containers: list[str], unique: str, tmp_path: Path, docker_client: Any
