@@ -29,11 +29,18 @@ from .contract import current_request_id
 _FLUSH_INTERVAL_S = 0.02
 
 
+_second: tuple[int, str] = (-1, "")
+
+
 def timestamp(now: float | None = None) -> str:
-    """UTC ISO-8601 time with milliseconds, as every log line starts."""
+    """UTC ISO-8601 time with milliseconds, as every log line starts (the seconds part is cached)."""
+    global _second
     now = time.time() if now is None else now
     secs = int(now)
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs)) + f".{int((now - secs) * 1000):03d}Z"
+    cached = _second  # one read of an immutable pair: safe across threads
+    if cached[0] != secs:
+        cached = _second = (secs, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs)))
+    return f"{cached[1]}.{int((now - secs) * 1000):03d}Z"
 
 
 class LogWriter:
