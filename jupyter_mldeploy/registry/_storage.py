@@ -41,6 +41,8 @@ SMALL_FILE_LIMIT = 4 << 20
 COPY_CHUNK = 16 << 20
 #: Read buffer for hashing and for the plain read/write fallback.
 READ_CHUNK = 4 << 20
+#: Up to this many paths are flushed with one fsync each; more with one syncfs.
+FSYNC_EACH_LIMIT = 16
 #: Test hook: seconds to sleep after each copied chunk (makes "kill mid-register" testable).
 SLOW_COPY_ENV = "MLDEPLOY_TEST_SLOW_COPY"
 
@@ -501,8 +503,13 @@ _SYNCFS = _load_syncfs()
 
 
 def _flush(paths: Sequence[str], anchor: Path) -> None:
-    """Flush ``paths`` (files or folders) to disk: one ``syncfs`` on Linux, else an fsync each."""
-    if _SYNCFS is not None:
+    """Flush ``paths`` (files or folders) to disk.
+
+    A few paths get an fsync each (waiting only for our own bytes); many get one
+    ``syncfs`` of the filesystem holding ``anchor`` on Linux (one journal commit
+    instead of thousands, though it also waits for other programs' pending writes).
+    """
+    if _SYNCFS is not None and len(paths) > FSYNC_EACH_LIMIT:
         fd = os.open(anchor, os.O_RDONLY)
         try:
             if _SYNCFS(fd) == 0:  # type: ignore[operator]

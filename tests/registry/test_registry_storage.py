@@ -225,6 +225,23 @@ def test_verify_finds_altered_and_missing_blobs(make_tree, mldeploy_home: Path) 
     assert len(reg.verify("m", 1)) == 2
 
 
+def test_many_files_are_flushed_with_one_syncfs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[str] = []
+    real = _storage._SYNCFS
+    if real is None:
+        pytest.skip("syncfs is Linux-only")
+    monkeypatch.setattr(_storage, "_SYNCFS", lambda fd: (calls.append("syncfs"), real(fd))[1])
+    monkeypatch.setattr(_storage.os, "fsync", lambda fd: calls.append("fsync"))
+    store = _storage.BlobStore(tmp_path / "home")
+    staged = []
+    for i in range(_storage.FSYNC_EACH_LIMIT + 1):
+        (tmp_path / f"f{i}").write_bytes(f"file {i}".encode())
+        staged.append(store.stage(tmp_path / f"f{i}"))
+    store.publish(staged)
+    assert calls[0] == "syncfs"  # the temp files: one syncfs
+    assert all(store.has(b.sha256, b.size) for b in staged)
+
+
 def test_publish_without_syncfs_fsyncs_each_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(_storage, "_SYNCFS", None)
     synced: list[int] = []
