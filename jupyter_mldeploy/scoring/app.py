@@ -5,7 +5,7 @@ Routes (see docs/scoring-server.md):
 ``GET /``               liveness: ``Healthy`` while the process serves.
 ``GET /ready``          readiness: 200 once ``init()`` succeeded; 503 ``InitFailed`` with the traceback otherwise.
 ``POST|GET|OPTIONS /score``  calls ``EntryScript.handle`` on the worker's one script thread.
-``GET /swagger.json``   the OpenAPI document (``?version=3`` for OpenAPI 3).
+``GET /swagger.json``   the OpenAPI document (``?version=3`` or ``3.1`` for OpenAPI 3; 404 for other versions).
 ``GET /metrics``        Prometheus text, summed over all workers.
 
 The app is a plain ASGI callable (no framework objects on the request path):
@@ -25,12 +25,16 @@ import time
 import traceback
 from collections.abc import Awaitable, Callable, Iterable, Iterator, MutableMapping
 from typing import Any
+from urllib.parse import parse_qs
+
+from ..errors import InvalidArgumentError
 
 from .contract import ErrorCode, ScoringRequest, ScoringResponse, current_request_id, error_body
 from .logs import LogWriter, ServerLog, timestamp
 from .metrics import IN_FLIGHT, TIMEOUTS, WorkerMetrics, read_folder, render
 from .runner import Runner, RunTimeout
 from .settings import ServeSettings
+from .swagger import normalize_version
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -469,8 +473,11 @@ class ScoringApp:
     async def _swagger(
         self, scope: Scope, send: Send, entry: Any, rid: str, extra: list[tuple[bytes, bytes]]
     ) -> int:
-        query = scope["query_string"].decode("latin-1")
-        version = 3 if ("version=3" in query or "version=3.0" in query) else 2
+        query = parse_qs(scope["query_string"].decode("latin-1"))
+        try:
+            version = normalize_version(query.get("version", ["2"])[-1])
+        except InvalidArgumentError as err:
+            return await self._error(send, 404, ErrorCode.NOT_FOUND, str(err), rid, extra)
         host = ""
         for name, value in scope["headers"]:
             if name == b"host":
@@ -483,6 +490,8 @@ class ScoringApp:
                 doc = await self.runner.call(
                     lambda: entry.swagger(version, service_name=self.settings.service_name, host=host or None)
                 )
+            except InvalidArgumentError as err:  # e.g. Swagger 2 cannot describe this schema
+                return await self._error(send, 404, ErrorCode.NOT_FOUND, str(err), rid, extra)
             except Exception as err:  # noqa: BLE001 - a broken schema must not take the server down
                 self.log.error(f"rid={rid} swagger generation failed:\n{traceback.format_exc()}")
                 return await self._error(

@@ -136,6 +136,12 @@ def test_schema_scripts_serve_swagger_and_typed_input(serve, name):
         assert answer.status == 200
         doc = body_json(answer)
         assert key in doc and "/score" in json.dumps(doc["paths"])
+    v31 = body_json(post(server, None, method="GET", path="/swagger.json?version=3.1"))
+    assert v31["openapi"].startswith("3.1")
+    unknown = post(server, None, method="GET", path="/swagger.json?version=7")
+    assert unknown.status == 404
+    assert "version=2" in unknown.error["message"] and "version=3" in unknown.error["message"]
+    assert post(server, None, method="GET", path="/ready").status == 200  # still serving
     bad = post(server, json.dumps({"nope": 1}))
     assert 400 <= bad.status < 500
     assert bad.error["code"] in ("SchemaValidation", "InvalidJSON")
