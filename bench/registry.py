@@ -161,7 +161,9 @@ def bench_list(work: Path, versions: int) -> dict[str, float]:
         "register a tiny model (mean of 500 real registers)": per_register,
         f"Model.list() over {versions} versions": best(lambda: Model.list(registry=reg)),
         "Model.list(name=...)": best(lambda: Model.list(name="model-042", registry=reg)),
-        "Model.list(tags=[['stage','prod']])": best(lambda: Model.list(tags=[["stage", "prod"]], registry=reg)),
+        "Model.list(tags=[['stage','prod']])": best(
+            lambda: Model.list(tags=[["stage", "prod"]], registry=reg)
+        ),
         "Model.list(latest=True)": best(lambda: Model.list(latest=True, registry=reg)),
         "Model(name) (latest)": best(lambda: Model("model-042", registry=reg), 50),
     }
@@ -170,11 +172,21 @@ def bench_list(work: Path, versions: int) -> dict[str, float]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--size-mb", type=int, default=1024, help="data size per scenario (default 1024)")
-    parser.add_argument("--small-kb", type=int, default=64, help="size of each small file (default 64)")
-    parser.add_argument("--repeat", type=int, default=3, help="runs per timing; the median is shown")
-    parser.add_argument("--versions", type=int, default=10_000, help="versions for the list benchmark")
-    parser.add_argument("--workdir", default=None, help="scratch folder (default: a temp dir under ~)")
+    parser.add_argument(
+        "--size-mb", type=int, default=1024, help="data size per scenario (default 1024)"
+    )
+    parser.add_argument(
+        "--small-kb", type=int, default=64, help="size of each small file (default 64)"
+    )
+    parser.add_argument(
+        "--repeat", type=int, default=3, help="runs per timing; the median is shown"
+    )
+    parser.add_argument(
+        "--versions", type=int, default=10_000, help="versions for the list benchmark"
+    )
+    parser.add_argument(
+        "--workdir", default=None, help="scratch folder (default: a temp dir under ~)"
+    )
     parser.add_argument("--only", choices=["small", "large", "list"], action="append", default=None)
     parser.add_argument("--json", action="store_true", help="also print the results as JSON")
     args = parser.parse_args()

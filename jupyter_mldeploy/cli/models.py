@@ -36,13 +36,22 @@ def add_parser(subparsers: Any) -> None:
     p = sub.add_parser("register", help="register a model file or folder as a new version")
     p.add_argument("path", metavar="PATH", help="model file or folder")
     p.add_argument("--name", required=True, help="model name (versions count up per name)")
-    p.add_argument("--tag", action="append", default=[], metavar="KEY=VALUE", help="tag (repeatable)")
     p.add_argument(
-        "--property", action="append", default=[], metavar="KEY=VALUE", help="property (repeatable, add-only)"
+        "--tag", action="append", default=[], metavar="KEY=VALUE", help="tag (repeatable)"
+    )
+    p.add_argument(
+        "--property",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="property (repeatable, add-only)",
     )
     p.add_argument("--description", default=None, metavar="TEXT")
     p.add_argument(
-        "--child-path", action="append", default=None, metavar="REL",
+        "--child-path",
+        action="append",
+        default=None,
+        metavar="REL",
         help="store only this path inside the folder (repeatable)",
     )
     p.add_argument("--framework", default=None, help="model framework, e.g. ScikitLearn")
@@ -53,7 +62,11 @@ def add_parser(subparsers: Any) -> None:
     p = sub.add_parser("list", help="list model versions, newest first")
     p.add_argument("--name", default=None, help="only versions of this name")
     p.add_argument(
-        "--tag", action="append", default=[], metavar="KEY[=VALUE]", help="only versions with this tag (repeatable)"
+        "--tag",
+        action="append",
+        default=[],
+        metavar="KEY[=VALUE]",
+        help="only versions with this tag (repeatable)",
     )
     p.add_argument("--latest", action="store_true", help="only the latest version of each name")
     p.add_argument("--json", action="store_true", help="print JSON")
@@ -64,7 +77,9 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=_show)
 
-    p = sub.add_parser("download", help="copy a version's files into a new folder (sha256 verified)")
+    p = sub.add_parser(
+        "download", help="copy a version's files into a new folder (sha256 verified)"
+    )
     p.add_argument("ref", metavar="NAME[:VERSION]")
     p.add_argument("dir", metavar="DIR")
     p.add_argument("--exist-ok", action="store_true", help="write into an existing folder")
@@ -75,13 +90,18 @@ def add_parser(subparsers: Any) -> None:
     p.set_defaults(func=_delete)
 
     p = sub.add_parser("verify", help="re-hash stored files and report damaged or missing ones")
-    p.add_argument("ref", nargs="?", default=None, metavar="NAME[:VERSION]", help="default: every model")
+    p.add_argument(
+        "ref", nargs="?", default=None, metavar="NAME[:VERSION]", help="default: every model"
+    )
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=_verify)
 
     p = sub.add_parser("gc", help="remove leftovers of interrupted registers and unused bytes")
     p.add_argument(
-        "--grace", type=float, default=None, metavar="SECONDS",
+        "--grace",
+        type=float,
+        default=None,
+        metavar="SECONDS",
         help="keep unreferenced blobs younger than this (default 600)",
     )
     p.add_argument("--json", action="store_true", help="print JSON")
@@ -236,7 +256,9 @@ def _parse_ref(ref: str, need_version: bool) -> tuple[str, int | None]:
             )
         return ref, None
     if not version.isdigit() or int(version) < 1:
-        raise InvalidArgumentError(f"bad version in {ref!r}: write NAME:VERSION with a number, e.g. ridge:2.")
+        raise InvalidArgumentError(
+            f"bad version in {ref!r}: write NAME:VERSION with a number, e.g. ridge:2."
+        )
     return name, int(version)
 
 
@@ -245,7 +267,9 @@ def _pairs(items: list[str], flag: str) -> dict[str, str]:
     for item in items:
         key, sep, value = item.partition("=")
         if not sep or not key:
-            raise InvalidArgumentError(f"bad {flag} {item!r}: write KEY=VALUE, e.g. {flag} stage=dev.")
+            raise InvalidArgumentError(
+                f"bad {flag} {item!r}: write KEY=VALUE, e.g. {flag} stage=dev."
+            )
         out[key] = value
     return out
 
@@ -256,6 +280,8 @@ def _print_json(value: Any) -> None:
 
 
 def _print_table(headers: list[str], rows: list[list[str]]) -> None:
-    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
+    widths = [
+        max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)
+    ]
     for line in [headers, *rows]:
         print("  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip())

@@ -17,4 +17,12 @@ from ._registry import BlobProblem, GcReport, Registry, default_registry
 from .model import Model
 from .records import ModelFile, ModelVersion
 
-__all__ = ["Registry", "GcReport", "BlobProblem", "default_registry", "Model", "ModelFile", "ModelVersion"]
+__all__ = [
+    "Registry",
+    "GcReport",
+    "BlobProblem",
+    "default_registry",
+    "Model",
+    "ModelFile",
+    "ModelVersion",
+]

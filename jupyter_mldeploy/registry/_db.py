@@ -52,9 +52,7 @@ _SCHEMA = (
     "CREATE INDEX IF NOT EXISTS model_files_sha256 ON model_files (sha256)",
 )
 
-_VERSION_COLUMNS = (
-    "id, name, version, kind, created_time, description, tags, properties, framework, framework_version"
-)
+_VERSION_COLUMNS = "id, name, version, kind, created_time, description, tags, properties, framework, framework_version"
 
 
 def ensure_schema(conn: sqlite3.Connection) -> None:
@@ -193,7 +191,9 @@ def list_versions(conn: sqlite3.Connection, name: str | None, latest: bool) -> l
         where.append("v.name = ?")
         params.append(name)
     if latest:
-        where.append("v.version = (SELECT MAX(version) FROM model_versions w WHERE w.name = v.name)")
+        where.append(
+            "v.version = (SELECT MAX(version) FROM model_versions w WHERE w.name = v.name)"
+        )
     clause = f"WHERE {' AND '.join(where)}" if where else ""
     rows = conn.execute(
         f"SELECT {', '.join('v.' + c.strip() for c in _VERSION_COLUMNS.split(','))} "
@@ -256,7 +256,12 @@ def delete_version(conn: sqlite3.Connection, name: str, version: int) -> list[st
     ).fetchone()
     if row is None:
         return []
-    shas = [r[0] for r in conn.execute("SELECT DISTINCT sha256 FROM model_files WHERE version_id = ?", (row[0],))]
+    shas = [
+        r[0]
+        for r in conn.execute(
+            "SELECT DISTINCT sha256 FROM model_files WHERE version_id = ?", (row[0],)
+        )
+    ]
     conn.execute("DELETE FROM model_versions WHERE id = ?", (row[0],))
     return unreferenced(conn, shas)
 
@@ -266,5 +271,6 @@ def unreferenced(conn: sqlite3.Connection, shas: Iterable[str]) -> list[str]:
     return [
         sha
         for sha in shas
-        if conn.execute("SELECT 1 FROM model_files WHERE sha256 = ? LIMIT 1", (sha,)).fetchone() is None
+        if conn.execute("SELECT 1 FROM model_files WHERE sha256 = ? LIMIT 1", (sha,)).fetchone()
+        is None
     ]

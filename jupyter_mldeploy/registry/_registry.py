@@ -187,7 +187,9 @@ class Registry:
         tag_map = _str_map(tags, "tags")
         prop_map = _str_map(properties, "properties")
         if description is not None and not isinstance(description, str):
-            raise InvalidArgumentError(f"description must be a string, got {type(description).__name__}.")
+            raise InvalidArgumentError(
+                f"description must be a string, got {type(description).__name__}."
+            )
         source = _sources.collect(model_path, child_paths)
         self._clean_temp()
         sizes: set[int] = set()
@@ -203,9 +205,7 @@ class Registry:
                 staged = {
                     rel: _storage.StagedBlob(b.sha256, b.size, None) for rel, b in staged.items()
                 }
-                files = [
-                    ModelFile(rel, blob.size, blob.sha256) for rel, blob in staged.items()
-                ]
+                files = [ModelFile(rel, blob.size, blob.sha256) for rel, blob in staged.items()]
                 missing: list[str] = []
                 with self._write() as conn:
                     missing = [f.path for f in files if not self.store.has(f.sha256, f.size)]
@@ -250,7 +250,9 @@ class Registry:
         staged: dict[str, _storage.StagedBlob] = {}
         large = [f for f in files if f.size >= PARALLEL_MIN_SIZE]
         small = [f for f in files if f.size < PARALLEL_MIN_SIZE]
-        pool = ThreadPoolExecutor(IO_THREADS, thread_name_prefix="mldeploy-store") if large else None
+        pool = (
+            ThreadPoolExecutor(IO_THREADS, thread_name_prefix="mldeploy-store") if large else None
+        )
         try:
             futures = [(f.relpath, pool.submit(one, f)) for f in large] if pool else []
             for item in small:
@@ -287,7 +289,9 @@ class Registry:
                 return found
             raise self._not_found(conn, name, version)
 
-    def _not_found(self, conn: sqlite3.Connection, name: str, version: int | None) -> ModelNotFoundError:
+    def _not_found(
+        self, conn: sqlite3.Connection, name: str, version: int | None
+    ) -> ModelNotFoundError:
         versions = _db.versions_of(conn, name)
         if versions:
             shown = ", ".join(str(v) for v in versions[-20:])
@@ -338,7 +342,9 @@ class Registry:
         validate_name(name, "model")
         number = _check_version(version)
         if number is None:
-            raise InvalidArgumentError(f"a version is needed to change model {name!r}, e.g. {name}:1.")
+            raise InvalidArgumentError(
+                f"a version is needed to change model {name!r}, e.g. {name}:1."
+            )
         with self._write() as conn:
             current = _db.get_version(conn, name, number)
             if current is None:
@@ -358,15 +364,23 @@ class Registry:
         """Remove the tags named in ``keys`` (missing keys are ignored) and return the updated record."""
         drop = {keys} if isinstance(keys, str) else set(_key_list(keys, "tags"))
         return self._modify(
-            name, version, lambda cur: {"tags": {k: v for k, v in cur.tags.items() if k not in drop}}
+            name,
+            version,
+            lambda cur: {"tags": {k: v for k, v in cur.tags.items() if k not in drop}},
         )
 
-    def add_properties(self, name: str, version: int, properties: Mapping[str, Any]) -> ModelVersion:
+    def add_properties(
+        self, name: str, version: int, properties: Mapping[str, Any]
+    ) -> ModelVersion:
         """Add properties to ``name:version``; an existing property cannot change value."""
         new = _str_map(properties, "properties")
 
         def change(cur: ModelVersion) -> dict[str, Any]:
-            clash = {k: (cur.properties[k], v) for k, v in new.items() if k in cur.properties and cur.properties[k] != v}
+            clash = {
+                k: (cur.properties[k], v)
+                for k, v in new.items()
+                if k in cur.properties and cur.properties[k] != v
+            }
             if clash:
                 key, (old, value) = next(iter(clash.items()))
                 raise InvalidArgumentError(
@@ -386,8 +400,14 @@ class Registry:
         tags: Mapping[str, Any] | None = None,
     ) -> ModelVersion:
         """Replace the description and/or the whole tag set of ``name:version``."""
-        if description is not _UNSET and description is not None and not isinstance(description, str):
-            raise InvalidArgumentError(f"description must be a string, got {type(description).__name__}.")
+        if (
+            description is not _UNSET
+            and description is not None
+            and not isinstance(description, str)
+        ):
+            raise InvalidArgumentError(
+                f"description must be a string, got {type(description).__name__}."
+            )
         new_tags = _str_map(tags, "tags") if tags is not None else None
 
         def change(cur: ModelVersion) -> dict[str, Any]:
@@ -421,7 +441,11 @@ class Registry:
     # --- files out -----------------------------------------------------------------------
 
     def download(
-        self, name: str, version: int | None, target_dir: str | os.PathLike[str], exist_ok: bool = False
+        self,
+        name: str,
+        version: int | None,
+        target_dir: str | os.PathLike[str],
+        exist_ok: bool = False,
     ) -> str:
         """Copy the files of ``name:version`` into ``target_dir``, verifying each sha256.
 
@@ -563,7 +587,9 @@ class Registry:
                 continue  # another process cleaned it first
         return removed
 
-    def gc(self, *, temp_max_age_s: float = TEMP_MAX_AGE_S, blob_grace_s: float = BLOB_GRACE_S) -> GcReport:
+    def gc(
+        self, *, temp_max_age_s: float = TEMP_MAX_AGE_S, blob_grace_s: float = BLOB_GRACE_S
+    ) -> GcReport:
         """Remove leftovers of interrupted registers: temp files, unreferenced blobs, stale copies.
 
         Safe while other processes register: a blob is only removed under the
@@ -603,7 +629,10 @@ class Registry:
                 if not name_dir.is_dir() or name_dir.name.endswith(".part"):
                     continue
                 for version_dir in name_dir.iterdir():
-                    if version_dir.name.isdigit() and (name_dir.name, int(version_dir.name)) not in live:
+                    if (
+                        version_dir.name.isdigit()
+                        and (name_dir.name, int(version_dir.name)) not in live
+                    ):
                         _storage.remove_tree(version_dir)
                         self.store.materialized_marker(name_dir.name, int(version_dir.name)).unlink(
                             missing_ok=True
@@ -662,7 +691,9 @@ def _check_version(version: object) -> int | None:
     except ValueError:
         number = 0
     if number < 1:
-        raise InvalidArgumentError(f"version must be a positive integer such as 1, got {version!r}.")
+        raise InvalidArgumentError(
+            f"version must be a positive integer such as 1, got {version!r}."
+        )
     return number
 
 
@@ -723,7 +754,11 @@ def _matches(values: Mapping[str, str], wanted: list[tuple[str, str | None]]) ->
 
 def _safe_parts(relpath: str, record: ModelVersion) -> tuple[str, ...]:
     parts = PurePosixPath(relpath).parts
-    if not parts or PurePosixPath(relpath).is_absolute() or any(p in ("..", ".", "") for p in parts):
+    if (
+        not parts
+        or PurePosixPath(relpath).is_absolute()
+        or any(p in ("..", ".", "") for p in parts)
+    ):
         raise PathEscapeError(
             f"{record.id} lists the file path {relpath!r}, which would leave the download folder: "
             "the registry database was altered; delete this version and register it again."

@@ -66,7 +66,9 @@ def collect(model_path: object, child_paths: Sequence[str] | None = None) -> Mod
             f"(relative paths start at {os.getcwd()!r})."
         ) from err
     except OSError as err:
-        raise ModelPathError(f"cannot read model path {str(path)!r}: {err}. Check its permissions.") from err
+        raise ModelPathError(
+            f"cannot read model path {str(path)!r}: {err}. Check its permissions."
+        ) from err
 
     if stat.S_ISREG(st.st_mode):
         if child_paths:
@@ -75,10 +77,14 @@ def collect(model_path: object, child_paths: Sequence[str] | None = None) -> Mod
                 "child_paths picks files inside a model folder; pass the folder as model_path."
             )
         if st.st_size == 0:
-            raise ModelPathError(f"model file {str(path)!r} is empty (0 bytes): save the model first.")
+            raise ModelPathError(
+                f"model file {str(path)!r} is empty (0 bytes): save the model first."
+            )
         return ModelSource(KIND_FILE, (SourceFile(path.name, str(path.resolve()), st.st_size),))
     if not stat.S_ISDIR(st.st_mode):
-        raise ModelPathError(f"model path {str(path)!r} is neither a file nor a folder: pass a model file or folder.")
+        raise ModelPathError(
+            f"model path {str(path)!r} is neither a file nor a folder: pass a model file or folder."
+        )
 
     root = path.resolve()
     top = PurePosixPath(Path(os.path.abspath(path)).name or root.name or "model")
@@ -144,7 +150,9 @@ def _add_child(
     _add_entry(root, real, top / rel, found, set(), shown_rel=raw)
 
 
-def _walk(root: Path, folder: Path, rel: PurePosixPath, found: dict[str, SourceFile], seen: set[Path]) -> None:
+def _walk(
+    root: Path, folder: Path, rel: PurePosixPath, found: dict[str, SourceFile], seen: set[Path]
+) -> None:
     real_folder = folder.resolve()
     if real_folder in seen:
         return  # a symlink loop inside the folder: each real folder once per branch
@@ -160,7 +168,9 @@ def _walk(root: Path, folder: Path, rel: PurePosixPath, found: dict[str, SourceF
             try:
                 if entry.is_file(follow_symlinks=False):
                     relpath = f"{prefix}/{entry.name}"
-                    found[relpath] = SourceFile(relpath, entry.path, entry.stat(follow_symlinks=False).st_size)
+                    found[relpath] = SourceFile(
+                        relpath, entry.path, entry.stat(follow_symlinks=False).st_size
+                    )
                     continue
             except FileNotFoundError:
                 continue  # removed while listing

@@ -91,10 +91,14 @@ class Model:
             name = workspace
         if id is not None:
             if name is not None:
-                raise InvalidArgumentError("pass either name (and version) or id ('name:version'), not both.")
+                raise InvalidArgumentError(
+                    "pass either name (and version) or id ('name:version'), not both."
+                )
             name, version = _split_id(id)
         if name is None:
-            raise InvalidArgumentError("Model() needs a name: Model('ridge') or Model('ridge', version=2).")
+            raise InvalidArgumentError(
+                "Model() needs a name: Model('ridge') or Model('ridge', version=2)."
+            )
         self._registry = registry or default_registry()
         if tags or properties or model_framework:
             matches = [
@@ -123,7 +127,9 @@ class Model:
     # --- class methods -------------------------------------------------------------------
 
     @classmethod
-    def register(cls, *args: Any, workspace: Any = None, registry: Registry | None = None, **kwargs: Any) -> Model:
+    def register(
+        cls, *args: Any, workspace: Any = None, registry: Registry | None = None, **kwargs: Any
+    ) -> Model:
         """Register a model file or folder as the next version of ``model_name``.
 
         Signature: ``register([workspace,] model_path, model_name, tags=None, properties=None,
@@ -200,7 +206,12 @@ class Model:
 
     @classmethod
     def get(
-        cls, name: str, version: int | None = None, *, workspace: Any = None, registry: Registry | None = None
+        cls,
+        name: str,
+        version: int | None = None,
+        *,
+        workspace: Any = None,
+        registry: Registry | None = None,
     ) -> Model:
         """Return ``name:version``, or the latest version of ``name``.
 
@@ -210,7 +221,9 @@ class Model:
         3
         """
         if _is_workspace(name):
-            raise InvalidArgumentError("Model.get(name, version=None): pass the name first (no workspace).")
+            raise InvalidArgumentError(
+                "Model.get(name, version=None): pass the name first (no workspace)."
+            )
         reg = registry or default_registry()
         return cls._wrap(reg.get(name, version), reg)
 
@@ -249,7 +262,9 @@ class Model:
         _unknown_kwargs(azure_options, _IGNORED_LIST_KWARGS, "list")
         if isinstance(workspace, str):
             if name is not None:
-                raise InvalidArgumentError("Model.list(): pass the name once, e.g. Model.list(name='ridge').")
+                raise InvalidArgumentError(
+                    "Model.list(): pass the name once, e.g. Model.list(name='ridge')."
+                )
             name = workspace
         if run_id is not None:
             raise InvalidArgumentError(
@@ -361,7 +376,12 @@ class Model:
 
     # --- instance methods ----------------------------------------------------------------
 
-    def download(self, target_dir: str | os.PathLike[str] = ".", exist_ok: bool = False, exists_ok: bool | None = None) -> str:
+    def download(
+        self,
+        target_dir: str | os.PathLike[str] = ".",
+        exist_ok: bool = False,
+        exists_ok: bool | None = None,
+    ) -> str:
         """Copy the model's files into ``target_dir``, verifying each sha256.
 
         Parameters
@@ -493,5 +513,7 @@ def _split_id(model_id: str) -> tuple[str, int | None]:
     if not sep:
         return model_id, None
     if not version.isdigit():
-        raise InvalidArgumentError(f"model id {model_id!r} must be 'name:version' with a numeric version, e.g. 'ridge:2'.")
+        raise InvalidArgumentError(
+            f"model id {model_id!r} must be 'name:version' with a numeric version, e.g. 'ridge:2'."
+        )
     return name, int(version)

@@ -58,7 +58,9 @@ def test_register_folder_stores_posix_paths_under_the_folder_name(
     make_tree, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """As in Azure ML, a folder model keeps its folder's name: model_dir/model.pkl."""
-    root = make_tree("model_dir", {"model.pkl": b"a" * 10, "sub/deep/vocab.txt": b"words", "conf.json": b"{}"})
+    root = make_tree(
+        "model_dir", {"model.pkl": b"a" * 10, "sub/deep/vocab.txt": b"words", "conf.json": b"{}"}
+    )
     model = Model.register(root, "folder-model")
     assert [f.path for f in model.files] == [
         "model_dir/conf.json",
@@ -66,7 +68,9 @@ def test_register_folder_stores_posix_paths_under_the_folder_name(
         "model_dir/sub/deep/vocab.txt",
     ]
     by_path = {f.path: f for f in model.files}
-    assert by_path["model_dir/sub/deep/vocab.txt"].sha256 == sha256_of(root / "sub" / "deep" / "vocab.txt")
+    assert by_path["model_dir/sub/deep/vocab.txt"].sha256 == sha256_of(
+        root / "sub" / "deep" / "vocab.txt"
+    )
     assert model.record.kind == "folder"
     assert model.record.root == "model_dir"
     # a trailing slash or a relative "." path names the same folder
@@ -118,7 +122,9 @@ def test_azure_style_calls_with_a_workspace_argument(make_tree) -> None:
     model = Model.register(ws, model_path=str(root), model_name="ported")
     assert model.id == "ported:1"
     assert Model.register(ws, str(root), "ported").version == 2
-    assert Model.register(workspace=ws, model_path=root, model_name="ported", datasets=[]).version == 3
+    assert (
+        Model.register(workspace=ws, model_path=root, model_name="ported", datasets=[]).version == 3
+    )
     assert Model(ws, "ported", version=1).id == "ported:1"
     assert Model(ws, name="ported").version == 3
     assert [m.version for m in Model.list(ws, name="ported")] == [3, 2, 1]
@@ -162,7 +168,9 @@ def test_tags_properties_description(make_tree) -> None:
     fresh = Model("ridge")
     assert fresh.tags == {"only": "this"}
     assert fresh.description == "new text"
-    model.update_tags_properties(add_tags={"x": "1"}, remove_tags=["only"], add_properties={"z": "9"})
+    model.update_tags_properties(
+        add_tags={"x": "1"}, remove_tags=["only"], add_properties={"z": "9"}
+    )
     fresh.reload()
     assert fresh.tags == {"x": "1"}
     assert fresh.properties["z"] == "9"
@@ -170,7 +178,9 @@ def test_tags_properties_description(make_tree) -> None:
         model.add_tags(["a"])  # type: ignore[arg-type]
 
 
-def test_delete_never_reuses_numbers_and_frees_only_unshared_bytes(make_tree, mldeploy_home: Path) -> None:
+def test_delete_never_reuses_numbers_and_frees_only_unshared_bytes(
+    make_tree, mldeploy_home: Path
+) -> None:
     shared = make_tree("one", {"shared.bin": b"s" * 50, "own1.bin": b"first"})
     other = make_tree("two", {"shared.bin": b"s" * 50, "own2.bin": b"second"})
     Model.register(shared, "m")
@@ -257,11 +267,18 @@ def test_get_model_path_returns_a_read_only_copy(make_tree, mldeploy_home: Path)
 def test_repr_to_dict_and_json(make_tree) -> None:
     root = make_tree("m", {"a.bin": b"a" * 12_000, "b.bin": b"b" * 400})
     model = Model.register(root, "ridge", tags={"stage": "dev"})
-    assert repr(model) == "Model(name='ridge', version=1, files=2, size=12.4 kB, tags={'stage': 'dev'})"
+    assert (
+        repr(model)
+        == "Model(name='ridge', version=1, files=2, size=12.4 kB, tags={'stage': 'dev'})"
+    )
     data = json.loads(json.dumps(model.to_dict()))
     assert data["id"] == "ridge:1"
     assert data["size"] == 12_400
-    assert data["files"][0] == {"path": "m/a.bin", "size": 12_000, "sha256": sha256_of(root / "a.bin")}
+    assert data["files"][0] == {
+        "path": "m/a.bin",
+        "size": 12_000,
+        "sha256": sha256_of(root / "a.bin"),
+    }
     assert datetime.fromisoformat(data["created_time"]) == model.created_time
     assert model.serialize() == model.to_dict()
 
@@ -277,7 +294,9 @@ def test_not_found_errors_list_what_exists(make_tree) -> None:
         Model("alpah")
     assert "no model named 'alpah'" in str(err.value)
     assert "3 model name(s) exist: 'alpha', 'beta', 'gamma'" in str(err.value)
-    with pytest.raises(ModelNotFoundError, match=r"model 'alpha' has no version 5; its versions are: 1, 2"):
+    with pytest.raises(
+        ModelNotFoundError, match=r"model 'alpha' has no version 5; its versions are: 1, 2"
+    ):
         Model("alpha", 5)
     with pytest.raises(LookupError):  # also a built-in LookupError for existing code
         Model.get("beta", 2)
@@ -348,7 +367,9 @@ def test_default_registry_follows_mldeploy_home_at_call_time(
     assert [m.name for m in Model.list()] == ["second-home"]
 
 
-def test_get_model_path_replaces_a_copy_from_an_older_registry(make_tree, mldeploy_home: Path) -> None:
+def test_get_model_path_replaces_a_copy_from_an_older_registry(
+    make_tree, mldeploy_home: Path
+) -> None:
     """A copy left under models/NAME/1 by a registry that was reset is not served for a new ridge:1."""
     stale = mldeploy_home / "models" / "ridge" / "1"
     stale.mkdir(parents=True)

@@ -21,21 +21,44 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
     return code, out, err
 
 
-def test_register_list_show_download_delete(make_tree, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_register_list_show_download_delete(
+    make_tree, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     root = make_tree("m", {"model.pkl": b"p" * 2000, "sub/vocab.txt": b"words"})
     code, out, err = run(
-        capsys, "models", "register", str(root), "--name", "ridge", "--tag", "stage=dev",
-        "--tag", "team=a=b", "--property", "auc=0.9", "--description", "first",
-        "--framework", "ScikitLearn", "--framework-version", "1.5",
+        capsys,
+        "models",
+        "register",
+        str(root),
+        "--name",
+        "ridge",
+        "--tag",
+        "stage=dev",
+        "--tag",
+        "team=a=b",
+        "--property",
+        "auc=0.9",
+        "--description",
+        "first",
+        "--framework",
+        "ScikitLearn",
+        "--framework-version",
+        "1.5",
     )
     assert (code, err) == (0, "")
     assert out.strip() == "registered ridge:1 (2 file(s), 2.0 kB)"
     model = Model("ridge")
     assert model.tags == {"stage": "dev", "team": "a=b"}
     assert model.properties == {"auc": "0.9"}
-    assert (model.description, model.framework, model.framework_version) == ("first", "ScikitLearn", "1.5")
+    assert (model.description, model.framework, model.framework_version) == (
+        "first",
+        "ScikitLearn",
+        "1.5",
+    )
 
-    code, out, _ = run(capsys, "models", "register", str(root / "model.pkl"), "--name", "ridge", "--json")
+    code, out, _ = run(
+        capsys, "models", "register", str(root / "model.pkl"), "--name", "ridge", "--json"
+    )
     assert code == 0 and json.loads(out)["id"] == "ridge:2"
 
     code, out, _ = run(capsys, "models", "list")
@@ -89,9 +112,18 @@ def test_empty_registry_listing(capsys: pytest.CaptureFixture[str]) -> None:
     [
         (["models", "register", "{tmp}/missing.pkl", "--name", "m"], "does not exist"),
         (["models", "register", "{root}", "--name", "bad/name"], "invalid model name 'bad/name'"),
-        (["models", "register", "{root}", "--name", "m", "--tag", "novalue"], "bad --tag 'novalue'"),
-        (["models", "register", "{root}", "--name", "m", "--child-path", "../x"], "would leave the model folder"),
-        (["models", "register", "{root}", "--name", "m", "--child-path", "/etc/passwd"], "is absolute"),
+        (
+            ["models", "register", "{root}", "--name", "m", "--tag", "novalue"],
+            "bad --tag 'novalue'",
+        ),
+        (
+            ["models", "register", "{root}", "--name", "m", "--child-path", "../x"],
+            "would leave the model folder",
+        ),
+        (
+            ["models", "register", "{root}", "--name", "m", "--child-path", "/etc/passwd"],
+            "is absolute",
+        ),
         (["models", "show", "ghost"], "no model named 'ghost'"),
         (["models", "show", "known:7"], "model 'known' has no version 7; its versions are: 1"),
         (["models", "show", "known:x"], "bad version in 'known:x'"),
@@ -147,14 +179,20 @@ def test_real_console_script(make_tree, tmp_path: Path, mldeploy_home: Path) -> 
     env.pop("MLDEPLOY_DEBUG", None)
     done = subprocess.run(
         [_console_script(), "models", "register", str(root), "--name", "cli", "--json"],
-        env=env, capture_output=True, text=True, timeout=120,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["id"] == "cli:1"
     assert Model("cli").files[0].sha256 == sha256_of(root / "model.pkl")
     bad = subprocess.run(
         [_console_script(), "models", "download", "cli:9", str(tmp_path / "x")],
-        env=env, capture_output=True, text=True, timeout=120,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert bad.returncode == 1
     assert bad.stderr.strip() == (

@@ -26,7 +26,9 @@ def _wait_for(predicate, timeout_s: float, what: str) -> None:
 
 
 @pytest.mark.slow
-def test_eight_processes_register_the_same_name_at_once(make_tree, tmp_path: Path, mldeploy_home: Path) -> None:
+def test_eight_processes_register_the_same_name_at_once(
+    make_tree, tmp_path: Path, mldeploy_home: Path
+) -> None:
     folders = [
         make_tree(
             f"model-{i}",
@@ -51,7 +53,9 @@ def test_eight_processes_register_the_same_name_at_once(make_tree, tmp_path: Pat
         for folder in folders
     ]
     try:
-        _wait_for(lambda: len(list(tmp_path.glob("go.ready.*"))) == WORKERS, 120, "all workers to start")
+        _wait_for(
+            lambda: len(list(tmp_path.glob("go.ready.*"))) == WORKERS, 120, "all workers to start"
+        )
         go.touch()
         outputs = [proc.communicate(timeout=180) for proc in procs]
     finally:
@@ -70,7 +74,9 @@ def test_eight_processes_register_the_same_name_at_once(make_tree, tmp_path: Pat
         model = Model("shared-name", result["version"])
         assert model.tags == {"source": str(folder)}
         expected = {
-            p.relative_to(folder.parent).as_posix(): sha256_of(p) for p in folder.rglob("*") if p.is_file()
+            p.relative_to(folder.parent).as_posix(): sha256_of(p)
+            for p in folder.rglob("*")
+            if p.is_file()
         }
         assert {f.path: f.sha256 for f in model.files} == expected
         out = Path(model.download(tmp_path / f"out-{result['version']}"))

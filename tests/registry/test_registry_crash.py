@@ -77,7 +77,11 @@ def test_kill_at_any_moment_leaves_whole_versions_only(
 ) -> None:
     """Wherever the kill lands (startup, storing, commit, done) every visible version is whole."""
     model_dir = _big_model(tmp_path / "m", big_mb=24, small=40)
-    expected = {p.relative_to(tmp_path).as_posix(): sha256_of(p) for p in model_dir.rglob("*") if p.is_file()}
+    expected = {
+        p.relative_to(tmp_path).as_posix(): sha256_of(p)
+        for p in model_dir.rglob("*")
+        if p.is_file()
+    }
     Model.register(model_dir, "m")  # version 1 exists before the crash
     proc = subprocess.Popen(
         worker_cmd(str(model_dir), "m"),

@@ -20,7 +20,10 @@ def test_child_paths_pick_files_and_folders(make_tree) -> None:
     assert [f.path for f in model.files] == ["m/assets/a.txt", "m/assets/deep/b.txt", "m/model.pkl"]
     one = Model.register(root, "one", child_paths="assets/deep/b.txt")
     assert [f.path for f in one.files] == ["m/assets/deep/b.txt"]
-    assert Path(one.download(root.parent / "out")).joinpath("assets", "deep", "b.txt").read_bytes() == b"b"
+    assert (
+        Path(one.download(root.parent / "out")).joinpath("assets", "deep", "b.txt").read_bytes()
+        == b"b"
+    )
 
 
 @pytest.mark.parametrize("bad", ["../outside.txt", "assets/../../outside.txt", "..", "a/../.."])
@@ -62,7 +65,9 @@ def test_symlink_to_outside_file_is_refused(make_tree, tmp_path: Path) -> None:
     with pytest.raises(PathEscapeError, match="outside the model folder"):
         Model.register(root, "m", child_paths=["innocent.txt"])
     # picking only the files inside works
-    assert [f.path for f in Model.register(root, "m", child_paths=["model.pkl"]).files] == ["m/model.pkl"]
+    assert [f.path for f in Model.register(root, "m", child_paths=["model.pkl"]).files] == [
+        "m/model.pkl"
+    ]
 
 
 def test_symlinked_folder_to_outside_is_refused(make_tree, tmp_path: Path) -> None:
@@ -115,7 +120,9 @@ def test_symlink_loop_inside_the_folder_terminates(make_tree) -> None:
 def test_broken_symlink_and_special_files(make_tree) -> None:
     root = make_tree("m", {"model.pkl": b"p"})
     os.symlink("gone.txt", root / "dangling.txt")
-    with pytest.raises(ModelPathError, match="dangling.txt in the model folder is a broken symlink"):
+    with pytest.raises(
+        ModelPathError, match="dangling.txt in the model folder is a broken symlink"
+    ):
         Model.register(root, "m")
     os.unlink(root / "dangling.txt")
     os.mkfifo(root / "pipe")

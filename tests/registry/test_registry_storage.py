@@ -29,7 +29,9 @@ def test_blob_layout_and_read_only_objects(make_tree, mldeploy_home: Path) -> No
     assert temp_files(mldeploy_home) == []
 
 
-@pytest.mark.parametrize("size", [0, 1, _storage.SMALL_FILE_LIMIT, _storage.SMALL_FILE_LIMIT + 1, 40 << 20])
+@pytest.mark.parametrize(
+    "size", [0, 1, _storage.SMALL_FILE_LIMIT, _storage.SMALL_FILE_LIMIT + 1, 40 << 20]
+)
 def test_stage_hashes_the_stored_bytes(tmp_path: Path, size: int) -> None:
     source = tmp_path / "f.bin"
     source.write_bytes(os.urandom(size))
@@ -45,7 +47,9 @@ def test_stage_hashes_the_stored_bytes(tmp_path: Path, size: int) -> None:
     assert again.temp is None and again.sha256 == blob.sha256
 
 
-def test_plain_copy_fallback_gives_the_same_hash(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_plain_copy_fallback_gives_the_same_hash(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     source = tmp_path / "f.bin"
     source.write_bytes(os.urandom(9 << 20))
 
@@ -59,7 +63,9 @@ def test_plain_copy_fallback_gives_the_same_hash(tmp_path: Path, monkeypatch: py
     assert blob.temp is not None and Path(blob.temp).read_bytes() == source.read_bytes()
 
 
-def test_kernel_copy_that_copies_nothing_falls_back(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_kernel_copy_that_copies_nothing_falls_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     source = tmp_path / "f.bin"
     source.write_bytes(os.urandom(5 << 20))
     monkeypatch.setattr(_storage.os, "copy_file_range", lambda *args: 0)
@@ -76,7 +82,9 @@ def test_existing_object_is_not_rewritten(make_tree, mldeploy_home: Path) -> Non
     assert {p: p.stat().st_ino for p in object_files(mldeploy_home)} == inodes
 
 
-def test_publish_flushes_temp_files_before_renaming(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_publish_flushes_temp_files_before_renaming(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     store = _storage.BlobStore(tmp_path / "home")
     sources = []
     for i in range(3):
@@ -141,7 +149,10 @@ def test_failed_commit_leaves_no_version_and_gc_frees_the_bytes(
     assert len(object_files(mldeploy_home)) == 1  # orphan blob
     assert reg.gc().blobs == 0  # younger than the grace period: a register may be about to use it
     report = reg.gc(blob_grace_s=0)
-    assert (report.blobs, report.bytes_freed) == (1, len(b"bytes of a model that never got a version"))
+    assert (report.blobs, report.bytes_freed) == (
+        1,
+        len(b"bytes of a model that never got a version"),
+    )
     assert object_files(mldeploy_home) == []
     assert reg.register(root, "m").version == 1
 
@@ -150,7 +161,9 @@ def test_gc_removes_temp_files_of_dead_processes_only(make_tree, mldeploy_home: 
     reg = Registry()
     reg.register(make_tree("m", {"f": b"1"}), "m")
     temp_dir = mldeploy_home / "tmp" / "objects"
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
     dead_pid = int(dead.stdout)
     orphan = temp_dir / f"{dead_pid}-0123abcd.part"
     orphan.write_bytes(b"partial")
@@ -225,7 +238,9 @@ def test_verify_finds_altered_and_missing_blobs(make_tree, mldeploy_home: Path) 
     assert len(reg.verify("m", 1)) == 2
 
 
-def test_many_files_are_flushed_with_one_syncfs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_many_files_are_flushed_with_one_syncfs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     calls: list[str] = []
     real = _storage._SYNCFS
     if real is None:
@@ -242,7 +257,9 @@ def test_many_files_are_flushed_with_one_syncfs(tmp_path: Path, monkeypatch: pyt
     assert all(store.has(b.sha256, b.size) for b in staged)
 
 
-def test_publish_without_syncfs_fsyncs_each_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_publish_without_syncfs_fsyncs_each_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(_storage, "_SYNCFS", None)
     synced: list[int] = []
     real_fsync = os.fsync
