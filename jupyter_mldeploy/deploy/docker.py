@@ -707,6 +707,43 @@ class DockerEngine:
         """
         return self._logs(self._container(name), tail)
 
+    def follow_logs(self, name: str, *, tail: int | str = "all") -> Iterator[str]:
+        """Yield container ``name``'s log lines as they come (``docker logs -f``), until it stops.
+
+        Close the generator to stop following; the connection to the engine is closed with it.
+
+        Raises
+        ------
+        ServiceNotFoundError
+            No container ``name``.
+
+        Examples
+        --------
+        >>> for line in DockerEngine().follow_logs("mldeploy-ridge", tail=10):  # doctest: +SKIP
+        ...     print(line)
+        """
+        docker = _docker()
+        container = self._container(name)
+        try:
+            stream = container.logs(stream=True, follow=True, tail=tail, stdout=True, stderr=True)
+        except docker.errors.DockerException as err:
+            raise _unavailable(err) from err
+        buffer = b""
+        try:
+            for chunk in stream:
+                buffer += chunk
+                while b"\n" in buffer:
+                    line, buffer = buffer.split(b"\n", 1)
+                    yield line.decode("utf-8", errors="replace")
+            if buffer:
+                yield buffer.decode("utf-8", errors="replace")
+        finally:
+            stream.close()
+            # CancellableStream.close() leaves the HTTP response (and its socket file) open
+            response = getattr(stream, "_response", None)
+            if response is not None:
+                response.close()
+
     def wait_ready(self, name: str, port: int, *, timeout: float = 60.0, path: str = "/ready") -> float:
         """Wait until ``http://127.0.0.1:port{path}`` answers 200; return the seconds waited.
 

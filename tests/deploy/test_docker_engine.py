@@ -206,6 +206,15 @@ def test_killed_container_shows_exit_code_and_logs_and_comes_back(
     with pytest.raises(ServiceNotFoundError, match="no container called"):
         service.engine.container_state(f"mldeploy-missing-{unique}")
 
+    followed = service.engine.follow_logs(running.name)  # what get_logs(follow=True) streams
+    markers = 0
+    for line in followed:  # both are in the log already: once before the kill, once after
+        markers += "INIT-MARKER" in line
+        if markers == 2:
+            break
+    followed.close()
+    assert markers == 2
+
 
 def test_code_edit_reaches_the_service_without_a_rebuild(
     service: Service, containers: list[str], unique: str, tmp_path: Path, docker_client: Any
