@@ -152,6 +152,23 @@ def main(extra: list[str]) -> None:
         wait_version(running.port, 3)
         results.append(("new source folder -> recreate() -> new code answers", f"{time.monotonic() - started:.2f} s"))
 
+        models = tmp / "models"
+        (models / "m" / "2").mkdir(parents=True)
+        (models / "m" / "2" / "model.json").write_text('{"a": 5}')
+        started = time.monotonic()
+        engine.recreate(name, mounts={models: "/var/azureml-app/azureml-models"},
+                        env={"AZUREML_MODEL_DIR": "/var/azureml-app/azureml-models/m/2"})
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if score(running.port)["y"] == [5, 10]:
+                    break
+            except OSError:
+                pass
+            time.sleep(0.02)
+        results.append(("new model version mounted -> recreate() -> new model answers",
+                        f"{time.monotonic() - started:.2f} s"))
+
         engine.remove(name)
         started = time.monotonic()
         running = engine.run_container(first, name, source_dir=src, env={"MLDEPLOY_RELOAD": "1"})

@@ -356,7 +356,7 @@ COPY src/ {SOURCE_ROOT}/
 ENV {env_lines}
 USER {USER_UID}:{USER_UID}
 EXPOSE {CONTAINER_PORT}
-HEALTHCHECK --interval=5s --timeout=3s --start-period=60s --retries=3 \\
+HEALTHCHECK --interval=10s --timeout=3s --start-period=60s --retries=3 \\
     CMD ["{VENV}/bin/python", "-c", "{health}"]
 CMD ["{VENV}/bin/python", "-m", "jupyter_mldeploy.scoring", "--host", "0.0.0.0", "--port", "{CONTAINER_PORT}"]
 """

@@ -139,6 +139,9 @@ def test_image_serves_score_as_non_root_on_loopback(
     # caches and .git were not copied into the image's source folder
     listing = container.exec_run("ls -A /var/azureml-app/src").output.decode().split()
     assert sorted(listing) == ["helpers.py", "score.py"]
+    health = container.image.attrs["Config"]["Healthcheck"]["Test"]
+    assert health[0] == "CMD" and "/ready" in health[-1]
+    assert container.exec_run(health[1:]).exit_code == 0  # the probe Docker runs passes
     state = service.engine.container_state(running.name)
     assert state.running and state.exit_code is None and state.azure_state in {"Healthy", "Transitioning"}
     assert "INIT-MARKER" in state.logs
