@@ -403,6 +403,9 @@ CMD ["{VENV}/bin/python", "-m", "jupyter_mldeploy.scoring", "--host", "0.0.0.0",
         (runtime / RUNTIME_INSTALLER).write_text(_RUNTIME_INSTALLER_SOURCE, encoding="utf-8")
         self._write_models(dest / "azureml-models")
         self._write_source(dest / "src", entry_rel)
+        # COPY keeps file modes: make models and code readable by the non-root user
+        for folder in (dest / "azureml-models", dest / "src", runtime):
+            _make_readable(folder)
         dockerfile = dest / "Dockerfile"
         dockerfile.write_text(self.dockerfile(), encoding="utf-8")
         (dest / ".dockerignore").write_text("# everything in this folder is part of the image\n", encoding="utf-8")
@@ -451,7 +454,16 @@ CMD ["{VENV}/bin/python", "-m", "jupyter_mldeploy.scoring", "--host", "0.0.0.0",
                 target.mkdir(parents=True)
                 shutil.copy2(model.path, target / model.path.name)
             elif model.path.is_dir():
-                shutil.copytree(model.path, target, ignore=shutil.ignore_patterns("__pycache__", ".git"))
+                try:
+                    shutil.copytree(
+                        model.path, target, ignore=shutil.ignore_patterns("__pycache__", ".git"),
+                        ignore_dangling_symlinks=True,
+                    )
+                except (OSError, shutil.Error) as err:
+                    raise ModelPathError(
+                        f"copying model {model.name}:{model.version} from {model.path} failed: {err}; "
+                        "make its files readable (or remove broken links) and try again"
+                    ) from err
             else:
                 raise ModelPathError(
                     f"model {model.name}:{model.version} path {model.path} does not exist; "
@@ -468,7 +480,15 @@ CMD ["{VENV}/bin/python", "-m", "jupyter_mldeploy.scoring", "--host", "0.0.0.0",
             src.mkdir()
             shutil.copy2(script, src / script.name)
             return
-        shutil.copytree(self.source_dir, src, ignore=source_ignore(self.source_dir))
+        try:
+            shutil.copytree(
+                self.source_dir, src, ignore=source_ignore(self.source_dir), ignore_dangling_symlinks=True
+            )
+        except (OSError, shutil.Error) as err:
+            raise ModelPathError(
+                f"copying source directory {self.source_dir} failed: {err}; make those files readable, "
+                "or list them in an .amlignore file in that folder to leave them out"
+            ) from err
         if not (src / entry_rel).is_file():
             raise ModelPathError(
                 f"entry script {entry_rel!r} is not a file in source directory {self.source_dir}; "
@@ -602,6 +622,16 @@ _RUNTIME_REQ_RE = re.compile(r"^\s*jupyter[-_.]mldeploy\s*(==|@|\s|$)", re.IGNOR
 
 def _is_runtime_wheel(filename: str) -> bool:
     return filename.lower().startswith("jupyter_mldeploy-")
+
+
+def _make_readable(root: Path) -> None:
+    """Give everyone read access to files (and read + search to folders) under ``root``."""
+    for folder, dirs, files in os.walk(root):
+        os.chmod(folder, os.stat(folder).st_mode | 0o555)
+        for name in files:
+            path = os.path.join(folder, name)
+            if not os.path.islink(path):
+                os.chmod(path, os.stat(path).st_mode | 0o444)
 
 
 def _requirements_from_wheels(wheels: Iterable[Path]) -> str:

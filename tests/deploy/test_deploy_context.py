@@ -356,3 +356,25 @@ def test_models_from_the_registry_land_where_get_model_path_looks(
         "config.json", "vocab", "vocab/words.txt",
     ]
     assert info.models_label == "ridge:1,tok:1"
+
+
+def test_private_files_become_readable_and_dangling_links_are_skipped(
+    tmp_path: Path, fake_wheelhouse: Path, fake_runtime: Path
+) -> None:
+    """COPY keeps modes: a 0600 model or script would be unreadable by uid 1000 in the image."""
+    import os
+    import stat
+
+    src = write_service_source(tmp_path / "app")
+    (src / "score.py").chmod(0o600)
+    (src / "gone.txt").symlink_to(tmp_path / "does-not-exist")
+    secret_model = write_model(tmp_path / "m" / "model.json", 1, 1)
+    secret_model.chmod(0o600)
+    info = write_build_context(
+        tmp_path / "ctx", base_image="b:1", wheelhouse_dir=fake_wheelhouse, runtime_wheel=fake_runtime,
+        source_dir=src, entry_script="score.py", env_hash="h", models={"m": {1: secret_model.parent}},
+    )
+    for path in [info.path / "src" / "score.py", info.path / "azureml-models" / "m" / "1" / "model.json"]:
+        assert stat.S_IMODE(path.stat().st_mode) & 0o444 == 0o444, path
+    assert not os.path.lexists(info.path / "src" / "gone.txt")
+    assert secret_model.stat().st_mode & 0o077 == 0  # the user's own files are not touched
