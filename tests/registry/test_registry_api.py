@@ -378,3 +378,22 @@ def test_get_model_path_replaces_a_copy_from_an_older_registry(
     path = Path(Model.get_model_path("ridge"))
     assert path.read_bytes() == b"the new model"
     assert Path(Model.get_model_path("ridge", 1)) == path
+
+
+def test_constructor_filters_and_id_rules(make_tree) -> None:
+    root = make_tree("m", {"f": b"1"})
+    Model.register(root, "ridge", tags={"stage": "prod"}, model_framework="ScikitLearn")
+    Model.register(root, "ridge", tags={"stage": "dev"})
+    assert Model("ridge", tags=[["stage", "prod"]]).version == 1
+    assert Model("ridge", tags=["stage"]).version == 2
+    assert Model("ridge", model_framework="ScikitLearn").version == 1
+    with pytest.raises(ModelNotFoundError, match="no version of model 'ridge' matches"):
+        Model("ridge", tags=[["stage", "qa"]])
+    with pytest.raises(InvalidArgumentError, match="either name .* or id"):
+        Model("ridge", id="ridge:1")
+    with pytest.raises(InvalidArgumentError, match="numeric version"):
+        Model(id="ridge:latest")
+    with pytest.raises(InvalidArgumentError, match="needs a name"):
+        Model()
+    assert Model(id="ridge").version == 2
+    assert [m.version for m in Model.list("ridge", model_framework="ScikitLearn")] == [1]
