@@ -40,8 +40,6 @@ PARALLEL_MIN_SIZE = 1 << 20
 TEMP_MAX_AGE_S = 24 * 3600.0
 #: Unreferenced blobs younger than this are left alone by gc (a register may be about to use them).
 BLOB_GRACE_S = 600.0
-#: How many times register re-stores blobs that a concurrent gc/delete removed before giving up.
-_COMMIT_ATTEMPTS = 5
 
 _UNSET: Any = object()
 # spelled outside Registry, whose own ``list`` method shadows the builtin in annotations
@@ -199,37 +197,36 @@ class Registry:
                 previous = _db.get_version(conn, model_name, None)
             sizes = {f.size for f in previous.files} if previous else set()
         staged = self._stage(source.files, sizes)
+        restaged: dict[str, _storage.StagedBlob] = {}
+        leftovers = list(staged.values())  # temp files to remove if we stop before publishing
         try:
-            for _attempt in range(_COMMIT_ATTEMPTS):
-                self.store.publish(staged.values())
-                staged = {
-                    rel: _storage.StagedBlob(b.sha256, b.size, None) for rel, b in staged.items()
-                }
-                files = [ModelFile(rel, blob.size, blob.sha256) for rel, blob in staged.items()]
-                missing: list[str] = []
-                with self._write() as conn:
-                    missing = [f.path for f in files if not self.store.has(f.sha256, f.size)]
-                    if not missing:
-                        return _db.insert_version(
-                            conn,
-                            name=model_name,
-                            kind=source.kind,
-                            description=description,
-                            tags=tag_map,
-                            properties=prop_map,
-                            framework=model_framework,
-                            framework_version=model_framework_version,
-                            files=files,
-                        )
-                # a concurrent gc or delete removed blobs we rely on: store them again
-                by_rel = {f.relpath: f for f in source.files}
-                staged.update(self._stage([by_rel[rel] for rel in missing], set()))
-            raise RegistryError(
-                f"could not register {model_name!r}: stored files kept disappearing while "
-                "registering (is 'mldeploy models gc' running in a loop?). Try again."
-            )
+            self.store.publish(staged.values())
+            leftovers = []
+            files = [ModelFile(rel, blob.size, blob.sha256) for rel, blob in staged.items()]
+            with self._write() as conn:
+                missing = [f.path for f in files if not self.store.has(f.sha256, f.size)]
+                if missing:
+                    # A gc or delete removed blobs we rely on between publish and this lock.
+                    # Store them again while holding the lock (gc removes blobs only under
+                    # it), so this second attempt cannot be raced. Rare, and only these files.
+                    by_rel = {f.relpath: f for f in source.files}
+                    restaged = self._stage([by_rel[rel] for rel in missing], set())
+                    leftovers = list(restaged.values())
+                    self.store.publish(restaged.values())
+                    leftovers = []
+                return _db.insert_version(
+                    conn,
+                    name=model_name,
+                    kind=source.kind,
+                    description=description,
+                    tags=tag_map,
+                    properties=prop_map,
+                    framework=model_framework,
+                    framework_version=model_framework_version,
+                    files=files,
+                )
         finally:
-            self.store.discard(staged.values())
+            self.store.discard(leftovers)
 
     def _stage(
         self, files: Sequence[_sources.SourceFile], known_sizes: set[int]

@@ -106,3 +106,63 @@ def test_threads_share_one_registry_safely(make_tree) -> None:
     for i, version in versions.items():
         [entry] = reg.get("threaded", version).files
         assert entry.sha256 == sha256_of(folders[i] / "w.bin")
+
+
+GC_LOOP = """
+import sys, time
+from pathlib import Path
+from jupyter_mldeploy.registry import default_registry
+stop, deadline, runs = Path(sys.argv[1]), time.monotonic() + 90, 0
+while not stop.exists() and time.monotonic() < deadline:
+    default_registry().gc(blob_grace_s=0)
+    runs += 1
+print(runs)
+"""
+
+
+@pytest.mark.slow
+def test_gc_running_in_a_loop_never_breaks_concurrent_registers(
+    make_tree, tmp_path: Path, mldeploy_home: Path
+) -> None:
+    """gc with no grace period removes every unreferenced blob it sees, as often as it can."""
+    import sys
+
+    folders = [
+        make_tree(f"g{i}", {f"part-{j}.bin": f"worker {i} part {j}".encode() * 300 for j in range(30)})
+        for i in range(4)
+    ]
+    stop = tmp_path / "stop"
+    env = worker_env(mldeploy_home)
+    gc_proc = subprocess.Popen(
+        [sys.executable, "-c", GC_LOOP, str(stop)], env=env, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        results = []
+        for round_ in range(2):
+            procs = [
+                subprocess.Popen(
+                    worker_cmd(str(folder), f"gc-race-{i}"),
+                    env=env,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    text=True,
+                )
+                for i, folder in enumerate(folders)
+            ]
+            for proc in procs:
+                out, err = proc.communicate(timeout=180)
+                assert proc.returncode == 0, err
+                results.append(json.loads(out))
+    finally:
+        stop.touch()
+        gc_out, _ = gc_proc.communicate(timeout=120)
+    assert int(gc_out) >= 1
+    assert sorted((r["name"], r["version"]) for r in results) == sorted(
+        (f"gc-race-{i}", v) for i in range(4) for v in (1, 2)
+    )
+    reg = Registry()
+    assert reg.verify() == []
+    for i, folder in enumerate(folders):
+        for version in (1, 2):
+            out = Path(reg.download(f"gc-race-{i}", version, tmp_path / f"out-{i}-{version}"))
+            assert (out / "part-7.bin").read_bytes() == (folder / "part-7.bin").read_bytes()
