@@ -640,17 +640,27 @@ class Registry:
 
 # --- the default registry ------------------------------------------------------------------
 
+#: Recently used default registries, most recent last (a few homes, e.g. one per test).
 _DEFAULTS: dict[Path, Registry] = {}
 _DEFAULTS_LOCK = threading.Lock()
+_DEFAULTS_KEEP = 4
 
 
 def default_registry() -> Registry:
-    """Return the registry of the current ``MLDEPLOY_HOME`` (read at each call; one object per home)."""
+    """Return the registry of the current ``MLDEPLOY_HOME`` (read at each call; one object per home).
+
+    Only the last few homes are remembered; a forgotten registry's database
+    connection is closed, so switching ``MLDEPLOY_HOME`` often leaks nothing.
+    """
     home = mldeploy_home().resolve()
     with _DEFAULTS_LOCK:
-        reg = _DEFAULTS.get(home)
+        reg = _DEFAULTS.pop(home, None)
         if reg is None:
-            reg = _DEFAULTS[home] = Registry(home)
+            reg = Registry(home)
+        _DEFAULTS[home] = reg
+        while len(_DEFAULTS) > _DEFAULTS_KEEP:
+            oldest = next(iter(_DEFAULTS))
+            _DEFAULTS.pop(oldest).close()
         return reg
 
 

@@ -397,3 +397,19 @@ def test_constructor_filters_and_id_rules(make_tree) -> None:
         Model()
     assert Model(id="ridge").version == 2
     assert [m.version for m in Model.list("ridge", model_framework="ScikitLearn")] == [1]
+
+
+def test_switching_homes_does_not_leak_open_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def open_fds() -> int:
+        return len(os.listdir("/proc/self/fd"))
+
+    if not Path("/proc/self/fd").is_dir():
+        pytest.skip("needs /proc")
+    for i in range(5):  # warm up: the cache holds a few homes
+        monkeypatch.setenv("MLDEPLOY_HOME", str(tmp_path / f"warm{i}"))
+        default_registry().list()
+    before = open_fds()
+    for i in range(30):
+        monkeypatch.setenv("MLDEPLOY_HOME", str(tmp_path / f"home{i}"))
+        assert Model.list() == []
+    assert open_fds() <= before + 3
