@@ -614,7 +614,7 @@ class DockerEngine:
         return self.run_container(
             image or str(config.get("Image")),
             name,
-            port=port,
+            port=port or None,
             labels=new_labels,
             env=kept_env,
             mounts=kept_mounts,

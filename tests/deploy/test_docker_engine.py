@@ -76,6 +76,7 @@ class Service:
 @pytest.fixture(scope="module")
 def engine(docker_client: Any) -> Iterator[DockerEngine]:
     engine = DockerEngine(docker_client)
+    assert engine.ping()["ApiVersion"]
     yield engine
 
 
