@@ -13,7 +13,7 @@ from registry_helpers import object_files, sha256_of, temp_files, worker_cmd, wo
 
 from jupyter_mldeploy import Model
 from jupyter_mldeploy.errors import ModelNotFoundError
-from jupyter_mldeploy.registry import default_registry
+from jupyter_mldeploy.registry import _storage, default_registry
 
 
 def _big_model(root: Path, big_mb: int, small: int) -> Path:
@@ -32,15 +32,26 @@ def test_kill_9_while_storing_leaves_no_version(tmp_path: Path, mldeploy_home: P
     model_dir = _big_model(tmp_path / "big", big_mb=64, small=20)
     proc = subprocess.Popen(
         worker_cmd(str(model_dir), "big"),
-        env=worker_env(mldeploy_home, MLDEPLOY_TEST_SLOW_COPY="0.5"),
+        env=worker_env(mldeploy_home, MLDEPLOY_TEST_SLOW_COPY="1.0"),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
+
+    def sizes() -> list[int]:
+        found = []
+        for path in temp_files(mldeploy_home):
+            try:
+                found.append(path.stat().st_size)
+            except FileNotFoundError:
+                continue
+        return found
+
     try:
         deadline = time.monotonic() + 120
-        while not any(p.stat().st_size > 0 for p in temp_files(mldeploy_home) if p.exists()):
+        # wait until the large file is partly copied (one 16 MiB chunk, then a 1 s pause)
+        while not any(size >= _storage.COPY_CHUNK for size in sizes()):
             assert proc.poll() is None, proc.communicate()
-            assert time.monotonic() < deadline, "the register never started storing"
+            assert time.monotonic() < deadline, "the register never started storing the large file"
             time.sleep(0.02)
         os.kill(proc.pid, signal.SIGKILL)
         proc.communicate(timeout=60)
@@ -52,6 +63,8 @@ def test_kill_9_while_storing_leaves_no_version(tmp_path: Path, mldeploy_home: P
 
     leftovers = temp_files(mldeploy_home)
     assert leftovers, "the killed register should have left temp files behind"
+    big = max(sizes())
+    assert _storage.COPY_CHUNK <= big < 64 << 20, "killed in the middle of copying the large file"
     assert Model.list() == []
     with pytest.raises(ModelNotFoundError, match="registry at .* is empty"):
         Model("big")
