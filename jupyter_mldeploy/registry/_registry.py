@@ -157,6 +157,12 @@ class Registry:
             conn.close()
             self._local.conn = None
 
+    def __enter__(self) -> Registry:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
     # --- register ------------------------------------------------------------------------
 
     def register(

@@ -346,8 +346,8 @@ def test_bad_input_errors(make_tree, tmp_path: Path) -> None:
 
 def test_explicit_registry_is_independent_of_mldeploy_home(make_tree, tmp_path: Path) -> None:
     root = make_tree("m", {"f": b"1"})
-    other = Registry(tmp_path / "other-home")
-    record = other.register(root, "private")
+    with Registry(tmp_path / "other-home") as other:
+        record = other.register(root, "private")
     assert record.id == "private:1"
     assert (tmp_path / "other-home" / "registry.db").exists()
     assert Model.list() == []
