@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from ..errors import InvalidArgumentError, ModelNotFoundError
-from ._registry import Registry, default_registry
+from ._registry import Registry, _check_version, default_registry
 from .records import ModelFile, ModelVersion, format_size
 
 # Azure keyword arguments that have no local meaning; accepted and ignored so code ports as is.
@@ -101,10 +101,11 @@ class Model:
             )
         self._registry = registry or default_registry()
         if tags or properties or model_framework:
+            number = _check_version(version)
             matches = [
                 m
                 for m in self._registry.list(name=name, tags=tags, properties=properties)
-                if (version is None or m.version == int(version))
+                if (number is None or m.version == number)
                 and (model_framework is None or m.framework == model_framework)
             ]
             if not matches:
