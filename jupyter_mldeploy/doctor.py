@@ -167,7 +167,7 @@ def check_uv() -> Check:
         from uv import find_uv_bin
 
         uv_bin = find_uv_bin()
-        out = subprocess.run([uv_bin, "--version"], capture_output=True, text=True, timeout=20)
+        out = subprocess.run([uv_bin, "--version"], capture_output=True, text=True, timeout=20, check=False)
         uv_version = out.stdout.strip() or out.stderr.strip()
     except Exception as err:  # noqa: BLE001
         return Check("uv", False, f"not usable: {_first_line(err)}", 'pip install "uv>=0.4"', required=True)

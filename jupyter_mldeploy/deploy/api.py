@@ -50,9 +50,7 @@ def deploy(
             "inference_config must be an InferenceConfig(entry_script=..., source_directory=..., environment=...)."
         )
     config = deployment_config or ProcessDeploymentConfiguration()
-    targets = {ProcessDeploymentConfiguration: ProcessWebservice}
-    target = targets.get(type(config))
-    if target is None:
+    if not isinstance(config, ProcessDeploymentConfiguration):
         raise InvalidArgumentError(
             f"deployment_config {type(config).__name__} is not supported yet; use "
             "ProcessWebservice.deploy_configuration(...)."
@@ -64,4 +62,4 @@ def deploy(
                 "or choose another name."
             )
         Webservice(name).delete()
-    return target._deploy(name, models, inference_config, config)
+    return ProcessWebservice._deploy(name, models, inference_config, config)

@@ -24,7 +24,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import DeploymentError, InitError, PortInUseError, ScoringRequestError
+from ..errors import (
+    DeploymentError,
+    InitError,
+    MLDeployError,
+    PortInUseError,
+    ScoringRequestError,
+    ServerStartError,
+)
 from . import _state
 from ._layout import lay_out_models
 from ._state import EXIT_FILE, ServiceRecord
@@ -252,8 +259,8 @@ class ProcessWebservice(Webservice):
                         "Fix the script, then call service.reload() (no rebuild needed).",
                         logs=self._target_logs(200),
                     ) from err
-                except Exception:  # noqa: BLE001 - not ready yet (connection refused, 503 starting)
-                    pass
+                except ServerStartError:
+                    pass  # not ready yet: connection refused, or 503 while init() runs
                 if time.monotonic() >= deadline:
                     raise DeploymentError(
                         f"service {record.name!r} was not ready after {timeout_s:g}s. "
@@ -413,8 +420,8 @@ def _service_on_port(port: int, exclude: str = "") -> str | None:
             continue
         try:
             record = _state.load(name)
-        except Exception:  # noqa: BLE001 - a broken record holds nothing
-            continue
+        except MLDeployError:
+            continue  # deleted meanwhile, or a broken record: it holds no port
         if record.port == port:
             return name
     return None

@@ -14,6 +14,7 @@ panel can show the phases as they happen.
 
 from __future__ import annotations
 
+import builtins
 import secrets
 import sys
 import threading
@@ -113,7 +114,7 @@ class Webservice:
         if cls.compute_type:
             Webservice._targets[cls.compute_type] = cls
 
-    def __new__(cls, *args: Any, **kwargs: Any) -> Webservice:
+    def __new__(cls, *args: Any, **kwargs: Any) -> Webservice:  # noqa: PYI034 - returns the target's class
         if cls is Webservice:
             name = _name_from_args(args, kwargs)
             record = _state.load(name)
@@ -157,7 +158,7 @@ class Webservice:
     # --- discovery ------------------------------------------------------------------------
 
     @staticmethod
-    def list(workspace: object = None, compute_type: str | None = None, **_: Any) -> list[Webservice]:
+    def list(workspace: object = None, compute_type: str | None = None, **_: Any) -> builtins.list[Webservice]:
         """All deployed services (optionally of one ``compute_type``: ``"process"`` or ``"docker"``)."""
         _load_target_modules()
         services = []
@@ -195,7 +196,7 @@ class Webservice:
         return f"http://127.0.0.1:{self.port}/swagger.json" if self.port else None
 
     @property
-    def models(self) -> list[str]:
+    def models(self) -> builtins.list[str]:
         """Ids (``name:version``) of the deployed models."""
         return [m["id"] for m in self._record.models]
 
