@@ -40,3 +40,9 @@ def uv_cache_dir() -> Path:
     path = Path(raw).expanduser() if raw else mldeploy_home() / "cache" / "uv"
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def repo_script(name: str) -> Path | None:
+    """Return ``scripts/NAME`` of the source checkout holding this package, if there is one."""
+    candidate = Path(__file__).resolve().parent.parent / "scripts" / name
+    return candidate if candidate.is_file() else None

@@ -14,19 +14,17 @@ Examples
 
 from __future__ import annotations
 
-import errno
 import os
 import platform
 import shutil
-import socket
 import subprocess
 import sys
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
 from . import __version__
-from ._config import OFFLINE_BASE_IMAGE, base_image, mldeploy_home
+from ._config import OFFLINE_BASE_IMAGE, base_image, mldeploy_home, repo_script
+from ._net import port_is_free
 
 #: Ports users meet first: ``mldeploy serve``'s default and the Azure docs' LocalWebservice port.
 DEFAULT_PORTS: tuple[int, ...] = (5001, 6789)
@@ -61,17 +59,10 @@ class Check:
         return asdict(self)
 
 
-def _repo_script(name: str) -> str | None:
-    """Return ``scripts/NAME`` of a source checkout holding this package, if there is one."""
-    candidate = Path(__file__).resolve().parent.parent / "scripts" / name
-    return str(candidate) if candidate.is_file() else None
-
-
 def _docker_start_fix() -> str:
-    script = _repo_script("ensure-docker.sh")
-    if script:
-        return f"sudo {script}   (installs Debian's docker.io if needed and starts dockerd)"
-    return "start Docker (Docker Desktop, or 'sudo systemctl start docker'; see https://docs.docker.com/engine/install/)"
+    from .deploy.docker import docker_start_fix
+
+    return docker_start_fix()
 
 
 def check_python() -> Check:
@@ -147,7 +138,7 @@ def check_base_image() -> Check:
     try:
         img = client.images.get(image)
     except docker.errors.ImageNotFound:
-        script = _repo_script("build-base-image.sh")
+        script = repo_script("build-base-image.sh")
         offline = (
             f"or offline: {script} {OFFLINE_BASE_IMAGE} && export MLDEPLOY_BASE_IMAGE={OFFLINE_BASE_IMAGE}"
             if script
@@ -195,18 +186,6 @@ def check_ports(ports: tuple[int, ...] = DEFAULT_PORTS) -> Check:
             "or pass another --port",
         )
     return Check("Ports", True, detail)
-
-
-def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
-    """Return whether ``port`` can be bound on ``host`` right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        try:
-            sock.bind((host, port))
-        except OSError as err:
-            if err.errno in (errno.EADDRINUSE, errno.EACCES):
-                return False
-            raise
-    return True
 
 
 def check_disk() -> Check:

@@ -29,18 +29,16 @@ Examples
 from __future__ import annotations
 
 import contextlib
-import errno
 import os
 import re
-import socket
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from typing_extensions import Self
-
+from .._config import repo_script
+from .._net import free_port, port_is_free
 from ..errors import (
     BaseImageMissingError,
     DeploymentError,
@@ -51,6 +49,10 @@ from ..errors import (
     ServiceExistsError,
     ServiceNotFoundError,
 )
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
+
 from ._context import CONTAINER_PORT, SOURCE_ROOT, USER_UID
 
 #: Label on everything jupyter-mldeploy creates.
@@ -502,7 +504,7 @@ class DockerEngine:
         attempts = 1 if port is not None else 5
         last_error: BaseException | None = None
         for _ in range(attempts):
-            host_port = port if port is not None else _free_port()
+            host_port = port if port is not None else free_port()
             if port is not None:
                 self._check_port(port)
             all_labels = dict(labels or {})
@@ -830,7 +832,7 @@ class DockerEngine:
 
     def _check_port(self, port: int) -> None:
         holder = self.port_holder(port)
-        if holder is not None or not _port_is_free(port):
+        if holder is not None or not port_is_free(port):
             raise PortInUseError(self._port_message(port, holder))
 
     def _port_message(self, port: int, holder: str | None = None) -> str:
@@ -898,7 +900,7 @@ class DockerEngine:
     @staticmethod
     def _wait_port_released(port: int, timeout: float = 5.0) -> None:
         deadline = time.monotonic() + timeout
-        while not _port_is_free(port) and time.monotonic() < deadline:
+        while not port_is_free(port) and time.monotonic() < deadline:
             time.sleep(0.02)
 
 
@@ -917,14 +919,9 @@ def _docker() -> Any:
     return docker
 
 
-def _repo_script(name: str) -> Path | None:
-    candidate = Path(__file__).resolve().parents[2] / "scripts" / name
-    return candidate if candidate.is_file() else None
-
-
 def docker_start_fix() -> str:
     """The one step that gets a Docker engine answering on this machine."""
-    script = _repo_script("ensure-docker.sh")
+    script = repo_script("ensure-docker.sh")
     if script is not None:
         return f"run {script} (installs and starts a Docker engine), or start Docker yourself"
     return (
@@ -940,7 +937,7 @@ def _unavailable(err: BaseException) -> DockerUnavailableError:
 
 
 def _base_image_fix(tag: str) -> str:
-    script = _repo_script("build-base-image.sh")
+    script = repo_script("build-base-image.sh")
     offline = (
         f"build one offline with `{script} {tag}`"
         if script is not None
@@ -988,25 +985,6 @@ def _build_failure(tag: str, step: str, detail: str, lines: list[str]) -> str:
 def _is_port_conflict(err: Any) -> bool:
     text = str(getattr(err, "explanation", "") or err).lower()
     return "port is already allocated" in text or "address already in use" in text
-
-
-def _port_is_free(port: int, host: str = "127.0.0.1") -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        # SO_REUSEADDR: connections lingering in TIME_WAIT do not make a port "taken"
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((host, port))
-        except OSError as err:
-            if err.errno in (errno.EADDRINUSE, errno.EACCES):
-                return False
-            raise
-    return True
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _error_message(body: bytes) -> str:
