@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import sys
 from collections.abc import Sequence
 from typing import Any
 
@@ -9,6 +11,8 @@ from .._names import validate_name
 from ..errors import InvalidArgumentError, ServiceExistsError
 from . import _state
 from .webservice import DeploymentConfiguration, Webservice
+
+_log = logging.getLogger(__name__)
 
 
 def deploy(
@@ -32,8 +36,10 @@ def deploy(
     inference_config
         An :class:`~jupyter_mldeploy.InferenceConfig` (entry script, source folder, environment).
     deployment_config
-        ``ProcessWebservice.deploy_configuration(...)`` (local process) or, when available,
-        ``LocalWebservice.deploy_configuration(...)`` (Docker). ``None``: the local process target.
+        ``LocalWebservice.deploy_configuration(...)`` (a Docker container) or
+        ``ProcessWebservice.deploy_configuration(...)`` (a local process). ``None``: Docker when an
+        engine answers and the base image (``MLDEPLOY_BASE_IMAGE``) is present, else the local
+        process; the choice and why are printed and shown in the first phase.
     overwrite
         Replace an existing service of that name (otherwise :class:`ServiceExistsError`).
 
@@ -42,6 +48,7 @@ def deploy(
     >>> service = deploy("ridge", [model], InferenceConfig("score.py"))   # doctest: +SKIP
     >>> service.wait_for_deployment(show_output=True)                     # doctest: +SKIP
     """
+    from .local_docker import DockerDeploymentConfiguration, LocalWebservice, docker_available
     from .process import ProcessDeploymentConfiguration, ProcessWebservice
 
     validate_name(name, "service")
@@ -49,17 +56,44 @@ def deploy(
         raise InvalidArgumentError(
             "inference_config must be an InferenceConfig(entry_script=..., source_directory=..., environment=...)."
         )
-    config = deployment_config or ProcessDeploymentConfiguration()
-    if not isinstance(config, ProcessDeploymentConfiguration):
+    note = ""
+    if deployment_config is None:
+        usable, why = docker_available()
+        if usable:
+            deployment_config = LocalWebservice.deploy_configuration()
+            note = f"target docker: {why}"
+        else:
+            deployment_config = ProcessWebservice.deploy_configuration()
+            note = f"target process: {why}; deploying as a local process"
+        _log.info("service %s: %s", name, note)
+        print(f"{name}: {note}", file=sys.stderr)
+    targets: dict[type, type] = {
+        ProcessDeploymentConfiguration: ProcessWebservice,
+        DockerDeploymentConfiguration: LocalWebservice,
+    }
+    target = targets.get(type(deployment_config))
+    if target is None:
         raise InvalidArgumentError(
-            f"deployment_config {type(config).__name__} is not supported yet; use "
-            "ProcessWebservice.deploy_configuration(...)."
+            f"deployment_config {type(deployment_config).__name__} is not supported; use "
+            "LocalWebservice.deploy_configuration(...) (Docker) or ProcessWebservice.deploy_configuration(...)."
         )
-    if name in _state.names():
+    if name in _state.names() or _discovered(name):
         if not overwrite:
             raise ServiceExistsError(
                 f"a service named {name!r} exists already; pass overwrite=True to replace it, "
                 "or choose another name."
             )
         Webservice(name).delete()
-    return ProcessWebservice._deploy(name, models, inference_config, config)
+    if target is LocalWebservice:
+        return LocalWebservice._deploy(name, models, inference_config, deployment_config, note)
+    service = target._deploy(name, models, inference_config, deployment_config)
+    if note and service.progress is not None:
+        service.progress.log(note)
+    return service
+
+
+def _discovered(name: str) -> bool:
+    """Whether a target finds service ``name`` without a record (a container of ours, say)."""
+    from .local_docker import LocalWebservice
+
+    return any(r.name == name for r in LocalWebservice._discover(name))

@@ -117,7 +117,7 @@ class Webservice:
     def __new__(cls, *args: Any, **kwargs: Any) -> Webservice:  # noqa: PYI034 - returns the target's class
         if cls is Webservice:
             name = _name_from_args(args, kwargs)
-            record = _state.load(name)
+            record = _load_record(name)
             target = Webservice._targets.get(record.compute_type)
             if target is None:
                 _load_target_modules()
@@ -134,7 +134,7 @@ class Webservice:
         if getattr(self, "_record", None) is not None:
             return
         name = _name_from_args(args, kwargs)
-        record = _state.load(name)
+        record = _load_record(name)
         if self.compute_type and record.compute_type != self.compute_type:
             raise InvalidArgumentError(
                 f"service {name!r} is a {record.compute_type!r} service, not {self.compute_type!r}: "
@@ -171,7 +171,16 @@ class Webservice:
                 continue
             if record.compute_type in Webservice._targets:
                 services.append(Webservice._from_record(record))
-        return services
+        known = {s.name for s in services} | set(_state.names())
+        for target in list(Webservice._targets.values()):
+            if compute_type and target.compute_type != compute_type.lower():
+                continue
+            for record in target._discover():
+                if record.name not in known:
+                    _state.save(record)  # found from its container's labels: remember it again
+                    known.add(record.name)
+                    services.append(Webservice._from_record(record))
+        return sorted(services, key=lambda s: s.name)
 
     # --- description ----------------------------------------------------------------------
 
@@ -401,6 +410,11 @@ class Webservice:
 
     # --- the target's part -----------------------------------------------------------------
 
+    @classmethod
+    def _discover(cls, name: str | None = None) -> list[ServiceRecord]:
+        """Records of services this target finds without a record file (Docker: container labels)."""
+        return []
+
     def _target_state(self) -> str:
         raise NotImplementedError
 
@@ -487,7 +501,21 @@ def _name_from_args(args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> str:
 
 def _load_target_modules() -> None:
     """Import the target modules so that their classes register themselves."""
-    from . import process  # noqa: F401
+    from . import local_docker, process  # noqa: F401
+
+
+def _load_record(name: str) -> ServiceRecord:
+    """The record of service ``name``; when its file is gone, rebuilt by a target that still finds it."""
+    try:
+        return _state.load(name)
+    except ServiceNotFoundError:
+        _load_target_modules()
+        for target in list(Webservice._targets.values()):
+            for record in target._discover(name):
+                if record.name == name:
+                    _state.save(record)  # remember it again
+                    return record
+        raise
 
 
 class _Printer:
