@@ -279,6 +279,34 @@ class Model:
         ]
 
     @staticmethod
+    def deploy(*args: Any, **kwargs: Any) -> Any:
+        """Deploy models with an inference config as a web service (returns at once).
+
+        Azure's call shapes work: ``Model.deploy(name, models, inference_config,
+        deployment_config=None, overwrite=False)`` and
+        ``Model.deploy(workspace, name, models, inference_config, deployment_config, ...)``
+        (the workspace is ignored). Call ``wait_for_deployment()`` on the returned
+        :class:`~jupyter_mldeploy.Webservice`; see :func:`jupyter_mldeploy.deploy.api.deploy`.
+
+        Examples
+        --------
+        >>> service = Model.deploy("ridge", [model], inference_config)   # doctest: +SKIP
+        >>> service.wait_for_deployment(show_output=True)                # doctest: +SKIP
+        """
+        from ..deploy.api import deploy
+
+        if args and _is_workspace(args[0]):
+            args = args[1:]
+        kwargs.pop("workspace", None)
+        kwargs.pop("show_output", None)  # progress is shown by wait_for_deployment(show_output=True)
+        if kwargs.pop("deployment_target", None) is not None:
+            raise InvalidArgumentError(
+                "deployment_target (an Azure compute cluster) has no local meaning: drop it and pass "
+                "deployment_config=ProcessWebservice.deploy_configuration(...) for a local service."
+            )
+        return deploy(*args, **kwargs)
+
+    @staticmethod
     def get_model_path(
         model_name: str,
         version: int | None = None,

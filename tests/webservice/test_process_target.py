@@ -271,3 +271,19 @@ def test_deploy_in_its_own_environment(app_dir: Path, k_model: Model, tmp_path: 
     again.wait_for_deployment(timeout_sec=300)
     assert "reused" in [p for p in again.progress.phases if p.name == "environment"][0].detail
     assert again.run("{}")["python"] == answer["python"]
+
+
+def test_model_deploy_accepts_azure_call_shapes(app_dir: Path, k_model: Model) -> None:
+    class Workspace:  # what Azure code passes first; ignored here
+        name = "ws"
+
+    config = InferenceConfig("score.py", source_directory=str(app_dir))
+    service = Model.deploy(Workspace(), "azure-style", [k_model], config,
+                           ProcessWebservice.deploy_configuration(), show_output=True)
+    service.wait_for_deployment(timeout_sec=120)
+    assert service.run({"data": [1]}) == [3.0]
+    again = Model.deploy(name="azure-style", models=[k_model], inference_config=config, overwrite=True)
+    again.wait_for_deployment(timeout_sec=120)
+    assert again.state == WebserviceState.HEALTHY
+    with pytest.raises(InvalidArgumentError, match="deployment_target"):
+        Model.deploy("x", [k_model], config, deployment_target=object())
