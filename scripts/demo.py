@@ -19,7 +19,6 @@ from sklearn.datasets import load_diabetes
 from sklearn.linear_model import Ridge
 
 from jupyter_mldeploy import InferenceConfig, Model, ProcessWebservice
-from jupyter_mldeploy.deploy.api import deploy
 from jupyter_mldeploy._config import mldeploy_home
 
 SCORE_PY = textwrap.dedent(
@@ -67,7 +66,7 @@ def main() -> None:
     app.mkdir(exist_ok=True)
     (app / "score.py").write_text(SCORE_PY)
     print("\ndeploying (local process target, no Docker needed):")
-    service = deploy(
+    service = Model.deploy(
         "diabetes-ridge",
         [model],
         InferenceConfig(entry_script="score.py", source_directory=str(app)),
