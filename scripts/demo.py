@@ -80,6 +80,7 @@ def main() -> None:
     print(
         f"\nThe service keeps running at {service.scoring_uri}. Try:\n"
         f"  curl -s -H 'Content-Type: application/json' -d '{{\"data\": [[0,0,0,0,0,0,0,0,0,0]]}}' {service.scoring_uri}\n"
+        "  source .venv/bin/activate   # puts the mldeploy command on PATH\n"
         "  mldeploy services | mldeploy logs diabetes-ridge | mldeploy delete diabetes-ridge"
     )
 
