@@ -247,6 +247,10 @@ class DockerEngine:
         """
         if self._client is None:
             docker = _docker()
+            socket_path = _unix_socket_path(os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock")
+            if socket_path is not None and not os.path.exists(socket_path):
+                # checked here: the SDK would leak the socket of its failed connection attempt
+                raise _unavailable(FileNotFoundError(f"{socket_path} does not exist"))
             try:
                 # a short timeout while asking the API version: a hung daemon fails in seconds
                 client = docker.from_env(timeout=min(self._timeout, self._connect_timeout))
@@ -928,6 +932,11 @@ def docker_start_fix() -> str:
         "start Docker (Docker Desktop, or `sudo systemctl start docker`; "
         "https://docs.docker.com/engine/install/) and check DOCKER_HOST"
     )
+
+
+def _unix_socket_path(host: str) -> str | None:
+    """The socket file of a ``unix://`` Docker host (``None`` for TCP and SSH hosts)."""
+    return host[len("unix://"):] if host.startswith("unix://") else None
 
 
 def _unavailable(err: BaseException) -> DockerUnavailableError:

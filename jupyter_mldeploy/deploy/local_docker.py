@@ -217,6 +217,7 @@ class LocalWebservice(Webservice):
             tag = image_tag(record.name)
             labels = service_labels(record.name, models=info.models_label, env_hash=info.env_hash)
             labels[LABEL_ENV_HASH] = info.env_hash
+            labels[LABEL_HOME] = str(mldeploy_home().resolve())
             result = engine.build_image(context, tag, labels=labels, on_log=_line_logger(progress))
             shutil.rmtree(context, ignore_errors=True)  # the image holds it; wheels stay in the wheelhouse
             record.image = tag
@@ -475,7 +476,12 @@ class LocalWebservice(Webservice):
         self._start_and_wait(progress, self._record.port)
 
     def _target_delete(self, delete_image: bool) -> None:
-        engine = _engine()
+        try:
+            engine = _engine()
+        except DockerUnavailableError:
+            if self._record.container_id or self._record.image:
+                raise  # a container may still run: say how to reach the engine
+            return  # it never got a container: only the record goes
         engine.remove(self._container, delete_image=delete_image)
         if delete_image and self._record.image:
             engine.remove_image(self._record.image)
