@@ -35,6 +35,7 @@ import json
 import math
 import os
 import re
+import shlex
 import signal
 import socket
 import statistics
@@ -558,6 +559,10 @@ def _fmt(value: float | None, spec: str = ".0f") -> str:
     return "n/a" if value is None else format(value, spec)
 
 
+def _x(ratio: float | None) -> str:
+    return "n/a" if ratio is None else f"{ratio:.2f}x"
+
+
 def _lat(value: float | None) -> str:
     if value is None:
         return "n/a"
@@ -604,6 +609,10 @@ def goals(rows: dict[str, dict], concs: list[int]) -> list[tuple[str, str, bool 
         row = rows.get(name)
         return None if row is None else row["loads"].get(str(c), {}).get("p99_ms")
 
+    def cpu(name: str, c: int) -> float | None:
+        row = rows.get(name)
+        return None if row is None else row["loads"].get(str(c), {}).get("cpu_ms_per_request")
+
     def ratio(a: float | None, b: float | None) -> float | None:
         return None if a is None or b is None or b == 0 else a / b
 
@@ -611,14 +620,14 @@ def goals(rows: dict[str, dict], concs: list[int]) -> list[tuple[str, str, bool 
         return out
     c8 = 8 if 8 in concs else concs[len(concs) // 2]
     r = ratio(rps("ours", c8), rps("azmlinfsrv", c8))
-    out.append((f"req/s c={c8}: ours >= 2x azmlinfsrv", f"{_fmt(r, '.2f')}x", None if r is None else r >= 2))
+    out.append((f"req/s c={c8}: ours >= 2x azmlinfsrv", _x(r), None if r is None else r >= 2))
     for c in concs:
         r = ratio(rps("ours", c), rps("mlflow", c))
-        out.append((f"req/s c={c}: ours ahead of MLflow", f"{_fmt(r, '.2f')}x", None if r is None else r > 1))
+        out.append((f"req/s c={c}: ours ahead of MLflow", _x(r), None if r is None else r > 1))
     for c in concs:
         r = ratio(rps("ours", c), rps("starlette", c))
         out.append((f"req/s c={c}: ours within 20% of bare Starlette",
-                    f"{_fmt(r, '.2f')}x", None if r is None else r >= 0.8))
+                    _x(r), None if r is None else r >= 0.8))
     cmax = max(concs)
     a, b = p99("ours", cmax), p99("azmlinfsrv", cmax)
     out.append((f"p99 c={cmax}: ours below azmlinfsrv", f"{_lat(a)} ms vs {_lat(b)} ms",
@@ -629,11 +638,18 @@ def goals(rows: dict[str, dict], concs: list[int]) -> list[tuple[str, str, bool 
                 None if a is None or b is None else a <= b))
     errs = sum(ld["errors"] for ld in ours["loads"].values())
     out.append(("ours: no errors under load", str(errs), errs == 0 and not ours["failed_rounds"]))
+    cpu_c = 8 if 8 in concs else concs[-1]
+    for peer in ("azmlinfsrv", "mlflow", "starlette", "starlette-nolog"):
+        r = ratio(cpu("ours", cpu_c), cpu(peer, cpu_c))
+        if r is not None:
+            out.append((f"(info, not a goal) server CPU per request c={cpu_c}: ours / {peer}",
+                        f"{r:.2f}x ({_fmt(cpu('ours', cpu_c), '.3f')} vs {_fmt(cpu(peer, cpu_c), '.3f')} ms)",
+                        None))
     if "starlette-nolog" in rows:
         for c in concs:
             r = ratio(rps("ours", c), rps("starlette-nolog", c))
             out.append((f"(info, not a goal) req/s c={c}: ours / Starlette without access log",
-                        f"{_fmt(r, '.2f')}x", None))
+                        _x(r), None))
     return out
 
 
@@ -685,6 +701,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--cold-only", action="store_true",
                         help="measure only cold start and memory-free checks (use with --rounds 5)")
     parser.add_argument("--json", type=Path, default=RESULTS / "serve_vs_peers.json")
+    parser.add_argument("--report-from", type=Path, metavar="JSON",
+                        help="print the report of a saved run again (no servers started)")
     args = parser.parse_args(argv)
     args.servers = [s for s in args.servers.split(",") if s]
     for name in args.servers:
@@ -723,6 +741,11 @@ def _on_sigterm(signum: int, frame: object) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.report_from:
+        saved = json.loads(args.report_from.read_text())
+        saved_args = parse_args(shlex.split(saved["meta"]["command"])[2:])
+        print(report(saved["summary"], saved_args, saved["meta"]))
+        return 0
     payload = preflight(args.servers)
     signal.signal(signal.SIGTERM, _on_sigterm)
     meta = {

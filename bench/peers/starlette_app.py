@@ -1,7 +1,12 @@
 """The ceiling: a bare Starlette app with the same predict, written as a user would.
 
-Run with ``uvicorn starlette_app:app --workers N`` (cwd ``bench/peers``) and
-``AZUREML_MODEL_DIR`` pointing at the folder holding ``model.joblib``.
+The endpoint is ``async def`` only to read the body (Starlette has no sync way to);
+``predict`` then runs synchronously on the event loop, with no thread hand-off and
+no middleware: the cheapest way to serve this model with Starlette. Run with
+``uvicorn starlette_app:app --workers N`` (cwd ``bench/peers``) and
+``AZUREML_MODEL_DIR`` pointing at the folder holding ``model.joblib``; the
+benchmark runs it twice: as is (uvicorn's access log on, ``starlette``) and with
+``--no-access-log`` (``starlette-nolog``).
 """
 
 import json
