@@ -16,7 +16,7 @@ def validate_name(name: object, kind: str = "model") -> str:
     starts with a letter or digit and is not made of dots only. The rule keeps
     names safe as folder names, image tags and URL parts (no ``/``, no ``..``).
     """
-    if not isinstance(name, str) or not _NAME_RE.match(name) or set(name) <= {"."}:
+    if not isinstance(name, str) or not _NAME_RE.fullmatch(name) or set(name) <= {"."}:
         raise InvalidNameError(
             f"invalid {kind} name {name!r}: use 1-255 letters, digits, '-', '_' or '.', "
             f"starting with a letter or digit (for example 'sklearn-ridge')."

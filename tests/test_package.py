@@ -95,3 +95,11 @@ def test_ci_turns_skipped_docker_tests_into_failures(tmp_path: Path) -> None:
     assert ci.returncode == 1, ci.stdout
     assert "1 failed" in ci.stdout and "1 skipped" in ci.stdout
     assert "a test that needs Docker was skipped" in ci.stdout
+
+
+@pytest.mark.parametrize("bad", ["ridge\n", "a/b", "..", "", " x", "x" * 256, "-x", 3])
+def test_names_are_validated_whole(bad: object) -> None:
+    from jupyter_mldeploy._names import validate_name
+
+    with pytest.raises(errors.InvalidNameError, match="invalid model name"):
+        validate_name(bad)

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from .._names import validate_name
-from ..errors import InvalidArgumentError, ModelPathError
+from ..errors import InvalidArgumentError, ModelPathError, PathEscapeError
 
 
 @dataclass(frozen=True)
@@ -33,13 +34,33 @@ def lay_out_models(
 
     A local path becomes model ``<file or folder name>`` version 1 and keeps its
     file or folder name inside the version folder, as a registered model does.
-    ``dest`` is emptied first, so removed models disappear.
+    The models are laid out in a new folder that replaces ``dest`` only when all
+    of them are in place: a failing update leaves the running service's models
+    untouched.
     """
     if isinstance(models, (str, os.PathLike)) or not isinstance(models, Sequence):
         models = [models]
-    if os.path.lexists(dest):
-        shutil.rmtree(dest)
-    dest.mkdir(parents=True)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".models-", dir=dest.parent))
+    try:
+        laid_out = _lay_out(models, staging, log)
+        old = dest.with_name(f".{dest.name}-old-{os.getpid()}")
+        if os.path.lexists(dest):
+            os.replace(dest, old)
+        os.replace(staging, dest)
+        shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    # paths were computed inside the staging folder: point them at dest
+    entries = [{**e, "path": str(dest / e["name"] / str(e["version"]))} for e in laid_out]
+    model_dir = Path(entries[0]["path"]) if len(entries) == 1 else dest
+    return LaidOutModels(model_dir, entries)
+
+
+def _lay_out(
+    models: Sequence[Any], dest: Path, log: Callable[[str], None] | None
+) -> list[dict[str, Any]]:
     entries: list[dict[str, Any]] = []
     seen: set[tuple[str, int]] = set()
     for model in models:
@@ -60,9 +81,8 @@ def lay_out_models(
         entry["path"] = str(dest / entry["name"] / str(entry["version"]))
         entries.append(entry)
         if log:
-            log(f"model {entry['id']} -> {entry['path']}")
-    model_dir = Path(entries[0]["path"]) if len(entries) == 1 else dest
-    return LaidOutModels(model_dir, entries)
+            log(f"model {entry['id']} -> {entry['name']}/{entry['version']}")
+    return entries
 
 
 def _copy_local(path: Path, dest: Path) -> dict[str, Any]:
@@ -73,7 +93,23 @@ def _copy_local(path: Path, dest: Path) -> dict[str, Any]:
     target = dest / name / "1"
     target.mkdir(parents=True, exist_ok=True)
     if path.is_dir():
+        _refuse_links_outside(path)
         shutil.copytree(path, target / path.name, symlinks=False)
     else:
         shutil.copy2(path, target / path.name)
     return {"name": name, "version": 1, "id": f"{name}:1", "source": str(path)}
+
+
+def _refuse_links_outside(folder: Path) -> None:
+    """Raise :class:`PathEscapeError` if a symlink inside ``folder`` resolves outside it."""
+    root = folder.resolve()
+    for current, dirs, files in os.walk(folder):
+        for name in dirs + files:
+            entry = Path(current) / name
+            if entry.is_symlink():
+                target = entry.resolve()
+                if target != root and root not in target.parents:
+                    raise PathEscapeError(
+                        f"{entry} links to {target}, outside the model folder {folder}: copy the file "
+                        "into the folder or remove the link (links may only point inside the model)."
+                    )

@@ -31,6 +31,7 @@ from ..errors import (
     PortInUseError,
     ScoringRequestError,
     ServerStartError,
+    ServiceExistsError,
 )
 from . import _state
 from ._layout import lay_out_models
@@ -40,6 +41,9 @@ from .webservice import DeploymentConfiguration, Webservice, WebserviceState, ne
 
 #: How long a stopping server gets after SIGTERM before SIGKILL.
 STOP_GRACE_S = 10.0
+
+#: A service's log is rotated (one previous file kept) when it is larger than this at a (re)start.
+LOG_ROTATE_BYTES = 20 * 1024 * 1024
 
 #: Server processes started by this process, kept so they are reaped (no zombies) and never
 #: garbage-collected while they run; see :func:`_reap_children`.
@@ -104,7 +108,13 @@ class ProcessWebservice(Webservice):
         record = ServiceRecord(name=name, compute_type=cls.compute_type, config=config.to_dict())
         if config.auth_enabled:
             record.auth_keys = [new_key(), new_key()]
-        _state.save(record)
+        with _state.service_lock(name):
+            if name in _state.names():  # another deploy of the same name won the race
+                raise ServiceExistsError(
+                    f"a service named {name!r} was just deployed by another process; pass "
+                    "overwrite=True to replace it, or choose another name."
+                )
+            _state.save(record)
         service = Webservice._from_record(record)
         assert isinstance(service, ProcessWebservice)
         service._start_operation(lambda p: service._full_deploy(p, models, inference_config, config))
@@ -191,9 +201,14 @@ class ProcessWebservice(Webservice):
         folder.mkdir(parents=True, exist_ok=True)
         exit_file = folder / EXIT_FILE
         exit_file.unlink(missing_ok=True)
-        env = dict(os.environ)
+        # the kernel's own MLDEPLOY_* settings (a model dir, CORS, reload, ...) must not
+        # override this service's: start from the environment without them
+        env = {k: v for k, v in os.environ.items() if not k.startswith("MLDEPLOY_") or k == "MLDEPLOY_HOME"}
         env.update({k: str(v) for k, v in (config.get("environment_variables") or {}).items()})
         env.update(
+            MLDEPLOY_ENTRY_SCRIPT=record.entry_script,
+            MLDEPLOY_SOURCE_DIR=record.source_dir,
+            MLDEPLOY_MODEL_DIR=record.model_dir,
             AZUREML_ENTRY_SCRIPT=record.entry_script,
             AZUREML_SOURCE_DIRECTORY=record.source_dir,
             AZUREML_MODEL_DIR=record.model_dir,
@@ -212,7 +227,8 @@ class ProcessWebservice(Webservice):
         # a tiny shell parent records the server's exit code, so that a service found again
         # after a kernel restart can still say how its server ended
         wrapper = ["/bin/sh", "-c", '"$@"; echo $? > "$0"', str(exit_file), *args]
-        with open(record.log_path, "ab") as log:
+        _rotate_log(record.log_path)
+        with open(os.open(record.log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "ab") as log:
             log.write(f"--- {_state.now_iso()} starting {' '.join(args)}\n".encode())
             log.flush()
             proc = subprocess.Popen(
@@ -395,6 +411,15 @@ def _process_start_time(pid: int) -> str | None:
     if fields[0] == "Z":
         return None
     return fields[19]
+
+
+def _rotate_log(path: Path) -> None:
+    """Keep one previous log: move ``server.log`` to ``server.log.1`` once it passes the limit."""
+    try:
+        if path.stat().st_size > LOG_ROTATE_BYTES:
+            os.replace(path, path.with_name(path.name + ".1"))
+    except FileNotFoundError:
+        pass
 
 
 def _group_members(pgid: int) -> list[int]:

@@ -27,6 +27,7 @@ from ..errors import (
     DeploymentError,
     DeploymentTimeoutError,
     InvalidArgumentError,
+    MLDeployError,
     ServiceNotFoundError,
 )
 from . import _state
@@ -346,8 +347,8 @@ class Webservice:
                     f"{progress.summary()}). Wait longer, or look at service.get_logs()."
                 )
             if progress.error is not None:
-                if isinstance(progress.error, DeploymentError):
-                    raise progress.error
+                if isinstance(progress.error, MLDeployError):
+                    raise progress.error  # its own type: ModelPathError, PortInUseError, DeploymentError, ...
                 raise DeploymentError(f"deploying {self.name!r} failed: {progress.error}") from progress.error
             if printer:
                 print(f"{self.name}: {self.state} at {self.scoring_uri} ({progress.summary()})")
@@ -404,6 +405,10 @@ class Webservice:
         if self._operation is not None and self._operation.is_alive():
             self._operation.join(timeout=600)
         with _state.service_lock(self.name):
+            try:
+                self._record = _state.load(self.name)
+            except ServiceNotFoundError:
+                pass  # removed meanwhile; still stop what this object knows of
             self._target_delete(delete_image)
             _state.remove(self.name)
         self._deleted = True
@@ -453,6 +458,9 @@ class Webservice:
             error: BaseException | None = None
             try:
                 with _state.service_lock(self.name):
+                    # another object (another kernel, the CLI) may have changed the service:
+                    # act on what is on disk now, not on this object's copy
+                    self._record = _state.load(self.name)
                     work(progress)
                     self._record.error = None
                     self._record.phases = [p.to_dict() for p in progress.phases]

@@ -287,3 +287,68 @@ def test_model_deploy_accepts_azure_call_shapes(app_dir: Path, k_model: Model) -
     assert again.state == WebserviceState.HEALTHY
     with pytest.raises(InvalidArgumentError, match="deployment_target"):
         Model.deploy("x", [k_model], config, deployment_target=object())
+
+
+def test_stale_objects_do_not_orphan_servers(app_dir: Path, k_model: Model) -> None:
+    from jupyter_mldeploy.deploy.process import _group_members
+
+    first = _deploy("shared", [k_model], app_dir)
+    other = Webservice("shared")  # e.g. another kernel or the CLI
+    other.reload()  # a new server process; `first` still holds the old pid
+    new_pid = other._record.pid
+    assert new_pid != first._record.pid
+    port = first.port
+    first.delete()  # must stop the server that runs now, not only the one it knew
+    assert _group_members(new_pid) == []
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", port))
+
+
+def test_failed_model_update_keeps_the_service_serving(app_dir: Path, k_model: Model, tmp_path: Path) -> None:
+    from jupyter_mldeploy.errors import ModelPathError
+
+    service = _deploy("steady", [k_model], app_dir)
+    with pytest.raises(ModelPathError, match="does not exist"):
+        service.update(models=[str(tmp_path / "typo.txt")])
+    assert service.state == WebserviceState.HEALTHY
+    service.reload()  # the old models are still in place
+    assert service.run({"data": [1]}) == [3.0]
+
+
+def test_local_model_folder_with_a_link_outside_is_refused(app_dir: Path, tmp_path: Path) -> None:
+    from jupyter_mldeploy.errors import PathEscapeError
+
+    secret = tmp_path / "secret"
+    secret.mkdir()
+    (secret / "key.pem").write_text("private")
+    model = tmp_path / "mymodel"
+    model.mkdir()
+    (model / "k.txt").write_text("1")
+    (model / "link").symlink_to(secret)
+    service = deploy("leaky", [str(model)], InferenceConfig("score.py", source_directory=str(app_dir)))
+    with pytest.raises(PathEscapeError, match="outside the model folder"):
+        service.wait_for_deployment(timeout_sec=60)
+
+
+def test_kernel_settings_do_not_leak_into_the_service(app_dir: Path, k_model: Model,
+                                                      monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "k.txt").write_text("100")
+    monkeypatch.setenv("MLDEPLOY_MODEL_DIR", str(elsewhere))
+    monkeypatch.setenv("MLDEPLOY_CORS_ORIGINS", "*")
+    service = _deploy("own-settings", [k_model], app_dir)
+    assert service.run({"data": [1]}) == [3.0]  # its own model, not the kernel's MLDEPLOY_MODEL_DIR
+    import http.client
+
+    conn = http.client.HTTPConnection("127.0.0.1", service.port, timeout=10)
+    conn.request("POST", "/score", body='{"data": [1]}', headers={"Origin": "http://evil.example"})
+    answer = conn.getresponse()
+    answer.read()
+    conn.close()
+    assert answer.getheader("access-control-allow-origin") is None
+
+
+def test_log_file_is_private(app_dir: Path, k_model: Model) -> None:
+    service = _deploy("private-log", [k_model], app_dir)
+    assert service._record.log_path.stat().st_mode & 0o077 == 0
