@@ -30,6 +30,7 @@ from .conda_dependencies import CondaDependencies, host_python_version
 from .spec import EnvironmentSpec, resolve_spec
 
 if TYPE_CHECKING:  # pragma: no cover
+    from ..deploy.package import EnvironmentImage
     from ._uv import LogFn
     from .local_build import LocalEnvironmentBuild
     from .wheelhouse import Wheelhouse
@@ -384,7 +385,7 @@ class Environment:
         *,
         useDocker: bool | None = None,
         log: LogFn | None = None,
-    ) -> LocalEnvironmentBuild:
+    ) -> LocalEnvironmentBuild | EnvironmentImage:
         """Build this environment as a local virtualenv (reused at once when already built).
 
         The virtualenv holds the environment's packages and the scoring runtime
@@ -395,7 +396,9 @@ class Environment:
         workspace, platform
             Accepted for Azure compatibility and ignored.
         use_docker
-            Docker builds come with Docker deployments; True raises for now.
+            Build the environment's Docker image instead (base image ``MLDEPLOY_BASE_IMAGE``
+            + the environment's packages + the scoring runtime, built offline from a host-side
+            wheelhouse); returns an ``EnvironmentImage`` with its ``tag``.
         log
             Called with each build output line (e.g. ``print``).
 
@@ -411,10 +414,9 @@ class Environment:
         (False, PosixPath('/home/me/.mldeploy/envs/4f1c.../bin/python'))
         """
         if use_docker or useDocker:
-            raise InvalidArgumentError(
-                "build_local(use_docker=True) is not available: Docker images are built by Docker "
-                "deployments; build_local() makes a local virtualenv."
-            )
+            from ..deploy.package import build_environment_image
+
+            return build_environment_image(self, log=log)
         if self.python.user_managed_dependencies:
             return self._user_managed_build()
         from .local_build import build_local

@@ -222,7 +222,7 @@ def test_found_again_from_labels_after_the_deploying_process_exits(
         s.wait_for_deployment(timeout_sec=600)
         print(s.port)
     """)
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600,
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600, check=False,
                          env=os.environ.copy())
     assert out.returncode == 0, out.stderr
     assert "survivor: target docker: Docker" in out.stderr  # no config given: Docker, and why

@@ -1,0 +1,409 @@
+"""Model packages: a service image (or its Dockerfile and full build context) without a deployment.
+
+``package(models, inference_config)`` is what ``Model.package`` calls. It
+builds, in the background, the same layered image a Docker deployment runs
+(base, environment, runtime, models, code) and returns a :class:`ModelPackage`
+at once; ``wait_for_creation()`` waits for it. With
+``generate_dockerfile=True`` nothing is built: ``save(folder)`` writes a
+Dockerfile and its complete context (wheels included), which builds offline
+with a plain ``docker build``. :func:`build_environment_image` builds an
+environment's image alone (``Environment.build_local(use_docker=True)``).
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .._config import base_image, mldeploy_home
+from ..errors import (
+    DeploymentError,
+    DeploymentTimeoutError,
+    DockerUnavailableError,
+    InvalidArgumentError,
+    TargetExistsError,
+)
+from ._layout import lay_out_models
+from .progress import DeploymentProgress
+
+#: The Python and platform assumed for a Dockerfile-only package when no engine answers.
+FALLBACK_PYTHON = "3.11"
+FALLBACK_PLATFORM = "linux/amd64"
+
+_ENV_ONLY_SCRIPT = '''"""Placeholder entry script of an environment-only image (Environment.build_local(use_docker=True)).
+
+Mount your source folder at /var/azureml-app/src (or build a service image) to serve a model.
+"""
+
+
+def init():
+    raise RuntimeError(
+        "this image holds an environment only; mount your source at /var/azureml-app/src "
+        "with your score.py, or deploy with LocalWebservice"
+    )
+
+
+def run(raw_data):
+    return None
+'''
+
+
+class ModelPackage:
+    """A service image being built (or a Dockerfile with its context), as Azure ML v1's ``ModelPackage``.
+
+    Attributes
+    ----------
+    location
+        The image tag (``NAME:LABEL``): what ``docker run`` takes.
+    generate_dockerfile
+        Whether only a Dockerfile and its context were made (see :meth:`save`).
+    progress
+        The phases of the build, with their output (as a deployment's).
+
+    Examples
+    --------
+    >>> package = Model.package([model], inference_config, image_name="ridge", image_label="1")  # doctest: +SKIP
+    >>> package.wait_for_creation(show_output=True)                                            # doctest: +SKIP
+    >>> package.location                                                                       # doctest: +SKIP
+    'ridge:1'
+    """
+
+    def __init__(
+        self,
+        models: Sequence[Any],
+        inference_config: Any,
+        generate_dockerfile: bool = False,
+        image_name: str | None = None,
+        image_label: str | None = None,
+    ) -> None:
+        if inference_config is None or not hasattr(inference_config, "entry_script_path"):
+            raise InvalidArgumentError(
+                "inference_config must be an InferenceConfig(entry_script=..., source_directory=..., environment=...)."
+            )
+        self.id = uuid.uuid4().hex[:12]
+        self.generate_dockerfile = bool(generate_dockerfile)
+        self.location = _image_ref(image_name, image_label, models)
+        self.folder = mldeploy_home() / "packages" / self.id
+        self.progress = DeploymentProgress()
+        self.image_id: str | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(
+            target=self._main, args=(models, inference_config), name=f"mldeploy-package-{self.id}", daemon=True
+        )
+        self._thread.start()
+
+    # --- state ------------------------------------------------------------------------------
+
+    @property
+    def state(self) -> str:
+        """``Running``, ``Succeeded`` or ``Failed``."""
+        if self._thread.is_alive():
+            return "Running"
+        return "Failed" if self.progress.error is not None else "Succeeded"
+
+    @property
+    def context_dir(self) -> Path:
+        """The build context written for this package (kept for ``generate_dockerfile=True``)."""
+        return self.folder / "context"
+
+    def wait_for_creation(self, show_output: bool = False, timeout_sec: float = 3600) -> None:
+        """Wait until the image (or the Dockerfile context) is ready; raise with the cause if it failed.
+
+        With ``show_output=True`` the phases and the build output are printed as they happen.
+        """
+        from .webservice import _Printer
+
+        printer = _Printer(sys.stdout) if show_output else None
+        deadline = time.monotonic() + timeout_sec
+        seen = 0
+        while self._thread.is_alive() and time.monotonic() < deadline:
+            self._thread.join(timeout=0.1)
+            if printer:
+                for event in self.progress.events_since(seen):
+                    printer(event)
+                    seen = event.seq + 1
+        if printer:
+            for event in self.progress.events_since(seen):
+                printer(event)
+        if self._thread.is_alive():
+            raise DeploymentTimeoutError(
+                f"package {self.location} was not created within {timeout_sec:g}s "
+                f"({self.progress.summary()}); wait longer, or look at get_logs()."
+            )
+        error = self.progress.error
+        if error is not None:
+            if isinstance(error, DeploymentError | InvalidArgumentError | DockerUnavailableError):
+                raise error
+            raise DeploymentError(f"packaging {self.location} failed: {error}") from error
+        if printer:
+            what = f"Dockerfile context in {self.context_dir}" if self.generate_dockerfile else f"image {self.location}"
+            print(f"package {what} ready ({self.progress.summary()})")
+
+    def get_logs(self) -> str:
+        """The build output (and the phase lines) so far."""
+        return "\n".join(
+            e.text if e.kind == "line" else f"[{e.phase}] {e.text}"
+            for e in self.progress.events_since(0)
+            if e.kind in ("line", "phase-end")
+        )
+
+    def save(self, output_directory: str | Path) -> Path:
+        """Write the Dockerfile and its complete build context into ``output_directory``.
+
+        The folder builds offline (``docker build -t IMAGE DIR``); then
+        ``docker run -p 127.0.0.1:6789:5001 IMAGE`` serves ``http://127.0.0.1:6789/score``.
+
+        Raises
+        ------
+        InvalidArgumentError
+            The package was made without ``generate_dockerfile=True``.
+        TargetExistsError
+            ``output_directory`` holds files already.
+        """
+        if not self.generate_dockerfile:
+            raise InvalidArgumentError(
+                "save() writes a Dockerfile context: make the package with generate_dockerfile=True "
+                f"(this one is the image {self.location}; run it with docker run)."
+            )
+        self.wait_for_creation()
+        dest = Path(output_directory)
+        if dest.exists() and any(dest.iterdir()):
+            raise TargetExistsError(f"{dest} is not empty; pick a new folder for the package's build context.")
+        shutil.copytree(self.context_dir, dest, dirs_exist_ok=True, symlinks=False)
+        return dest
+
+    def delete(self) -> None:
+        """Remove the built image (if any) and the package's staging folder."""
+        self._thread.join(timeout=3600)
+        if not self.generate_dockerfile and self.image_id:
+            from .local_docker import _engine
+
+            _engine().remove_image(self.location)
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready description."""
+        return {
+            "id": self.id,
+            "location": self.location,
+            "state": self.state,
+            "generate_dockerfile": self.generate_dockerfile,
+            "image_id": self.image_id,
+            "phases": [p.to_dict() for p in self.progress.phases],
+        }
+
+    def __repr__(self) -> str:
+        return f"ModelPackage(location={self.location!r}, state={self.state!r})"
+
+    # --- the work ---------------------------------------------------------------------------
+
+    def _main(self, models: Sequence[Any], inference_config: Any) -> None:
+        error: BaseException | None = None
+        try:
+            self._work(models, inference_config)
+        except BaseException as err:  # noqa: BLE001 - reported by wait_for_creation
+            error = err
+        self.progress.finish(error)
+
+    def _work(self, models: Sequence[Any], inference_config: Any) -> None:
+        from .._runtime import runtime_wheel
+        from ._context import write_build_context
+
+        progress = self.progress
+        with progress.phase("resolve") as phase:
+            laid_out = lay_out_models(models, self.folder / "azureml-models", log=progress.log)
+            phase.detail = f"{len(laid_out.entries)} model(s), entry script {inference_config.entry_script_relative}"
+        env, house, python_version, platform = _resolve_environment(
+            progress, getattr(inference_config, "environment", None), "package", need_engine=not self.generate_dockerfile
+        )
+        with progress.phase("build") as phase:
+            info = write_build_context(
+                self.context_dir,
+                base_image=base_image(),
+                wheelhouse_dir=house,
+                runtime_wheel=runtime_wheel(),
+                entry_script=inference_config.entry_script_relative,
+                env_hash=env.spec_hash,
+                models=[(m["name"], str(m["version"]), m["path"]) for m in laid_out.entries],
+                source_dir=inference_config.source_directory_path,
+                exist_ok=True,
+            )
+            if self.generate_dockerfile:
+                phase.detail = f"Dockerfile and context written (Python {python_version}, {platform}); no build"
+                progress.log(f"build it with: docker build -t {self.location} DIR  (after package.save(DIR))")
+                return
+            from .docker import service_labels
+            from .local_docker import LABEL_HOME, _engine
+
+            labels = service_labels(
+                "", models=info.models_label, env_hash=info.env_hash,
+                extra={"mldeploy.package": self.location, LABEL_HOME: str(mldeploy_home().resolve())},
+            )
+            del labels["mldeploy.service"]
+            result = _engine().build_image(info.path, self.location, labels=labels, on_log=_line_logger(progress))
+            self.image_id = result.image_id
+            phase.detail = f"{self.location} in {result.seconds:.1f}s"
+        shutil.rmtree(self.context_dir, ignore_errors=True)
+
+
+def package(
+    models: Sequence[Any],
+    inference_config: Any,
+    generate_dockerfile: bool = False,
+    image_name: str | None = None,
+    image_label: str | None = None,
+) -> ModelPackage:
+    """Package ``models`` with ``inference_config`` as a service image (built in the background).
+
+    Parameters
+    ----------
+    models
+        Registered ``Model`` objects or local paths.
+    inference_config
+        The entry script, its source folder and environment.
+    generate_dockerfile
+        Make only a Dockerfile and its complete context (write it out with ``save(folder)``).
+    image_name, image_label
+        The image's repository and tag (default ``mldeploy/package-<first model>`` and a random label).
+
+    Examples
+    --------
+    >>> pkg = package([model], InferenceConfig("score.py"), generate_dockerfile=True)  # doctest: +SKIP
+    >>> pkg.wait_for_creation(show_output=True)                                          # doctest: +SKIP
+    >>> pkg.save("ridge-image")                                                          # doctest: +SKIP
+    """
+    return ModelPackage(models, inference_config, generate_dockerfile, image_name, image_label)
+
+
+@dataclass(frozen=True)
+class EnvironmentImage:
+    """An environment's image built by ``Environment.build_local(use_docker=True)``."""
+
+    tag: str
+    image_id: str
+    spec_hash: str
+    seconds: float
+    env_layer_cached: bool
+
+
+def build_environment_image(env: Any, log: Callable[[str], None] | None = None) -> EnvironmentImage:
+    """Build ``env``'s image alone (base + environment + scoring runtime), tagged ``mldeploy/env-NAME:HASH12``.
+
+    Examples
+    --------
+    >>> build_environment_image(Environment("sklearn-env"), log=print).tag   # doctest: +SKIP
+    'mldeploy/env-sklearn-env:d44ed03d1272'
+    """
+    import tempfile
+
+    from .._runtime import runtime_wheel
+    from ._context import write_build_context
+    from .docker import service_labels
+    from .local_docker import (
+        _PIP_STEP,
+        _engine,
+        cached_wheelhouse,
+        engine_platform,
+        image_python_version,
+    )
+
+    started = time.monotonic()
+    engine = _engine()
+    image = base_image()
+    python_version = image_python_version(engine, image)
+    house, _ = cached_wheelhouse(env, python_version, engine_platform(engine), log=log)
+    tag = f"mldeploy/env-{_safe(env.name)}:{env.spec_hash[:12]}"
+    with tempfile.TemporaryDirectory(prefix="mldeploy-env-") as temp:
+        source = Path(temp) / "src"
+        source.mkdir()
+        (source / "score.py").write_text(_ENV_ONLY_SCRIPT, encoding="utf-8")
+        info = write_build_context(
+            Path(temp) / "context", base_image=image, wheelhouse_dir=house, runtime_wheel=runtime_wheel(),
+            entry_script="score.py", env_hash=env.spec_hash, source_dir=source,
+        )
+        labels = service_labels("", env_hash=env.spec_hash, extra={"mldeploy.environment": env.name})
+        del labels["mldeploy.service"]
+        lines: list[str] = []
+
+        def on_log(text: str) -> None:
+            for line in text.splitlines():
+                if line.strip():
+                    lines.append(line)
+                    if log is not None:
+                        log(line)
+
+        result = engine.build_image(info.path, tag, labels=labels, on_log=on_log)
+    try:
+        cached = result.step_cached(_PIP_STEP)
+    except KeyError:
+        cached = False
+    return EnvironmentImage(tag, result.image_id, env.spec_hash, time.monotonic() - started, cached)
+
+
+# --- helpers ------------------------------------------------------------------------------------
+
+
+def _resolve_environment(
+    progress: DeploymentProgress, env: Any, name: str, need_engine: bool
+) -> tuple[Any, Path, str, str]:
+    from ..environment import Environment
+    from .local_docker import _engine, cached_wheelhouse, engine_platform, image_python_version
+
+    with progress.phase("environment") as phase:
+        if env is None:
+            env = Environment(f"{name}-runtime")
+            progress.log("no environment given: the image gets the scoring runtime only")
+        try:
+            engine = _engine()
+            python_version = image_python_version(engine, base_image())
+            platform = engine_platform(engine)
+        except DockerUnavailableError:
+            if need_engine:
+                raise
+            python_version, platform = FALLBACK_PYTHON, FALLBACK_PLATFORM
+            progress.log(
+                f"no Docker engine answers: wheels for Python {python_version} {platform} "
+                "(the base image must match)"
+            )
+        house, reused = cached_wheelhouse(env, python_version, platform, log=progress.log)
+        phase.detail = f"{env.name} for Python {python_version} {platform}: wheels {'reused' if reused else 'resolved'}"
+    return env, house, python_version, platform
+
+
+def _safe(text: str) -> str:
+    return "".join(c if c.isalnum() or c in "._-" else "-" for c in text.lower()).strip("._-") or "x"
+
+
+def _image_ref(image_name: str | None, image_label: str | None, models: Sequence[Any]) -> str:
+    if image_name is None:
+        first = models[0] if isinstance(models, Sequence) and not isinstance(models, str) and models else models
+        stem = getattr(first, "name", None) or Path(str(first)).stem or "package"
+        image_name = f"mldeploy/package-{_safe(stem)}"
+    label = image_label or uuid.uuid4().hex[:8]
+    ref = f"{image_name}:{label}"
+    if not re.fullmatch(r"[a-z0-9]+([._/-][a-z0-9]+)*(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})", ref.replace("__", "_")):
+        raise InvalidArgumentError(
+            f"image {ref!r} is not a valid image name: use lowercase letters, digits, '.', '-', '_' and '/' "
+            "in image_name, and letters, digits, '.', '-', '_' in image_label."
+        )
+    return ref
+
+
+def _line_logger(progress: DeploymentProgress) -> Callable[[str], None]:
+    def log(text: str) -> None:
+        for line in text.splitlines():
+            if line.strip():
+                progress.log(line)
+
+    return log
+
+
+__all__ = ["EnvironmentImage", "ModelPackage", "build_environment_image", "package"]
