@@ -30,6 +30,7 @@ from ..errors import (
     MLDeployError,
     ServiceNotFoundError,
 )
+from ..scoring.settings import check_auth_key
 from . import _state
 from ._state import ServiceRecord
 from .progress import DeploymentProgress, Event
@@ -313,7 +314,7 @@ class Webservice:
         if which is None:
             raise InvalidArgumentError(f"key must be 'Primary' or 'Secondary', got {key!r}.")
         keys = list(self.get_keys())
-        keys[which] = set_key or new_key()
+        keys[which] = check_auth_key(set_key) if set_key is not None else new_key()
         self._record.auth_keys = keys
         _state.save(self._record)
         self.reload()

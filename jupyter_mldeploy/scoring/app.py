@@ -28,7 +28,6 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from ..errors import InvalidArgumentError
-
 from .contract import ErrorCode, ScoringRequest, ScoringResponse, current_request_id, error_body
 from .logs import LogWriter, ServerLog, timestamp
 from .metrics import IN_FLIGHT, TIMEOUTS, WorkerMetrics, read_folder, render
@@ -82,6 +81,17 @@ class ScriptState:
         self.init_error = {"message": message, "traceback": traceback_text}
 
 
+def _header_bytes(text: str) -> bytes:
+    """Encode a header name or value, refusing what HTTP cannot carry (non-Latin-1, line breaks)."""
+    try:
+        raw = text.encode("latin-1")
+    except UnicodeEncodeError:
+        raise ValueError(f"{text[:60]!r} is not Latin-1") from None
+    if b"\r" in raw or b"\n" in raw:
+        raise ValueError(f"{text[:60]!r} has a line break")
+    return raw
+
+
 def _n(value: float) -> bytes:
     return f"{value:.3f}".encode()
 
@@ -126,7 +136,7 @@ class ScoringApp:
         self._cors = tuple(settings.cors_origins)
         self._cors_any = "*" in self._cors
         self._limit = settings.max_body_bytes
-        self._swagger_cache: dict[tuple[int, int, str], bytes] = {}
+        self._swagger_cache: dict[tuple[int, str, str], bytes] = {}
 
     # --- the ASGI entry point ---------------------------------------------------------
 
@@ -365,13 +375,22 @@ class ScoringApp:
                 rid, extra,
             ), None
         headers = extra
-        if response.headers:
-            headers = extra + [
-                (k.lower().encode("latin-1"), str(v).encode("latin-1"))
-                for k, v in response.headers.items()
-                if k.lower() not in ("content-length", "content-type", "transfer-encoding", "connection")
-            ]
-        content_type = response.content_type.encode("latin-1") if response.content_type else None
+        try:
+            if response.headers:
+                headers = extra + [
+                    (_header_bytes(k.lower()), _header_bytes(str(v)))
+                    for k, v in response.headers.items()
+                    if k.lower() not in ("content-length", "content-type", "transfer-encoding", "connection")
+                ]
+            content_type = _header_bytes(response.content_type) if response.content_type else None
+        except ValueError as err:
+            self.log.error(f"rid={rid} run() returned a header HTTP cannot carry: {err}")
+            return await self._error(
+                send, 500, ErrorCode.RUN_FAILED,
+                f"run() returned a response header HTTP cannot carry ({err}); header names and values "
+                "must be Latin-1 text without line breaks: percent-encode other text.",
+                rid, extra,
+            ), None
         body_out = response.body
         if isinstance(body_out, (bytes, bytearray, memoryview)):
             await self._send(send, response.status, bytes(body_out), content_type, rid, headers, response.run_ms)

@@ -51,6 +51,10 @@ class Response:
         return data.get("error") if isinstance(data, dict) and isinstance(data.get("error"), dict) else None
 
 
+#: Reuse a kept-alive connection only if it was used this recently (the server keeps idle
+#: connections for longer than this), so a POST never goes out on a connection the server closed.
+IDLE_REUSE_S = 10.0
+
 class ScoringClient:
     """Call a scoring server.
 
@@ -136,7 +140,14 @@ class ScoringClient:
         payload = body.encode() if isinstance(body, str) else body
         url = self.prefix + path
         last: Exception | None = None
-        for attempt in range(2):  # a kept-alive connection the server closed: reconnect once
+        # A kept-alive connection may have been closed by the server meanwhile. Sending on it
+        # fails, but for a POST we cannot know whether run() already ran, so: never reuse a
+        # connection idle for longer than the server keeps it, and resend only idempotent requests.
+        idempotent = method.upper() in ("GET", "HEAD", "OPTIONS")
+        last_used = getattr(self._local, "last_used", 0.0)
+        if time.monotonic() - last_used > IDLE_REUSE_S:
+            self.close()
+        for attempt in range(2):
             reused = getattr(self._local, "conn", None) is not None
             conn = self._connection()
             started = time.perf_counter()
@@ -147,7 +158,7 @@ class ScoringClient:
             except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError) as err:
                 self.close()
                 last = err
-                if attempt == 0 and reused:  # a stale kept-alive connection, not a failed request
+                if attempt == 0 and reused and idempotent:  # a stale connection: safe to resend
                     continue
                 break
             except (OSError, http.client.HTTPException) as err:
@@ -157,6 +168,7 @@ class ScoringClient:
                     "check that it runs (mldeploy serve) and the URL"
                 ) from err
             latency = (time.perf_counter() - started) * 1000.0
+            self._local.last_used = time.monotonic()
             if answer.getheader("connection", "").lower() == "close":
                 self.close()
             return Response(
@@ -164,7 +176,8 @@ class ScoringClient:
             )
         raise ScoringRequestError(
             f"the scoring server at {self.base_url} closed the connection without answering ({last}); "
-            "see its log (a worker may have been restarted)"
+            "see its log (a worker may have been restarted). A POST is not resent, so run() did not "
+            "run twice: send it again if that is safe"
         ) from last
 
     # --- health -----------------------------------------------------------------------

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -110,6 +111,8 @@ class ServeSettings:
             raise InvalidArgumentError(
                 f"max_body_mb must be positive, got {self.max_body_mb}; pass --max-body-mb N (e.g. 100)"
             )
+        for key in self.auth_keys:
+            check_auth_key(key)
 
     @property
     def script_path(self) -> Path:
@@ -142,6 +145,25 @@ class ServeSettings:
         data["auth_keys"] = tuple(data.get("auth_keys") or ())
         data["cors_origins"] = tuple(data.get("cors_origins") or ())
         return cls(**data)
+
+
+#: Characters an auth key may hold: what a Bearer token may (RFC 6750), so that keys
+#: pass unchanged through headers, the comma-separated environment name and the CLI.
+_KEY_RE = re.compile(r"[A-Za-z0-9._~+/=-]{8,512}")
+
+
+def check_auth_key(key: str) -> str:
+    """Return ``key`` if it can serve as a Bearer key, else raise :class:`InvalidArgumentError`.
+
+    Keys are 8-512 characters of letters, digits and ``-._~+/=`` (no spaces or
+    commas, which would split one key into several weaker ones).
+    """
+    if not isinstance(key, str) or not _KEY_RE.fullmatch(key):
+        raise InvalidArgumentError(
+            "an auth key must be 8-512 letters, digits or '-._~+/=' (no spaces or commas); "
+            "use a random one, e.g. python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+        )
+    return key
 
 
 def _split(raw: str) -> tuple[str, ...]:

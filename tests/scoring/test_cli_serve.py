@@ -27,13 +27,13 @@ def test_environment_names_fill_the_options():
         "SCORING_TIMEOUT_MS": "1500",
         "WORKER_COUNT": "3",
         "AML_CORS_ORIGINS": "http://a.example, http://b.example",
-        "MLDEPLOY_AUTH_KEYS": "k1,k2",
+        "MLDEPLOY_AUTH_KEYS": "key-one-1,key-two-2",
     }
     s = settings_from_args(None, env)
     assert (s.entry_script, s.source_dir, s.model_dir) == ("score.py", "/app", "/models")
     assert (s.timeout_ms, s.workers) == (1500, 3)
     assert s.cors_origins == ("http://a.example", "http://b.example")
-    assert s.auth_keys == ("k1", "k2")
+    assert s.auth_keys == ("key-one-1", "key-two-2")
     assert (s.host, s.port, s.reload) == ("127.0.0.1", 5001, False)  # safe defaults
 
     import argparse
@@ -42,9 +42,9 @@ def test_environment_names_fill_the_options():
 
     parser = argparse.ArgumentParser()
     add_arguments(parser)
-    args = parser.parse_args(["--workers", "2", "--auth-key", "x", "--reload"])
+    args = parser.parse_args(["--workers", "2", "--auth-key", "xxxxxxxx", "--reload"])
     flags = settings_from_args(args, env)
-    assert (flags.workers, flags.auth_keys, flags.reload, flags.timeout_ms) == (2, ("x",), True, 1500)
+    assert (flags.workers, flags.auth_keys, flags.reload, flags.timeout_ms) == (2, ("xxxxxxxx",), True, 1500)
 
 
 def test_bad_settings_say_what_to_fix():

@@ -26,18 +26,19 @@ def test_auth_off_by_default_and_cors_off_by_default(serve):
 
 
 def test_auth_keys_guard_score_and_swagger_but_not_health(serve):
-    server = serve("plain_json", auth_keys=["key-one", "key-two"])
+    server = serve("plain_json", auth_keys=["key-one-aaaa", "key-two-bbbb"])
     missing = post(server, BODY)
     assert missing.status == 401
     assert missing.error["code"] == "Unauthorized"
     assert "Authorization: Bearer <key>" in missing.error["message"]
     assert missing.headers["www-authenticate"] == "Bearer"
     assert post(server, BODY, {"Authorization": "Bearer wrong"}).status == 401
-    assert post(server, BODY, {"Authorization": "key-one"}).status == 401  # scheme required
-    assert post(server, BODY, {"Authorization": "Bearer key-one"}).status == 200
-    assert post(server, BODY, {"Authorization": "bearer key-two"}).status == 200
+    assert post(server, BODY, {"Authorization": "Bearer key-one"}).status == 401  # a prefix is not the key
+    assert post(server, BODY, {"Authorization": "key-one-aaaa"}).status == 401  # scheme required
+    assert post(server, BODY, {"Authorization": "Bearer key-one-aaaa"}).status == 200
+    assert post(server, BODY, {"Authorization": "bearer key-two-bbbb"}).status == 200
     assert post(server, None, method="GET", path="/swagger.json").status == 401
-    assert post(server, None, {"Authorization": "Bearer key-two"}, method="GET", path="/swagger.json").status == 200
+    assert post(server, None, {"Authorization": "Bearer key-two-bbbb"}, method="GET", path="/swagger.json").status == 200
     for path in ("/", "/ready", "/metrics"):
         assert post(server, None, method="GET", path=path).status == 200, path
 
@@ -68,10 +69,19 @@ def test_cors_with_listed_origins(serve):
 
 
 def test_cors_any_origin_and_auth_together(serve):
-    server = serve("plain_json", cors_origins=["*"], auth_keys=["k"])
+    server = serve("plain_json", cors_origins=["*"], auth_keys=["k-long-enough"])
     # a preflight never carries credentials: it must pass without the key
     preflight = post(server, None, {"Origin": "http://x.example", "Access-Control-Request-Method": "POST"},
                      method="OPTIONS")
     assert preflight.status == 204 and preflight.headers["access-control-allow-origin"] == "*"
     denied = post(server, BODY, {"Origin": "http://x.example"})
     assert denied.status == 401 and denied.headers["access-control-allow-origin"] == "*"
+
+
+@pytest.mark.parametrize("key", ["my key with spaces", "a,b-cdefgh", "short", ""])
+def test_keys_that_would_split_or_are_too_short_are_refused(key):
+    from jupyter_mldeploy.errors import InvalidArgumentError
+    from jupyter_mldeploy.scoring.settings import ServeSettings
+
+    with pytest.raises(InvalidArgumentError, match="no spaces or commas"):
+        ServeSettings(entry_script="score.py", auth_keys=(key,))

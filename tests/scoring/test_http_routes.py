@@ -180,3 +180,13 @@ def test_run_may_use_asyncio_run_itself(serve):
         answer = post(server, json.dumps({"data": [1, 2]}))
         assert answer.status == 200, answer.text
         assert body_json(answer) == {"doubled": [2, 4]}
+
+
+def test_header_http_cannot_carry_is_a_json_500_and_the_server_goes_on(serve):
+    server = serve("http_bad_header")
+    answer = post(server, None, method="GET", path="/score")
+    assert answer.status == 500
+    assert answer.error["code"] == "RunFailed"
+    assert "Latin-1" in answer.error["message"]
+    fine = post(server, None, method="GET", path="/score?ok=1")
+    assert fine.status == 200 and fine.headers["x-note"] == "plain"
