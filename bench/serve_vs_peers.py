@@ -17,8 +17,8 @@ per worker count and the project's goals as met / NOT met, and writes JSON to
 
 Prepare once with ``bench/setup_peers.sh``, then::
 
-    .venv/bin/python bench/serve_vs_peers.py            # full run (~8 minutes)
-    .venv/bin/python bench/serve_vs_peers.py --quick    # ~2 minutes
+    .venv/bin/python bench/serve_vs_peers.py            # full run (~9-10 minutes)
+    .venv/bin/python bench/serve_vs_peers.py --quick    # ~2-3 minutes
     .venv/bin/python bench/serve_vs_peers.py --rounds 3 --servers ours,starlette
 
 Numbers are only comparable within one run: the machine is shared and noisy.
@@ -489,8 +489,14 @@ def measure_all(
                 try:
                     cpu_before = cpu_seconds(running.proc.pid)
                     load = run_wrk(url, conc, args.duration, lua)
+                    if running.proc.poll() is not None:
+                        raise RuntimeError(
+                            f"{name} exited ({running.proc.returncode}) during the c={conc} point "
+                            f"({load.errors} errors):\n{running.log_tail()}"
+                        )
                     cpu_used = cpu_seconds(running.proc.pid) - cpu_before
-                    load.cpu_ms_per_request = 1000 * cpu_used / max(load.requests, 1)
+                    if cpu_used >= 0:  # negative: a process of the server ended meanwhile
+                        load.cpu_ms_per_request = 1000 * cpu_used / max(load.requests, 1)
                 except _MEASURE_ERRORS as err:
                     _fail(results[name], err)
                     del live[name]
@@ -499,7 +505,7 @@ def measure_all(
                 err_note = f" ERRORS {load.errors} ({load.error_detail})" if load.errors else ""
                 print(f"  w={workers} {name:<10} c={conc:<3} {load.rps:7.0f} req/s "
                       f"p50 {load.p50_ms:6.2f} ms p99 {load.p99_ms:7.2f} ms "
-                      f"cpu {load.cpu_ms_per_request:.3f} ms/req{err_note}", file=sys.stderr)
+                      f"cpu {_fmt(load.cpu_ms_per_request, '.3f')} ms/req{err_note}", file=sys.stderr)
         for name, (running, _lua, _url) in live.items():
             pids = running.pids()
             results[name].processes = len(pids)
@@ -693,7 +699,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--servers", default=",".join(ALL_SERVERS), help="comma-separated subset")
     parser.add_argument("--workers", default="1,2", help="worker counts, comma-separated")
     parser.add_argument("--concurrency", default="1,8,64", help="wrk connections, comma-separated")
-    parser.add_argument("--duration", type=float, default=None, help="seconds per wrk point (10; quick 3)")
+    parser.add_argument("--duration", type=float, default=None, help="seconds per wrk point (10; quick 2)")
     parser.add_argument("--warmup", type=float, default=None, help="warm-up seconds (3; quick 1)")
     parser.add_argument("--rounds", type=int, default=1, help="repeat everything N times, report medians")
     parser.add_argument("--quick", action="store_true", help="short points: the whole run in ~2 minutes")
@@ -710,7 +716,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
             parser.error(f"unknown server {name!r}: choose from {', '.join(ALL_SERVERS)}")
     args.workers = [int(w) for w in args.workers.split(",")]
     args.concurrency = [int(c) for c in args.concurrency.split(",")]
-    args.duration = args.duration or (3.0 if args.quick else 10.0)
+    args.duration = args.duration or (2.0 if args.quick else 10.0)
     args.warmup = args.warmup or (1.0 if args.quick else 3.0)
     if not 1 <= args.rounds <= 20:
         parser.error("--rounds must be between 1 and 20")
@@ -748,6 +754,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     payload = preflight(args.servers)
     signal.signal(signal.SIGTERM, _on_sigterm)
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # even when started with SIGINT ignored
     meta = {
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "command": " ".join([".venv/bin/python", "bench/serve_vs_peers.py", *(argv or sys.argv[1:])]),
