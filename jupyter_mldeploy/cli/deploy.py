@@ -1,4 +1,4 @@
-"""``mldeploy deploy | services | logs | score | delete``: deployments from the command line."""
+"""``mldeploy deploy | package | services | logs | score | delete``: deployments from the command line."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..errors import InvalidArgumentError
+from ..errors import BaseImageMissingError, DockerUnavailableError, InvalidArgumentError
 
 
 def add_parser(subparsers: Any) -> None:
@@ -25,11 +25,29 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("--source-dir", help="folder holding the entry script and its code (default: the script's folder)")
     p.add_argument("--env", metavar="FILE", help="requirements.txt or conda .yml for an isolated environment")
     p.add_argument("--port", type=int, help="port on 127.0.0.1 (default: a free one)")
-    p.add_argument("--target", choices=("process", "docker"), default="process", help="where to run it")
+    p.add_argument("--target", choices=("process", "docker"), default=None,
+                   help="where to run it: a Docker container or a local process (default: Docker when an "
+                        "engine answers and the base image MLDEPLOY_BASE_IMAGE is present, else a process)")
     p.add_argument("--auth", action="store_true", help="require a key on /score (printed once deployed)")
     p.add_argument("--overwrite", action="store_true", help="replace a service of the same name")
     p.add_argument("--quiet", action="store_true", help="do not show the deployment phases")
     p.set_defaults(func=_deploy)
+
+    p = subparsers.add_parser(
+        "package",
+        help="build a service image (or write its Dockerfile and context) without deploying",
+        description="Build the Docker image a deployment would run, or with --dockerfile-only write its "
+                    "Dockerfile and complete build context (builds offline with a plain docker build).",
+    )
+    p.add_argument("--model", action="append", default=[], metavar="NAME[:VERSION]|PATH",
+                   help="a registered model (latest version if none given) or a local path; repeat for several")
+    p.add_argument("--entry-script", required=True, help="the entry script (init()/run())")
+    p.add_argument("--source-dir", help="folder holding the entry script and its code (default: the script's folder)")
+    p.add_argument("--env", metavar="FILE", help="requirements.txt or conda .yml of the image's packages")
+    p.add_argument("--image", metavar="NAME:TAG", help="image name and tag (default: mldeploy/package-MODEL:RANDOM)")
+    p.add_argument("--dockerfile-only", metavar="DIR", help="write the Dockerfile and its context to DIR, build nothing")
+    p.add_argument("--quiet", action="store_true", help="do not show the phases and build output")
+    p.set_defaults(func=_package)
 
     p = subparsers.add_parser("services", help="list deployed services with their state")
     p.add_argument("--json", action="store_true", help="print JSON")
@@ -51,49 +69,90 @@ def add_parser(subparsers: Any) -> None:
     p.set_defaults(func=_delete)
 
 
-def _deploy(args: argparse.Namespace) -> int:
-    from .. import Environment, InferenceConfig
-    from ..deploy.api import deploy
-    from ..deploy.process import ProcessWebservice
+def _models(specs: list[str]) -> list[Any]:
     from ..registry.model import Model
 
-    if args.target == "docker":
-        raise InvalidArgumentError(
-            "the Docker target is not available in this version yet; use --target process (the default)."
-        )
-    if not args.model:
+    if not specs:
         raise InvalidArgumentError("give at least one --model NAME[:VERSION] or --model PATH.")
     models: list[Any] = []
-    for spec in args.model:
+    for spec in specs:
         if Path(spec).exists():
             models.append(spec)
         else:
             name, _, version = spec.partition(":")
             models.append(Model.get(name, int(version) if version else None))
+    return models
+
+
+def _inference_config(entry_script: str, source_dir: str | None, env_file: str | None, env_name: str) -> Any:
+    from .. import Environment, InferenceConfig
+
     environment = None
-    if args.env:
-        env_file = Path(args.env)
-        env_name = f"{args.name}-env"
-        if env_file.suffix.lower() in (".yml", ".yaml"):
-            environment = Environment.from_conda_specification(env_name, str(env_file))
+    if env_file:
+        path = Path(env_file)
+        if path.suffix.lower() in (".yml", ".yaml"):
+            environment = Environment.from_conda_specification(env_name, str(path))
         else:
-            environment = Environment.from_pip_requirements(env_name, str(env_file))
-    script = Path(args.entry_script)
-    source_dir = args.source_dir or str(script.resolve().parent)
-    entry = str(script.resolve().relative_to(Path(source_dir).resolve())) if args.source_dir is None else args.entry_script
-    config = InferenceConfig(entry, source_directory=source_dir, environment=environment)
-    service = deploy(
-        args.name,
-        models,
-        config,
-        ProcessWebservice.deploy_configuration(port=args.port, auth_enabled=args.auth),
-        overwrite=args.overwrite,
-    )
-    service.wait_for_deployment(show_output=not args.quiet)
+            environment = Environment.from_pip_requirements(env_name, str(path))
+    script = Path(entry_script)
+    folder = source_dir or str(script.resolve().parent)
+    entry = str(script.resolve().relative_to(Path(folder).resolve())) if source_dir is None else entry_script
+    return InferenceConfig(entry, source_directory=folder, environment=environment)
+
+
+def _deploy(args: argparse.Namespace) -> int:
+    from ..deploy.api import deploy
+    from ..deploy.local_docker import LocalWebservice
+    from ..deploy.process import ProcessWebservice
+
+    models = _models(args.model)
+    config = _inference_config(args.entry_script, args.source_dir, args.env, f"{args.name}-env")
+    target = {"docker": LocalWebservice, "process": ProcessWebservice}.get(args.target or "")
+    if target is not None:
+        deployment_config = target.deploy_configuration(port=args.port, auth_enabled=args.auth)
+    elif args.port is not None or args.auth:
+        from ..deploy.local_docker import docker_available
+
+        usable, why = docker_available()
+        print(f"{args.name}: target {'docker' if usable else 'process'}: {why}", file=sys.stderr)
+        target = LocalWebservice if usable else ProcessWebservice
+        deployment_config = target.deploy_configuration(port=args.port, auth_enabled=args.auth)
+    else:
+        deployment_config = None  # deploy() picks Docker when it can, and says why
+    service = deploy(args.name, models, config, deployment_config, overwrite=args.overwrite)
+    try:
+        service.wait_for_deployment(show_output=not args.quiet)
+    except (BaseImageMissingError, DockerUnavailableError) as err:
+        service.delete()
+        raise type(err)(f"{err} Or deploy without Docker: --target process.") from err
+    print(f"target:      {service.compute_type}")
     print(f"scoring_uri: {service.scoring_uri}")
     print(f"swagger_uri: {service.swagger_uri}")
     if args.auth:
         print(f"key:         {service.get_keys()[0]}")
+    return 0
+
+
+def _package(args: argparse.Namespace) -> int:
+    from ..deploy.package import package
+
+    models = _models(args.model)
+    config = _inference_config(args.entry_script, args.source_dir, args.env, "package-env")
+    name, label = None, None
+    if args.image:
+        name, sep, label = args.image.rpartition(":")
+        if not sep or "/" in label:
+            name, label = args.image, None
+    pkg = package(models, config, generate_dockerfile=bool(args.dockerfile_only), image_name=name, image_label=label)
+    pkg.wait_for_creation(show_output=not args.quiet)
+    if args.dockerfile_only:
+        out = pkg.save(args.dockerfile_only)
+        pkg.delete()  # the staging copy; the saved folder is the package
+        print(f"dockerfile:  {out / 'Dockerfile'}")
+        print(f"build it:    docker build -t {pkg.location} {out}")
+    else:
+        print(f"image:       {pkg.location}")
+    print(f"run it:      docker run -p 127.0.0.1:6789:5001 {pkg.location}   # then POST http://127.0.0.1:6789/score")
     return 0
 
 

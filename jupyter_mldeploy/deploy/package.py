@@ -25,6 +25,7 @@ from typing import Any
 
 from .._config import base_image, mldeploy_home
 from ..errors import (
+    BaseImageMissingError,
     DeploymentError,
     DeploymentTimeoutError,
     DockerUnavailableError,
@@ -251,7 +252,7 @@ class ModelPackage:
             result = _engine().build_image(info.path, self.location, labels=labels, on_log=_line_logger(progress))
             self.image_id = result.image_id
             phase.detail = f"{self.location} in {result.seconds:.1f}s"
-        shutil.rmtree(self.context_dir, ignore_errors=True)
+        shutil.rmtree(self.folder, ignore_errors=True)  # the image holds it all
 
 
 def package(
@@ -365,13 +366,14 @@ def _resolve_environment(
             engine = _engine()
             python_version = image_python_version(engine, base_image())
             platform = engine_platform(engine)
-        except DockerUnavailableError:
+        except (DockerUnavailableError, BaseImageMissingError) as err:
             if need_engine:
                 raise
             python_version, platform = FALLBACK_PYTHON, FALLBACK_PLATFORM
+            why = "no Docker engine answers" if isinstance(err, DockerUnavailableError) else "the base image is not here"
             progress.log(
-                f"no Docker engine answers: wheels for Python {python_version} {platform} "
-                "(the base image must match)"
+                f"{why}: wheels for Python {python_version} {platform} (the base image "
+                f"{base_image()!r} must have that Python)"
             )
         house, reused = cached_wheelhouse(env, python_version, platform, log=progress.log)
         phase.detail = f"{env.name} for Python {python_version} {platform}: wheels {'reused' if reused else 'resolved'}"

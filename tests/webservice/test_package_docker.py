@@ -28,11 +28,12 @@ def engine(docker_client: Any, base_image: str, monkeypatch: pytest.MonkeyPatch)
     env_before = {i.id for i in docker_client.images.list(all=True, filters=env_filter)}
     engine.created = []  # type: ignore[attr-defined]
     yield engine
-    for name in engine.created:  # type: ignore[attr-defined]
-        if name.startswith("mldeploy-t-"):
-            engine.remove(name)
-        else:
-            engine.remove_image(name)
+    created = engine.created  # type: ignore[attr-defined]
+    for name in [n for n in created if n.startswith("mldeploy-t-")]:  # containers first, then their images
+        engine.remove(name)
+    for tag in [n for n in created if not n.startswith("mldeploy-t-")]:
+        if engine.image_exists(tag):
+            docker_client.images.remove(tag, force=True)
     for image in docker_client.images.list(all=True, filters=env_filter):
         if image.id not in env_before:
             docker_client.images.remove(image.id, force=True)
