@@ -157,6 +157,10 @@ class Reloader:
         module = getattr(previous, "module", None)
         if module is not None:  # let the old version (and its model) be freed once its requests finish
             sys.modules.pop(module.__name__, None)
+        del previous, module
+        from .workers import freeze_heap
+
+        freeze_heap()
         self.metrics.add(RELOADS, 1)
         self.log.info(f"reload: now serving generation {self.state.generation} "
                       f"(load + init {time.perf_counter() - started:.2f}s)")
