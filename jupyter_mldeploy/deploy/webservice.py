@@ -271,7 +271,9 @@ class Webservice:
 
         self._require_port("run")
         key = self._record.auth_keys[0] if self._record.auth_keys else None
-        with ScoringClient(f"http://127.0.0.1:{self.port}", auth_key=key) as client:
+        # wait as long as the server lets run() take, plus a margin (its 504 then says why)
+        timeout_s = int(self._record.config.get("timeout_ms", 60_000)) / 1000 + 10
+        with ScoringClient(f"http://127.0.0.1:{self.port}", auth_key=key, timeout=timeout_s) as client:
             return client.score(input_data)
 
     def get_logs(self, num_lines: int = 5000) -> str:
