@@ -200,16 +200,14 @@ def test_port_conflicts_name_the_port_and_the_service(
     # auth: run() sends the primary key; an anonymous call is refused; a new key replaces the old
     primary, _ = holder.get_keys()
     assert holder.run({"data": [1]}) == [3.0]
-    with ScoringClient(f"http://127.0.0.1:{port}") as anonymous:
-        with pytest.raises(ScoringRequestError) as refused:
-            anonymous.score({"data": [1]})
+    with ScoringClient(f"http://127.0.0.1:{port}") as anonymous, pytest.raises(ScoringRequestError) as refused:
+        anonymous.score({"data": [1]})
     assert refused.value.status == 401
     holder.regen_key("Primary")
     assert holder.get_keys()[0] != primary and holder.port == port
     assert holder.run({"data": [2]}) == [6.0]
-    with ScoringClient(f"http://127.0.0.1:{port}", auth_key=primary) as stale:
-        with pytest.raises(ScoringRequestError):
-            stale.score({"data": [1]})
+    with ScoringClient(f"http://127.0.0.1:{port}", auth_key=primary) as stale, pytest.raises(ScoringRequestError):
+        stale.score({"data": [1]})
     other = deploy("other", [k_model], _ic(app_dir), LocalWebservice.deploy_configuration(port=port))
     with pytest.raises(PortInUseError) as info:
         other.wait_for_deployment(timeout_sec=600)
