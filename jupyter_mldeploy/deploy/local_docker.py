@@ -169,6 +169,8 @@ class LocalWebservice(Webservice):
             if inference_config is None and old.get("wheelhouse") and Path(old["wheelhouse"]).is_dir():
                 phase.detail = "unchanged"
                 return False
+            if env is None and inference_config is None and old.get("spec_hash"):
+                env = _environment_again(old)  # a service found from labels: its environment by name
             if env is None:
                 env = Environment(f"{record.name}-runtime")
                 progress.log("no environment given: the image gets the scoring runtime only "
@@ -411,7 +413,7 @@ class LocalWebservice(Webservice):
         try:
             state = _engine().container_state(self._container, tail=1)
         except ServiceNotFoundError:
-            return WebserviceState.FAILED if record.image else WebserviceState.TRANSITIONING
+            return WebserviceState.FAILED if record.image or record.error else WebserviceState.TRANSITIONING
         except DockerUnavailableError:
             return WebserviceState.UNHEALTHY
         if not state.running:
@@ -664,6 +666,33 @@ def cached_wheelhouse(
         finally:
             shutil.rmtree(temp, ignore_errors=True)
     return dest, False
+
+
+def _environment_again(old: dict[str, Any]) -> Any:
+    """The registered environment a service was built with (name and spec hash from its labels).
+
+    Raises
+    ------
+    DeploymentError
+        It is not registered here (any more): the caller must pass the inference config again.
+    """
+    from ..environment import Environment
+
+    name, spec_hash = old.get("name") or "", old.get("spec_hash")
+    if name.endswith("-runtime") and Environment(name).spec_hash == spec_hash:
+        return Environment(name)
+    try:
+        versions = Environment.list_versions(name) if name else []
+    except MLDeployError:
+        versions = []
+    for env in versions:
+        if env.spec_hash == spec_hash:
+            return env
+    raise DeploymentError(
+        f"the environment of this service ({name or 'unnamed'}, spec hash {str(spec_hash)[:12]}) is not "
+        "registered here, so it cannot be rebuilt; pass inference_config=InferenceConfig(..., "
+        "environment=...) to update()."
+    )
 
 
 def _record_on_port(port: int, exclude: str = "") -> str | None:

@@ -259,6 +259,9 @@ def test_found_again_from_labels_after_the_deploying_process_exits(
         deploy("survivor", [k_model], _ic(app_dir), LocalWebservice.deploy_configuration())
     again.reload()  # the source folder comes back from the label
     assert again.run({"data": [1]}) == [3.0]
+    again.update(models=[k_model])  # the environment comes back from the labels too
+    assert "environment layer from the cache" in _phase(again, "build")
+    assert again.run({"data": [1]}) == [3.0]
     again.delete()
     assert Webservice.list() == []
 
