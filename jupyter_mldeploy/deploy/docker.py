@@ -461,6 +461,7 @@ class DockerEngine:
         user: str = DEFAULT_USER,
         read_only: bool = False,
         mem_limit: str | None = None,
+        command: list[str] | None = None,
     ) -> RunningContainer:
         """Start ``image`` as container ``name``, published on ``127.0.0.1:port -> 5001``.
 
@@ -481,6 +482,8 @@ class DockerEngine:
             ``uid:gid`` the server runs as (never root by default).
         read_only
             Mount the container's root filesystem read-only (``/tmp`` stays writable).
+        command
+            Replaces the image's ``CMD`` (e.g. the scoring server with ``--debug``).
 
         Raises
         ------
@@ -531,6 +534,7 @@ class DockerEngine:
                     read_only=read_only,
                     tmpfs={"/tmp": "rw,size=256m"} if read_only else None,
                     mem_limit=mem_limit,
+                    command=command,
                 )
             except docker.errors.ImageNotFound as err:
                 raise DeploymentError(
@@ -628,6 +632,7 @@ class DockerEngine:
             user=str(config.get("User") or DEFAULT_USER),
             read_only=bool(host_config.get("ReadonlyRootfs")),
             mem_limit=str(host_config["Memory"]) if host_config.get("Memory") else None,
+            command=list(config["Cmd"]) if config.get("Cmd") else None,
         )
 
     def restart(self, name: str, *, timeout: int = 5) -> None:

@@ -40,7 +40,7 @@ from ..errors import (
     ServiceNotFoundError,
 )
 from . import _state
-from ._context import MODELS_ROOT, model_dir_for, source_ignore
+from ._context import CONTAINER_PORT, MODELS_ROOT, VENV, model_dir_for, source_ignore
 from ._layout import lay_out_models
 from ._state import ServiceRecord
 from .progress import DeploymentProgress
@@ -249,6 +249,7 @@ class LocalWebservice(Webservice):
                     labels=self._labels(),
                     env=self._run_env(),
                     source_dir=record.folder / "src",
+                    command=self._command(),
                 )
             except PortInUseError as err:
                 holder = _record_on_port(wanted, exclude=record.name) if wanted else None
@@ -382,6 +383,14 @@ class LocalWebservice(Webservice):
         if record.model_dir:
             env["AZUREML_MODEL_DIR"] = record.model_dir
         return env
+
+    def _command(self) -> list[str]:
+        """The scoring server's command (the image's ``CMD``, with ``--debug`` when asked)."""
+        command = [f"{VENV}/bin/python", "-m", "jupyter_mldeploy.scoring", "--host", "0.0.0.0",
+                   "--port", str(CONTAINER_PORT)]
+        if self._record.config.get("debug", True):
+            command.append("--debug")
+        return command
 
     def _running_image_id(self, engine: Any) -> str | None:
         try:

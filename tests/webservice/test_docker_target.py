@@ -188,6 +188,10 @@ def test_failing_init_raises_with_its_traceback_and_reload_fixes_it(
     service.reload()
     assert service.state == WebserviceState.HEALTHY
     assert service.run({"data": [2]}) == [6.0]
+    with pytest.raises(ScoringRequestError) as failed:  # debug=True: run()'s traceback in the answer
+        service.run({"data": "ab"})
+    assert failed.value.status == 500
+    assert "traceback" in str(failed.value.body) and "score.py" in str(failed.value.body)
 
 
 @docker_mark
