@@ -18,6 +18,7 @@ import pytest
 
 from jupyter_mldeploy import InferenceConfig, Model
 from jupyter_mldeploy.deploy.api import deploy
+from jupyter_mldeploy.deploy.docker import DockerEngine
 from jupyter_mldeploy.deploy.local_docker import LocalWebservice
 from jupyter_mldeploy.deploy.process import ProcessWebservice
 from jupyter_mldeploy.deploy.webservice import Webservice, WebserviceState
@@ -235,6 +236,7 @@ def test_found_again_from_labels_after_the_deploying_process_exits(
     code = textwrap.dedent(f"""
         from jupyter_mldeploy import InferenceConfig, Model
         from jupyter_mldeploy.deploy.api import deploy
+from jupyter_mldeploy.deploy.docker import DockerEngine
         s = deploy("survivor", [Model("k", 1)], InferenceConfig("score.py", source_directory={str(app_dir)!r}))
         s.wait_for_deployment(timeout_sec=600)
         print(s.port)
@@ -304,3 +306,31 @@ def test_no_engine_gives_the_fix_and_the_default_falls_back_to_a_process(
     assert fallback.run({"data": [1]}) == [3.0]
     assert fallback.progress is not None
     assert any("target process" in event.text for event in fallback.progress.events_since(0))
+
+
+@docker_mark
+def test_only_an_environment_change_rebuilds_the_environment_layer(
+    docker_home: Path, app_dir: Path, k_model: Model, tmp_path: Path, docker_client: Any
+) -> None:
+    from jupyter_mldeploy import Environment
+
+    service = _deploy("envy", [k_model], app_dir)
+    requirements = tmp_path / "requirements.txt"
+    requirements.write_text("six\n")
+    env = Environment.from_pip_requirements("envy-env", str(requirements))
+    (app_dir / "score.py").write_text(textwrap.dedent("""
+        import six
+
+        def init():
+            pass
+
+        def run(raw_data):
+            return {"six": six.__version__}
+    """))
+    DockerEngine(docker_client).remove_env_cache(env.spec_hash)  # as on a machine that never built it
+    service.update(inference_config=_ic(app_dir, environment=env))
+    assert _phase(service, "environment").startswith("envy-env for Python 3.")
+    assert _phase(service, "build").endswith("environment layer built")
+    assert service.run("{}")["six"]
+    service.update(inference_config=_ic(app_dir, environment=env))  # same environment: no build at all
+    assert _phase(service, "build").startswith("skipped")
