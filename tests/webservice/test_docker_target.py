@@ -236,7 +236,6 @@ def test_found_again_from_labels_after_the_deploying_process_exits(
     code = textwrap.dedent(f"""
         from jupyter_mldeploy import InferenceConfig, Model
         from jupyter_mldeploy.deploy.api import deploy
-from jupyter_mldeploy.deploy.docker import DockerEngine
         s = deploy("survivor", [Model("k", 1)], InferenceConfig("score.py", source_directory={str(app_dir)!r}))
         s.wait_for_deployment(timeout_sec=600)
         print(s.port)
