@@ -107,7 +107,7 @@ def _deploy(args: argparse.Namespace) -> int:
 
     models = _models(args.model)
     config = _inference_config(args.entry_script, args.source_dir, args.env, f"{args.name}-env")
-    target = {"docker": LocalWebservice, "process": ProcessWebservice}.get(args.target or "")
+    target: Any = {"docker": LocalWebservice, "process": ProcessWebservice}.get(args.target or "")
     if target is not None:
         deployment_config = target.deploy_configuration(port=args.port, auth_enabled=args.auth)
     elif args.port is not None or args.auth:

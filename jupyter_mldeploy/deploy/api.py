@@ -67,7 +67,7 @@ def deploy(
             note = f"target process: {why}; deploying as a local process"
         _log.info("service %s: %s", name, note)
         print(f"{name}: {note}", file=sys.stderr)
-    targets: dict[type, type] = {
+    targets: dict[type, Any] = {
         ProcessDeploymentConfiguration: ProcessWebservice,
         DockerDeploymentConfiguration: LocalWebservice,
     }

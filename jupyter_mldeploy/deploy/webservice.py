@@ -419,7 +419,7 @@ class Webservice:
     # --- the target's part -----------------------------------------------------------------
 
     @classmethod
-    def _discover(cls, name: str | None = None) -> list[ServiceRecord]:
+    def _discover(cls, name: str | None = None) -> builtins.list[ServiceRecord]:
         """Records of services this target finds without a record file (Docker: container labels)."""
         return []
 
