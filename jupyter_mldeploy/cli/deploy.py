@@ -66,6 +66,7 @@ def add_parser(subparsers: Any) -> None:
 
     p = subparsers.add_parser("delete", help="stop and remove a service")
     p.add_argument("name")
+    p.add_argument("--delete-image", action="store_true", help="also remove its Docker image (Docker services)")
     p.set_defaults(func=_delete)
 
 
@@ -205,6 +206,6 @@ def _score(args: argparse.Namespace) -> int:
 def _delete(args: argparse.Namespace) -> int:
     from ..deploy.webservice import Webservice
 
-    Webservice(args.name).delete()
+    Webservice(args.name).delete(delete_image=args.delete_image)
     print(f"deleted {args.name}")
     return 0

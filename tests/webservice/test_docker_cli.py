@@ -39,7 +39,9 @@ def docker_env(docker_client: Any, base_image: str, mldeploy_home: Path) -> Iter
 
 
 @pytest.mark.docker
-def test_deploy_target_docker_score_and_delete(docker_env: dict[str, str], app_dir: Path, model_file: Path) -> None:
+def test_deploy_target_docker_score_and_delete(
+    docker_env: dict[str, str], docker_client: Any, app_dir: Path, model_file: Path
+) -> None:
     out = _cli("deploy", "clidock", "--model", str(model_file), "--entry-script", str(app_dir / "score.py"),
                "--target", "docker", env=docker_env)
     assert out.returncode == 0, out.stderr
@@ -52,8 +54,9 @@ def test_deploy_target_docker_score_and_delete(docker_env: dict[str, str], app_d
     assert scored.returncode == 0, scored.stderr
     assert json.loads(scored.stdout) == [6.0]
     assert "init loaded" in _cli("logs", "clidock", env=docker_env).stdout
-    assert _cli("delete", "clidock", env=docker_env).returncode == 0
+    assert _cli("delete", "clidock", "--delete-image", env=docker_env).returncode == 0
     assert json.loads(_cli("services", "--json", env=docker_env).stdout) == []
+    assert docker_client.images.list(name="mldeploy/service-clidock") == []
 
 
 def test_package_dockerfile_only_writes_a_buildable_context(
