@@ -32,6 +32,8 @@ _LAZY: dict[str, str] = {
     "Webservice": "jupyter_mldeploy.deploy.webservice:Webservice",
     "WebserviceState": "jupyter_mldeploy.deploy.webservice:WebserviceState",
     "ProcessWebservice": "jupyter_mldeploy.deploy.process:ProcessWebservice",
+    "LocalWebservice": "jupyter_mldeploy.deploy.local_docker:LocalWebservice",
+    "ModelPackage": "jupyter_mldeploy.deploy.package:ModelPackage",
     "ScoringServer": "jupyter_mldeploy.scoring.server:ScoringServer",
     "ScoringClient": "jupyter_mldeploy.scoring.client:ScoringClient",
     "AMLRequest": "jupyter_mldeploy.scoring.aml:AMLRequest",
@@ -42,6 +44,8 @@ _LAZY: dict[str, str] = {
 __all__ = ["__version__", "errors", "MLDeployError", *_LAZY]
 
 if TYPE_CHECKING:  # pragma: no cover
+    from .deploy.local_docker import LocalWebservice
+    from .deploy.package import ModelPackage
     from .deploy.process import ProcessWebservice
     from .deploy.webservice import Webservice, WebserviceState
     from .environment import CondaDependencies, Environment

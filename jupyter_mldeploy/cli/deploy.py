@@ -81,6 +81,11 @@ def _models(specs: list[str]) -> list[Any]:
             models.append(spec)
         else:
             name, _, version = spec.partition(":")
+            if version and not version.isdigit():
+                raise InvalidArgumentError(
+                    f"--model {spec}: VERSION must be a number, got {version!r} "
+                    "(use NAME for the latest version, NAME:3 for version 3, or a local path)."
+                )
             models.append(Model.get(name, int(version) if version else None))
     return models
 

@@ -40,6 +40,7 @@ from pathlib import Path, PurePosixPath
 
 from .._names import validate_name
 from ..errors import InvalidArgumentError, ModelPathError, PathEscapeError, TargetExistsError
+from ._layout import guard_links
 
 #: Root of the app inside the image, as in Azure ML containers.
 APP_ROOT = "/var/azureml-app"
@@ -456,7 +457,8 @@ CMD ["{VENV}/bin/python", "-m", "jupyter_mldeploy.scoring", "--host", "0.0.0.0",
             elif model.path.is_dir():
                 try:
                     shutil.copytree(
-                        model.path, target, ignore=shutil.ignore_patterns("__pycache__", ".git"),
+                        model.path, target,
+                        ignore=guard_links(model.path, shutil.ignore_patterns("__pycache__", ".git")),
                         ignore_dangling_symlinks=True,
                     )
                 except (OSError, shutil.Error) as err:
@@ -482,7 +484,8 @@ CMD ["{VENV}/bin/python", "-m", "jupyter_mldeploy.scoring", "--host", "0.0.0.0",
             return
         try:
             shutil.copytree(
-                self.source_dir, src, ignore=source_ignore(self.source_dir), ignore_dangling_symlinks=True
+                self.source_dir, src, ignore=guard_links(self.source_dir, source_ignore(self.source_dir)),
+                ignore_dangling_symlinks=True,
             )
         except (OSError, shutil.Error) as err:
             raise ModelPathError(

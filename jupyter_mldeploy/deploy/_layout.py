@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -93,23 +93,37 @@ def _copy_local(path: Path, dest: Path) -> dict[str, Any]:
     target = dest / name / "1"
     target.mkdir(parents=True, exist_ok=True)
     if path.is_dir():
-        _refuse_links_outside(path)
-        shutil.copytree(path, target / path.name, symlinks=False)
+        shutil.copytree(path, target / path.name, symlinks=False, ignore=guard_links(path))
     else:
         shutil.copy2(path, target / path.name)
     return {"name": name, "version": 1, "id": f"{name}:1", "source": str(path)}
 
 
-def _refuse_links_outside(folder: Path) -> None:
-    """Raise :class:`PathEscapeError` if a symlink inside ``folder`` resolves outside it."""
+def guard_links(
+    folder: Path, ignore: Callable[[str, list[str]], Iterable[str]] | None = None
+) -> Callable[[str, list[str]], set[str]]:
+    """A ``shutil.copytree`` ignore function that also refuses links leaving ``folder``.
+
+    ``copytree`` copies what a link points to, so a link to ``~/.ssh`` inside a
+    model or source folder would carry secrets into a deployment or an image. Names
+    that ``ignore`` leaves out are not checked. Raises :class:`PathEscapeError`.
+    """
     root = folder.resolve()
-    for current, dirs, files in os.walk(folder):
-        for name in dirs + files:
-            entry = Path(current) / name
-            if entry.is_symlink():
-                target = entry.resolve()
-                if target != root and root not in target.parents:
-                    raise PathEscapeError(
-                        f"{entry} links to {target}, outside the model folder {folder}: copy the file "
-                        "into the folder or remove the link (links may only point inside the model)."
-                    )
+
+    def check(directory: str, names: list[str]) -> set[str]:
+        ignored = set(ignore(directory, names)) if ignore is not None else set()
+        for name in names:
+            entry = Path(directory) / name
+            if name in ignored or not entry.is_symlink():
+                continue
+            target = entry.resolve()
+            if not target.exists():
+                continue  # a dangling link carries nothing (copytree skips or reports it)
+            if target != root and root not in target.parents:
+                raise PathEscapeError(
+                    f"{entry} links to {target}, outside {folder}: copy what you need into the "
+                    "folder or remove the link (links may only point inside it)."
+                )
+        return ignored
+
+    return check

@@ -307,6 +307,29 @@ class Model:
         return deploy(*args, **kwargs)
 
     @staticmethod
+    def package(*args: Any, **kwargs: Any) -> Any:
+        """Package models with an inference config as a Docker image, or a Dockerfile and its context.
+
+        Azure's call shapes work: ``Model.package(models, inference_config,
+        generate_dockerfile=False, image_name=None, image_label=None)`` and the same with the
+        workspace first (ignored). Returns a :class:`~jupyter_mldeploy.deploy.package.ModelPackage`:
+        ``wait_for_creation(show_output=True)``, ``location`` (the image tag), ``get_logs()``,
+        and ``save(output_directory)`` with ``generate_dockerfile=True``.
+
+        Examples
+        --------
+        >>> pkg = Model.package([model], inference_config, generate_dockerfile=True)   # doctest: +SKIP
+        >>> pkg.wait_for_creation(show_output=True)                                      # doctest: +SKIP
+        >>> pkg.save("./imagefiles")                                                    # doctest: +SKIP
+        """
+        from ..deploy.package import package
+
+        if args and _is_workspace(args[0]):
+            args = args[1:]
+        kwargs.pop("workspace", None)
+        return package(*args, **kwargs)
+
+    @staticmethod
     def get_model_path(
         model_name: str,
         version: int | None = None,

@@ -378,3 +378,39 @@ def test_private_files_become_readable_and_dangling_links_are_skipped(
         assert stat.S_IMODE(path.stat().st_mode) & 0o444 == 0o444, path
     assert not os.path.lexists(info.path / "src" / "gone.txt")
     assert secret_model.stat().st_mode & 0o077 == 0  # the user's own files are not touched
+
+
+def test_links_leaving_the_source_or_model_folder_are_refused(
+    tmp_path: Path, fake_wheelhouse: Path, fake_runtime: Path
+) -> None:
+    """A link to a secret outside must not carry it into an image; ignored folders are not checked."""
+    from jupyter_mldeploy.errors import PathEscapeError
+
+    secret = tmp_path / "secret"
+    secret.mkdir()
+    (secret / "key.pem").write_text("private")
+    src = write_service_source(tmp_path / "app")
+    (src / ".venv").mkdir()
+    (src / ".venv" / "python").symlink_to("/usr/bin/python3")  # ignored folder: fine
+    (src / "inside.py").symlink_to(src / "helpers.py")  # a link inside: fine
+    info = write_build_context(
+        tmp_path / "ok", base_image="b:1", wheelhouse_dir=fake_wheelhouse, runtime_wheel=fake_runtime,
+        source_dir=src, entry_script="score.py", env_hash="h",
+    )
+    assert (info.path / "src" / "inside.py").read_text() == (src / "helpers.py").read_text()
+    (src / "creds").symlink_to(secret)
+    with pytest.raises(PathEscapeError, match="outside"):
+        write_build_context(
+            tmp_path / "leak", base_image="b:1", wheelhouse_dir=fake_wheelhouse, runtime_wheel=fake_runtime,
+            source_dir=src, entry_script="score.py", env_hash="h",
+        )
+    (src / "creds").unlink()
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "w.bin").write_bytes(b"1")
+    (model / "creds").symlink_to(secret)
+    with pytest.raises(PathEscapeError, match="outside"):
+        write_build_context(
+            tmp_path / "leak2", base_image="b:1", wheelhouse_dir=fake_wheelhouse, runtime_wheel=fake_runtime,
+            source_dir=src, entry_script="score.py", env_hash="h", models={"m": {1: model}},
+        )

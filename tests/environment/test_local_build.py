@@ -139,11 +139,6 @@ def test_incomplete_build_folder_is_replaced(mldeploy_home: Path) -> None:
     assert (rebuilt.path / local_build.META_FILE).is_file()
 
 
-def test_use_docker_is_refused_for_now() -> None:
-    with pytest.raises(InvalidArgumentError, match="Docker images are built by Docker deployments"):
-        _env("six").build_local(use_docker=True)
-
-
 def test_list_and_prune_builds(mldeploy_home: Path) -> None:
     from jupyter_mldeploy.environment.local_build import list_builds, remove_unused_builds
 

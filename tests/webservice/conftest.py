@@ -30,7 +30,7 @@ def _no_leaked_services(mldeploy_home: Path) -> Iterator[None]:
     from jupyter_mldeploy.deploy.webservice import Webservice
 
     for service in Webservice.list():
-        service.delete()
+        service.delete(delete_image=True)
 
 
 @pytest.fixture

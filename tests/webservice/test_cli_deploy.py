@@ -19,7 +19,7 @@ def _cli(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[st
 
 
 def test_deploy_list_score_logs_delete(app_dir: Path, k_model: Model, tmp_path: Path) -> None:
-    out = _cli("deploy", "clisvc", "--model", "k", "--entry-script", str(app_dir / "score.py"))
+    out = _cli("deploy", "clisvc", "--model", "k", "--entry-script", str(app_dir / "score.py"), "--target", "process")
     assert out.returncode == 0, out.stderr
     assert "[init] done" in out.stdout
     assert "scoring_uri: http://127.0.0.1:" in out.stdout
@@ -45,8 +45,7 @@ def test_cli_errors_are_one_line(app_dir: Path, k_model: Model) -> None:
     cases = [
         (("deploy", "x", "--model", "nope", "--entry-script", str(app_dir / "score.py")), "no model named 'nope'"),
         (("deploy", "x", "--model", "k", "--entry-script", "missing.py"), "missing.py"),
-        (("deploy", "x", "--model", "k", "--entry-script", str(app_dir / "score.py"), "--target", "docker"),
-         "--target process"),
+        (("deploy", "x", "--model", "k:abc", "--entry-script", str(app_dir / "score.py")), "VERSION must be a number"),
         (("score", "ghost", "{}"), "no service named 'ghost'"),
         (("logs", "ghost"), "no service named 'ghost'"),
         (("delete", "ghost"), "no service named 'ghost'"),

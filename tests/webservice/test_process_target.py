@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from jupyter_mldeploy import InferenceConfig, Model
-from jupyter_mldeploy.deploy.api import deploy
+from jupyter_mldeploy.deploy.api import deploy as api_deploy
 from jupyter_mldeploy.deploy.process import ProcessWebservice
 from jupyter_mldeploy.deploy.webservice import Webservice, WebserviceState
 from jupyter_mldeploy.errors import (
@@ -26,6 +26,13 @@ from jupyter_mldeploy.errors import (
     ServiceNotFoundError,
 )
 
+
+
+def deploy(name: str, models: list, inference_config: object, deployment_config: object = None,
+           overwrite: bool = False) -> Webservice:
+    """These tests are about the process target: pin it (with no config the default may be Docker)."""
+    return api_deploy(name, models, inference_config,
+                      deployment_config or ProcessWebservice.deploy_configuration(), overwrite)
 
 def _deploy(name: str, models: list, app_dir: Path, **config: object) -> Webservice:
     service = deploy(
@@ -183,8 +190,10 @@ def test_port_conflicts_name_the_port_and_the_holder(app_dir: Path, k_model: Mod
 def test_found_again_after_the_deploying_process_exits(app_dir: Path, k_model: Model) -> None:
     code = textwrap.dedent(f"""
         from jupyter_mldeploy import InferenceConfig, Model
+        from jupyter_mldeploy import ProcessWebservice
         from jupyter_mldeploy.deploy.api import deploy
-        s = deploy("survivor", [Model("k", 1)], InferenceConfig("score.py", source_directory={str(app_dir)!r}))
+        s = deploy("survivor", [Model("k", 1)], InferenceConfig("score.py", source_directory={str(app_dir)!r}),
+                   ProcessWebservice.deploy_configuration())
         s.wait_for_deployment(timeout_sec=120)
         print(s.port)
     """)
@@ -282,7 +291,8 @@ def test_model_deploy_accepts_azure_call_shapes(app_dir: Path, k_model: Model) -
                            ProcessWebservice.deploy_configuration(), show_output=True)
     service.wait_for_deployment(timeout_sec=120)
     assert service.run({"data": [1]}) == [3.0]
-    again = Model.deploy(name="azure-style", models=[k_model], inference_config=config, overwrite=True)
+    again = Model.deploy(name="azure-style", models=[k_model], inference_config=config,
+                         deployment_config=ProcessWebservice.deploy_configuration(), overwrite=True)
     again.wait_for_deployment(timeout_sec=120)
     assert again.state == WebserviceState.HEALTHY
     with pytest.raises(InvalidArgumentError, match="deployment_target"):
@@ -326,7 +336,7 @@ def test_local_model_folder_with_a_link_outside_is_refused(app_dir: Path, tmp_pa
     (model / "k.txt").write_text("1")
     (model / "link").symlink_to(secret)
     service = deploy("leaky", [str(model)], InferenceConfig("score.py", source_directory=str(app_dir)))
-    with pytest.raises(PathEscapeError, match="outside the model folder"):
+    with pytest.raises(PathEscapeError, match="links to .*secret, outside"):
         service.wait_for_deployment(timeout_sec=60)
 
 
@@ -352,3 +362,16 @@ def test_kernel_settings_do_not_leak_into_the_service(app_dir: Path, k_model: Mo
 def test_log_file_is_private(app_dir: Path, k_model: Model) -> None:
     service = _deploy("private-log", [k_model], app_dir)
     assert service._record.log_path.stat().st_mode & 0o077 == 0
+
+
+def test_model_package_accepts_azure_call_shapes(app_dir: Path, k_model: Model, tmp_path: Path) -> None:
+    class Workspace:
+        name = "ws"
+
+    pkg = Model.package(Workspace(), [k_model], InferenceConfig("score.py", source_directory=str(app_dir)),
+                        generate_dockerfile=True)
+    pkg.wait_for_creation()
+    out = pkg.save(tmp_path / "imagefiles")
+    assert (out / "Dockerfile").read_text().startswith("# Written by jupyter-mldeploy")
+    assert (out / "azureml-models" / "k" / "1" / "k.txt").read_text() == "3"
+    assert (out / "src" / "score.py").is_file()
