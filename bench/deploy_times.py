@@ -1,0 +1,165 @@
+"""Deployment times through the public API, for the Docker and the local process targets.
+
+For each target: the first deploy (Docker: base image present, the environment
+layer not cached), a re-deploy after editing ``score.py`` (``update(inference_config=...)``
+and ``reload()``), after a new model version (``update(models=...)``), and after an
+environment change; for Docker also the image size over the base image. Each time
+runs from the call until the new code or model answers ``/score``. Prints a Markdown
+table.
+
+Usage::
+
+    .venv/bin/python bench/deploy_times.py                 # both targets
+    .venv/bin/python bench/deploy_times.py --target process
+
+Needs a Docker engine and the base image (``MLDEPLOY_BASE_IMAGE``, default here
+``mldeploy/python-base:bookworm``) for the Docker target. Runs in a temporary
+``MLDEPLOY_HOME`` and removes every service and image it creates. Numbers, not
+assertions: compare them within one run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import textwrap
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("MLDEPLOY_BASE_IMAGE", "mldeploy/python-base:bookworm")
+os.environ["MLDEPLOY_HOME"] = tempfile.mkdtemp(prefix="mldeploy-bench-home-")
+
+from jupyter_mldeploy import (  # noqa: E402 - after MLDEPLOY_HOME is set
+    Environment,
+    InferenceConfig,
+    LocalWebservice,
+    Model,
+    ProcessWebservice,
+)
+
+SCRIPT = textwrap.dedent(
+    """
+    import json, os
+    VERSION = {version}
+
+    def init():
+        global k
+        k = float(open(os.path.join(os.environ["AZUREML_MODEL_DIR"], "k.txt")).read())
+
+    def run(raw_data):
+        return {{"version": VERSION, "y": [x * k for x in json.loads(raw_data)["data"]]}}
+    """
+)
+
+
+def _until(check: Callable[[], bool], timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if check():
+                return
+        except Exception:  # noqa: BLE001 - not answering yet
+            pass
+        time.sleep(0.02)
+    raise TimeoutError("the service did not answer as expected in time")
+
+
+def _timed(action: Callable[[], Any], check: Callable[[], bool]) -> float:
+    started = time.perf_counter()
+    action()
+    _until(check)
+    return time.perf_counter() - started
+
+
+def measure(target: str, work: Path) -> dict[str, str]:
+    app = work / f"app-{target}"
+    app.mkdir()
+    (app / "score.py").write_text(SCRIPT.format(version=1))
+    (work / "k.txt").write_text("2")
+    v1 = Model.register(str(work / "k.txt"), f"bench-{target}")
+    reqs = work / f"req-{target}.txt"
+    reqs.write_text("six\n")
+    env1 = Environment.from_pip_requirements(f"bench-{target}-env", str(reqs))
+    config = (LocalWebservice if target == "docker" else ProcessWebservice).deploy_configuration()
+    inference = InferenceConfig("score.py", source_directory=str(app), environment=env1)
+    name = f"bench-{target}"
+    results: dict[str, str] = {}
+
+    if target == "docker":
+        from jupyter_mldeploy.deploy.docker import DockerEngine
+
+        with DockerEngine() as engine:
+            removed = engine.remove_env_cache(env1.spec_hash if hasattr(env1, "spec_hash") else None)
+        print(f"[{target}] removed {removed} cached environment layer image(s) first", file=sys.stderr)
+
+    started = time.perf_counter()
+    service = Model.deploy(name, [v1], inference, config, overwrite=True)
+    service.wait_for_deployment(timeout_sec=900)
+    results["first deploy"] = f"{time.perf_counter() - started:.1f} s"
+    phases = ", ".join(f"{p.name} {p.seconds:.1f}s" for p in (service.progress.phases if service.progress else []))
+    print(f"[{target}] first deploy phases: {phases}", file=sys.stderr)
+
+    try:
+        (app / "score.py").write_text(SCRIPT.format(version=2))
+        results["edit score.py -> update(inference_config)"] = "%.2f s" % _timed(
+            lambda: service.update(inference_config=inference),
+            lambda: service.run({"data": [1]})["version"] == 2,
+        )
+        (app / "score.py").write_text(SCRIPT.format(version=3))
+        results["edit score.py -> reload()"] = "%.2f s" % _timed(
+            service.reload, lambda: service.run({"data": [1]})["version"] == 3
+        )
+        (work / "k.txt").write_text("5")
+        v2 = Model.register(str(work / "k.txt"), f"bench-{target}")
+        results["new model version -> update(models)"] = "%.2f s" % _timed(
+            lambda: service.update(models=[v2], inference_config=inference),
+            lambda: service.run({"data": [1]})["y"] == [5.0],
+        )
+        reqs2 = work / f"req2-{target}.txt"
+        reqs2.write_text("six\npyyaml\n")
+        env2 = Environment.from_pip_requirements(f"bench-{target}-env", str(reqs2))
+        inference2 = InferenceConfig("score.py", source_directory=str(app), environment=env2)
+        results["environment change -> update(inference_config)"] = "%.2f s" % _timed(
+            lambda: service.update(inference_config=inference2),
+            lambda: service.run({"data": [1]})["y"] == [5.0],
+        )
+        if target == "docker":
+            import docker
+
+            client = docker.from_env()
+            image = client.images.get(service._record.image)
+            base = client.images.get(os.environ["MLDEPLOY_BASE_IMAGE"])
+            over = (image.attrs["Size"] - base.attrs["Size"]) / 1e6
+            results["image size over the base image (six + pyyaml + runtime)"] = f"{over:.1f} MB"
+            client.close()
+    finally:
+        service.delete(delete_image=True)
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--target", choices=("docker", "process", "both"), default="both")
+    args = parser.parse_args()
+    targets = ["docker", "process"] if args.target == "both" else [args.target]
+    with tempfile.TemporaryDirectory(prefix="mldeploy-bench-") as tmp:
+        rows: dict[str, dict[str, str]] = {}
+        for target in targets:
+            work = Path(tmp) / target
+            work.mkdir()
+            rows[target] = measure(target, work)
+    steps = list(dict.fromkeys(step for r in rows.values() for step in r))
+    print(f"\n# deploy_times {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
+          f"base image {os.environ['MLDEPLOY_BASE_IMAGE']}, load average {os.getloadavg()[0]:.1f}\n")
+    print("| step | " + " | ".join(targets) + " |")
+    print("|---|" + "---:|" * len(targets))
+    for step in steps:
+        print(f"| {step} | " + " | ".join(rows[t].get(step, "-") for t in targets) + " |")
+
+
+if __name__ == "__main__":
+    main()
