@@ -113,11 +113,7 @@ class LocalWebservice(Webservice):
         config: DeploymentConfiguration,
         note: str = "",
     ) -> LocalWebservice:
-        record = ServiceRecord(name=name, compute_type=cls.compute_type, config=config.to_dict())
-        if config.auth_enabled:
-            record.auth_keys = [new_key(), new_key()]
-        _state.save(record)
-        service = Webservice._from_record(record)
+        service = cls._create(name, config)
         assert isinstance(service, LocalWebservice)
         service._start_operation(lambda p: service._full_deploy(p, models, inference_config, config, note))
         return service

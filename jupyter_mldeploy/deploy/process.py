@@ -31,11 +31,10 @@ from ..errors import (
     PortInUseError,
     ScoringRequestError,
     ServerStartError,
-    ServiceExistsError,
 )
 from . import _state
 from ._layout import lay_out_models
-from ._state import EXIT_FILE, ServiceRecord
+from ._state import EXIT_FILE
 from .progress import DeploymentProgress
 from .webservice import DeploymentConfiguration, Webservice, WebserviceState, new_key
 
@@ -105,17 +104,7 @@ class ProcessWebservice(Webservice):
         inference_config: Any,
         config: ProcessDeploymentConfiguration,
     ) -> ProcessWebservice:
-        record = ServiceRecord(name=name, compute_type=cls.compute_type, config=config.to_dict())
-        if config.auth_enabled:
-            record.auth_keys = [new_key(), new_key()]
-        with _state.service_lock(name):
-            if name in _state.names():  # another deploy of the same name won the race
-                raise ServiceExistsError(
-                    f"a service named {name!r} was just deployed by another process; pass "
-                    "overwrite=True to replace it, or choose another name."
-                )
-            _state.save(record)
-        service = Webservice._from_record(record)
+        service = cls._create(name, config)
         assert isinstance(service, ProcessWebservice)
         service._start_operation(lambda p: service._full_deploy(p, models, inference_config, config))
         return service

@@ -28,6 +28,7 @@ from ..errors import (
     DeploymentTimeoutError,
     InvalidArgumentError,
     MLDeployError,
+    ServiceExistsError,
     ServiceNotFoundError,
 )
 from ..scoring.settings import check_auth_key
@@ -150,6 +151,25 @@ class Webservice:
         obj = object.__new__(target)
         obj._attach(record)
         return obj
+
+    @classmethod
+    def _create(cls, name: str, config: DeploymentConfiguration) -> Webservice:
+        """Write the new service's record (with keys when auth is on) and return its object.
+
+        Under the service lock the name is checked again: of two deploys of one name
+        racing, the second gets :class:`ServiceExistsError` instead of orphaning the first.
+        """
+        record = ServiceRecord(name=name, compute_type=cls.compute_type, config=config.to_dict())
+        if config.auth_enabled:
+            record.auth_keys = [new_key(), new_key()]
+        with _state.service_lock(name):
+            if name in _state.names():
+                raise ServiceExistsError(
+                    f"a service named {name!r} was just deployed by another process; pass "
+                    "overwrite=True to replace it, or choose another name."
+                )
+            _state.save(record)
+        return Webservice._from_record(record)
 
     def _attach(self, record: ServiceRecord) -> None:
         self._record = record
