@@ -66,5 +66,12 @@ def __getattr__(name: str) -> Any:
     return value
 
 
+def load_ipython_extension(ipython: Any) -> None:
+    """Register the magics: ``%load_ext jupyter_mldeploy`` (imports IPython only now)."""
+    from .magics import load_ipython_extension as load
+
+    load(ipython)
+
+
 def __dir__() -> list[str]:
     return sorted(__all__)

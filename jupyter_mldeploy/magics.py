@@ -1,0 +1,227 @@
+"""IPython magics (``%load_ext jupyter_mldeploy``): thin shells over the Python API and the CLI commands.
+
+``%%score_script`` writes and checks an entry script (and tries it, or reloads
+the service using it), ``%deploy_local`` deploys, ``%mldeploy`` runs the
+``mldeploy`` commands (models, register, services, logs, test, delete, package).
+Bad arguments and every :class:`~jupyter_mldeploy.errors.MLDeployError` show as
+one ``UsageError`` line, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import json
+import shlex
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from IPython.core.error import UsageError
+from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
+from IPython.core.magic_arguments import argument, magic_arguments
+
+from .errors import MLDeployError
+
+__all__ = ["MLDeployMagics", "load_ipython_extension"]
+
+# %mldeploy COMMAND -> the mldeploy CLI's argv prefix
+_COMMANDS: dict[str, list[str]] = {
+    "models": ["models", "list"],
+    "register": ["models", "register"],
+    "services": ["services"],
+    "logs": ["logs"],
+    "test": ["score"],
+    "delete": ["delete"],
+    "package": ["package"],
+}
+
+
+@contextlib.contextmanager
+def _usage_errors() -> Iterator[None]:
+    """Turn an ``MLDeployError`` into one ``UsageError`` line."""
+    try:
+        yield
+    except MLDeployError as err:
+        raise UsageError(str(err)) from err
+
+
+def _parse(magic: Callable[..., Any], line: str) -> argparse.Namespace:
+    """Parse ``line`` with the magic's ``magic_arguments`` parser, shell-style (``'{"a": 1}'`` loses its quotes).
+
+    IPython's own ``parse_argstring`` keeps quotes around arguments, which would break
+    JSON samples. Argparse errors are one ``UsageError`` line.
+    """
+    try:
+        argv = shlex.split(line)
+    except ValueError as err:
+        raise UsageError(f"cannot split the arguments ({err}): close every quote, e.g. --test '{{\"data\": [1]}}'") from err
+    out = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(out):
+            return magic.parser.parse_args(argv)  # type: ignore[attr-defined, no-any-return]
+    except SystemExit as exc:  # --help: show it
+        print(out.getvalue())
+        raise UsageError("help shown above; run the magic without -h/--help") from exc
+
+
+def _models(specs: list[str]) -> list[Any]:
+    from .cli.deploy import _models as parse_models  # NAME[:VERSION] | PATH, the same rules as the CLI
+
+    return parse_models(specs)
+
+
+def _services_using(script: Path) -> list[str]:
+    """Names of healthy services whose entry script is ``script``."""
+    from .deploy import _state
+    from .deploy.webservice import Webservice, WebserviceState
+
+    names = []
+    for name in _state.names():
+        record = _state.load(name)
+        if record.entry_script and Path(record.entry_script).resolve() == script:
+            if Webservice(name).state == WebserviceState.HEALTHY:
+                names.append(name)
+    return names
+
+
+@magics_class
+class MLDeployMagics(Magics):
+    """``%%score_script``, ``%deploy_local`` and ``%mldeploy``."""
+
+    @magic_arguments()
+    @argument("path", nargs="?", default="score.py", help="where to write the entry script (default score.py)")
+    @argument("--test", metavar="JSON", help="run init() and run(JSON) in a fresh process and show the answer")
+    @argument("--test-file", metavar="FILE", help="like --test, with the request body read from FILE")
+    @argument("--model", action="append", default=[], metavar="NAME[:VERSION]|PATH",
+              help="model laid out under AZUREML_MODEL_DIR for --test (repeatable)")
+    @argument("--service", metavar="NAME", help="reload this service on the new script (no image rebuild)")
+    @cell_magic
+    def score_script(self, line: str, cell: str) -> Any:
+        """Write the cell to an entry script (like %%writefile), check it, optionally test it or reload a service.
+
+        With no --service, services that already run this file are reloaded.
+        Returns the TryResult of --test (else None).
+        """
+        from .scoring.check import check_entry_script, try_entry_script
+
+        args = _parse(self.score_script, line)
+        path = Path(args.path).expanduser().resolve()
+        with _usage_errors():
+            sample = args.test if args.test_file is None else _read(args.test_file)
+            path.write_text(cell, encoding="utf-8")
+            print(f"Wrote {path}")
+            checked = check_entry_script(path)
+            print(f"OK: run() takes {checked.kind} input{', init() found' if checked.has_init else ', no init()'}")
+            result = None
+            if sample is not None:
+                result = try_entry_script(path, sample, _models(args.model) if args.model else [])
+                _show_try(result)
+            for name in [args.service] if args.service else _services_using(path):
+                _reload(name, path)
+        return result
+
+    @magic_arguments()
+    @argument("name", help="service name")
+    @argument("--model", action="append", default=[], metavar="NAME[:VERSION]|PATH",
+              help="a registered model (latest version if none given) or a local path; repeatable")
+    @argument("--entry-script", default="score.py", help="the entry script (default score.py)")
+    @argument("--source-dir", help="folder holding the entry script and its code (default: the script's folder)")
+    @argument("--env", metavar="FILE", help="requirements.txt or conda .yml for an isolated environment")
+    @argument("--port", type=int, help="port on 127.0.0.1 (default: a free one)")
+    @argument("--target", choices=("docker", "process"), help="Docker container or local process "
+              "(default: Docker when an engine and the base image are there, else a process)")
+    @argument("--overwrite", action="store_true", help="replace a service of the same name")
+    @argument("--no-wait", action="store_true", help="return at once; the deployment goes on in the background")
+    @line_magic
+    def deploy_local(self, line: str) -> Any:
+        """Deploy models and an entry script as a local web service; returns the service."""
+        from .cli.deploy import _inference_config
+        from .deploy.api import deploy
+        from .deploy.local_docker import LocalWebservice
+        from .deploy.process import ProcessWebservice
+
+        args = _parse(self.deploy_local, line)
+        with _usage_errors():
+            models = _models(args.model)
+            config = _inference_config(args.entry_script, args.source_dir, args.env, f"{args.name}-env")
+            target: Any = {"docker": LocalWebservice, "process": ProcessWebservice}.get(args.target or "")
+            deployment_config = target.deploy_configuration(port=args.port) if target else None
+            if deployment_config is None and args.port is not None:  # as the CLI: Docker if it can
+                from .deploy.local_docker import docker_available
+
+                target = LocalWebservice if docker_available()[0] else ProcessWebservice
+                deployment_config = target.deploy_configuration(port=args.port)
+            service = deploy(args.name, models, config, deployment_config, overwrite=args.overwrite)
+            if not args.no_wait:
+                service.wait_for_deployment(show_output=True)
+        print(repr(service))
+        return service
+
+    @magic_arguments()
+    @argument("command", choices=sorted(_COMMANDS), help="what to do (the rest as in the mldeploy CLI)")
+    @argument("rest", nargs=argparse.REMAINDER, help="the command's arguments, e.g. register PATH --name NAME")
+    @line_magic
+    def mldeploy(self, line: str) -> None:
+        """Registry and service commands: models | register PATH --name NAME [--tag k=v ...] | services |
+        logs NAME | test NAME [JSON] | delete NAME | package --model ... --entry-script ...
+        """
+        from .cli import build_parser
+
+        args = _parse(self.mldeploy, line)
+        argv = _COMMANDS[args.command] + args.rest
+        if args.command == "test" and len(args.rest) < 2:
+            raise UsageError("%mldeploy test NAME JSON: give the request body, e.g. "
+                             "%mldeploy test ridge '{\"data\": [[1, 2]]}'")
+        err = io.StringIO()
+        try:
+            with contextlib.redirect_stderr(err):
+                cli_args = build_parser().parse_args(argv)
+        except SystemExit as exc:
+            text = err.getvalue().strip()
+            if exc.code == 0:  # --help was printed
+                print(text)
+                return
+            raise UsageError(text.splitlines()[-1] if text else f"bad arguments: {line}") from exc
+        with _usage_errors():
+            cli_args.func(cli_args)
+
+
+def _read(path: str) -> str:
+    try:
+        return Path(path).expanduser().read_text(encoding="utf-8")
+    except OSError as err:
+        raise UsageError(f"--test-file {path}: cannot read it ({err.strerror}); give an existing JSON file.") from err
+
+
+def _show_try(result: Any) -> None:
+    if result.output.strip():
+        print("--- output ---")
+        print(result.output.rstrip())
+    shown = result.result if isinstance(result.result, str) else json.dumps(result.result)
+    print(f"--- result (HTTP {result.status}) ---")
+    print(shown[:2000])
+    models = f", models {', '.join(result.models)}" if result.models else ""
+    print(f"init {result.init_seconds * 1000:.1f} ms, run {result.run_seconds * 1000:.1f} ms, "
+          f"{result.seconds:.2f} s in all{models}")
+
+
+def _reload(name: str, path: Path) -> None:
+    from .deploy.webservice import Webservice
+
+    from .deploy import _state
+
+    service = Webservice(name)
+    running = Path(_state.load(name).entry_script).resolve()
+    if running != path:
+        raise UsageError(f"service {name!r} runs {running}, not {path}: write the cell to that file, "
+                         f"or redeploy with %deploy_local {name} --entry-script {path} --overwrite ...")
+    print(f"Reloading service {name!r} on {path.name} (no rebuild) ...")
+    service.reload(wait=True)
+    print(repr(service))
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """Register the magics (``%load_ext jupyter_mldeploy``)."""
+    ipython.register_magics(MLDeployMagics)
