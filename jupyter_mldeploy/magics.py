@@ -51,23 +51,22 @@ def _parse(magic: Callable[..., Any], line: str) -> argparse.Namespace:
     """Parse ``line`` with the magic's ``magic_arguments`` parser, shell-style (``'{"a": 1}'`` loses its quotes).
 
     IPython's own ``parse_argstring`` keeps quotes around arguments, which would break
-    JSON samples. Argparse errors are one ``UsageError`` line.
+    JSON samples. Argparse errors are one ``UsageError`` line
+    (the help is ``%magic?``).
     """
     try:
         argv = shlex.split(line)
     except ValueError as err:
-        raise UsageError(f"cannot split the arguments ({err}): close every quote, e.g. --test '{{\"data\": [1]}}'") from err
-    out = io.StringIO()
-    try:
-        with contextlib.redirect_stdout(out):
-            return magic.parser.parse_args(argv)  # type: ignore[attr-defined, no-any-return]
-    except SystemExit as exc:  # --help: show it
-        print(out.getvalue())
-        raise UsageError("help shown above; run the magic without -h/--help") from exc
+        raise UsageError(
+            f"cannot split the arguments ({err}): close every quote, e.g. --test '{{\"data\": [1]}}'"
+        ) from err
+    return magic.parser.parse_args(argv)  # type: ignore[attr-defined, no-any-return]
 
 
 def _models(specs: list[str]) -> list[Any]:
-    from .cli.deploy import _models as parse_models  # NAME[:VERSION] | PATH, the same rules as the CLI
+    from .cli.deploy import (
+        _models as parse_models,  # NAME[:VERSION] | PATH, the same rules as the CLI
+    )
 
     return parse_models(specs)
 
@@ -80,9 +79,9 @@ def _services_using(script: Path) -> list[str]:
     names = []
     for name in _state.names():
         record = _state.load(name)
-        if record.entry_script and Path(record.entry_script).resolve() == script:
-            if Webservice(name).state == WebserviceState.HEALTHY:
-                names.append(name)
+        uses = bool(record.entry_script) and Path(record.entry_script).resolve() == script
+        if uses and Webservice(name).state == WebserviceState.HEALTHY:
+            names.append(name)
     return names
 
 
@@ -91,12 +90,30 @@ class MLDeployMagics(Magics):
     """``%%score_script``, ``%deploy_local`` and ``%mldeploy``."""
 
     @magic_arguments()
-    @argument("path", nargs="?", default="score.py", help="where to write the entry script (default score.py)")
-    @argument("--test", metavar="JSON", help="run init() and run(JSON) in a fresh process and show the answer")
-    @argument("--test-file", metavar="FILE", help="like --test, with the request body read from FILE")
-    @argument("--model", action="append", default=[], metavar="NAME[:VERSION]|PATH",
-              help="model laid out under AZUREML_MODEL_DIR for --test (repeatable)")
-    @argument("--service", metavar="NAME", help="reload this service on the new script (no image rebuild)")
+    @argument(
+        "path",
+        nargs="?",
+        default="score.py",
+        help="where to write the entry script (default score.py)",
+    )
+    @argument(
+        "--test",
+        metavar="JSON",
+        help="run init() and run(JSON) in a fresh process and show the answer",
+    )
+    @argument(
+        "--test-file", metavar="FILE", help="like --test, with the request body read from FILE"
+    )
+    @argument(
+        "--model",
+        action="append",
+        default=[],
+        metavar="NAME[:VERSION]|PATH",
+        help="model laid out under AZUREML_MODEL_DIR for --test (repeatable)",
+    )
+    @argument(
+        "--service", metavar="NAME", help="reload this service on the new script (no image rebuild)"
+    )
     @cell_magic
     def score_script(self, line: str, cell: str) -> Any:
         """Write the cell to an entry script (like %%writefile), check it, optionally test it or reload a service.
@@ -113,7 +130,9 @@ class MLDeployMagics(Magics):
             path.write_text(cell, encoding="utf-8")
             print(f"Wrote {path}")
             checked = check_entry_script(path)
-            print(f"OK: run() takes {checked.kind} input{', init() found' if checked.has_init else ', no init()'}")
+            print(
+                f"OK: run() takes {checked.kind} input{', init() found' if checked.has_init else ', no init()'}"
+            )
             result = None
             if sample is not None:
                 result = try_entry_script(path, sample, _models(args.model) if args.model else [])
@@ -124,16 +143,34 @@ class MLDeployMagics(Magics):
 
     @magic_arguments()
     @argument("name", help="service name")
-    @argument("--model", action="append", default=[], metavar="NAME[:VERSION]|PATH",
-              help="a registered model (latest version if none given) or a local path; repeatable")
+    @argument(
+        "--model",
+        action="append",
+        default=[],
+        metavar="NAME[:VERSION]|PATH",
+        help="a registered model (latest version if none given) or a local path; repeatable",
+    )
     @argument("--entry-script", default="score.py", help="the entry script (default score.py)")
-    @argument("--source-dir", help="folder holding the entry script and its code (default: the script's folder)")
-    @argument("--env", metavar="FILE", help="requirements.txt or conda .yml for an isolated environment")
+    @argument(
+        "--source-dir",
+        help="folder holding the entry script and its code (default: the script's folder)",
+    )
+    @argument(
+        "--env", metavar="FILE", help="requirements.txt or conda .yml for an isolated environment"
+    )
     @argument("--port", type=int, help="port on 127.0.0.1 (default: a free one)")
-    @argument("--target", choices=("docker", "process"), help="Docker container or local process "
-              "(default: Docker when an engine and the base image are there, else a process)")
+    @argument(
+        "--target",
+        choices=("docker", "process"),
+        help="Docker container or local process "
+        "(default: Docker when an engine and the base image are there, else a process)",
+    )
     @argument("--overwrite", action="store_true", help="replace a service of the same name")
-    @argument("--no-wait", action="store_true", help="return at once; the deployment goes on in the background")
+    @argument(
+        "--no-wait",
+        action="store_true",
+        help="return at once; the deployment goes on in the background",
+    )
     @line_magic
     def deploy_local(self, line: str) -> Any:
         """Deploy models and an entry script as a local web service; returns the service."""
@@ -145,8 +182,12 @@ class MLDeployMagics(Magics):
         args = _parse(self.deploy_local, line)
         with _usage_errors():
             models = _models(args.model)
-            config = _inference_config(args.entry_script, args.source_dir, args.env, f"{args.name}-env")
-            target: Any = {"docker": LocalWebservice, "process": ProcessWebservice}.get(args.target or "")
+            config = _inference_config(
+                args.entry_script, args.source_dir, args.env, f"{args.name}-env"
+            )
+            target: Any = {"docker": LocalWebservice, "process": ProcessWebservice}.get(
+                args.target or ""
+            )
             deployment_config = target.deploy_configuration(port=args.port) if target else None
             if deployment_config is None and args.port is not None:  # as the CLI: Docker if it can
                 from .deploy.local_docker import docker_available
@@ -160,8 +201,14 @@ class MLDeployMagics(Magics):
         return service
 
     @magic_arguments()
-    @argument("command", choices=sorted(_COMMANDS), help="what to do (the rest as in the mldeploy CLI)")
-    @argument("rest", nargs=argparse.REMAINDER, help="the command's arguments, e.g. register PATH --name NAME")
+    @argument(
+        "command", choices=sorted(_COMMANDS), help="what to do (the rest as in the mldeploy CLI)"
+    )
+    @argument(
+        "rest",
+        nargs=argparse.REMAINDER,
+        help="the command's arguments, e.g. register PATH --name NAME",
+    )
     @line_magic
     def mldeploy(self, line: str) -> None:
         """Registry and service commands: models | register PATH --name NAME [--tag k=v ...] | services |
@@ -172,17 +219,19 @@ class MLDeployMagics(Magics):
         args = _parse(self.mldeploy, line)
         argv = _COMMANDS[args.command] + args.rest
         if args.command == "test" and len(args.rest) < 2:
-            raise UsageError("%mldeploy test NAME JSON: give the request body, e.g. "
-                             "%mldeploy test ridge '{\"data\": [[1, 2]]}'")
-        err = io.StringIO()
+            raise UsageError(
+                "%mldeploy test NAME JSON: give the request body, e.g. "
+                "%mldeploy test ridge '{\"data\": [[1, 2]]}'"
+            )
+        out, err = io.StringIO(), io.StringIO()
         try:
-            with contextlib.redirect_stderr(err):
+            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
                 cli_args = build_parser().parse_args(argv)
         except SystemExit as exc:
-            text = err.getvalue().strip()
-            if exc.code == 0:  # --help was printed
-                print(text)
+            if exc.code == 0:  # -h/--help
+                print(out.getvalue().rstrip())
                 return
+            text = err.getvalue().strip()
             raise UsageError(text.splitlines()[-1] if text else f"bad arguments: {line}") from exc
         with _usage_errors():
             cli_args.func(cli_args)
@@ -192,7 +241,9 @@ def _read(path: str) -> str:
     try:
         return Path(path).expanduser().read_text(encoding="utf-8")
     except OSError as err:
-        raise UsageError(f"--test-file {path}: cannot read it ({err.strerror}); give an existing JSON file.") from err
+        raise UsageError(
+            f"--test-file {path}: cannot read it ({err.strerror}); give an existing JSON file."
+        ) from err
 
 
 def _show_try(result: Any) -> None:
@@ -203,20 +254,23 @@ def _show_try(result: Any) -> None:
     print(f"--- result (HTTP {result.status}) ---")
     print(shown[:2000])
     models = f", models {', '.join(result.models)}" if result.models else ""
-    print(f"init {result.init_seconds * 1000:.1f} ms, run {result.run_seconds * 1000:.1f} ms, "
-          f"{result.seconds:.2f} s in all{models}")
+    print(
+        f"init {result.init_seconds * 1000:.1f} ms, run {result.run_seconds * 1000:.1f} ms, "
+        f"{result.seconds:.2f} s in all{models}"
+    )
 
 
 def _reload(name: str, path: Path) -> None:
-    from .deploy.webservice import Webservice
-
     from .deploy import _state
+    from .deploy.webservice import Webservice
 
     service = Webservice(name)
     running = Path(_state.load(name).entry_script).resolve()
     if running != path:
-        raise UsageError(f"service {name!r} runs {running}, not {path}: write the cell to that file, "
-                         f"or redeploy with %deploy_local {name} --entry-script {path} --overwrite ...")
+        raise UsageError(
+            f"service {name!r} runs {running}, not {path}: write the cell to that file, "
+            f"or redeploy with %deploy_local {name} --entry-script {path} --overwrite ..."
+        )
     print(f"Reloading service {name!r} on {path.name} (no rebuild) ...")
     service.reload(wait=True)
     print(repr(service))

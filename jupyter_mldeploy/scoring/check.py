@@ -128,14 +128,20 @@ class TryResult:
         return 200 <= self.status < 300
 
 
-def _run_child(path: Path, source_dir: Path, args: list[str], env: dict[str, str], timeout: float) -> tuple[dict[str, Any], str]:
+def _run_child(
+    path: Path, source_dir: Path, args: list[str], env: dict[str, str], timeout: float
+) -> tuple[dict[str, Any], str]:
     with tempfile.TemporaryDirectory(prefix="mldeploy-check-") as tmp:
         out = Path(tmp) / "report.json"
         try:
             proc = subprocess.run(
                 [sys.executable, "-c", _CHILD, str(out), str(path), str(source_dir), *args],
-                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, cwd=str(source_dir),
-                timeout=timeout, check=False,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                env=env,
+                cwd=str(source_dir),
+                timeout=timeout,
+                check=False,
             )
         except subprocess.TimeoutExpired as err:
             raise EntryScriptError(
@@ -164,7 +170,9 @@ def _raise(report: dict[str, Any], output: str) -> None:
     raise cls(message)
 
 
-def _paths(path: str | os.PathLike[str], source_dir: str | os.PathLike[str] | None) -> tuple[Path, Path]:
+def _paths(
+    path: str | os.PathLike[str], source_dir: str | os.PathLike[str] | None
+) -> tuple[Path, Path]:
     script = Path(path).expanduser().resolve()
     folder = Path(source_dir).expanduser().resolve() if source_dir is not None else script.parent
     return script, folder
@@ -185,7 +193,10 @@ def _syntax_check(script: Path) -> None:
 
 
 def check_entry_script(
-    path: str | os.PathLike[str], source_dir: str | os.PathLike[str] | None = None, *, timeout: float = 60
+    path: str | os.PathLike[str],
+    source_dir: str | os.PathLike[str] | None = None,
+    *,
+    timeout: float = 60,
 ) -> CheckResult:
     """Check that ``path`` loads as an entry script, without running ``init()``.
 
@@ -258,7 +269,9 @@ def try_entry_script(
     from ..deploy._layout import lay_out_models
 
     if not isinstance(sample, str):
-        raise InvalidArgumentError(f"sample must be the request body as JSON text, got {type(sample).__name__}.")
+        raise InvalidArgumentError(
+            f"sample must be the request body as JSON text, got {type(sample).__name__}."
+        )
     script, folder = _paths(path, source_dir)
     _syntax_check(script)
     start = time.perf_counter()
@@ -277,5 +290,12 @@ def try_entry_script(
         result: Any = json.loads(body) if "json" in report["content_type"] else body
     except ValueError:
         result = body
-    return TryResult(output, report["status"], result, report["init_seconds"], report["run_seconds"],
-                     time.perf_counter() - start, laid)
+    return TryResult(
+        output,
+        report["status"],
+        result,
+        report["init_seconds"],
+        report["run_seconds"],
+        time.perf_counter() - start,
+        laid,
+    )

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+
 @pytest.fixture(autouse=True)
 def _no_leaked_services(mldeploy_home: Path) -> Iterator[None]:
     yield

@@ -65,7 +65,9 @@ def test_import_stays_light_and_load_ext_registers_documented_magics(shell: obje
 # --- %%score_script: write and check -------------------------------------------------------
 
 
-def test_score_script_writes_and_checks(shell: object, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_score_script_writes_and_checks(
+    shell: object, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert shell.run_cell_magic("score_script", "", SCALE_SCRIPT) is None  # type: ignore[attr-defined]
     assert (tmp_path / "score.py").read_text() == SCALE_SCRIPT
     out = capsys.readouterr().out
@@ -76,8 +78,9 @@ def test_score_script_writes_and_checks(shell: object, tmp_path: Path, capsys: p
     assert (checked.kind, checked.has_init) == ("plain", True)
 
 
-def test_syntax_error_shows_its_line_as_one_usage_error(shell: object, tmp_path: Path,
-                                                        capsys: pytest.CaptureFixture[str]) -> None:
+def test_syntax_error_shows_its_line_as_one_usage_error(
+    shell: object, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     with pytest.raises(UsageError, match=r"syntax error at line 3") as info:
         shell.run_cell_magic("score_script", "bad.py", SYNTAX)  # type: ignore[attr-defined]
     assert "def run(raw_data:" in str(info.value)
@@ -104,8 +107,9 @@ def test_missing_run_and_bad_init_are_named(shell: object, tmp_path: Path) -> No
         check_entry_script(tmp_path / "initargs.py")
 
 
-def test_schema_script_is_recognised_and_bad_decorators_are_reported(shell: object, tmp_path: Path,
-                                                                     capsys: pytest.CaptureFixture[str]) -> None:
+def test_schema_script_is_recognised_and_bad_decorators_are_reported(
+    shell: object, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     schema = textwrap.dedent(
         """
         from inference_schema.schema_decorators import input_schema, output_schema
@@ -129,8 +133,9 @@ def test_schema_script_is_recognised_and_bad_decorators_are_reported(shell: obje
 # --- %%score_script --test --------------------------------------------------------------------
 
 
-def test_test_runs_init_and_run_with_the_models_laid_out(shell: object, tmp_path: Path, k_model: Model,
-                                                         capsys: pytest.CaptureFixture[str]) -> None:
+def test_test_runs_init_and_run_with_the_models_laid_out(
+    shell: object, tmp_path: Path, k_model: Model, capsys: pytest.CaptureFixture[str]
+) -> None:
     result = shell.run_cell_magic(  # type: ignore[attr-defined]
         "score_script", "score.py --model k --test '{\"data\": [1, 2]}'", SCALE_SCRIPT
     )
@@ -143,7 +148,9 @@ def test_test_runs_init_and_run_with_the_models_laid_out(shell: object, tmp_path
 
     (tmp_path / "sample.json").write_text('{"data": [10]}')
     result = shell.run_cell_magic(  # type: ignore[attr-defined]
-        "score_script", f"score.py --model {tmp_path / 'k.txt'} --test-file sample.json", SCALE_SCRIPT
+        "score_script",
+        f"score.py --model {tmp_path / 'k.txt'} --test-file sample.json",
+        SCALE_SCRIPT,
     )
     assert result.result == [30.0]
 
@@ -154,15 +161,18 @@ def test_test_runs_init_and_run_with_the_models_laid_out(shell: object, tmp_path
     assert not any("score" in m and "mldeploy_entry" in m for m in sys.modules)
 
 
-def test_test_reports_bad_input_and_failing_init(shell: object, tmp_path: Path, k_model: Model,
-                                                 capsys: pytest.CaptureFixture[str]) -> None:
+def test_test_reports_bad_input_and_failing_init(
+    shell: object, tmp_path: Path, k_model: Model, capsys: pytest.CaptureFixture[str]
+) -> None:
     result = shell.run_cell_magic(  # type: ignore[attr-defined]
         "score_script", "score.py --model k --test '{\"data\": [1'", SCALE_SCRIPT
     )
     assert result.status == 400 and "Invalid JSON" in result.result["error"]["message"]
     assert "--- result (HTTP 400) ---" in capsys.readouterr().out
 
-    with pytest.raises(UsageError, match=r"init\(\) in .* failed with ValueError: no weights here") as info:
+    with pytest.raises(
+        UsageError, match=r"init\(\) in .* failed with ValueError: no weights here"
+    ) as info:
         shell.run_cell_magic("score_script", "fails.py --test '{}'", INIT_FAILS)  # type: ignore[attr-defined]
     assert "loading..." in str(info.value)  # the script's output comes with the error
     with pytest.raises(InitError, match="no weights here"):
@@ -190,8 +200,9 @@ def test_bad_model_arguments_are_one_usage_error_line(shell: object, k_model: Mo
 # --- %deploy_local, live reload, %mldeploy ------------------------------------------------------
 
 
-def test_deploy_local_then_edit_reloads_the_service(shell: object, tmp_path: Path, k_model: Model,
-                                                     capsys: pytest.CaptureFixture[str]) -> None:
+def test_deploy_local_then_edit_reloads_the_service(
+    shell: object, tmp_path: Path, k_model: Model, capsys: pytest.CaptureFixture[str]
+) -> None:
     (tmp_path / "score.py").write_text(SCALE_SCRIPT)
     service = shell.run_line_magic("deploy_local", "scale --model k --target process")  # type: ignore[attr-defined]
     out = capsys.readouterr().out
@@ -227,16 +238,20 @@ def test_deploy_local_then_edit_reloads_the_service(shell: object, tmp_path: Pat
         shell.run_line_magic("mldeploy", "test scale '{}'")  # type: ignore[attr-defined]
 
 
-def test_deploy_local_no_wait_returns_the_service_at_once(shell: object, tmp_path: Path, k_model: Model) -> None:
+def test_deploy_local_no_wait_returns_the_service_at_once(
+    shell: object, tmp_path: Path, k_model: Model
+) -> None:
     (tmp_path / "score.py").write_text(SCALE_SCRIPT)
-    service = shell.run_line_magic(  # type: ignore[attr-defined]
-        "deploy_local", "quick --model k --target process --no-wait"
-    )
+    shell.run_cell("svc = %deploy_local quick --model k --target process --no-wait")  # type: ignore[attr-defined]
+    service = shell.user_ns["svc"]  # type: ignore[attr-defined]
+    assert service.name == "quick"
     service.wait_for_deployment(timeout_sec=120)
     assert service.run({"data": [1]}) == [3.0]
 
 
-def test_deploy_local_errors_are_usage_errors(shell: object, tmp_path: Path, k_model: Model) -> None:
+def test_deploy_local_errors_are_usage_errors(
+    shell: object, tmp_path: Path, k_model: Model
+) -> None:
     with pytest.raises(UsageError, match="give at least one --model"):
         shell.run_line_magic("deploy_local", "svc --target process")  # type: ignore[attr-defined]
     with pytest.raises(UsageError, match="invalid choice: 'cloud'"):
@@ -247,7 +262,9 @@ def test_deploy_local_errors_are_usage_errors(shell: object, tmp_path: Path, k_m
         )
 
 
-def test_mldeploy_register_and_models(shell: object, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_mldeploy_register_and_models(
+    shell: object, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     (tmp_path / "w.bin").write_bytes(b"weights")
     shell.run_line_magic("mldeploy", "register w.bin --name ridge --tag stage=dev")  # type: ignore[attr-defined]
     assert "registered ridge:1" in capsys.readouterr().out
@@ -263,11 +280,20 @@ def test_mldeploy_register_and_models(shell: object, tmp_path: Path, capsys: pyt
         shell.run_line_magic("mldeploy", "test ridge")  # type: ignore[attr-defined]
 
 
-def test_mldeploy_package_writes_a_dockerfile(shell: object, tmp_path: Path, k_model: Model,
-                                              capsys: pytest.CaptureFixture[str]) -> None:
+def test_mldeploy_package_writes_a_dockerfile(
+    shell: object, tmp_path: Path, k_model: Model, capsys: pytest.CaptureFixture[str]
+) -> None:
     (tmp_path / "score.py").write_text(SCALE_SCRIPT)
     shell.run_line_magic(  # type: ignore[attr-defined]
-        "mldeploy", f"package --model k --entry-script score.py --dockerfile-only {tmp_path / 'pkg'} --quiet"
+        "mldeploy",
+        f"package --model k --entry-script score.py --dockerfile-only {tmp_path / 'pkg'} --quiet",
     )
     assert "dockerfile:" in capsys.readouterr().out
     assert (tmp_path / "pkg" / "Dockerfile").is_file()
+
+
+def test_command_help_is_printed_and_bad_quotes_are_one_line(shell: object, capsys: pytest.CaptureFixture[str]) -> None:
+    shell.run_line_magic("mldeploy", "register -h")  # type: ignore[attr-defined]
+    assert "--name" in capsys.readouterr().out
+    with pytest.raises(UsageError, match="close every quote"):
+        shell.run_line_magic("mldeploy", 'test svc \'{"data": 1}')  # type: ignore[attr-defined]
