@@ -72,16 +72,19 @@ def _models(specs: list[str]) -> list[Any]:
 
 
 def _services_using(script: Path) -> list[str]:
-    """Names of healthy services whose entry script is ``script``."""
+    """Names of healthy services whose entry script is ``script`` (unreachable ones are skipped)."""
     from .deploy import _state
     from .deploy.webservice import Webservice, WebserviceState
 
     names = []
     for name in _state.names():
-        record = _state.load(name)
-        uses = bool(record.entry_script) and Path(record.entry_script).resolve() == script
-        if uses and Webservice(name).state == WebserviceState.HEALTHY:
-            names.append(name)
+        try:
+            record = _state.load(name)
+            uses = bool(record.entry_script) and Path(record.entry_script).resolve() == script
+            if uses and Webservice(name).state == WebserviceState.HEALTHY:
+                names.append(name)
+        except MLDeployError:  # removed meanwhile, or its Docker engine is down: not a running user
+            continue
     return names
 
 
@@ -126,6 +129,8 @@ class MLDeployMagics(Magics):
         args = _parse(self.score_script, line)
         path = Path(args.path).expanduser().resolve()
         with _usage_errors():
+            if args.test is not None and args.test_file is not None:
+                raise UsageError("give --test JSON or --test-file FILE, not both.")
             sample = args.test if args.test_file is None else _read(args.test_file)
             path.write_text(cell, encoding="utf-8")
             print(f"Wrote {path}")

@@ -191,6 +191,10 @@ def test_bad_model_arguments_are_one_usage_error_line(shell: object, k_model: Mo
         shell.run_cell_magic("score_script", "--colour red", SCALE_SCRIPT)  # type: ignore[attr-defined]
     with pytest.raises(UsageError, match="--test-file missing.json: cannot read it"):
         shell.run_cell_magic("score_script", "--test-file missing.json", SCALE_SCRIPT)  # type: ignore[attr-defined]
+    with pytest.raises(UsageError, match="not both"):
+        shell.run_cell_magic("score_script", "--test '{}' --test-file x.json", SCALE_SCRIPT)  # type: ignore[attr-defined]
+    with pytest.raises(UsageError, match="ghost"):
+        shell.run_cell_magic("score_script", "--service ghost", SCALE_SCRIPT)  # type: ignore[attr-defined]
     with pytest.raises(ModelNotFoundError):
         from jupyter_mldeploy.cli.deploy import _models
 
@@ -292,7 +296,9 @@ def test_mldeploy_package_writes_a_dockerfile(
     assert (tmp_path / "pkg" / "Dockerfile").is_file()
 
 
-def test_command_help_is_printed_and_bad_quotes_are_one_line(shell: object, capsys: pytest.CaptureFixture[str]) -> None:
+def test_command_help_is_printed_and_bad_quotes_are_one_line(
+    shell: object, capsys: pytest.CaptureFixture[str]
+) -> None:
     shell.run_line_magic("mldeploy", "register -h")  # type: ignore[attr-defined]
     assert "--name" in capsys.readouterr().out
     with pytest.raises(UsageError, match="close every quote"):
