@@ -64,11 +64,9 @@ def _parse(magic: Callable[..., Any], line: str) -> argparse.Namespace:
 
 
 def _models(specs: list[str]) -> list[Any]:
-    from .cli.deploy import (
-        _models as parse_models,  # NAME[:VERSION] | PATH, the same rules as the CLI
-    )
+    from .deploy.api import models_from_specs  # NAME[:VERSION] | PATH, the same rules as the CLI
 
-    return parse_models(specs)
+    return models_from_specs(specs)
 
 
 def _services_using(script: Path) -> list[str]:
@@ -179,15 +177,14 @@ class MLDeployMagics(Magics):
     @line_magic
     def deploy_local(self, line: str) -> Any:
         """Deploy models and an entry script as a local web service; returns the service."""
-        from .cli.deploy import _inference_config
-        from .deploy.api import deploy
+        from .deploy.api import deploy, inference_config_from_files
         from .deploy.local_docker import LocalWebservice
         from .deploy.process import ProcessWebservice
 
         args = _parse(self.deploy_local, line)
         with _usage_errors():
             models = _models(args.model)
-            config = _inference_config(
+            config = inference_config_from_files(
                 args.entry_script, args.source_dir, args.env, f"{args.name}-env"
             )
             target: Any = {"docker": LocalWebservice, "process": ProcessWebservice}.get(

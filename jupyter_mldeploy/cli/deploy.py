@@ -70,49 +70,13 @@ def add_parser(subparsers: Any) -> None:
     p.set_defaults(func=_delete)
 
 
-def _models(specs: list[str]) -> list[Any]:
-    from ..registry.model import Model
-
-    if not specs:
-        raise InvalidArgumentError("give at least one --model NAME[:VERSION] or --model PATH.")
-    models: list[Any] = []
-    for spec in specs:
-        if Path(spec).exists():
-            models.append(spec)
-        else:
-            name, _, version = spec.partition(":")
-            if version and not version.isdigit():
-                raise InvalidArgumentError(
-                    f"--model {spec}: VERSION must be a number, got {version!r} "
-                    "(use NAME for the latest version, NAME:3 for version 3, or a local path)."
-                )
-            models.append(Model.get(name, int(version) if version else None))
-    return models
-
-
-def _inference_config(entry_script: str, source_dir: str | None, env_file: str | None, env_name: str) -> Any:
-    from .. import Environment, InferenceConfig
-
-    environment = None
-    if env_file:
-        path = Path(env_file)
-        if path.suffix.lower() in (".yml", ".yaml"):
-            environment = Environment.from_conda_specification(env_name, str(path))
-        else:
-            environment = Environment.from_pip_requirements(env_name, str(path))
-    script = Path(entry_script)
-    folder = source_dir or str(script.resolve().parent)
-    entry = str(script.resolve().relative_to(Path(folder).resolve())) if source_dir is None else entry_script
-    return InferenceConfig(entry, source_directory=folder, environment=environment)
-
-
 def _deploy(args: argparse.Namespace) -> int:
-    from ..deploy.api import deploy
+    from ..deploy.api import deploy, inference_config_from_files, models_from_specs
     from ..deploy.local_docker import LocalWebservice
     from ..deploy.process import ProcessWebservice
 
-    models = _models(args.model)
-    config = _inference_config(args.entry_script, args.source_dir, args.env, f"{args.name}-env")
+    models = models_from_specs(args.model)
+    config = inference_config_from_files(args.entry_script, args.source_dir, args.env, f"{args.name}-env")
     target: Any = {"docker": LocalWebservice, "process": ProcessWebservice}.get(args.target or "")
     if target is not None:
         deployment_config = target.deploy_configuration(port=args.port, auth_enabled=args.auth)
@@ -140,10 +104,11 @@ def _deploy(args: argparse.Namespace) -> int:
 
 
 def _package(args: argparse.Namespace) -> int:
+    from ..deploy.api import inference_config_from_files, models_from_specs
     from ..deploy.package import package
 
-    models = _models(args.model)
-    config = _inference_config(args.entry_script, args.source_dir, args.env, "package-env")
+    models = models_from_specs(args.model)
+    config = inference_config_from_files(args.entry_script, args.source_dir, args.env, "package-env")
     name, label = None, None
     if args.image:
         name, sep, label = args.image.rpartition(":")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from .._names import validate_name
@@ -97,3 +98,51 @@ def _discovered(name: str) -> bool:
     from .local_docker import LocalWebservice
 
     return any(r.name == name for r in LocalWebservice._discover(name))
+
+
+def models_from_specs(specs: Sequence[str]) -> list[Any]:
+    """Turn ``NAME``, ``NAME:VERSION`` or local paths (the CLI's and magics' ``--model``) into models.
+
+    An existing path is kept as a local path; anything else is a registered model
+    (its latest version when none is given).
+    """
+    from ..registry.model import Model
+
+    if not specs:
+        raise InvalidArgumentError("give at least one --model NAME[:VERSION] or --model PATH.")
+    models: list[Any] = []
+    for spec in specs:
+        if Path(spec).exists():
+            models.append(spec)
+        else:
+            name, _, version = spec.partition(":")
+            if version and not version.isdigit():
+                raise InvalidArgumentError(
+                    f"--model {spec}: VERSION must be a number, got {version!r} "
+                    "(use NAME for the latest version, NAME:3 for version 3, or a local path)."
+                )
+            models.append(Model.get(name, int(version) if version else None))
+    return models
+
+
+def inference_config_from_files(
+    entry_script: str, source_dir: str | None, env_file: str | None, env_name: str
+) -> Any:
+    """An ``InferenceConfig`` from the CLI's and magics' options.
+
+    ``env_file`` is a requirements.txt or a conda ``.yml``/``.yaml`` (named ``env_name``);
+    without ``source_dir`` the script's own folder is the source folder.
+    """
+    from .. import Environment, InferenceConfig
+
+    environment = None
+    if env_file:
+        path = Path(env_file)
+        if path.suffix.lower() in (".yml", ".yaml"):
+            environment = Environment.from_conda_specification(env_name, str(path))
+        else:
+            environment = Environment.from_pip_requirements(env_name, str(path))
+    script = Path(entry_script)
+    folder = source_dir or str(script.resolve().parent)
+    entry = str(script.resolve().relative_to(Path(folder).resolve())) if source_dir is None else entry_script
+    return InferenceConfig(entry, source_directory=folder, environment=environment)

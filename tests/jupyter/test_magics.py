@@ -196,9 +196,9 @@ def test_bad_model_arguments_are_one_usage_error_line(shell: object, k_model: Mo
     with pytest.raises(UsageError, match="ghost"):
         shell.run_cell_magic("score_script", "--service ghost", SCALE_SCRIPT)  # type: ignore[attr-defined]
     with pytest.raises(ModelNotFoundError):
-        from jupyter_mldeploy.cli.deploy import _models
+        from jupyter_mldeploy.deploy.api import models_from_specs
 
-        _models(["nope"])
+        models_from_specs(["nope"])
 
 
 # --- %deploy_local, live reload, %mldeploy ------------------------------------------------------
