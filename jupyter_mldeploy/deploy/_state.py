@@ -22,7 +22,7 @@ from typing import Any
 
 from .._config import mldeploy_home
 from .._names import validate_name
-from ..errors import RegistryError, ServiceNotFoundError
+from ..errors import MLDeployError, RegistryError, ServiceNotFoundError
 
 RECORD_FILE = "service.json"
 LOG_FILE = "server.log"
@@ -149,3 +149,16 @@ def names() -> list[str]:
 def remove(name: str) -> None:
     """Remove the folder of service ``name`` (record, logs, laid-out models)."""
     shutil.rmtree(service_dir(name), ignore_errors=True)
+
+
+def holder_of_port(port: int, exclude: str = "") -> str | None:
+    """Name of the service of ours (any target) whose record holds ``port``, if any."""
+    for name in names():
+        if name == exclude:
+            continue
+        try:
+            if load(name).port == port:
+                return name
+        except MLDeployError:
+            continue  # deleted meanwhile, or a broken record: it holds no port
+    return None

@@ -35,7 +35,6 @@ from ..errors import (
     InitError,
     MLDeployError,
     PortInUseError,
-    ScoringRequestError,
     ServerStartError,
     ServiceNotFoundError,
 )
@@ -216,7 +215,7 @@ class LocalWebservice(Webservice):
             labels = service_labels(record.name, models=info.models_label, env_hash=info.env_hash)
             labels[LABEL_ENV_HASH] = info.env_hash
             labels[LABEL_HOME] = str(mldeploy_home().resolve())
-            result = engine.build_image(context, tag, labels=labels, on_log=_line_logger(progress))
+            result = engine.build_image(context, tag, labels=labels, on_log=progress.log_text)
             shutil.rmtree(context, ignore_errors=True)  # the image holds it; wheels stay in the wheelhouse
             record.image = tag
             self._image_id = result.image_id
@@ -248,7 +247,7 @@ class LocalWebservice(Webservice):
                     command=self._command(),
                 )
             except PortInUseError as err:
-                holder = _record_on_port(wanted, exclude=record.name) if wanted else None
+                holder = _state.holder_of_port(wanted, exclude=record.name) if wanted else None
                 if holder is None:
                     raise
                 raise PortInUseError(
@@ -425,18 +424,7 @@ class LocalWebservice(Webservice):
             return state.azure_state
         if state.health == "unhealthy":
             return WebserviceState.UNHEALTHY
-        from ..scoring.client import ScoringClient
-
-        try:
-            with ScoringClient(f"http://127.0.0.1:{record.port}", timeout=2.0) as client:
-                answer = client.request("GET", "/ready", auth=False)
-        except ScoringRequestError:
-            return WebserviceState.UNHEALTHY
-        if answer.status == 200:
-            return WebserviceState.HEALTHY
-        if (answer.error or {}).get("code") == "InitFailed":
-            return WebserviceState.FAILED
-        return WebserviceState.TRANSITIONING if answer.status == 503 else WebserviceState.UNHEALTHY
+        return self._ready_state()
 
     def _target_logs(self, num_lines: int) -> str:
         try:
@@ -698,28 +686,6 @@ def _environment_again(old: dict[str, Any]) -> Any:
         "registered here, so it cannot be rebuilt; pass inference_config=InferenceConfig(..., "
         "environment=...) to update()."
     )
-
-
-def _record_on_port(port: int, exclude: str = "") -> str | None:
-    """Name of a service of ours (any target) whose record holds ``port``."""
-    for name in _state.names():
-        if name == exclude:
-            continue
-        try:
-            if _state.load(name).port == port:
-                return name
-        except MLDeployError:
-            continue
-    return None
-
-
-def _line_logger(progress: DeploymentProgress) -> Callable[[str], None]:
-    def log(text: str) -> None:
-        for line in text.splitlines():
-            if line.strip():
-                progress.log(line)
-
-    return log
 
 
 def _tail(text: str, lines: int) -> str:

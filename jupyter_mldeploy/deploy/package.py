@@ -249,7 +249,7 @@ class ModelPackage:
                 extra={"mldeploy.package": self.location, LABEL_HOME: str(mldeploy_home().resolve())},
             )
             del labels["mldeploy.service"]
-            result = _engine().build_image(info.path, self.location, labels=labels, on_log=_line_logger(progress))
+            result = _engine().build_image(info.path, self.location, labels=labels, on_log=progress.log_text)
             self.image_id = result.image_id
             phase.detail = f"{self.location} in {result.seconds:.1f}s"
         shutil.rmtree(self.folder, ignore_errors=True)  # the image holds it all
@@ -397,15 +397,6 @@ def _image_ref(image_name: str | None, image_label: str | None, models: Sequence
             "in image_name, and letters, digits, '.', '-', '_' in image_label."
         )
     return ref
-
-
-def _line_logger(progress: DeploymentProgress) -> Callable[[str], None]:
-    def log(text: str) -> None:
-        for line in text.splitlines():
-            if line.strip():
-                progress.log(line)
-
-    return log
 
 
 __all__ = ["EnvironmentImage", "ModelPackage", "build_environment_image", "package"]

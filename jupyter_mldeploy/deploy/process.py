@@ -27,9 +27,7 @@ from typing import Any
 from ..errors import (
     DeploymentError,
     InitError,
-    MLDeployError,
     PortInUseError,
-    ScoringRequestError,
     ServerStartError,
 )
 from . import _state
@@ -179,7 +177,7 @@ class ProcessWebservice(Webservice):
         try:
             sock = bind_socket("127.0.0.1", wanted)
         except PortInUseError as err:
-            holder = _service_on_port(wanted, exclude=record.name)
+            holder = _state.holder_of_port(wanted, exclude=record.name)
             who = f" by service {holder!r} (delete it, or redeploy it on another port)" if holder else ""
             raise PortInUseError(
                 f"port {wanted} on 127.0.0.1 is taken{who}; choose another with "
@@ -324,18 +322,7 @@ class ProcessWebservice(Webservice):
             return WebserviceState.FAILED if record.error else WebserviceState.TRANSITIONING
         if not self._process_alive():
             return WebserviceState.FAILED
-        from ..scoring.client import ScoringClient
-
-        try:
-            with ScoringClient(f"http://127.0.0.1:{record.port}", timeout=2.0) as client:
-                answer = client.request("GET", "/ready", auth=False)
-        except ScoringRequestError:
-            return WebserviceState.UNHEALTHY
-        if answer.status == 200:
-            return WebserviceState.HEALTHY
-        if (answer.error or {}).get("code") == "InitFailed":
-            return WebserviceState.FAILED
-        return WebserviceState.TRANSITIONING if answer.status == 503 else WebserviceState.UNHEALTHY
+        return self._ready_state()
 
     def _target_logs(self, num_lines: int) -> str:
         try:
@@ -425,17 +412,3 @@ def _group_members(pgid: int) -> list[int]:
         if fields[0] != "Z" and int(fields[2]) == pgid:
             members.append(int(entry.name))
     return members
-
-
-def _service_on_port(port: int, exclude: str = "") -> str | None:
-    """Name of the service (of ours) that holds ``port``, if any."""
-    for name in _state.names():
-        if name == exclude:
-            continue
-        try:
-            record = _state.load(name)
-        except MLDeployError:
-            continue  # deleted meanwhile, or a broken record: it holds no port
-        if record.port == port:
-            return name
-    return None

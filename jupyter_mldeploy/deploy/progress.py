@@ -90,6 +90,12 @@ class DeploymentProgress:
             phase = self.phases[-1].name if self.phases else ""
         self._emit("line", phase, line.rstrip("\n"))
 
+    def log_text(self, text: str) -> None:
+        """Record each non-blank line of ``text`` (e.g. a chunk of Docker build output)."""
+        for line in text.splitlines():
+            if line.strip():
+                self.log(line)
+
     def finish(self, error: BaseException | None = None) -> None:
         """Mark the operation finished (with the error that ended it, if any)."""
         self.error = error

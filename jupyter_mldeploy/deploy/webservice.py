@@ -28,6 +28,7 @@ from ..errors import (
     DeploymentTimeoutError,
     InvalidArgumentError,
     MLDeployError,
+    ScoringRequestError,
     ServiceExistsError,
     ServiceNotFoundError,
 )
@@ -437,6 +438,22 @@ class Webservice:
         self._deleted = True
 
     # --- the target's part -----------------------------------------------------------------
+
+    def _ready_state(self) -> str:
+        """The state ``/ready`` reports for a server whose process or container runs."""
+        from ..scoring.client import ScoringClient
+
+        try:
+            with ScoringClient(f"http://127.0.0.1:{self.port}", timeout=2.0) as client:
+                answer = client.request("GET", "/ready", auth=False)
+        except ScoringRequestError:
+            return WebserviceState.UNHEALTHY
+        if answer.status == 200:
+            return WebserviceState.HEALTHY
+        if (answer.error or {}).get("code") == "InitFailed":
+            return WebserviceState.FAILED
+        return WebserviceState.TRANSITIONING if answer.status == 503 else WebserviceState.UNHEALTHY
+
 
     @classmethod
     def _discover(cls, name: str | None = None) -> builtins.list[ServiceRecord]:
