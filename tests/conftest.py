@@ -30,6 +30,25 @@ def mldeploy_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.
     return home
 
 
+@pytest.fixture
+def k_model(tmp_path: Path) -> Any:
+    """A registered one-file model ``k:1`` holding the number 3 (``k.txt``)."""
+    from jupyter_mldeploy import Model
+
+    (tmp_path / "k.txt").write_text("3")
+    return Model.register(str(tmp_path / "k.txt"), "k")
+
+
+@pytest.fixture
+def no_leaked_services(mldeploy_home: Path) -> Iterator[None]:
+    """Delete every service (and its image) a test leaves behind; folders that deploy use it autouse."""
+    yield
+    from jupyter_mldeploy.deploy.webservice import Webservice
+
+    for service in Webservice.list():
+        service.delete(delete_image=True)
+
+
 @pytest.fixture(scope="session")
 def docker_client() -> Iterator[Any]:
     """A docker SDK client for the real engine; skips (fails in CI) when none answers."""

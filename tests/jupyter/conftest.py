@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 
 @pytest.fixture(autouse=True)
-def _no_leaked_services(mldeploy_home: Path) -> Iterator[None]:
-    yield
-    from jupyter_mldeploy.deploy.webservice import Webservice
-
-    for service in Webservice.list():
-        service.delete(delete_image=True)
+def _no_leaked_services(no_leaked_services: None) -> None:
+    """Every test here deploys: delete what it leaves (see tests/conftest.py)."""
 
 
 @pytest.fixture
@@ -29,11 +24,3 @@ def shell(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> object:
     ip = InteractiveShell.instance(config=config)
     ip.run_line_magic("load_ext", "jupyter_mldeploy")
     return ip
-
-
-@pytest.fixture
-def k_model(tmp_path: Path) -> object:
-    from jupyter_mldeploy import Model
-
-    (tmp_path / "k.txt").write_text("3")
-    return Model.register(str(tmp_path / "k.txt"), "k")

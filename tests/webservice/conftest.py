@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import textwrap
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -25,12 +24,8 @@ SCALE_SCRIPT = textwrap.dedent(
 
 
 @pytest.fixture(autouse=True)
-def _no_leaked_services(mldeploy_home: Path) -> Iterator[None]:
-    yield
-    from jupyter_mldeploy.deploy.webservice import Webservice
-
-    for service in Webservice.list():
-        service.delete(delete_image=True)
+def _no_leaked_services(no_leaked_services: None) -> None:
+    """Every test here deploys: delete what it leaves (see tests/conftest.py)."""
 
 
 @pytest.fixture
@@ -39,11 +34,3 @@ def app_dir(tmp_path: Path) -> Path:
     folder.mkdir()
     (folder / "score.py").write_text(SCALE_SCRIPT)
     return folder
-
-
-@pytest.fixture
-def k_model(tmp_path: Path) -> object:
-    from jupyter_mldeploy import Model
-
-    (tmp_path / "k.txt").write_text("3")
-    return Model.register(str(tmp_path / "k.txt"), "k")
