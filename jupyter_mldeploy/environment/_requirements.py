@@ -235,13 +235,24 @@ def read_requirements_file(path: str | Path, *, _seen: frozenset[Path] = frozens
         When the file is missing or unreadable, or a line cannot be understood.
     """
     path = Path(path).expanduser().resolve()
+    text = read_spec_file(path, "requirements file")
+    return parse_pip_lines(text, base_dir=path.parent, where=str(path), _seen=_seen | {path})
+
+
+def read_spec_file(path: Path, kind: str) -> str:
+    """Read an environment file (``kind``: "requirements file", "conda file"), with clear errors.
+
+    Raises
+    ------
+    EnvironmentSpecError
+        The file is missing (the message says where relative paths start) or unreadable.
+    """
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except FileNotFoundError as err:
         raise EnvironmentSpecError(
-            f"the requirements file {path} does not exist: check the path (relative paths are "
+            f"the {kind} {path} does not exist: check the path (relative paths are "
             f"relative to the current folder {Path.cwd()})."
         ) from err
     except (OSError, UnicodeDecodeError) as err:
-        raise EnvironmentSpecError(f"cannot read the requirements file {path}: {err}.") from err
-    return parse_pip_lines(text, base_dir=path.parent, where=str(path), _seen=_seen | {path})
+        raise EnvironmentSpecError(f"cannot read the {kind} {path}: {err}.") from err

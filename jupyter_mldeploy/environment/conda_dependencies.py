@@ -20,6 +20,7 @@ from packaging.utils import canonicalize_name
 
 from ..errors import CondaOnlyPackageError, EnvironmentSpecError
 from ._conda_map import parse_conda_spec, pip_equivalent
+from ._requirements import read_spec_file
 
 DEFAULT_CHANNELS: tuple[str, ...] = ("conda-forge",)
 
@@ -271,15 +272,7 @@ class CondaDependencies:
 
 def _load_yaml(path: Path) -> dict[str, Any]:
     """Read a conda YAML file into a dict, with clear errors."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError as err:
-        raise EnvironmentSpecError(
-            f"the conda file {path} does not exist: check the path (relative paths are relative "
-            f"to the current folder {Path.cwd()})."
-        ) from err
-    except (OSError, UnicodeDecodeError) as err:
-        raise EnvironmentSpecError(f"cannot read the conda file {path}: {err}.") from err
+    text = read_spec_file(path, "conda file")
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as err:
