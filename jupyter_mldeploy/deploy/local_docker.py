@@ -43,7 +43,7 @@ from ._context import CONTAINER_PORT, MODELS_ROOT, VENV, model_dir_for, source_i
 from ._layout import lay_out_models
 from ._state import ServiceRecord
 from .progress import DeploymentProgress
-from .webservice import DeploymentConfiguration, Webservice, WebserviceState, new_key
+from .webservice import DeploymentConfiguration, Webservice, WebserviceState
 
 #: Labels (besides those of :func:`docker.service_labels`) that let a service be rebuilt from its container.
 LABEL_HOME = "mldeploy.home"
@@ -445,13 +445,7 @@ class LocalWebservice(Webservice):
         inference_config: Any,
         deployment_config: DeploymentConfiguration | None,
     ) -> None:
-        record = self._record
-        if deployment_config is not None:
-            record.config = deployment_config.to_dict()
-            if deployment_config.auth_enabled and not record.auth_keys:
-                record.auth_keys = [new_key(), new_key()]
-            elif not deployment_config.auth_enabled:
-                record.auth_keys = []
+        port = self._apply_deployment_config(deployment_config)
         self._resolve(progress, models, inference_config)
         env_changed = self._environment(progress, inference_config)
         if models is not None or env_changed or not self._image_present():
@@ -459,7 +453,6 @@ class LocalWebservice(Webservice):
         else:
             with progress.phase("build", detail="skipped: no model or environment change (code is mounted)"):
                 pass
-        port = deployment_config.port if deployment_config is not None and deployment_config.port else record.port
         self._start_and_wait(progress, port)
 
     def _target_reload(self, progress: DeploymentProgress) -> None:

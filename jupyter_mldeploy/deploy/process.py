@@ -34,7 +34,7 @@ from . import _state
 from ._layout import lay_out_models
 from ._state import EXIT_FILE
 from .progress import DeploymentProgress
-from .webservice import DeploymentConfiguration, Webservice, WebserviceState, new_key
+from .webservice import DeploymentConfiguration, Webservice, WebserviceState
 
 #: How long a stopping server gets after SIGTERM before SIGKILL.
 STOP_GRACE_S = 10.0
@@ -358,16 +358,9 @@ class ProcessWebservice(Webservice):
         inference_config: Any,
         deployment_config: DeploymentConfiguration | None,
     ) -> None:
-        record = self._record
-        if deployment_config is not None:
-            record.config = deployment_config.to_dict()
-            if deployment_config.auth_enabled and not record.auth_keys:
-                record.auth_keys = [new_key(), new_key()]
-            elif not deployment_config.auth_enabled:
-                record.auth_keys = []
+        port = self._apply_deployment_config(deployment_config)
         self._resolve(progress, models, inference_config)
         self._environment(progress, inference_config)
-        port = deployment_config.port if deployment_config is not None and deployment_config.port else record.port
         self._start_and_wait(progress, port)
 
     def _target_reload(self, progress: DeploymentProgress) -> None:

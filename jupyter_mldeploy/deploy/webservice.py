@@ -439,6 +439,18 @@ class Webservice:
 
     # --- the target's part -----------------------------------------------------------------
 
+    def _apply_deployment_config(self, config: DeploymentConfiguration | None) -> int | None:
+        """Take a new configuration into the record (keys made or dropped); return the port to use."""
+        record = self._record
+        if config is None:
+            return record.port
+        record.config = config.to_dict()
+        if config.auth_enabled and not record.auth_keys:
+            record.auth_keys = [new_key(), new_key()]
+        elif not config.auth_enabled:
+            record.auth_keys = []
+        return config.port or record.port
+
     def _ready_state(self) -> str:
         """The state ``/ready`` reports for a server whose process or container runs."""
         from ..scoring.client import ScoringClient
