@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
-MUST_RUN_MARKERS = ("docker",)
+MUST_RUN_MARKERS = ("docker", "browser")
 
 
 @pytest.fixture(autouse=True)
