@@ -43,6 +43,8 @@ Send = Callable[[Message], Awaitable[None]]
 _RID_OK = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 _RID_HEADERS = (b"x-request-id", b"x-ms-request-id", b"x-ms-client-request-id")
 _ROUTES = "GET /, GET /ready, POST|GET /score, GET /swagger.json, GET /metrics"
+#: health-probe routes: their passing answers are left out of the access log
+_PROBES = frozenset({"/", "/ready"})
 _END = object()
 #: more requests than this waiting in one worker: run() calls queue on the script thread (fairness)
 CROWDED = 16
@@ -201,6 +203,8 @@ class ScoringApp:
                 return
 
     def _access(self, method: str, path: str, status: int, started: float, rid: str) -> None:
+        if status == 200 and path in _PROBES and method in ("GET", "HEAD"):
+            return  # a passing health probe (Docker HEALTHCHECK, panels, wait loops) is not news
         ms = (time.perf_counter() - started) * 1000.0
         self.writer.line(f"{timestamp()} access {method} {path} {status} {ms:.2f}ms rid={rid} worker={self._worker}")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 from test_server_support import metric, post, serve, wait_for_log
 
@@ -58,3 +59,26 @@ def test_metrics_text_counts_statuses_latency_and_in_flight(serve):
     buckets = [float(line.split()[-1]) for line in text.splitlines()
                if line.startswith("mldeploy_request_duration_seconds_bucket")]
     assert buckets == sorted(buckets)
+
+
+def test_passing_health_probes_stay_out_of_the_access_log(serve):
+    server = serve("plain_json")
+    for path in ("/ready", "/", "/ready"):
+        assert post(server, None, method="GET", path=path, headers={"x-request-id": "probe"}).status == 200
+    assert post(server, None, method="GET", path="/nowhere", headers={"x-request-id": "lost"}).status == 404
+    assert post(server, '{"data": [[1, 2]]}', {"x-request-id": "real-req"}).status == 200
+    log = wait_for_log(server, lambda t: "rid=real-req" in t and "rid=lost" in t)
+    assert "GET /nowhere 404" in log
+    assert "rid=probe" not in log  # the 200 probes are not logged ...
+
+
+def test_failing_probes_are_access_logged(serve, tmp_path):
+    server = serve("init_raises", wait=False, model_dir=tmp_path)
+    probe = None
+    for _ in range(200):  # bounded: until init() has failed and /ready says so
+        probe = post(server, None, method="GET", path="/ready", headers={"x-request-id": "bad-probe"})
+        if probe.status == 503 and probe.error["code"] == "InitFailed":
+            break
+        time.sleep(0.05)
+    assert probe is not None and probe.status == 503
+    wait_for_log(server, lambda t: "GET /ready 503" in t and "rid=bad-probe" in t)  # ... failing ones are
