@@ -41,7 +41,25 @@ _LAZY: dict[str, str] = {
     "rawhttp": "jupyter_mldeploy.scoring.aml:rawhttp",
 }
 
-__all__ = ["__version__", "errors", "MLDeployError", *_LAZY]
+__all__ = [
+    "AMLRequest",
+    "AMLResponse",
+    "CondaDependencies",
+    "Environment",
+    "InferenceConfig",
+    "LocalWebservice",
+    "MLDeployError",
+    "Model",
+    "ModelPackage",
+    "ProcessWebservice",
+    "ScoringClient",
+    "ScoringServer",
+    "Webservice",
+    "WebserviceState",
+    "__version__",
+    "errors",
+    "rawhttp",
+]  # every lazy name is listed (tests/test_package.py checks)
 
 if TYPE_CHECKING:  # pragma: no cover
     from .deploy.local_docker import LocalWebservice

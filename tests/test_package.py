@@ -31,6 +31,12 @@ def test_unknown_attribute_is_an_attribute_error() -> None:
         jupyter_mldeploy.Nope  # noqa: B018
 
 
+def test_all_lists_every_lazy_name_and_each_resolves() -> None:
+    assert set(jupyter_mldeploy._LAZY) <= set(jupyter_mldeploy.__all__)
+    for name in jupyter_mldeploy.__all__:
+        assert getattr(jupyter_mldeploy, name) is not None, name
+
+
 def test_every_error_derives_from_the_base() -> None:
     for name in errors.__all__:
         cls = getattr(errors, name)

@@ -18,11 +18,11 @@ from .model import Model
 from .records import ModelFile, ModelVersion
 
 __all__ = [
-    "Registry",
-    "GcReport",
     "BlobProblem",
-    "default_registry",
+    "GcReport",
     "Model",
     "ModelFile",
     "ModelVersion",
+    "Registry",
+    "default_registry",
 ]

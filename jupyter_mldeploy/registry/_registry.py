@@ -157,7 +157,7 @@ class Registry:
             conn.close()
             self._local.conn = None
 
-    def __enter__(self) -> Registry:
+    def __enter__(self) -> Registry:  # noqa: PYI034 - Self needs Python 3.11
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -792,4 +792,4 @@ def _result_path(record: ModelVersion, folder: Path) -> str:
     return str(folder / record.root)
 
 
-__all__ = ["Registry", "GcReport", "BlobProblem", "default_registry"]
+__all__ = ["BlobProblem", "GcReport", "Registry", "default_registry"]

@@ -58,7 +58,7 @@ def badge(text: str, colour: str | None = None) -> str:
     )
 
 
-def human_bytes(size: int | float) -> str:
+def human_bytes(size: float) -> str:
     """``1536`` -> ``'1.5 KiB'``."""
     value = float(size)
     for unit in ("B", "KiB", "MiB", "GiB"):
@@ -74,7 +74,7 @@ def human_seconds(seconds: float) -> str:
         return f"{seconds * 1000:.1f} ms"
     if seconds < 60:
         return f"{seconds:.2f} s"
-    minutes, rest = divmod(int(round(seconds)), 60)
+    minutes, rest = divmod(round(seconds), 60)
     return f"{minutes} min {rest} s"
 
 
