@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
+
+import pytest
 
 from test_server_support import children, metric, post, serve, wait_for_log, wait_until
 
@@ -68,3 +71,25 @@ def _zombie(pid: int) -> bool:
             return f.read().rsplit(")", 1)[1].split()[0] == "Z"
     except OSError:
         return True
+
+
+@pytest.mark.slow
+def test_a_frozen_worker_is_killed_for_missing_heartbeats_and_replaced(serve):
+    """A worker whose event loop stops (here SIGSTOP) sends no heartbeat: after the limit
+    (10 s, or twice the run() timeout plus 5 s) the supervisor kills and replaces it."""
+    server = serve("plain_json", workers=2, timeout_ms=1000)
+    assert server.pid is not None
+    wait_until(lambda: len(children(server.pid)) == 2, what="two workers")
+    frozen = children(server.pid)[0]
+    os.kill(frozen, signal.SIGSTOP)
+    try:
+        for _ in range(10):  # the other worker answers meanwhile
+            assert post(server, BODY).status == 200
+        log = wait_for_log(server, lambda t: "stopped answering (no heartbeat for" in t, timeout=40)
+        assert "killing it" in log
+        wait_until(lambda: frozen not in children(server.pid) and len(children(server.pid)) == 2,
+                   timeout=30, what="a replacement for the frozen worker")
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(frozen, signal.SIGCONT)
+    assert post(server, BODY).status == 200
