@@ -1,0 +1,214 @@
+"""The load-test API and ``mldeploy loadtest`` against real scoring servers on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import statistics
+import struct
+import textwrap
+import threading
+from pathlib import Path
+
+import pytest
+from test_server_support import serve
+
+from jupyter_mldeploy._net import free_port
+from jupyter_mldeploy.cli import main as cli_main
+from jupyter_mldeploy.errors import InvalidArgumentError
+from jupyter_mldeploy.scoring.loadtest import (
+    CONNECTION_ERROR,
+    LoadTestResult,
+    load_test,
+    percentile,
+    resolve_target,
+    swagger_example,
+)
+
+__all__ = ["serve"]
+
+#: run() answers 400 for multiples of 5, raises (500) for other multiples of 7, else doubles.
+PICKY = textwrap.dedent(
+    """
+    import json, time
+    from azureml.contrib.services.aml_response import AMLResponse
+
+    def init():
+        pass
+
+    def run(raw_data):
+        data = json.loads(raw_data)
+        i = data["i"]
+        time.sleep(data.get("sleep", 0))
+        if i % 5 == 0:
+            return AMLResponse(json.dumps({"error": f"{i} is a multiple of 5"}), 400)
+        if i % 7 == 0:
+            raise ValueError(f"{i} is a multiple of 7")
+        return {"double": 2 * i}
+    """
+)
+
+
+@pytest.fixture
+def picky(serve, tmp_path: Path):
+    path = tmp_path / "picky.py"
+    path.write_text(PICKY)
+    return serve(path)
+
+
+def _png_size(data: bytes) -> tuple[int, int]:
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    assert data[12:16] == b"IHDR"
+    return struct.unpack(">II", data[16:24])
+
+
+def test_errors_by_status_are_exact_and_percentiles_match_statistics(picky) -> None:
+    n = 140
+    seen = []
+    result = load_test(picky.url, lambda i: {"i": i}, requests=n, concurrency=6,
+                       on_progress=lambda done, total: seen.append((done, total)))
+    fives = sum(1 for i in range(n) if i % 5 == 0)
+    sevens = sum(1 for i in range(n) if i % 5 and i % 7 == 0)
+    assert (fives, sevens) == (28, 16)
+    assert result.sent == n and result.stopped is None
+    assert result.errors_by_status == {400: fives, 500: sevens}
+    assert result.ok == n - fives - sevens and result.errors == fives + sevens
+    assert "multiple of 5" in result.error_samples[400]
+    assert "multiple of 7" in result.error_samples[500]
+    assert len(result.latencies) == n and all(x > 0 for x in result.latencies)
+    assert seen[-1] == (n, n)
+
+    cuts = statistics.quantiles(result.latencies, n=100, method="inclusive")
+    assert result.p50 == pytest.approx(cuts[49], rel=1e-12)
+    assert result.p95 == pytest.approx(cuts[94], rel=1e-12)
+    assert result.p99 == pytest.approx(cuts[98], rel=1e-12)
+    assert result.p50 == pytest.approx(statistics.median(result.latencies), rel=1e-12)
+    assert result.min == min(result.latencies) and result.max == max(result.latencies)
+    assert result.mean == pytest.approx(statistics.fmean(result.latencies))
+    assert result.throughput == pytest.approx(n / result.wall_s)
+
+    edges, counts = result.histogram(bins=10)
+    assert len(edges) == 11 and sum(counts) == n
+    assert edges[0] == result.min and edges[-1] == result.max
+
+    data = result.to_dict()
+    assert json.loads(json.dumps(data)) == data
+    assert data["errors_by_status"] == {"400": fives, "500": sevens}
+    assert data["latency_ms"]["p95"] == pytest.approx(result.p95 * 1000, abs=1e-3)
+    text = str(result)
+    assert f"{n} of {n} sent, {n - fives - sevens} ok, {fives + sevens} errors" in text
+    assert f"400 x {fives}, 500 x {sevens}" in text
+    assert "p50" in text and "p99" in text and "req/s" in text
+
+
+def test_one_body_for_all_and_auth_keys(serve) -> None:
+    server = serve("plain_json", auth_keys=["s3cret-key-1"])
+    result = load_test(server.url, {"data": [[1, 2, 3]]}, requests=20, concurrency=4, auth_key="s3cret-key-1")
+    assert (result.ok, result.errors_by_status) == (20, {})
+    no_key = load_test(server.url + "/score", '{"data": [[1, 2, 3]]}', requests=8, concurrency=2)
+    assert no_key.errors_by_status == {401: 8} and no_key.ok == 0
+    assert "Bearer" in no_key.error_samples[401]
+
+
+def test_connection_errors_and_timeouts_count_and_never_crash(picky) -> None:
+    port = free_port()  # nothing listens here
+    result = load_test(f"http://127.0.0.1:{port}", {"i": 1}, requests=6, concurrency=2, timeout=2)
+    assert result.errors_by_status == {CONNECTION_ERROR: 6} and result.ok == 0
+    assert result.latencies == [] and "cannot reach" in result.error_samples[CONNECTION_ERROR]
+    assert "connection error x 6" in str(result)
+    assert "p50 -" in str(result)
+    assert result.to_dict()["latency_ms"]["p50"] is None
+    assert _png_size(result.plot_png(300, 200)) == (300, 200)  # "no answers" picture
+
+    slow = load_test(picky.url, {"i": 1, "sleep": 1.0}, requests=2, concurrency=2, timeout=0.2)
+    assert slow.errors_by_status == {CONNECTION_ERROR: 2}
+
+
+def test_cancel_and_deadline_stop_early(picky) -> None:
+    body = {"i": 1, "sleep": 0.02}
+    stopped = load_test(picky.url, body, requests=2000, concurrency=2,
+                        on_progress=lambda done, total: done < 6, progress_interval=0.02)
+    assert 6 <= stopped.sent < 2000 and stopped.stopped == "cancelled"
+    assert stopped.ok == stopped.sent and "(stopped: cancelled)" in str(stopped)
+
+    cancel = threading.Event()
+    threading.Timer(0.3, cancel.set).start()
+    by_event = load_test(picky.url, body, requests=2000, concurrency=2, cancel=cancel)
+    assert by_event.sent < 2000 and by_event.stopped == "cancelled"
+
+    timed = load_test(picky.url, body, requests=2000, concurrency=2, deadline_s=0.3)
+    assert timed.sent < 2000 and timed.stopped == "deadline"
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"requests": 0}, "requests must be a whole number from 1"),
+        ({"requests": 2.5}, "requests must be a whole number"),
+        ({"concurrency": 0}, "concurrency must be a whole number of at least 1"),
+        ({"concurrency": 300, "requests": 1000}, "above the limit of 256"),
+        ({"concurrency": 5, "requests": 3}, "use concurrency <= requests"),
+        ({"timeout": 0}, "must be positive seconds"),
+        ({"body": {"x": {1, 2}}}, "cannot be sent as JSON"),
+        ({"body": {"x": float("nan")}}, "cannot be sent as JSON"),
+    ],
+)
+def test_bad_arguments_are_clear_errors(kwargs: dict, message: str) -> None:
+    args = {"body": {"data": []}, "requests": 10, "concurrency": 2, **kwargs}
+    body = args.pop("body")
+    with pytest.raises(InvalidArgumentError, match=message):
+        load_test("http://127.0.0.1:9", body, **args)
+
+
+@pytest.mark.parametrize("url", ["http://10.0.0.1:80", "http://example.com:5001", "http://192.168.1.2:5001/score"])
+def test_refuses_non_loopback_targets(url: str) -> None:
+    with pytest.raises(InvalidArgumentError, match="only targets loopback addresses"):
+        load_test(url, {"data": []}, requests=1, concurrency=1)
+
+
+def test_target_and_example_helpers() -> None:
+    assert resolve_target("http://localhost:5001/score", "k") == ("http://localhost:5001", "k")
+    assert resolve_target("http://[::1]:5001") == ("http://[::1]:5001", None)
+    with pytest.raises(InvalidArgumentError, match="has no port"):
+        resolve_target("http://127.0.0.1")
+    with pytest.raises(InvalidArgumentError, match="pass a Webservice or a URL"):
+        resolve_target(42)
+    assert percentile([1.0, 2.0, 3.0, 4.0], 50) == 2.5
+    assert percentile([7.0], 99) == 7.0
+    v3 = {"paths": {"/score": {"post": {"requestBody": {"content": {"application/json": {
+        "schema": {"$ref": "#/components/schemas/ServiceInput"}}}}}}},
+        "components": {"schemas": {"ServiceInput": {"example": {"a": 1}}}}}
+    assert swagger_example(v3) == {"a": 1}
+    assert swagger_example({"paths": {"/score": {"post": {}}}}) is None
+
+
+def test_plot_png_is_a_png_of_the_requested_size(picky) -> None:
+    result = load_test(picky.url, {"i": 1}, requests=30, concurrency=3)
+    png = result.plot_png(480, 240)
+    assert _png_size(png) == (480, 240)
+    assert len(png) > 2000  # bars, lines and labels, not a blank picture
+    assert _png_size(result.plot_png()) == (640, 320)
+    with pytest.raises(InvalidArgumentError, match="out of range"):
+        result.plot_png(10, 10)
+    same = LoadTestResult("http://127.0.0.1:1", 3, 1, 3, 0.01, latencies=[0.002, 0.002, 0.002])
+    edges, counts = same.histogram(bins=4)
+    assert sorted(counts) == [0, 0, 0, 3]
+    assert edges[0] < 0.002 < edges[-1]
+
+
+def test_cli_prints_the_table_and_json(picky, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    png = tmp_path / "h.png"
+    assert cli_main(["loadtest", picky.url, '{"i": 5}', "-n", "12", "-c", "3", "--png", str(png)]) == 0
+    out = capsys.readouterr().out
+    assert "12 of 12 sent, 0 ok, 12 errors" in out and "400 x 12" in out
+    assert '400: {"error": "5 is a multiple of 5"}' in out  # one sample body per status
+    assert _png_size(png.read_bytes()) == (640, 320)
+
+    assert cli_main(["loadtest", picky.url, '{"i": 1}', "-n", "9", "-c", "3", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert (data["sent"], data["ok"], data["errors_by_status"]) == (9, 9, {})
+
+    assert cli_main(["loadtest", "http://10.1.2.3:80", "{}", "-n", "1", "-c", "1"]) == 1
+    assert "only targets loopback" in capsys.readouterr().err
+    # no body given and an undecorated script: its swagger has no example
+    assert cli_main(["loadtest", picky.url, "-n", "1", "-c", "1"]) == 1
+    assert "has no input example" in capsys.readouterr().err
