@@ -2,7 +2,7 @@
 
 - ``harness.ipynb``: plain ipywidgets (a Button whose click changes a Label): proves the
   Lab + widget manager + Chromium harness without our panels.
-- ``panels.ipynb``: registers a one-file model, deploys a tiny process-target service and
+- ``panels.ipynb``: registers a one-file model (and a two-file one), deploys a tiny process-target service and
   displays ``RegistryBrowser()``, ``DeploymentPanel(service)`` and ``TestRequestPanel(service)``.
 """
 
@@ -64,6 +64,10 @@ PANELS = [
         "pathlib.Path('k.txt').write_text('3')\n"
         "model = Model.register('k.txt', 'browser-k', tags={'team': 'lab'},"
         " description='a one-number model')\n"
+        "extra = pathlib.Path('extra'); extra.mkdir(exist_ok=True)\n"
+        "(extra / 'weights.bin').write_bytes(bytes(range(256)) * 8)\n"
+        "(extra / 'vocab.txt').write_text('a\\nb\\nc\\n')\n"
+        "Model.register('extra', 'zz-extra', tags={'stage': 'dev'})\n"
         "config = InferenceConfig(entry_script='score.py')\n"
         "service = Model.deploy('browser-svc', [model], config,"
         " ProcessWebservice.deploy_configuration())\n"

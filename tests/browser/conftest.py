@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -88,18 +89,21 @@ def browser(chromium_path: str) -> Iterator[Any]:
             chromium.close()
 
 
-@pytest.fixture
-def page(browser: Any, lab: LabServer, request: pytest.FixtureRequest) -> Iterator[Any]:
-    """A fresh browser context and page; on teardown: kernels shut down, services deleted."""
+@contextlib.contextmanager
+def lab_page(browser: Any, lab: LabServer, request: pytest.FixtureRequest) -> Iterator[Any]:
+    """A fresh browser context and page (console recorded); on exit: kernels shut down, services deleted.
+
+    When a test using it failed, the Lab log, the console errors and a full-page picture are reported.
+    """
+    failed_before = request.session.testsfailed
     context = browser.new_context(viewport=VIEWPORT, device_scale_factor=1)
     context.set_default_timeout(30_000)
     page = context.new_page()
-    page.console = watch_console(page)  # type: ignore[attr-defined]
+    page.console = watch_console(page)
     try:
         yield page
     finally:
-        failed = getattr(request.node, "rep_call", None)
-        if failed is not None and failed.failed:
+        if request.session.testsfailed > failed_before:
             _attach(request, page, lab)
         context.close()
         for kernel in lab.api("/api/kernels") or []:
@@ -107,8 +111,15 @@ def page(browser: Any, lab: LabServer, request: pytest.FixtureRequest) -> Iterat
         delete_services(lab)
 
 
+@pytest.fixture
+def page(browser: Any, lab: LabServer, request: pytest.FixtureRequest) -> Iterator[Any]:
+    """A fresh page for one test (see :func:`lab_page`)."""
+    with lab_page(browser, lab, request) as fresh:
+        yield fresh
+
+
 def _attach(request: pytest.FixtureRequest, page: Any, lab: LabServer) -> None:
-    """On failure: print the Lab log, the console and save a full-page picture next to it."""
+    """On failure: print the Lab log and the console errors, and save a full-page picture."""
     console: Console = page.console
     picture = lab.state / f"failure-{request.node.name}.png"
     try:
@@ -122,24 +133,20 @@ def _attach(request: pytest.FixtureRequest, page: Any, lab: LabServer) -> None:
     )
 
 
-@pytest.hookimpl(hookwrapper=True, tryfirst=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
-    outcome = yield
-    report = outcome.get_result()
-    setattr(item, f"rep_{report.when}", report)
-
-
 @pytest.fixture
-def shot(tmp_path: Path) -> Callable[[Any, str], Path]:
-    """``shot(locator, "name.png")``: element screenshot, checked; copied to $MLDEPLOY_SCREENSHOTS_DIR."""
+def shot(tmp_path: Path) -> Callable[..., Path]:
+    """``shot(locator, "name.png")``: element screenshot, checked; copied to $MLDEPLOY_SCREENSHOTS_DIR.
+
+    ``publish=False`` keeps a picture out of the docs (it is still taken and checked).
+    """
     target = os.environ.get("MLDEPLOY_SCREENSHOTS_DIR")
 
-    def take(locator: Any, name: str) -> Path:
+    def take(locator: Any, name: str, publish: bool = True) -> Path:
         path = tmp_path / name
         locator.scroll_into_view_if_needed()
         locator.screenshot(path=str(path), animations="disabled")
         check_png(path)
-        if target:
+        if target and publish:
             Path(target).mkdir(parents=True, exist_ok=True)
             shutil.copyfile(path, Path(target) / name)
         return path

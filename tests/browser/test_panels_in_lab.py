@@ -6,12 +6,13 @@ through Lab's own command, and asserts on the rendered DOM.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from .conftest import lab_page
 from ._lab import LabServer, cell_errors, open_notebook, run_all_cells, wait_for, widget_placeholders
 
 pytestmark = pytest.mark.browser
@@ -25,7 +26,7 @@ def _assert_clean(page: Any) -> None:
 
 
 def test_harness_button_round_trips_through_the_kernel(
-    page: Any, lab: LabServer, shot: Callable[[Any, str], Path]
+    page: Any, lab: LabServer, shot: Callable[..., Path]
 ) -> None:
     open_notebook(page, lab, "harness.ipynb")
     prompts = run_all_cells(page)
@@ -41,4 +42,79 @@ def test_harness_button_round_trips_through_the_kernel(
         "the label the kernel-side click handler sets",
     )
     _assert_clean(page)
-    shot(box, "harness.png")
+    shot(box, "harness.png", publish=False)
+
+
+# --- the three panels, one notebook run shared by the tests below -----------------------------
+
+PANEL_CLASSES = (
+    "mldeploy-registry-browser",
+    "mldeploy-deployment-panel",
+    "mldeploy-test-request-panel",
+)
+
+
+@pytest.fixture(scope="module")
+def panels(browser: Any, lab: LabServer, request: pytest.FixtureRequest) -> Iterator[Any]:
+    """``panels.ipynb`` opened and run once: deploys a process service and shows the three panels."""
+    with lab_page(browser, lab, request) as page:
+        open_notebook(page, lab, "panels.ipynb")
+        run_all_cells(page, timeout=150)
+        for cls in PANEL_CLASSES:
+            page.locator(f".{cls}").first.wait_for(state="visible", timeout=20_000)
+        yield page
+
+
+def test_every_panel_renders_without_widget_errors(panels: Any) -> None:
+    for cls in PANEL_CLASSES:
+        assert panels.locator(f".{cls}").count() == 1, cls
+        assert panels.locator(f".{cls}").is_visible()
+    _assert_clean(panels)
+
+
+def test_registry_browser_shows_a_clicked_models_files(
+    panels: Any, shot: Callable[..., Path]
+) -> None:
+    browser = panels.locator(".mldeploy-registry-browser")
+    text = browser.inner_text()
+    assert "2 models, 2 versions" in text
+    assert "browser-k:1" in text and "k.txt" in text  # the first model opens selected
+    assert "weights.bin" not in text
+    models = browser.locator("select").first
+    labels = models.locator("option").all_inner_texts()
+    assert [label.split()[0] for label in labels] == ["browser-k", "zz-extra"]
+    models.select_option(index=1)  # the user clicks zz-extra
+    wait_for(
+        lambda: "weights.bin" in browser.inner_text(),
+        15,
+        "zz-extra's files in the registry browser",
+    )
+    text = browser.inner_text()
+    for expected in ("zz-extra:1", "vocab.txt", "2.0 KiB", "stage", "dev", "total: 2 files"):
+        assert expected in text
+    assert "k.txt" not in text
+    _assert_clean(panels)
+    shot(browser, "registry-browser.png")
+
+
+def test_deployment_panel_shows_healthy_phases_log_and_swagger_link(
+    panels: Any, shot: Callable[..., Path]
+) -> None:
+    panel = panels.locator(".mldeploy-deployment-panel")
+    assert panel.locator(".mldeploy-badge").first.inner_text() == "Healthy"
+    text = panel.inner_text()
+    assert "browser-svc" in text and "browser-k:1" in text
+    for phase in ("resolve", "environment", "start", "init", "ready"):
+        assert phase in text, phase
+    wait_for(
+        lambda: "init loaded k = 3.0" in panel.inner_text(),
+        15,
+        "init()'s print in the live log tail",
+    )
+    link = panel.get_by_role("link", name="swagger.json")
+    href = link.get_attribute("href")
+    assert href and href.startswith("http://127.0.0.1:") and href.endswith("/swagger.json")
+    reply = panels.request.get(href)
+    assert reply.status == 200 and "paths" in reply.json()
+    _assert_clean(panels)
+    shot(panel, "deployment-panel.png")
