@@ -143,8 +143,17 @@ def shot(tmp_path: Path) -> Callable[..., Path]:
 
     def take(locator: Any, name: str, publish: bool = True) -> Path:
         path = tmp_path / name
-        locator.scroll_into_view_if_needed()
-        locator.screenshot(path=str(path), animations="disabled")
+        page = locator.page
+        box = locator.bounding_box()
+        tall = box is not None and box["height"] + 260 > VIEWPORT["height"]
+        if tall:  # Lab's status bar would cover a panel taller than the notebook area
+            page.set_viewport_size({"width": VIEWPORT["width"], "height": int(box["height"]) + 400})
+        try:
+            locator.scroll_into_view_if_needed()
+            locator.screenshot(path=str(path), animations="disabled")
+        finally:
+            if tall:
+                page.set_viewport_size(VIEWPORT)
         check_png(path)
         if target and publish:
             Path(target).mkdir(parents=True, exist_ok=True)

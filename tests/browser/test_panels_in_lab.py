@@ -6,6 +6,7 @@ through Lab's own command, and asserts on the rendered DOM.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -118,3 +119,50 @@ def test_deployment_panel_shows_healthy_phases_log_and_swagger_link(
     assert reply.status == 200 and "paths" in reply.json()
     _assert_clean(panels)
     shot(panel, "deployment-panel.png")
+
+
+def test_test_request_panel_sends_and_load_tests_in_the_browser(
+    panels: Any, shot: Callable[..., Path]
+) -> None:
+    panel = panels.locator(".mldeploy-test-request-panel")
+    editor = panel.locator("textarea").first
+    assert '"data"' in editor.input_value()  # prefilled with the sample
+    panel.get_by_role("button", name="Send").click()
+    wait_for(
+        lambda: "200" in panel.inner_text() and "9.0" in panel.inner_text(),
+        20,
+        "the 200 status and the predictions in the test-request panel",
+    )
+    text = panel.inner_text()
+    assert "ms" in text and "application/json" in text
+    assert [float(x) for x in _predictions(text)] == [3.0, 6.0, 9.0]
+    _assert_clean(panels)
+    shot(panel, "test-request-panel.png")
+
+    panel.get_by_role("tab", name="Load test").click()
+    requests = panel.locator(".widget-inline-hbox", has_text="Requests").locator("input")
+    requests.fill("120")
+    requests.press("Enter")
+    concurrency = panel.locator(".widget-inline-hbox", has_text="Concurrency").locator("input")
+    concurrency.fill("4")
+    concurrency.press("Enter")
+    panel.get_by_role("button", name="Run").click()
+    wait_for(
+        lambda: "120 of 120" in panel.inner_text() and panel.locator("img").count() > 0,
+        40,
+        "the load test's 120 answers, percentiles and histogram",
+    )
+    text = panel.inner_text()
+    for expected in ("p50", "p95", "p99", "Errors by status"):
+        assert expected in text
+    histogram = panel.locator("img").first
+    histogram.wait_for(state="visible")
+    assert histogram.evaluate("img => img.naturalWidth") > 200
+    _assert_clean(panels)
+    shot(panel, "load-test.png")
+
+
+def _predictions(text: str) -> list[str]:
+    """The numbers of the pretty-printed ``{"predictions": [...]}`` body in ``text``."""
+    body = text[text.index('"predictions"') :]
+    return re.findall(r"-?\d+\.\d+", body[: body.index("]")])
