@@ -176,7 +176,12 @@ class MLDeployMagics(Magics):
     )
     @line_magic
     def deploy_local(self, line: str) -> Any:
-        """Deploy models and an entry script as a local web service; returns the service."""
+        """Deploy models and an entry script as a local web service; returns the service.
+
+        In a notebook the deployment panel appears at once and shows the phases live;
+        in a terminal the phases are printed. Unless --no-wait, the magic returns when
+        the service is Healthy (errors are one line).
+        """
         from .deploy.api import deploy, inference_config_from_files
         from .deploy.local_docker import LocalWebservice
         from .deploy.process import ProcessWebservice
@@ -197,9 +202,13 @@ class MLDeployMagics(Magics):
                 target = LocalWebservice if docker_available()[0] else ProcessWebservice
                 deployment_config = target.deploy_configuration(port=args.port)
             service = deploy(args.name, models, config, deployment_config, overwrite=args.overwrite)
+            # in a kernel the panel shows the phases live (also while this cell waits); the
+            # returned service then shows as one line in this cell, not as a second panel
+            shown = _show_panel(service)
             if not args.no_wait:
-                service.wait_for_deployment(show_output=True)
-        print(repr(service))
+                service.wait_for_deployment(show_output=not shown)
+        if not shown:
+            print(repr(service))
         return service
 
     @magic_arguments()
@@ -237,6 +246,13 @@ class MLDeployMagics(Magics):
             raise UsageError(text.splitlines()[-1] if text else f"bad arguments: {line}") from exc
         with _usage_errors():
             cli_args.func(cli_args)
+
+
+def _show_panel(service: Any) -> bool:
+    """Display the service's DeploymentPanel in a Jupyter kernel; False in a terminal (text output then)."""
+    from .widgets._display import show_panel
+
+    return show_panel(service)
 
 
 def _read(path: str) -> str:

@@ -204,6 +204,12 @@ class ModelPackage:
     def __repr__(self) -> str:
         return f"ModelPackage(location={self.location!r}, state={self.state!r})"
 
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
+        """Readable lines in a terminal; the PackagePanel in a Jupyter kernel."""
+        from ..widgets._display import mimebundle, package_text
+
+        return mimebundle(self, package_text, include, exclude)
+
     # --- the work ---------------------------------------------------------------------------
 
     def _main(self, models: Sequence[Any], inference_config: Any) -> None:

@@ -256,6 +256,17 @@ class Webservice:
             return WebserviceState.TRANSITIONING
         return self._target_state()
 
+    @property
+    def phases(self) -> builtins.list[dict[str, Any]]:
+        """The phases of the last operation with their timings (``name``, ``seconds``, ``ok``, ``detail``).
+
+        Live while an operation of this object runs; for a service found again with
+        ``Webservice(name)``, the phases saved when its last operation ended.
+        """
+        if self.progress is not None:
+            return [p.to_dict() for p in builtins.list(self.progress.phases)]
+        return [dict(p) for p in self._record.phases]
+
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready description (state probed now)."""
         return {
@@ -277,6 +288,12 @@ class Webservice:
             f"{type(self).__name__}(name={self.name!r}, state={self.state!r}, "
             f"scoring_uri={self.scoring_uri!r}, models={self.models!r})"
         )
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
+        """Readable lines in a terminal; the DeploymentPanel in a Jupyter kernel."""
+        from ..widgets._display import mimebundle, service_text
+
+        return mimebundle(self, service_text, include, exclude)
 
     # --- using it -------------------------------------------------------------------------
 

@@ -1,0 +1,581 @@
+"""The deployment panels: a service's state, phases, build progress, log tail and actions; a package's build.
+
+:class:`DeploymentPanel` follows one ``Webservice``: a state badge probed every
+``refresh_s``, the phases of the current operation with their timings, a progress
+bar driven by the streamed build output (``Step N/M`` of a Docker build, uv's
+``Resolved``/``Prepared``/``Installed`` lines), the last ``log_lines`` lines of the
+server log, ``init()`` failures with their traceback, and Reload / Delete buttons.
+:class:`PackagePanel` shows a ``ModelPackage`` being built.
+
+Both panels only use the public API (``Webservice``, ``ModelPackage``,
+``DeploymentProgress``); their refresh stops when the panel is closed, the
+service deleted or the package finished.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import ipywidgets as widgets
+
+from ..deploy.progress import PHASES, DeploymentProgress, Event
+from ..errors import DeploymentError, MLDeployError, ServiceNotFoundError
+from ._base import STATE_COLOURS, Panel, badge, esc, human_seconds
+
+__all__ = ["DeploymentPanel", "PackagePanel", "init_traceback", "line_fraction"]
+
+_STEP = re.compile(r"^\s*Step (\d+)/(\d+) ?:")
+#: uv's output lines while it makes an environment, and how far along each says it is.
+_UV_MARKS: tuple[tuple[re.Pattern[str], float], ...] = (
+    (re.compile(r"^\s*(Using (C?Python|Python)|Creating virtual environment)"), 0.1),
+    (re.compile(r"^\s*Resolved \d+ packages?"), 0.4),
+    (re.compile(r"^\s*(Prepared|Downloaded|Built) "), 0.7),
+    (re.compile(r"^\s*(Installed|Audited|Uninstalled) \d+ packages?"), 0.95),
+)
+_LOG_BOX = (
+    "max-height:18em;overflow:auto;display:flex;flex-direction:column-reverse;"
+    "background:#f6f8fa;border:1px solid #d0d7de;border-radius:4px;padding:4px 6px"
+)
+_PRE = "margin:0;font-size:85%;line-height:1.35;white-space:pre-wrap;word-break:break-all"
+_HIDDEN = "none"
+
+
+def line_fraction(phase: str, line: str) -> float | None:
+    """How far into ``phase`` an output line says the work is (``None``: this line does not say).
+
+    Examples
+    --------
+    >>> line_fraction("build", "Step 3/12 : COPY src/ /var/azureml-app/src/")
+    0.25
+    >>> line_fraction("environment", "Resolved 7 packages in 12ms")
+    0.4
+    """
+    if phase == "build":
+        step = _STEP.match(line)
+        if step:
+            done, total = int(step.group(1)), int(step.group(2))
+            return min(done / total, 1.0) if total else None
+        return None
+    if phase == "environment":
+        for pattern, fraction in _UV_MARKS:
+            if pattern.match(line):
+                return fraction
+    return None
+
+
+def overall_fraction(phase: str, within: float) -> float:
+    """The bar's value: phases done out of ``PHASES`` plus the fraction of the running one."""
+    if phase not in PHASES:
+        return 0.0
+    return min((PHASES.index(phase) + max(0.0, min(within, 1.0))) / len(PHASES), 1.0)
+
+
+def init_traceback(logs: str) -> str:
+    """The last Python traceback in a server log, without the log's time/source prefixes.
+
+    Examples
+    --------
+    >>> log = ("t1 server ERROR worker 1:   Traceback (most recent call last):\\n"
+    ...        "t2 server ERROR worker 1:     File \\"score.py\\", line 5, in init\\n"
+    ...        "t3 server ERROR worker 1:   ValueError: no weights\\n")
+    >>> print(init_traceback(log))
+    Traceback (most recent call last):
+      File "score.py", line 5, in init
+    ValueError: no weights
+    """
+    lines = logs.splitlines()
+    starts = [i for i, line in enumerate(lines) if "Traceback (most recent call last):" in line]
+    if not starts:
+        return ""
+    first = lines[starts[-1]]
+    column = first.index("Traceback (most recent call last):")
+    head = first[:column]
+    tag = head.split(" ", 1)[1] if " " in head.strip() else head  # drop the line's timestamp
+    out = ["Traceback (most recent call last):"]
+    for line in lines[starts[-1] + 1 :]:
+        at = line.find(tag) if tag else 0
+        if at < 0:
+            break
+        rest = line[at + len(tag) :]
+        if not rest.strip():
+            break
+        out.append(rest)
+        if not rest.startswith(" "):
+            break  # the exception line ends the traceback
+    return "\n".join(out)
+
+
+def _phase_rows(phases: list[dict[str, Any]], running_ok: bool = True) -> str:
+    """An HTML table of phases: mark, name, time, detail (a failed one in red)."""
+    if not phases:
+        return '<div style="color:#57606a">No operation yet.</div>'
+    rows = []
+    for phase in phases:
+        ok = phase.get("ok")
+        if ok is False:
+            mark, colour = "✗", "#cf222e"
+        elif ok is None and running_ok:
+            mark, colour = "▶", "#9a6700"
+        else:
+            mark, colour = "✓", "#1a7f37"
+        detail = str(phase.get("detail") or "")
+        shown = detail if ok is False else detail.splitlines()[0][:160] if detail else ""
+        rows.append(
+            f'<tr style="color:{colour if ok is not True else "inherit"}">'
+            f'<td style="color:{colour};padding-right:6px">{mark}</td>'
+            f'<td style="padding-right:10px;font-weight:600">{esc(phase.get("name", "?"))}</td>'
+            f'<td style="padding-right:10px;text-align:right;white-space:nowrap">'
+            f"{esc(human_seconds(float(phase.get('seconds') or 0)))}"
+            f'{" (running)" if ok is None and running_ok else ""}</td>'
+            f'<td style="white-space:pre-wrap">{esc(shown)}</td></tr>'
+        )
+    return f'<table class="mldeploy-phases" style="border-collapse:collapse;font-size:90%">{"".join(rows)}</table>'
+
+
+def _hide(widget: widgets.Widget, hidden: bool) -> None:
+    wanted = _HIDDEN if hidden else None
+    if widget.layout.display != wanted:
+        widget.layout.display = wanted
+
+
+def _set(widget: widgets.Widget, value: Any) -> None:
+    """Set ``widget.value`` only when it changes (no message to the browser otherwise)."""
+    if widget.value != value:
+        widget.value = value
+
+
+class ProgressView:
+    """Phases with timings, a progress bar and the last output line of one ``DeploymentProgress``.
+
+    It follows one progress at a time (:meth:`follow`), through a listener (live, from the
+    deployment's own thread) and :meth:`pump` calls (from the panel's ticker); both read
+    ``events_since`` under one lock, so no event is lost or handled twice.
+    """
+
+    def __init__(self, on_error: Callable[[BaseException], None]) -> None:
+        self._on_error = on_error
+        #: the phases table (HTML)
+        self.phases = widgets.HTML()
+        #: phases done out of PHASES, plus the running phase's fraction from its output lines
+        self.bar = widgets.FloatProgress(
+            value=0.0, min=0.0, max=1.0, description="Deploying", bar_style="info",
+            layout=widgets.Layout(width="60%", display=_HIDDEN),
+        )
+        #: the last output line (build output, uv, notes)
+        self.last_line = widgets.HTML(layout=widgets.Layout(display=_HIDDEN))
+        self.progress: DeploymentProgress | None = None
+        self.fractions: list[float] = []  #: every bar value shown for the followed progress
+        self._lock = threading.RLock()
+        self._seen = 0
+        self._phase = ""
+        self._within = 0.0
+        self._unsubscribe: Callable[[], None] | None = None
+
+    def follow(self, progress: DeploymentProgress | None) -> None:
+        """Show ``progress`` from its start (replaying what happened so far) and live from now on."""
+        with self._lock:
+            if progress is self.progress:
+                return
+            self.stop()
+            self.progress, self._seen, self._phase, self._within = progress, 0, "", 0.0
+            self.fractions = []
+            if progress is None:
+                return
+            self.bar.value, self.bar.bar_style, self.bar.description = 0.0, "info", "Deploying"
+            _hide(self.bar, False)
+            self._unsubscribe = progress.subscribe(self._listener)
+        self.pump()
+
+    def show_saved(self, phases: list[dict[str, Any]]) -> None:
+        """Show phases saved with a service (no live progress to follow)."""
+        with self._lock:
+            if self.progress is None:
+                _set(self.phases, _phase_rows(phases, running_ok=False))
+
+    def stop(self) -> None:
+        """Stop listening to the followed progress (the widgets keep what they show)."""
+        with self._lock:
+            if self._unsubscribe is not None:
+                self._unsubscribe()
+                self._unsubscribe = None
+
+    def _listener(self, event: Event) -> None:
+        try:
+            self.pump()
+        except Exception as err:  # noqa: BLE001 - a listener must never raise into the deployment
+            self._on_error(err)
+
+    def pump(self) -> None:
+        """Handle the events not seen yet and redraw (the running phase's time too)."""
+        with self._lock:
+            progress = self.progress
+            if progress is None:
+                return
+            events = progress.events_since(self._seen)
+            for event in events:
+                self._handle(event)
+            if events:
+                self._seen = events[-1].seq + 1
+            phases = [p.to_dict() for p in list(progress.phases)]
+            _set(self.phases, _phase_rows(phases))
+            if progress.done:
+                failed = progress.error is not None
+                self.bar.bar_style = "danger" if failed else "success"
+                self.bar.description = "Failed" if failed else "Done"
+                if not failed:
+                    self._show_fraction(1.0)
+
+    def _handle(self, event: Event) -> None:
+        if event.kind == "phase-start":
+            self._phase, self._within = event.phase, 0.0
+            self._show_fraction(overall_fraction(event.phase, 0.0))
+        elif event.kind == "phase-end":
+            self._show_fraction(overall_fraction(event.phase, 1.0))
+        elif event.kind == "line":
+            fraction = line_fraction(event.phase, event.text)
+            if fraction is not None and event.phase == self._phase and fraction > self._within:
+                self._within = fraction
+                self._show_fraction(overall_fraction(event.phase, fraction))
+            text = event.text.strip()
+            if text:
+                _hide(self.last_line, False)
+                _set(
+                    self.last_line,
+                    f'<div style="font-family:monospace;font-size:85%;color:#57606a;white-space:nowrap;'
+                    f'overflow:hidden;text-overflow:ellipsis">{esc(event.phase)}: {esc(text[:300])}</div>',
+                )
+
+    def _show_fraction(self, value: float) -> None:
+        if value > self.bar.value:  # never backwards within one operation
+            self.bar.value = value
+            self.fractions.append(value)
+
+
+class DeploymentPanel(Panel):
+    """A deployed service at a glance: state, phases, build progress, live log, Reload and Delete.
+
+    Parameters
+    ----------
+    service
+        A ``Webservice`` (from ``Model.deploy``, ``%deploy_local`` or ``Webservice(name)``).
+    log_lines
+        How many of the last server log lines the log box shows.
+    refresh_s
+        Seconds between refreshes of the state badge and the log (the phases and the
+        progress bar update at once, as events arrive).
+
+    Examples
+    --------
+    >>> from jupyter_mldeploy.widgets import DeploymentPanel
+    >>> panel = DeploymentPanel(Webservice("scale"))      # doctest: +SKIP
+    >>> panel                                             # doctest: +SKIP
+    >>> panel.reload_button.click()                       # re-runs init()          # doctest: +SKIP
+    >>> panel.close()                                     # stops the refresh       # doctest: +SKIP
+    """
+
+    def __init__(self, service: Any, log_lines: int = 40, refresh_s: float = 1.0) -> None:
+        super().__init__()
+        self.add_class("mldeploy-deployment-panel")
+        self.service = service
+        self.log_lines = int(log_lines)
+        self.refresh_s = float(refresh_s)
+        #: the last state probed (``""`` before the first refresh)
+        self.state = ""
+        self.title = widgets.HTML()
+        self.state_badge = widgets.HTML(badge("…", "#57606a"))
+        self.links = widgets.HTML()
+        self.details = widgets.HTML()
+        self.progress_view = ProgressView(self.show_error)
+        self.phases = self.progress_view.phases
+        self.progress_bar = self.progress_view.bar
+        self.last_line = self.progress_view.last_line
+        #: the failure: message and init() traceback (hidden unless it failed)
+        self.failure = widgets.HTML(layout=widgets.Layout(display=_HIDDEN))
+        self.log_view = widgets.HTML()
+        self.pause = widgets.ToggleButton(value=False, description="Pause log", icon="pause",
+                                          tooltip="Stop / resume refreshing the log")
+        self.reload_button = widgets.Button(description="Reload", icon="refresh",
+                                            tooltip="Restart the server on the current code (re-runs init())")
+        self.delete_button = widgets.Button(description="Delete", icon="trash", button_style="danger",
+                                            tooltip="Stop the service and free its port")
+        self.confirm_delete = widgets.Button(description="Confirm delete", button_style="danger",
+                                             layout=widgets.Layout(display=_HIDDEN))
+        self.cancel_delete = widgets.Button(description="Cancel", layout=widgets.Layout(display=_HIDDEN))
+        self.pause.observe(self.guard(self._on_pause), names="value")
+        self.reload_button.on_click(self.guard(self._on_reload))
+        self.delete_button.on_click(self.guard(self._on_delete))
+        self.confirm_delete.on_click(self.guard(self._on_confirm_delete))
+        self.cancel_delete.on_click(self.guard(self._on_cancel_delete))
+        #: the background thread of the last Delete (None before)
+        self.worker: threading.Thread | None = None
+        self._failure_key: tuple[Any, ...] | None = None
+        self._lock = threading.RLock()
+        self.children = [
+            widgets.HBox([self.title, self.state_badge], layout=widgets.Layout(align_items="center")),
+            self.links,
+            self.details,
+            self.phases,
+            self.progress_bar,
+            self.last_line,
+            self.failure,
+            widgets.HTML("<b>Log</b>"),
+            self.log_view,
+            widgets.HBox([self.reload_button, self.delete_button, self.confirm_delete, self.cancel_delete,
+                          self.pause]),
+            *self._footer(),
+        ]
+        self._show_header()
+        if service.progress is not None:
+            self.progress_view.follow(service.progress)
+        else:
+            self.progress_view.show_saved(service.phases)
+        #: the refresh (state, log, failure); stops on close() or when the service is deleted
+        self.ticker = self.every(self.refresh_s, self.refresh, name=f"panel-{service.name}")
+
+    # --- refresh ------------------------------------------------------------------------------
+
+    def refresh(self) -> bool:
+        """Probe the state and redraw; returns False (stop refreshing) once the service is deleted."""
+        with self._lock:
+            if self.state == "Deleted":
+                return False
+            try:
+                progress = self.service.progress
+                if progress is not None:
+                    self.progress_view.follow(progress)
+                self.progress_view.pump()
+                state = self._probe()
+                if state == "Deleted":
+                    self._on_deleted()
+                    return False
+                self._show_state(state)
+                self._show_header()
+                if not self.pause.value:
+                    self._show_logs()
+                self._show_failure(state)
+            except MLDeployError as err:  # e.g. the Docker engine went away: say so, keep trying
+                self.show_error(err)
+            return True
+
+    def _probe(self) -> str:
+        state = str(self.service.state)
+        if state in ("Failed", "Unhealthy"):
+            from ..deploy.webservice import Webservice
+
+            try:
+                Webservice(self.service.name)
+            except ServiceNotFoundError:
+                return "Deleted"  # removed by another object, the CLI or another kernel
+        return state
+
+    def _show_state(self, state: str) -> None:
+        self.state = state
+        _set(self.state_badge, badge(state))
+
+    def _show_header(self) -> None:
+        service = self.service
+        _set(
+            self.title,
+            f'<span style="font-size:120%;font-weight:600">{esc(service.name)}</span> '
+            f'<span style="color:#57606a">{esc(type(service).__name__)} · {esc(service.compute_type)}</span>',
+        )
+        if service.scoring_uri:
+            links = (
+                f'<code>{esc(service.scoring_uri)}</code> · <a href="{esc(service.swagger_uri)}" '
+                f'target="_blank" rel="noopener" style="color:#0969da">swagger.json</a>'
+            )
+        else:
+            links = '<span style="color:#57606a">no port yet</span>'
+        _set(self.links, links)
+        models = ", ".join(service.models) or "(none)"
+        _set(
+            self.details,
+            f"models: <b>{esc(models)}</b> · auth: <b>{'on' if service.auth_enabled else 'off'}</b>",
+        )
+
+    def _show_logs(self) -> None:
+        text = self.service.get_logs(self.log_lines)
+        lines = text.splitlines()[-self.log_lines :]
+        body = esc("\n".join(lines)) if lines else '<span style="color:#57606a">(no log lines yet)</span>'
+        _set(self.log_view, f'<div class="mldeploy-log" style="{_LOG_BOX}"><pre style="{_PRE}">{body}</pre></div>')
+
+    def _show_failure(self, state: str) -> None:
+        progress = self.progress_view.progress
+        error = progress.error if progress is not None and progress.done else None
+        if state != "Failed" and error is None:
+            self._failure_key = None
+            _hide(self.failure, True)
+            return
+        key = (id(progress), state, error is None)
+        if key == self._failure_key:
+            return  # shown already: no need to read the logs again
+        if error is not None:
+            message = (str(error) or type(error).__name__).splitlines()[0]
+            logs = error.logs if isinstance(error, DeploymentError) and error.logs else ""
+        else:
+            message = (self.service.error or "the service failed; see its log").splitlines()[0]
+            logs = ""
+        trace = init_traceback(logs) or init_traceback(self.service.get_logs(200))
+        self.failure.value = (
+            '<div style="border-left:4px solid #cf222e;padding:4px 8px;background:#fff5f5">'
+            f'<div style="color:#cf222e;white-space:pre-wrap"><b>Failed:</b> {esc(message)}</div>'
+            + (f'<pre style="{_PRE};color:#24292f">{esc(trace)}</pre>' if trace else "")
+            + '<div style="color:#57606a">Fix the entry script, then press Reload (no rebuild needed).</div></div>'
+        )
+        _hide(self.failure, False)
+        self._failure_key = key
+
+    def _on_deleted(self) -> None:
+        self._show_state("Deleted")
+        self.progress_view.stop()
+        for button in (self.reload_button, self.delete_button, self.confirm_delete, self.cancel_delete, self.pause):
+            button.disabled = True
+        _hide(self.confirm_delete, True)
+        _hide(self.cancel_delete, True)
+        _hide(self.failure, True)
+        _set(self.links, '<span style="color:#57606a">deleted: its port is free</span>')
+
+    # --- actions ------------------------------------------------------------------------------
+
+    def _on_pause(self, change: dict[str, Any]) -> None:
+        paused = bool(change["new"])
+        self.pause.description = "Resume log" if paused else "Pause log"
+        self.pause.icon = "play" if paused else "pause"
+
+    def _on_reload(self, _: Any = None) -> None:
+        self.clear_status()
+        self.service.reload(wait=False)
+        self.progress_view.follow(self.service.progress)
+        self._failure_key = None
+        _hide(self.failure, True)
+        self.show_note(f"Reloading {self.service.name}: the server restarts and init() runs again.")
+
+    def _on_delete(self, _: Any = None) -> None:
+        self.clear_status()
+        self.show_note(f"Delete service {self.service.name!r}? Its server stops and its port is freed.")
+        _hide(self.confirm_delete, False)
+        _hide(self.cancel_delete, False)
+
+    def _on_cancel_delete(self, _: Any = None) -> None:
+        _hide(self.confirm_delete, True)
+        _hide(self.cancel_delete, True)
+        self.clear_status()
+
+    def _on_confirm_delete(self, _: Any = None) -> None:
+        for button in (self.reload_button, self.delete_button, self.confirm_delete, self.cancel_delete):
+            button.disabled = True
+        self.show_note(f"Deleting {self.service.name} ...")
+
+        def work() -> None:
+            self.service.delete()
+            self.ticker.stop()
+            with self._lock:
+                self._on_deleted()
+            self.show_note(f"Deleted {self.service.name}.")
+
+        self.worker = threading.Thread(target=self.guard(work), name=f"mldeploy-delete-{self.service.name}",
+                                       daemon=True)
+        self.worker.start()
+
+    def close(self) -> None:
+        """Stop the refresh and stop following the progress, then close the widgets."""
+        self.progress_view.stop()
+        super().close()
+
+
+#: Colours of a package's state badge.
+PACKAGE_COLOURS = {
+    "Running": STATE_COLOURS["Transitioning"],
+    "Succeeded": STATE_COLOURS["Healthy"],
+    "Failed": STATE_COLOURS["Failed"],
+}
+
+
+class PackagePanel(Panel):
+    """A model package being built: state, phases, build progress, output, and Save for a Dockerfile context.
+
+    Parameters
+    ----------
+    package
+        A ``ModelPackage`` (from ``Model.package``).
+    refresh_s
+        Seconds between refreshes while the package is built (the refresh stops when it is done).
+
+    Examples
+    --------
+    >>> from jupyter_mldeploy.widgets import PackagePanel
+    >>> PackagePanel(Model.package([model], config, generate_dockerfile=True))   # doctest: +SKIP
+    """
+
+    def __init__(self, package: Any, refresh_s: float = 1.0) -> None:
+        super().__init__()
+        self.add_class("mldeploy-package-panel")
+        self.package = package
+        self.title = widgets.HTML()
+        self.state_badge = widgets.HTML()
+        self.location = widgets.HTML()
+        self.progress_view = ProgressView(self.show_error)
+        self.phases = self.progress_view.phases
+        self.progress_bar = self.progress_view.bar
+        self.progress_bar.description = "Building"
+        self.last_line = self.progress_view.last_line
+        self.log_view = widgets.HTML()
+        self.folder = widgets.Text(description="Folder", placeholder="where to write the Dockerfile context")
+        self.save_button = widgets.Button(description="Save...", icon="save", disabled=True,
+                                          tooltip="Write the Dockerfile and its build context into the folder")
+        self.save_button.on_click(self.guard(self._on_save))
+        save_row = widgets.HBox([self.folder, self.save_button])
+        _hide(save_row, not package.generate_dockerfile)
+        self.children = [
+            widgets.HBox([self.title, self.state_badge], layout=widgets.Layout(align_items="center")),
+            self.location,
+            self.phases,
+            self.progress_bar,
+            self.last_line,
+            widgets.HTML("<b>Build output</b>"),
+            self.log_view,
+            save_row,
+            *self._footer(),
+        ]
+        self.progress_view.follow(package.progress)
+        self.progress_bar.description = "Building"
+        #: the refresh; stops once the package is built (or failed) or the panel is closed
+        self.ticker = self.every(refresh_s, self.refresh, name=f"package-{package.id}")
+
+    def refresh(self) -> bool:
+        """Redraw; returns False (stop) once the package has finished."""
+        package = self.package
+        state = package.state
+        self.progress_view.pump()
+        _set(self.title, f'<span style="font-size:120%;font-weight:600">Package {esc(package.location)}</span>')
+        _set(self.state_badge, badge(state, PACKAGE_COLOURS.get(state)))
+        if package.generate_dockerfile:
+            where = f"Dockerfile context: <code>{esc(package.context_dir)}</code> (Save writes it to a folder)"
+        else:
+            where = f"image: <code>{esc(package.location)}</code>" + (
+                f" · id <code>{esc(package.image_id[:19])}</code>" if package.image_id else ""
+            )
+        _set(self.location, where)
+        lines = package.get_logs().splitlines()[-40:]
+        _set(self.log_view, f'<div style="{_LOG_BOX}"><pre style="{_PRE}">{esc(chr(10).join(lines))}</pre></div>')
+        self.save_button.disabled = state != "Succeeded"
+        if state == "Failed" and package.progress.error is not None:
+            self.show_error(package.progress.error)
+        return state == "Running"
+
+    def _on_save(self, _: Any = None) -> None:
+        folder = self.folder.value.strip()
+        if not folder:
+            from ..errors import InvalidArgumentError
+
+            raise InvalidArgumentError("type a folder to save the Dockerfile context into, then press Save.")
+        saved = self.package.save(folder)
+        self.show_note(f"Saved the Dockerfile and its context to {saved}: docker build -t {self.package.location} {saved}")
+
+    def close(self) -> None:
+        """Stop the refresh and stop following the build, then close the widgets."""
+        self.progress_view.stop()
+        super().close()
