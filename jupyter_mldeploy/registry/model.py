@@ -9,6 +9,7 @@ ignored, so ``Model.register(ws, model_path=..., model_name=...)`` and
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -549,6 +550,24 @@ class Model:
             f"size={format_size(r.size)}, tags={dict(r.tags)!r})"
         )
 
+    def _repr_mimebundle_(
+        self, include: Iterable[str] | None = None, exclude: Iterable[str] | None = None
+    ) -> dict[str, Any]:
+        """Notebook display: this version in a compact registry browser in a kernel, readable text elsewhere.
+
+        The ``text/plain`` part is always there; the widget view only when a Jupyter
+        kernel runs and ipywidgets is installed, so a terminal never imports ipywidgets.
+        """
+        bundle: dict[str, Any] = {"text/plain": _describe(self._record)}
+        if _in_kernel() and _wanted(_WIDGET_MIME, include, exclude):
+            try:
+                from ..widgets.registry_browser import RegistryBrowser
+            except ImportError:  # no ipywidgets: the text is all we can show
+                return bundle
+            view = RegistryBrowser.for_model(self, compact=True)._repr_mimebundle_()
+            bundle.update({k: v for k, v in view.items() if k != "text/plain"})
+        return bundle
+
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Model):
             return NotImplemented
@@ -569,3 +588,46 @@ def _split_id(model_id: str) -> tuple[str, int | None]:
             f"model id {model_id!r} must be 'name:version' with a numeric version, e.g. 'ridge:2'."
         )
     return name, int(version)
+
+
+_WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
+
+
+def _in_kernel() -> bool:
+    """Whether a Jupyter kernel runs this code (as ipywidgets checks; IPython is not imported here)."""
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None else None
+    return getattr(shell, "kernel", None) is not None
+
+
+def _wanted(mime: str, include: Iterable[str] | None, exclude: Iterable[str] | None) -> bool:
+    return (include is None or mime in include) and (exclude is None or mime not in exclude)
+
+
+def _describe(record: ModelVersion) -> str:
+    """A model version as readable multi-line text (what a terminal shows for a ``Model``).
+
+    Examples
+    --------
+    >>> print(_describe(Model("ridge").record))   # doctest: +SKIP
+    Model ridge:1 (file, 1 file, 12.4 kB)
+      description: none
+      ...
+    """
+    created = datetime.fromisoformat(record.created_time).strftime("%Y-%m-%d %H:%M:%S UTC")
+    framework = " ".join(p for p in (record.framework, record.framework_version) if p)
+    count = f"{len(record.files)} file{'' if len(record.files) == 1 else 's'}"
+    lines = [
+        f"Model {record.id} ({record.kind}, {count}, {format_size(record.size)})",
+        f"  description: {record.description or 'none'}",
+        f"  created:     {created}",
+        f"  framework:   {framework or 'not given'}",
+        f"  tags:        {', '.join(f'{k}={v}' for k, v in sorted(record.tags.items())) or 'none'}",
+        f"  properties:  {', '.join(f'{k}={v}' for k, v in sorted(record.properties.items())) or 'none'}",
+        "  files:",
+    ]
+    width = max((len(f.path) for f in record.files[:50]), default=0)
+    lines += [f"    {f.path:<{width}}  {format_size(f.size):>9}  sha256:{f.sha256[:12]}" for f in record.files[:50]]
+    if len(record.files) > 50:
+        lines.append(f"    ... and {len(record.files) - 50} more files")
+    return "\n".join(lines)

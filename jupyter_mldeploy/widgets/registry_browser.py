@@ -1,0 +1,615 @@
+"""``RegistryBrowser``: browse registered models and their versions, and deploy one from a form.
+
+The browser lists the models (with their latest version and version count) and the chosen
+model's versions (newest first), filters them by name (substring) and by tag (``key`` or
+``key=value``, as ``Model.list(tags=...)``), shows a version's details (tags, properties,
+files and sizes) and opens a small form that deploys the version as a local web service.
+It calls only the public API: :class:`~jupyter_mldeploy.Model`,
+:func:`jupyter_mldeploy.deploy.api.deploy` and the deployment panel.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import ipywidgets as widgets
+
+from .._names import validate_name
+from ..errors import EntryScriptError, InvalidArgumentError
+from ..registry import Model, Registry
+from ._base import Panel, badge, esc, human_bytes
+
+__all__ = ["DeployForm", "RegistryBrowser", "parse_tag_filter"]
+
+#: Files listed in a version's details before "... and N more".
+MAX_FILES_SHOWN = 200
+
+_EMPTY_NOTE = (
+    "<b>The registry is empty.</b> Register a model first: "
+    "<code>Model.register('model.pkl', model_name='ridge')</code> in Python, "
+    "<code>%mldeploy register model.pkl --name ridge</code> in a notebook, or "
+    "<code>mldeploy models register model.pkl --name ridge</code> in a terminal; then press Refresh."
+)
+_TABLE = 'style="border-collapse:collapse;margin:2px 0 6px 0;font-size:90%"'
+_CELL = 'style="padding:1px 10px 1px 0;text-align:left;vertical-align:top"'
+
+
+def parse_tag_filter(text: str) -> list[list[str]]:
+    """Turn ``"stage=prod, team"`` into ``[["stage", "prod"], ["team"]]`` (the ``Model.list(tags=...)`` form).
+
+    Terms are separated by commas; a term is a key (the tag must exist) or ``key=value``
+    (the tag must have that value).
+
+    Examples
+    --------
+    >>> parse_tag_filter("stage=prod, team")
+    [['stage', 'prod'], ['team']]
+    >>> parse_tag_filter("")
+    []
+    """
+    wanted: list[list[str]] = []
+    for term in text.split(","):
+        term = term.strip()
+        if not term:
+            continue
+        key, sep, value = term.partition("=")
+        key = key.strip()
+        if not key:
+            raise InvalidArgumentError(
+                f"tag filter {term!r} has no key: write key or key=value, e.g. stage or stage=prod."
+            )
+        wanted.append([key, value.strip()] if sep else [key])
+    return wanted
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
+def _created(model: Model) -> str:
+    return model.created_time.strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _table(rows: Sequence[Sequence[str]], header: Sequence[str] | None = None) -> str:
+    """An HTML table of already-escaped cells."""
+    head = ""
+    if header:
+        head = "<tr>" + "".join(f"<th {_CELL}>{h}</th>" for h in header) + "</tr>"
+    body = "".join("<tr>" + "".join(f"<td {_CELL}>{c}</td>" for c in row) + "</tr>" for row in rows)
+    return f"<table {_TABLE}>{head}{body}</table>"
+
+
+def _pairs(values: dict[str, str], empty: str) -> str:
+    if not values:
+        return f"<i>{esc(empty)}</i>"
+    return _table([(f"<code>{esc(k)}</code>", esc(v)) for k, v in sorted(values.items())])
+
+
+def details_html(model: Model) -> str:
+    """The details of one model version as HTML: facts, tags, properties, files and sizes."""
+    framework = " ".join(p for p in (model.framework, model.framework_version) if p) or "not given"
+    facts = [
+        ("Id", f"<b>{esc(model.id)}</b>"),
+        ("Created", esc(_created(model))),
+        ("Description", esc(model.description) if model.description else "<i>none</i>"),
+        ("Framework", esc(framework)),
+        (
+            "In code",
+            f"<code>Model.get_model_path({esc(repr(model.name))}, version={model.version})</code>",
+        ),
+    ]
+    files = model.files
+    rows = [
+        (
+            f"<code>{esc(f.path)}</code>",
+            esc(human_bytes(f.size)),
+            f"<code>{esc(f.sha256[:12])}</code>",
+        )
+        for f in files[:MAX_FILES_SHOWN]
+    ]
+    if len(files) > MAX_FILES_SHOWN:
+        rows.append((f"<i>... and {len(files) - MAX_FILES_SHOWN} more files</i>", "", ""))
+    rows.append(
+        (
+            f"<b>total: {esc(_plural(len(files), 'file'))}</b>",
+            f"<b>{esc(human_bytes(model.size))}</b>",
+            "",
+        )
+    )
+    return (
+        f'<div class="mldeploy-model-details">{_table(facts)}'
+        f"<b>Tags</b>{_pairs(model.tags, 'no tags')}"
+        f"<b>Properties</b>{_pairs(model.properties, 'no properties')}"
+        f"<b>Files</b>{_table(rows, ('path', 'size', 'sha256'))}</div>"
+    )
+
+
+class RegistryBrowser(Panel):
+    """Browse the models of a registry, their versions and files, and deploy a version.
+
+    Parameters
+    ----------
+    registry
+        A :class:`~jupyter_mldeploy.registry.Registry` or its folder; ``None`` uses the registry
+        of ``MLDEPLOY_HOME`` (read again at each refresh).
+    compact
+        Show only the selected version (details and actions) with a *Browse registry* button
+        that opens the lists; this is how a ``Model`` displays in a notebook.
+
+    Attributes
+    ----------
+    name_filter, tag_filter : ipywidgets.Text
+        Filters applied live: a part of the name; ``key`` or ``key=value`` terms, comma-separated.
+    models, versions : ipywidgets.Select
+        Model names (value: the name) and the chosen model's versions (value: the number), newest first.
+    details : ipywidgets.HTML
+        The selected version's facts, tags, properties and files.
+    deploy_form : DeployForm
+        The deploy form (hidden until ``deploy_button`` is clicked).
+    deployment
+        The panel of the last service deployed from here (``None`` before).
+    service
+        That service (a :class:`~jupyter_mldeploy.Webservice`), or ``None``.
+
+    Examples
+    --------
+    >>> from jupyter_mldeploy.widgets import RegistryBrowser    # doctest: +SKIP
+    >>> browser = RegistryBrowser()                            # doctest: +SKIP
+    >>> browser.tag_filter.value = "stage=prod"                 # doctest: +SKIP
+    >>> browser.models.value, browser.versions.value           # doctest: +SKIP
+    ('ridge', 3)
+    >>> RegistryBrowser.for_model(Model("ridge", version=2))   # doctest: +SKIP
+    """
+
+    def __init__(
+        self, registry: Registry | str | os.PathLike[str] | None = None, *, compact: bool = False
+    ) -> None:
+        super().__init__()
+        self.add_class("mldeploy-registry-browser")
+        self._registry = (
+            registry if registry is None or isinstance(registry, Registry) else Registry(registry)
+        )
+        self._by_name: dict[str, list[Model]] = {}
+        self._holding = False
+        self.deployment: Any = None
+        self.service: Any = None
+
+        self.title = widgets.HTML("<b>Model registry</b>")
+        self.count = widgets.HTML()
+        self.name_filter = widgets.Text(
+            description="Name",
+            placeholder="part of a model name",
+            layout=widgets.Layout(width="230px"),
+        )
+        self.tag_filter = widgets.Text(
+            description="Tag",
+            placeholder="stage or stage=prod",
+            layout=widgets.Layout(width="230px"),
+        )
+        self.refresh_button = widgets.Button(
+            description="Refresh", icon="refresh", tooltip="Read the registry again"
+        )
+        self.models = widgets.Select(
+            description="Models", rows=8, layout=widgets.Layout(width="330px")
+        )
+        self.versions = widgets.Select(
+            description="Versions", rows=8, layout=widgets.Layout(width="360px")
+        )
+        self.note = widgets.HTML(layout=widgets.Layout(display="none"))
+        self.details = widgets.HTML()
+        self.path_button = widgets.Button(
+            description="Local path", tooltip="Model.get_model_path(...) of this version"
+        )
+        self.path = widgets.HTML(layout=widgets.Layout(display="none"))
+        self.deploy_button = widgets.Button(
+            description="Deploy…", icon="rocket", button_style="primary"
+        )
+        self.browse_button = widgets.Button(
+            description="Browse registry", layout=widgets.Layout(display="none")
+        )
+        self.deploy_form = DeployForm(on_deployed=self._show_deployment)
+        self.deployment_box = widgets.VBox()
+
+        self.filters = widgets.HBox([self.name_filter, self.tag_filter, self.refresh_button])
+        self.lists = widgets.HBox([self.models, self.versions])
+        self.actions = widgets.HBox([self.deploy_button, self.path_button, self.browse_button])
+        self.browse_part = widgets.VBox([self.title, self.filters, self.count, self.lists])
+        self.children = [
+            self.browse_part,
+            self.note,
+            self.details,
+            self.path,
+            self.actions,
+            self.deploy_form,
+            self.deployment_box,
+            *self._footer(),
+        ]
+
+        self.name_filter.observe(self.guard(self._on_filter), names="value")
+        self.tag_filter.observe(self.guard(self._on_filter), names="value")
+        self.models.observe(self.guard(self._on_model), names="value")
+        self.versions.observe(self.guard(self._on_version), names="value")
+        self.refresh_button.on_click(self.guard(lambda _b: self.refresh()))
+        self.path_button.on_click(self.guard(self._on_path))
+        self.deploy_button.on_click(self.guard(self._on_deploy_button))
+        self.browse_button.on_click(self.guard(lambda _b: self.set_compact(False)))
+        self.guard(self.refresh)()
+        self.set_compact(compact)
+
+    @classmethod
+    def for_model(cls, model: Model, *, compact: bool = False) -> RegistryBrowser:
+        """A browser opened on ``model`` (that name and version selected).
+
+        Examples
+        --------
+        >>> RegistryBrowser.for_model(Model("ridge", version=2)).versions.value   # doctest: +SKIP
+        2
+        """
+        if not isinstance(model, Model):
+            raise InvalidArgumentError(
+                f"for_model() takes a Model, got {type(model).__name__}: use Model('name', version=N)."
+            )
+        browser = cls(registry=model._registry, compact=compact)  # the registry the model came from
+        browser.select(model.name, model.version)
+        return browser
+
+    # --- public actions ----------------------------------------------------------------------
+
+    @property
+    def selected(self) -> Model | None:
+        """The selected model version, or None."""
+        for model in self._by_name.get(self.models.value or "", []):
+            if model.version == self.versions.value:
+                return model
+        return None
+
+    def select(self, name: str, version: int | None = None) -> None:
+        """Select model ``name`` (and ``version``; the newest shown when None), clearing filters that hide it."""
+        if name not in self._by_name:
+            with self._hold():
+                self.name_filter.value = ""
+                self.tag_filter.value = ""
+            self.refresh()
+        if name not in self._by_name:
+            raise InvalidArgumentError(
+                f"no model named {name!r} in this registry: press Refresh or register it."
+            )
+        with self._hold():
+            self.models.value = name
+        self._show_versions(version)
+
+    def refresh(self) -> None:
+        """Read the registry again and apply the filters, keeping the selection where it still shows."""
+        tags = parse_tag_filter(self.tag_filter.value)
+        needle = self.name_filter.value.strip().lower()
+        everything = Model.list(registry=self._registry)
+        matching = Model.list(tags=tags, registry=self._registry) if tags else everything
+        by_name: dict[str, list[Model]] = {}
+        for model in matching:
+            if needle in model.name.lower():
+                by_name.setdefault(model.name, []).append(model)
+        for versions in by_name.values():
+            versions.sort(key=lambda m: m.version, reverse=True)
+        self._by_name = dict(sorted(by_name.items()))
+        _clear_status(self)
+        self._show_count(everything, tags or needle)
+        keep = self.models.value
+        with self._hold():
+            self.models.options = [
+                (f"{name}  (v{found[0].version}, {_plural(len(found), 'version')})", name)
+                for name, found in self._by_name.items()
+            ]
+            names = list(self._by_name)
+            self.models.value = keep if keep in names else (names[0] if names else None)
+        self._show_versions(self.versions.value if self.models.value == keep else None)
+
+    def set_compact(self, compact: bool) -> None:
+        """Show only the selected version (True) or the whole browser (False)."""
+        self.browse_part.layout.display = "none" if compact else None
+        self.browse_button.layout.display = None if compact else "none"
+
+    def close(self) -> None:
+        """Close the deployment panel shown here (stopping its refresh), then the browser."""
+        for part in (getattr(self, "deployment", None), getattr(self, "deploy_form", None)):
+            if part is not None:
+                part.close()
+        super().close()
+
+    # --- callbacks ------------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _hold(self) -> Iterator[None]:
+        """Change several widgets without their observers reacting to each change."""
+        held, self._holding = self._holding, True
+        try:
+            yield
+        finally:
+            self._holding = held
+
+    def _on_filter(self, _change: Any) -> None:
+        if not self._holding:
+            self.refresh()
+
+    def _on_model(self, _change: Any) -> None:
+        if not self._holding:
+            self._show_versions(None)
+
+    def _on_version(self, _change: Any) -> None:
+        if not self._holding:
+            self._show_details()
+
+    def _on_path(self, _button: Any) -> None:
+        model = self._require_selection()
+        path = Model.get_model_path(model.name, model.version, registry=model._registry)
+        self.path.value = f"Local path (read-only copy): <code>{esc(path)}</code>"
+        self.path.layout.display = None
+
+    def _on_deploy_button(self, _button: Any) -> None:
+        self.deploy_form.show_for(self._require_selection())
+
+    def _require_selection(self) -> Model:
+        model = self.selected
+        if model is None:
+            raise InvalidArgumentError(
+                "no model version is selected: pick a model and a version first."
+            )
+        return model
+
+    # --- drawing --------------------------------------------------------------------------------
+
+    def _show_count(self, everything: list[Model], filtered: object) -> None:
+        total_names = len({m.name for m in everything})
+        total = f"{_plural(total_names, 'model')}, {_plural(len(everything), 'version')}"
+        if filtered:
+            shown = sum(len(v) for v in self._by_name.values())
+            self.count.value = (
+                f"{esc(_plural(len(self._by_name), 'model'))}, {esc(_plural(shown, 'version'))} "
+                f"match (of {esc(total)})"
+            )
+        else:
+            self.count.value = esc(total)
+        if not everything:
+            self._set_note(_EMPTY_NOTE)
+        elif not self._by_name:
+            self._set_note(
+                "No model matches these filters: clear the name or tag filter "
+                "(tag terms are <code>key</code> or <code>key=value</code>)."
+            )
+        else:
+            self._set_note("")
+
+    def _set_note(self, inner_html: str) -> None:
+        self.note.value = inner_html
+        self.note.layout.display = None if inner_html else "none"
+
+    def _show_versions(self, keep: int | None) -> None:
+        found = self._by_name.get(self.models.value or "", [])
+        with self._hold():
+            self.versions.options = [(self._version_label(m), m.version) for m in found]
+            numbers = [m.version for m in found]
+            self.versions.value = keep if keep in numbers else (numbers[0] if numbers else None)
+        self._show_details()
+
+    @staticmethod
+    def _version_label(model: Model) -> str:
+        tags = ", ".join(f"{k}={v}" if v else k for k, v in sorted(model.tags.items()))
+        label = f"v{model.version}  {model.created_time:%Y-%m-%d %H:%M}  {human_bytes(model.size)}"
+        return f"{label}  [{tags}]" if tags else label
+
+    def _show_details(self) -> None:
+        model = self.selected
+        self.path.value = ""
+        self.path.layout.display = "none"
+        self.details.value = "" if model is None else details_html(model)
+        for button in (self.deploy_button, self.path_button):
+            button.disabled = model is None
+
+    def _show_deployment(self, service: Any) -> None:
+        """Show the panel of ``service`` (deployed by the form) below the form."""
+        if self.deployment is not None:
+            self.deployment.close()
+        self.service = service
+        self.deployment = _deployment_view(service)
+        self.deployment_box.children = [self.deployment]
+
+
+class DeployForm(Panel):
+    """The small form that deploys one model version as a local web service.
+
+    Fields: service name (prefilled ``<model>-svc``), entry script (default ``score.py``, must
+    exist), source folder and environment file (optional), target (``process`` or ``docker``;
+    Docker is disabled with a note when no engine or base image is there), port (blank: a free
+    one) and overwrite. *Deploy* calls :func:`jupyter_mldeploy.deploy.api.deploy` without
+    waiting and hands the service to ``on_deployed``.
+
+    Examples
+    --------
+    >>> form = RegistryBrowser().deploy_form                # doctest: +SKIP
+    >>> form.show_for(Model("ridge"))                       # doctest: +SKIP
+    >>> form.target.value = "process"; form.deploy.click()  # doctest: +SKIP
+    """
+
+    def __init__(self, on_deployed: Any = None) -> None:
+        super().__init__(
+            layout=widgets.Layout(display="none", border="1px solid #d0d7de", padding="4px")
+        )
+        self.add_class("mldeploy-deploy-form")
+        self.model: Model | None = None
+        self._on_deployed = on_deployed
+        self._default_name = ""
+        wide = widgets.Layout(width="460px")
+        self.header = widgets.HTML()
+        self.service_name = widgets.Text(description="Service", layout=wide)
+        self.entry_script = widgets.Text("score.py", description="Entry script", layout=wide)
+        self.source_dir = widgets.Text(
+            description="Source dir",
+            placeholder="optional: the folder of the script's code",
+            layout=wide,
+        )
+        self.env_file = widgets.Text(
+            description="Environment",
+            placeholder="optional: requirements.txt or conda .yml",
+            layout=wide,
+        )
+        self.target = widgets.ToggleButtons(options=["process", "docker"], description="Target")
+        self.target_note = widgets.HTML()
+        self.port = widgets.Text(
+            description="Port",
+            placeholder="blank: a free port",
+            layout=widgets.Layout(width="220px"),
+        )
+        self.overwrite = widgets.Checkbox(
+            description="replace a service of the same name", indent=False
+        )
+        self.deploy = widgets.Button(description="Deploy", button_style="primary", icon="rocket")
+        self.cancel = widgets.Button(description="Cancel")
+        self.children = [
+            self.header,
+            self.service_name,
+            self.entry_script,
+            self.source_dir,
+            self.env_file,
+            widgets.HBox([self.target, self.target_note]),
+            widgets.HBox([self.port, self.overwrite]),
+            widgets.HBox([self.deploy, self.cancel]),
+            *self._footer(),
+        ]
+        self.deploy.on_click(self.guard(lambda _b: self.submit()))
+        self.cancel.on_click(self.guard(lambda _b: self.hide()))
+
+    @property
+    def is_open(self) -> bool:
+        """Whether the form shows."""
+        return self.layout.display != "none"
+
+    def show_for(self, model: Model) -> None:
+        """Show the form for ``model``, prefilled, with the target Docker would be chosen by ``deploy()``."""
+        from ..deploy.local_docker import docker_available
+
+        self.model = model
+        _clear_status(self)
+        if self.service_name.value in ("", self._default_name):
+            self._default_name = f"{model.name}-svc"
+            self.service_name.value = self._default_name
+        self.header.value = f"<b>Deploy {esc(model.id)}</b> as a local web service"
+        usable, why = docker_available()
+        if usable:
+            self.target.disabled = False
+            self.target.value = "docker"
+            self.target_note.value = ""
+        else:
+            self.target.value = "process"
+            self.target.disabled = True
+            self.target_note.value = (
+                f'<span style="color:#57606a">Docker is off: {esc(why)}.</span>'
+            )
+        self.layout.display = None
+
+    def hide(self) -> None:
+        """Hide the form (its values are kept)."""
+        _clear_status(self)
+        self.layout.display = "none"
+
+    def submit(self) -> Any:
+        """Check the fields, start the deployment (no waiting) and return the service.
+
+        Raises
+        ------
+        InvalidNameError, InvalidArgumentError, EntryScriptError
+            A field is wrong; the message names the field and the fix (shown in the form
+            when called from the Deploy button).
+        """
+        from .. import LocalWebservice, ProcessWebservice
+        from ..deploy.api import deploy, inference_config_from_files
+
+        _clear_status(self)
+        if self.model is None:
+            raise InvalidArgumentError(
+                "the form has no model: pick a version and press Deploy… first."
+            )
+        name = validate_name(self.service_name.value.strip(), "service")
+        port = _port(self.port.value)
+        entry, source = self.entry_script.value.strip(), self.source_dir.value.strip() or None
+        _check_entry_script(entry, source)
+        env_file = self.env_file.value.strip() or None
+        if env_file is not None and not Path(env_file).expanduser().is_file():
+            raise InvalidArgumentError(
+                f"environment file {env_file!r} not found (looked at {Path(env_file).expanduser().resolve()}): "
+                "give a requirements.txt or conda .yml path, or leave it blank."
+            )
+        config = inference_config_from_files(entry, source, env_file, f"{name}-env")
+        target = LocalWebservice if self.target.value == "docker" else ProcessWebservice
+        deployment_config = target.deploy_configuration(port=port)
+        service = deploy(
+            name, [self.model], config, deployment_config, overwrite=self.overwrite.value
+        )
+        self.hide()
+        if self._on_deployed is not None:
+            self._on_deployed(service)
+        return service
+
+
+def _clear_status(panel: Panel) -> None:
+    """``panel.clear_status()`` without ``Output.clear_output()``, which prints escape codes outside a kernel."""
+    panel.status.value = ""
+    panel.status.layout.display = "none"
+    panel.errors.outputs = ()
+    panel.errors.layout.display = "none"
+
+
+def _port(text: str) -> int | None:
+    text = text.strip()
+    if not text:
+        return None
+    if not text.isdigit() or not 0 < int(text) < 65536:
+        raise InvalidArgumentError(
+            f"port must be a whole number from 1 to 65535, got {text!r}: fix it, or leave it blank for a free port."
+        )
+    return int(text)
+
+
+def _check_entry_script(entry: str, source: str | None) -> None:
+    if not entry:
+        raise EntryScriptError(
+            "the entry script is blank: give the path of the script with init() and run(), e.g. score.py."
+        )
+    path = Path(entry).expanduser()
+    if source is not None and not path.is_absolute():
+        path = Path(source).expanduser() / path
+    if not path.is_file():
+        raise EntryScriptError(
+            f"entry script {entry!r} not found (looked at {path.resolve()}): write it first "
+            f"(e.g. with %%score_script {entry}) or give its path"
+            + (" relative to the source dir." if source else " relative to the notebook's folder.")
+        )
+
+
+def _deployment_view(service: Any) -> widgets.Widget:
+    """The deployment panel of ``service`` (imported only now: it is heavy)."""
+    return _ServiceStatus(service)
+
+
+class _ServiceStatus(Panel):
+    """A small live view of a service: its state badge, address and error (until it settles)."""
+
+    def __init__(self, service: Any, refresh_s: float = 1.0) -> None:
+        super().__init__()
+        self.add_class("mldeploy-service-status")
+        self.service = service
+        self.summary = widgets.HTML()
+        self.children = [self.summary, *self._footer()]
+        self.every(refresh_s, self._tick, name="service-status")
+
+    def _tick(self) -> bool:
+        state = self.service.state
+        error = self.service.error
+        self.summary.value = (
+            f"{badge(state)} <b>{esc(self.service.name)}</b> "
+            f"<code>{esc(self.service.scoring_uri or 'no address yet')}</code>"
+            + (f'<pre style="color:#cf222e">{esc(error)}</pre>' if error else "")
+        )
+        return state == "Transitioning"
