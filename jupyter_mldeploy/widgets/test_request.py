@@ -1,0 +1,607 @@
+"""``TestRequestPanel``: send test requests to a service, see the answer, replay history, run a load test.
+
+Three tabs:
+
+* **Request**: a JSON editor prefilled from the service's ``swagger.json`` example (or the
+  last request sent to that service in this kernel, or ``{"data": []}``), extra headers,
+  content type and method; **Send** shows the status, latency (client-measured, and the
+  server's ``run()`` time), the response headers and the pretty body (a hex summary for
+  binary bodies).
+* **History**: the last 50 requests sent to the service from this kernel; **Replay** loads
+  one into the editor and sends it again.
+* **Load test**: N requests at concurrency C (:func:`~jupyter_mldeploy.scoring.loadtest.load_test`)
+  with a progress bar and Stop; then p50/p95/p99, throughput, errors by status and the
+  latency histogram.
+
+Send and the load test run in background threads, so a slow ``run()`` never blocks the
+kernel; :meth:`TestRequestPanel.wait` waits for them (handy in scripts and tests).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import collections
+import concurrent.futures
+import json
+import math
+import threading
+import time
+from dataclasses import dataclass, replace
+from typing import Any
+
+import ipywidgets as widgets
+
+from ..errors import InvalidArgumentError, ScoringRequestError
+from ..scoring.client import Response, ScoringClient
+from ..scoring.loadtest import LoadTestResult, load_test, resolve_target, swagger_example
+from ._base import Panel, badge, esc, human_bytes, human_seconds
+
+__all__ = ["HISTORY_SIZE", "HistoryEntry", "TestRequestPanel", "clear_history", "hex_dump"]
+
+#: How many requests the History tab keeps per service.
+HISTORY_SIZE = 50
+#: Longest body text shown (characters); longer bodies are cut with their size shown.
+MAX_SHOWN = 20_000
+CONTENT_TYPES = ("application/json", "text/plain", "application/octet-stream")
+DEFAULT_BODY = '{"data": []}'
+
+_STYLE = (
+    "<style>.mldeploy-mono textarea{font-family:var(--jp-code-font-family,monospace);"
+    "font-size:var(--jp-code-font-size,13px)}"
+    ".mldeploy-test-request-panel pre{margin:0;max-height:24em;overflow:auto;"
+    "background:var(--jp-layout-color2,#f6f8fa);padding:4px 6px}</style>"
+)
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    """One request sent from a panel, and what came back (``status`` 0: no answer)."""
+
+    when: str
+    method: str
+    content_type: str
+    encoding: str
+    headers_text: str
+    body_text: str
+    status: int = 0
+    latency_ms: float = 0.0
+    size: int = 0
+
+    def label(self) -> str:
+        """One line for the History list: time, method, status, latency, first bytes of the body."""
+        status = str(self.status) if self.status else "no answer"
+        preview = " ".join(self.body_text.split())
+        preview = preview if len(preview) <= 60 else preview[:57] + "..."
+        return f"{self.when}  {self.method:<4} {status:>9}  {self.latency_ms:8.1f} ms  {preview}"
+
+
+#: Requests sent from panels in this kernel, per service (name or URL), newest last.
+_HISTORY: dict[str, collections.deque[HistoryEntry]] = {}
+_HISTORY_LOCK = threading.Lock()
+
+
+def _history(key: str) -> collections.deque[HistoryEntry]:
+    with _HISTORY_LOCK:
+        return _HISTORY.setdefault(key, collections.deque(maxlen=HISTORY_SIZE))
+
+
+def clear_history(service: Any = None) -> None:
+    """Forget the requests panels sent to ``service`` (a Webservice, its name or URL), or to all services.
+
+    Examples
+    --------
+    >>> clear_history()
+    """
+    with _HISTORY_LOCK:
+        if service is None:
+            _HISTORY.clear()
+        else:
+            _HISTORY.pop(_history_key(service), None)
+
+
+def _history_key(service: Any) -> str:
+    if isinstance(service, str) and "://" not in service:
+        return service
+    return str(getattr(service, "name", None) or resolve_target(service)[0])
+
+
+def hex_dump(data: bytes, limit: int = 64) -> str:
+    """The first ``limit`` bytes of ``data`` as hex-dump lines (offset, 16 hex bytes, ASCII).
+
+    Examples
+    --------
+    >>> print(hex_dump(b"PNG\\x00\\x01"))
+    00000000  50 4e 47 00 01                                   |PNG..|
+    """
+    lines = []
+    chunk = data[:limit]
+    for offset in range(0, len(chunk), 16):
+        row = chunk[offset : offset + 16]
+        hexes = " ".join(f"{b:02x}" for b in row)
+        text = "".join(chr(b) if 32 <= b < 127 else "." for b in row)
+        lines.append(f"{offset:08x}  {hexes:<47}  |{text}|")
+    return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """A request built from the editor, ready to send."""
+
+    method: str
+    body: bytes | None
+    headers: dict[str, str]
+    entry: HistoryEntry
+
+
+def _parse_headers(text: str) -> dict[str, str]:
+    headers: dict[str, str] = {}
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        name, sep, value = line.partition(":")
+        if not sep or not name.strip() or " " in name.strip():
+            raise InvalidArgumentError(
+                f"header line {number} ({line.strip()[:60]!r}) is not 'Name: value'; write one header per "
+                "line like 'X-Trace: 42'. Nothing was sent."
+            )
+        headers[name.strip()] = value.strip()
+    return headers
+
+
+def _decode_bytes(text: str, encoding: str) -> bytes:
+    if encoding == "hex":
+        try:
+            return bytes.fromhex("".join(text.split()))
+        except ValueError as err:
+            raise InvalidArgumentError(
+                f"the body is not valid hex ({err}); write bytes as hex pairs like '89 50 4e 47' or "
+                "pick base64. Nothing was sent."
+            ) from err
+    try:
+        return base64.b64decode("".join(text.split()), validate=True)
+    except (binascii.Error, ValueError) as err:
+        raise InvalidArgumentError(
+            f"the body is not valid base64 ({err}); paste base64 text or pick hex. Nothing was sent."
+        ) from err
+
+
+def _is_text(content_type: str) -> bool:
+    return content_type.startswith("text/") or any(
+        token in content_type for token in ("json", "xml", "javascript", "x-www-form-urlencoded")
+    )
+
+
+def _body_html(body: bytes, content_type: str) -> str:
+    """The response body as HTML: pretty JSON, text, or a hex summary for binary bodies."""
+    size = len(body)
+    if not body:
+        return "<i>(empty body)</i>"
+    text: str | None = None
+    if "json" in content_type:
+        try:
+            text = json.dumps(json.loads(body), indent=2, ensure_ascii=False)
+        except ValueError:
+            text = None
+    if text is None and (_is_text(content_type) or not content_type):
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError:
+            text = None
+    if text is None:
+        return (
+            f"<b>Binary body</b>: {esc(content_type or 'no content type')}, {human_bytes(size)} "
+            f"({size:,} bytes); first {min(size, 64)} bytes:<pre>{esc(hex_dump(body))}</pre>"
+        )
+    note = ""
+    if len(text) > MAX_SHOWN:
+        note = f"<br><i>(showing the first {MAX_SHOWN:,} characters of {human_bytes(size)})</i>"
+        text = text[:MAX_SHOWN]
+    return f"<pre>{esc(text)}</pre>{note}"
+
+
+class TestRequestPanel(Panel):
+    """Send test requests to a service and load-test it, from a notebook.
+
+    Parameters
+    ----------
+    service
+        A ``Webservice`` (its port and, when auth is on, its primary key are used), or a
+        loopback URL such as ``"http://127.0.0.1:5001"`` (e.g. a ``ScoringServer``'s ``url``).
+    sample
+        What the editor starts with: a JSON-able object, a JSON string, or bytes (shown as
+        hex, sent as ``application/octet-stream``). Default: the swagger example, else the
+        last request sent to this service in this kernel, else ``{"data": []}``.
+    timeout
+        Seconds Send waits for an answer (the server answers 504 after its own ``run()``
+        timeout, 60 s by default, before this).
+
+    Examples
+    --------
+    >>> from jupyter_mldeploy.widgets import TestRequestPanel      # doctest: +SKIP
+    >>> panel = TestRequestPanel(service)                          # doctest: +SKIP
+    >>> panel                                                      # doctest: +SKIP
+    >>> panel.send_button.click(); panel.wait()                    # doctest: +SKIP
+    >>> panel.last_response.status                                 # doctest: +SKIP
+    200
+    """
+
+    __test__ = False  # not a pytest test class, despite its name
+
+    def __init__(self, service: Any, sample: Any = None, timeout: float = 70.0) -> None:
+        super().__init__()
+        self.add_class("mldeploy-test-request-panel")
+        self.service = service
+        self.timeout = float(timeout)
+        self._key = _history_key(service)
+        self._executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="mldeploy-send")
+        self._client: ScoringClient | None = None
+        self._pending: concurrent.futures.Future[Any] | None = None
+        self._load_thread: threading.Thread | None = None
+        self._cancel = threading.Event()
+        self._shown: list[HistoryEntry] = []
+        #: the last answer Send got (``None`` before the first, or after a connection error)
+        self.last_response: Response | None = None
+        #: the last load test's result
+        self.last_load_test: LoadTestResult | None = None
+
+        self.title = widgets.HTML()
+        self._style = widgets.HTML(_STYLE, layout=widgets.Layout(display="none"))
+        self.tabs = widgets.Tab()
+        self.tabs.children = [self._build_request_tab(), self._build_history_tab(), self._build_load_tab()]
+        self.tabs.titles = ("Request", "History", "Load test")
+        self.children = [self._style, self.title, self.tabs, *self._footer()]
+        self._show_title()
+        self._prefill(sample)
+        self._refresh_history()
+
+    # --- building ------------------------------------------------------------------------
+
+    def _build_request_tab(self) -> widgets.Widget:
+        self.method = widgets.Dropdown(options=["POST", "GET"], value="POST", description="Method",
+                                       layout=widgets.Layout(width="170px"))
+        self.content_type = widgets.Dropdown(options=list(CONTENT_TYPES), value=CONTENT_TYPES[0],
+                                             description="Content-Type", layout=widgets.Layout(width="330px"))
+        self.encoding = widgets.Dropdown(options=["hex", "base64"], value="hex", description="Bytes as",
+                                         layout=widgets.Layout(width="170px", display="none"))
+        self.editor = widgets.Textarea(rows=10, layout=widgets.Layout(width="100%"))
+        self.editor.add_class("mldeploy-mono")
+        self.headers_text = widgets.Textarea(
+            rows=2, placeholder="Extra headers, one per line: X-Trace: 42",
+            layout=widgets.Layout(width="100%"),
+        )
+        self.headers_text.add_class("mldeploy-mono")
+        self.send_button = widgets.Button(description="Send", button_style="primary", icon="paper-plane")
+        self.example_button = widgets.Button(description="Example", icon="undo",
+                                             tooltip="Put the swagger example back into the editor")
+        self.response_status = widgets.HTML()
+        self.response_headers = widgets.HTML()
+        self.headers_box = widgets.Accordion(children=[self.response_headers], titles=("Response headers",),
+                                             selected_index=None, layout=widgets.Layout(display="none"))
+        self.response_body = widgets.HTML()
+        self.content_type.observe(self.guard(self._on_content_type), names="value")
+        self.send_button.on_click(self.guard(lambda _: self.send()))
+        self.example_button.on_click(self.guard(lambda _: self._load_example()))
+        return widgets.VBox([
+            widgets.HBox([self.method, self.content_type, self.encoding]),
+            self.editor,
+            self.headers_text,
+            widgets.HBox([self.send_button, self.example_button]),
+            self.response_status,
+            self.headers_box,
+            self.response_body,
+        ])
+
+    def _build_history_tab(self) -> widgets.Widget:
+        self.history_list = widgets.Select(options=[], rows=10, layout=widgets.Layout(width="100%"))
+        self.history_list.add_class("mldeploy-mono")
+        self.history_note = widgets.HTML()
+        self.replay_button = widgets.Button(description="Replay", icon="repeat",
+                                            tooltip="Load the selected request into the editor and send it")
+        self.replay_button.on_click(self.guard(lambda _: self.replay()))
+        return widgets.VBox([self.history_note, self.history_list, self.replay_button])
+
+    def _build_load_tab(self) -> widgets.Widget:
+        self.lt_requests = widgets.BoundedIntText(value=200, min=1, max=100_000, description="Requests",
+                                                  layout=widgets.Layout(width="200px"))
+        self.lt_concurrency = widgets.BoundedIntText(value=8, min=1, max=256, description="Concurrency",
+                                                     layout=widgets.Layout(width="200px"))
+        self.run_button = widgets.Button(description="Run", button_style="primary", icon="play")
+        self.stop_button = widgets.Button(description="Stop", icon="stop", disabled=True)
+        self.lt_progress = widgets.FloatProgress(value=0.0, min=0.0, max=1.0, description="Progress",
+                                                 layout=widgets.Layout(display="none"))
+        self.lt_result = widgets.HTML(
+            "<i>Sends the Request tab's body (POST) N times from C workers.</i>"
+        )
+        self.lt_image = widgets.Image(format="png", layout=widgets.Layout(display="none", max_width="100%"))
+        self.run_button.on_click(self.guard(lambda _: self.run_load_test()))
+        self.stop_button.on_click(self.guard(lambda _: self.stop_load_test()))
+        return widgets.VBox([
+            widgets.HBox([self.lt_requests, self.lt_concurrency, self.run_button, self.stop_button]),
+            self.lt_progress,
+            self.lt_result,
+            self.lt_image,
+        ])
+
+    def _show_title(self) -> None:
+        name = getattr(self.service, "name", None)
+        uri = getattr(self.service, "scoring_uri", None) or f"{self._key}/score"
+        label = f"{esc(name)} · " if name else ""
+        self.title.value = f"<b>Test requests</b> · {label}<code>{esc(uri)}</code>"
+
+    # --- the editor ----------------------------------------------------------------------
+
+    def _prefill(self, sample: Any) -> None:
+        if sample is not None:
+            self._set_editor_value(sample)
+            return
+        example = self._example(quiet=True)
+        if example is not None:
+            self._set_editor_value(example)
+            return
+        history = _history(self._key)
+        if history:
+            self._load_entry(history[-1])
+            return
+        self.editor.value = DEFAULT_BODY
+
+    def _set_editor_value(self, value: Any) -> None:
+        if isinstance(value, (bytes, bytearray)):
+            self.content_type.value = "application/octet-stream"
+            self.encoding.value = "hex"
+            self.editor.value = bytes(value).hex(" ")
+        elif isinstance(value, str):
+            self.editor.value = value
+        else:
+            self.editor.value = json.dumps(value, indent=2)
+
+    def _example(self, quiet: bool = False) -> Any | None:
+        """The swagger example of the service's input, or None (a note says why when ``quiet``)."""
+        try:
+            base_url, key = resolve_target(self.service)
+            with ScoringClient(base_url, auth_key=key, timeout=10) as client:
+                return swagger_example(client.swagger())
+        except (ScoringRequestError, InvalidArgumentError) as err:
+            if not quiet:
+                raise
+            self.show_note(f"No swagger example ({err}).")
+            return None
+
+    def _load_example(self) -> None:
+        example = self._example()
+        if example is None:
+            raise InvalidArgumentError(
+                "the service's swagger.json has no input example (decorate run() with inference_schema's "
+                "@input_schema to get one); type the body in the editor"
+            )
+        self.content_type.value = "application/json"
+        self.method.value = "POST"
+        self._set_editor_value(example)
+        self.clear_status()
+
+    def _on_content_type(self, change: dict[str, Any]) -> None:
+        binary = change["new"] == "application/octet-stream"
+        self.encoding.layout.display = None if binary else "none"
+
+    def _prepare(self) -> _Prepared:
+        """Build the request from the editor; raise InvalidArgumentError (nothing sent) when it cannot."""
+        method, content_type, text = self.method.value, self.content_type.value, self.editor.value
+        headers = _parse_headers(self.headers_text.value)
+        body: bytes | None
+        if method == "GET":
+            body = None
+        elif content_type == "application/json":
+            try:
+                json.loads(text)
+            except json.JSONDecodeError as err:
+                raise InvalidArgumentError(
+                    f"the body is not valid JSON: {err.msg} at line {err.lineno}, column {err.colno}. "
+                    "Fix it (or pick text/plain to send it as it is); nothing was sent."
+                ) from err
+            body = text.encode("utf-8")
+        elif content_type == "application/octet-stream":
+            body = _decode_bytes(text, self.encoding.value)
+        else:
+            body = text.encode("utf-8")
+        if body is not None and not any(k.lower() == "content-type" for k in headers):
+            headers = {"Content-Type": content_type, **headers}
+        entry = HistoryEntry(
+            when=time.strftime("%H:%M:%S"), method=method, content_type=content_type,
+            encoding=self.encoding.value, headers_text=self.headers_text.value, body_text=text,
+        )
+        return _Prepared(method, body, headers, entry)
+
+    # --- sending -------------------------------------------------------------------------
+
+    def send(self, wait: bool = False) -> None:
+        """Send the editor's request in the background (``wait=True``: until answered).
+
+        Raises
+        ------
+        InvalidArgumentError
+            The editor's body or headers cannot be sent (bad JSON: line and column named).
+        """
+        prepared = self._prepare()
+        self.clear_status()
+        self.send_button.disabled = True
+        self.send_button.description = "Sending..."
+        self.response_status.value = f"{badge('sending', '#57606a')} {esc(prepared.method)} /score"
+        self._pending = self._executor.submit(self.guard(self._send_now), prepared)
+        if wait:
+            self._pending.result(timeout=self.timeout + 10)
+
+    def _send_now(self, prepared: _Prepared) -> None:
+        try:
+            base_url, key = resolve_target(self.service)  # the port may change on redeploy
+            if self._client is None or (self._client.base_url, self._client.auth_key) != (base_url, key):
+                if self._client is not None:
+                    self._client.close()
+                self._client = ScoringClient(base_url, auth_key=key, timeout=self.timeout)
+            try:
+                answer = self._client.request(prepared.method, "/score", prepared.body, prepared.headers)
+            except ScoringRequestError:
+                self.last_response = None
+                self._remember(prepared.entry)
+                self.response_status.value = f"{badge('no answer', '#cf222e')}"
+                self.response_body.value = ""
+                self.headers_box.layout.display = "none"
+                raise
+            self.last_response = answer
+            self._remember(replace(prepared.entry, status=answer.status, latency_ms=answer.latency_ms,
+                                   size=len(answer.body)))
+            self._show_response(answer)
+        finally:
+            self.send_button.disabled = False
+            self.send_button.description = "Send"
+
+    def _show_response(self, answer: Response) -> None:
+        ok = 200 <= answer.status < 300
+        colour = "#1a7f37" if ok else "#cf222e"
+        content_type = answer.headers.get("content-type", "")
+        server = answer.headers.get("x-ms-run-fn-exec-ms")
+        server_text = f" (run() {float(server):.2f} ms on the server)" if server else ""
+        self.response_status.value = (
+            f"{badge(f'{answer.status}', colour)} <b>{esc(human_seconds(answer.latency_ms / 1000))}</b>"
+            f"{esc(server_text)} · {esc(human_bytes(len(answer.body)))} · {esc(content_type or 'no content type')}"
+        )
+        rows = "".join(
+            f"<tr><td style='padding-right:1em'><code>{esc(k)}</code></td><td><code>{esc(v)}</code></td></tr>"
+            for k, v in sorted(answer.headers.items())
+        )
+        self.response_headers.value = f"<table>{rows}</table>"
+        self.headers_box.layout.display = None
+        self.response_body.value = _body_html(answer.body, content_type.split(";")[0].strip().lower())
+
+    # --- history -------------------------------------------------------------------------
+
+    def _remember(self, entry: HistoryEntry) -> None:
+        _history(self._key).append(entry)
+        self._refresh_history()
+
+    def _refresh_history(self) -> None:
+        self._shown = list(reversed(_history(self._key)))
+        self.history_list.options = [(e.label(), i) for i, e in enumerate(self._shown)]
+        self.history_list.value = 0 if self._shown else None
+        count = len(self._shown)
+        self.history_note.value = (
+            f"{count} request{'s' if count != 1 else ''} sent to this service from this kernel "
+            f"(newest first, last {HISTORY_SIZE} kept)." if count else "No requests sent yet."
+        )
+
+    def _load_entry(self, entry: HistoryEntry) -> None:
+        self.method.value = entry.method
+        self.content_type.value = entry.content_type
+        self.encoding.value = entry.encoding
+        self.headers_text.value = entry.headers_text
+        self.editor.value = entry.body_text
+
+    def replay(self, wait: bool = False) -> None:
+        """Load the request selected in History into the editor and send it again."""
+        index = self.history_list.value
+        if index is None or not 0 <= index < len(self._shown):
+            raise InvalidArgumentError("pick a request in the History list first, then click Replay")
+        self._load_entry(self._shown[index])
+        self.tabs.selected_index = 0
+        self.send(wait=wait)
+
+    # --- load test -----------------------------------------------------------------------
+
+    def run_load_test(self) -> None:
+        """Start a load test in the background with the editor's request (N, C from the tab)."""
+        if self._load_thread is not None and self._load_thread.is_alive():
+            raise InvalidArgumentError("a load test is running already; wait for it or click Stop")
+        prepared = self._prepare()
+        if prepared.method != "POST":
+            raise InvalidArgumentError("a load test sends POST requests; pick POST in the Request tab")
+        requests, concurrency = int(self.lt_requests.value), int(self.lt_concurrency.value)
+        self.clear_status()
+        self._cancel = threading.Event()
+        self.run_button.disabled, self.stop_button.disabled = True, False
+        self.lt_progress.value = 0.0
+        self.lt_progress.layout.display = None
+        self.lt_result.value = f"Sending {requests} requests from {concurrency} workers..."
+        self._load_thread = threading.Thread(
+            target=self.guard(self._load_now), args=(prepared, requests, concurrency),
+            name="mldeploy-loadtest", daemon=True,
+        )
+        self._load_thread.start()
+
+    def stop_load_test(self) -> None:
+        """Stop the running load test (requests in flight finish)."""
+        self._cancel.set()
+        self.stop_button.disabled = True
+
+    def _on_progress(self, done: int, total: int) -> bool:
+        self.lt_progress.value = done / total if total else 0.0
+        return not self._cancel.is_set()
+
+    def _load_now(self, prepared: _Prepared, requests: int, concurrency: int) -> None:
+        try:
+            headers = {k: v for k, v in prepared.headers.items() if k.lower() != "content-type"}
+            result = load_test(
+                self.service, prepared.body or b"", requests=requests, concurrency=concurrency,
+                headers=headers, timeout=self.timeout, on_progress=self._on_progress,
+                content_type=prepared.entry.content_type, cancel=self._cancel,
+            )
+        except BaseException:
+            self.lt_result.value = "<i>The load test did not run (see the message below).</i>"
+            raise
+        finally:
+            self.run_button.disabled, self.stop_button.disabled = False, True
+        self.last_load_test = result
+        self.lt_result.value = self._result_html(result)
+        self.lt_image.value = result.plot_png(560, 260)
+        self.lt_image.layout.display = None
+
+    @staticmethod
+    def _result_html(result: LoadTestResult) -> str:
+        def ms(value: float) -> str:
+            return "-" if math.isnan(value) else f"{value * 1000:.2f} ms"  # NaN: nothing answered
+
+        stopped = f" <b>(stopped: {esc(result.stopped)})</b>" if result.stopped else ""
+        cells = [
+            ("sent", f"{result.sent} of {result.requests}{stopped}"),
+            ("ok", f"{result.ok}"),
+            ("throughput", f"{result.throughput:.1f} req/s over {result.wall_s:.2f} s"),
+            ("p50", ms(result.p50)), ("p95", ms(result.p95)), ("p99", ms(result.p99)),
+            ("min / max", f"{ms(result.min)} / {ms(result.max)}"),
+        ]
+        rows = "".join(f"<tr><td style='padding-right:1em'>{esc(k)}</td><td>{v}</td></tr>" for k, v in cells)
+        if result.errors_by_status:
+            errors = "".join(
+                f"<tr><td style='padding-right:1em'>{badge(str(status or 'no answer'), '#cf222e')}</td>"
+                f"<td>{count} x <code>{esc(result.error_samples.get(status, '')[:160])}</code></td></tr>"
+                for status, count in sorted(result.errors_by_status.items())
+            )
+            errors_html = f"<b>Errors by status</b><table>{errors}</table>"
+        else:
+            errors_html = "<b>Errors by status</b>: none"
+        return f"<table>{rows}</table>{errors_html}"
+
+    # --- life cycle ----------------------------------------------------------------------
+
+    def wait(self, timeout: float = 120.0) -> bool:
+        """Wait until Send and the load test are done; return False if still busy after ``timeout`` s."""
+        deadline = time.monotonic() + timeout
+        if self._pending is not None:
+            try:
+                self._pending.result(timeout=max(0.0, deadline - time.monotonic()))
+            except concurrent.futures.TimeoutError:
+                return False
+        if self._load_thread is not None:
+            self._load_thread.join(max(0.0, deadline - time.monotonic()))
+            if self._load_thread.is_alive():
+                return False
+        return True
+
+    def close(self) -> None:
+        """Stop a running load test, close the send thread's connection and close the widgets."""
+        self._cancel.set()
+        client, self._client = self._client, None
+        if client is not None:
+            try:
+                self._executor.submit(client.close)  # the connection lives in the send thread
+            except RuntimeError:  # closed before (ipywidgets calls close() again on garbage collection)
+                pass
+        self._executor.shutdown(wait=False, cancel_futures=False)
+        super().close()

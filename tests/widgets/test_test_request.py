@@ -1,0 +1,298 @@
+"""TestRequestPanel against real services (process target; one Docker test): what the panel shows."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from jupyter_mldeploy import InferenceConfig
+from jupyter_mldeploy.deploy.api import deploy
+from jupyter_mldeploy.deploy.process import ProcessWebservice
+from jupyter_mldeploy.widgets import TestRequestPanel
+from jupyter_mldeploy.widgets._base import human_seconds, visible_text
+from jupyter_mldeploy.widgets.test_request import HISTORY_SIZE, clear_history, hex_dump
+
+#: k = 3 from the k model; a schema (so swagger has an example); 500 for negative numbers;
+#: sleeps x seconds for a single number 0 < x < 1 (to keep a load test busy).
+SCALE = textwrap.dedent(
+    """
+    import os, time
+    from inference_schema.parameter_types.standard_py_parameter_type import StandardPythonParameterType
+    from inference_schema.schema_decorators import input_schema
+
+    def init():
+        global k
+        k = float(open(os.path.join(os.environ["AZUREML_MODEL_DIR"], "k.txt")).read())
+
+    @input_schema("data", StandardPythonParameterType([1.0, 2.0]))
+    def run(data):
+        if any(x < 0 for x in data):
+            raise ValueError(f"negative input {min(data)}")
+        if len(data) == 1 and 0 < data[0] < 1:
+            time.sleep(data[0])
+        return {"scaled": [x * k for x in data]}
+    """
+)
+
+#: @rawhttp: POST answers the request bytes followed by bytes 0..255 four times; GET answers JSON.
+RAW = textwrap.dedent(
+    """
+    from azureml.contrib.services.aml_request import rawhttp
+    from azureml.contrib.services.aml_response import AMLResponse
+
+    def init():
+        pass
+
+    @rawhttp
+    def run(request):
+        if request.method == "GET":
+            return {"method": "GET", "args": dict(request.args)}
+        body = request.get_data(as_text=False)
+        return AMLResponse(body + bytes(range(256)) * 4, 200, {"Content-Type": "application/octet-stream"})
+    """
+)
+
+
+@pytest.fixture(autouse=True)
+def _no_leaks(no_leaked_services: None) -> Iterator[None]:
+    """Every test here deploys: delete what it leaves (see tests/conftest.py); forget the kernel's history."""
+    clear_history()
+    yield
+    clear_history()
+
+
+@pytest.fixture
+def make_service(tmp_path: Path, k_model: Any) -> Callable[..., Any]:
+    def make(name: str, script: str, config: Any = None, timeout: float = 120) -> Any:
+        folder = tmp_path / name
+        folder.mkdir()
+        (folder / "score.py").write_text(script)
+        service = deploy(name, [k_model], InferenceConfig("score.py", source_directory=str(folder)),
+                         config or ProcessWebservice.deploy_configuration())
+        service.wait_for_deployment(timeout_sec=timeout)
+        return service
+
+    return make
+
+
+@pytest.fixture
+def panels() -> Iterator[list[TestRequestPanel]]:
+    made: list[TestRequestPanel] = []
+    yield made
+    for panel in made:
+        panel.close()
+
+
+def _panel(panels: list[TestRequestPanel], service: Any, **kwargs: Any) -> TestRequestPanel:
+    panel = TestRequestPanel(service, **kwargs)
+    panels.append(panel)
+    return panel
+
+
+def _send(panel: TestRequestPanel) -> str:
+    panel.send_button.click()
+    assert panel.wait(60)
+    return visible_text(panel)
+
+
+def _until(check: Callable[[], bool], timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.02)
+
+
+def test_prefilled_from_swagger_and_send_shows_status_latency_headers_body(make_service, panels) -> None:
+    service = make_service("scale", SCALE)
+    panel = _panel(panels, service)
+    assert "mldeploy-test-request-panel" in panel._dom_classes
+    assert [panel.tabs.get_title(i) for i in range(3)] == ["Request", "History", "Load test"]
+    assert json.loads(panel.editor.value) == {"data": [1.0, 2.0]}  # the schema's sample
+
+    text = _send(panel)
+    answer = panel.last_response
+    assert answer is not None and answer.status == 200
+    assert answer.json() == {"scaled": [3.0, 6.0]}
+    request_part = text.split("== History ==")[0]
+    assert "200" in request_part and human_seconds(answer.latency_ms / 1000) in request_part
+    assert "on the server" in request_part  # x-ms-run-fn-exec-ms shown
+    assert '"scaled": [\n    3.0,\n    6.0\n  ]' in request_part  # pretty JSON, the right numbers
+    assert "#1a7f37" in panel.response_status.value  # green badge
+    assert panel.headers_box.selected_index is None  # headers collapsed, but there
+    assert answer.request_id in panel.response_headers.value and "x-ms-run-fn-exec-ms" in text
+    assert "1 request sent to this service" in text
+
+    # the plain API sees the same answer
+    assert service.run({"data": [1.0, 2.0]}) == answer.json()
+
+
+def test_bad_json_names_line_and_column_and_sends_nothing(make_service, panels) -> None:
+    service = make_service("scale", SCALE)
+    panel = _panel(panels, service)
+    before = service.get_logs().count("POST /score")
+    panel.editor.value = '{\n  "data": [1, 2,\n}'
+    panel.send_button.click()  # must not raise
+    assert panel.wait(10)
+    text = visible_text(panel)
+    assert "not valid JSON" in text and "line 3, column 1" in text and "nothing was sent" in text
+    assert panel.last_response is None and panel.history_list.options == ()
+    assert service.get_logs().count("POST /score") == before
+
+    panel.headers_text.value = "X-Ok: 1\nnot a header"
+    panel.editor.value = '{"data": [1]}'
+    panel.send_button.click()
+    assert "header line 2" in visible_text(panel) and panel.last_response is None
+
+
+def test_error_answers_show_status_and_error_body(make_service, panels) -> None:
+    service = make_service("scale", SCALE)
+    panel = _panel(panels, service)
+    panel.editor.value = '{"data": "not a list"}'
+    text = _send(panel)
+    assert panel.last_response.status == 422
+    assert "422" in text and "SchemaValidation" in text and "#cf222e" in panel.response_status.value
+
+    panel.editor.value = '{"data": [2, -4]}'
+    text = _send(panel)
+    assert panel.last_response.status == 500
+    assert "500" in text and "negative input -4" in text
+    labels = [label for label, _ in panel.history_list.options]
+    assert " 500 " in labels[0] and " 422 " in labels[1]  # newest first
+
+    # a service that is gone: the panel says so (no exception escapes the callback)
+    service.delete()
+    panel.send_button.click()
+    panel.wait(30)
+    assert "Error:" in visible_text(panel)
+
+
+def test_rawhttp_bytes_answer_shows_a_hex_summary_and_get_works(make_service, panels) -> None:
+    service = make_service("raw", RAW)
+    panel = _panel(panels, service, sample=b"\xde\xad\xbe\xef")
+    assert panel.content_type.value == "application/octet-stream" and panel.editor.value == "de ad be ef"
+    assert panel.encoding.layout.display is None  # the hex/base64 choice shows for bytes
+    text = _send(panel)
+    body = panel.last_response.body
+    assert body == b"\xde\xad\xbe\xef" + bytes(range(256)) * 4
+    assert "Binary body" in text and "application/octet-stream" in text and "1,028 bytes" in text
+    assert "00000000  de ad be ef 00 01 02 03 04 05 06 07 08 09 0a 0b" in text
+    assert hex_dump(body).splitlines()[-1] in text  # 64 bytes: four lines
+    assert hex_dump(body[64:80]) not in text
+
+    panel.encoding.value = "base64"
+    panel.editor.value = "AAEC"  # 00 01 02
+    _send(panel)
+    assert panel.last_response.body[:3] == b"\x00\x01\x02"
+    panel.editor.value = "not base64!"
+    panel.send_button.click()
+    assert "not valid base64" in visible_text(panel)
+
+    panel.method.value = "GET"
+    text = _send(panel)
+    assert panel.last_response.json() == {"method": "GET", "args": {}}
+    assert '"method": "GET"' in text
+
+
+def test_history_replay_resends_and_new_panels_start_from_the_last_request(make_service, panels) -> None:
+    service = make_service("raw", RAW)  # no swagger example: a new panel starts from history
+    first = _panel(panels, service)
+    assert first.editor.value == '{"data": []}'
+    first.content_type.value = "text/plain"
+    first.editor.value = "one"
+    _send(first)
+    first.editor.value = "two"
+    first.headers_text.value = "X-Trace: 42"
+    _send(first)
+    labels = [label for label, _ in first.history_list.options]
+    assert len(labels) == 2 and labels[0].endswith("two") and labels[1].endswith("one")
+
+    first.history_list.value = 1  # "one"
+    first.tabs.selected_index = 1
+    first.replay_button.click()
+    assert first.wait(30)
+    assert first.editor.value == "one" and first.headers_text.value == ""
+    assert first.tabs.selected_index == 0
+    assert first.last_response.body.startswith(b"one\x00\x01")
+    assert len(first.history_list.options) == 3
+
+    second = _panel(panels, service)
+    assert (second.editor.value, second.content_type.value) == ("one", "text/plain")
+    assert len(second.history_list.options) == 3 and HISTORY_SIZE == 50
+
+    second.history_list.value = None
+    second.replay_button.click()
+    assert "pick a request in the History list first" in visible_text(second)
+
+
+def test_load_test_tab_shows_percentiles_errors_and_histogram(make_service, panels) -> None:
+    service = make_service("scale", SCALE)
+    panel = _panel(panels, service)
+    panel.lt_requests.value, panel.lt_concurrency.value = 40, 4
+    panel.run_button.click()
+    assert panel.wait(60)
+    result = panel.last_load_test
+    assert (result.sent, result.ok, result.concurrency) == (40, 40, 4)
+    text = visible_text(panel).split("== Load test ==")[1]
+    for name in ("p50", "p95", "p99"):
+        assert f"{name}  {getattr(result, name) * 1000:.2f} ms" in text
+    assert "Errors by status : none" in text and "Progress 100%" in text
+    assert panel.lt_image.value[:8] == b"\x89PNG\r\n\x1a\n" and panel.lt_image.layout.display is None
+
+    panel.editor.value = '{"data": [-1]}'
+    panel.run_button.click()
+    assert panel.wait(60)
+    assert panel.last_load_test.errors_by_status == {500: 40}
+    text = visible_text(panel).split("== Load test ==")[1]
+    assert "500" in text and "40 x" in text and "negative input -1" in text
+
+    panel.lt_requests.value, panel.lt_concurrency.value = 3, 10
+    panel.run_button.click()
+    assert panel.wait(30)
+    assert "use concurrency <= requests" in visible_text(panel)
+    assert not panel.run_button.disabled
+
+
+def test_stop_ends_a_running_load_test(make_service, panels) -> None:
+    service = make_service("scale", SCALE)
+    panel = _panel(panels, service, sample={"data": [0.05]})  # 50 ms per request
+    panel.lt_requests.value, panel.lt_concurrency.value = 2000, 2
+    panel.run_button.click()
+    assert panel.run_button.disabled and not panel.stop_button.disabled
+    _until(lambda: panel.lt_progress.value > 0)
+    panel.run_button.click()  # a second run while one runs: refused in the panel
+    assert "running already" in visible_text(panel)
+    panel.stop_button.click()
+    assert panel.wait(30)
+    result = panel.last_load_test
+    assert result.stopped == "cancelled" and 0 < result.sent < 2000
+    assert "stopped: cancelled" in visible_text(panel)
+    assert not panel.run_button.disabled and panel.stop_button.disabled
+
+
+@pytest.mark.docker
+def test_send_to_a_docker_service(make_service, panels, docker_client, base_image, monkeypatch) -> None:
+    from jupyter_mldeploy.deploy.local_docker import LocalWebservice
+
+    monkeypatch.setenv("MLDEPLOY_BASE_IMAGE", base_image)
+    wanted = {"label": ["mldeploy.managed=true", "mldeploy.stage=env"]}
+    before = {i.id for i in docker_client.images.list(all=True, filters=wanted)}
+    service = None
+    try:
+        service = make_service("dockscale", SCALE, LocalWebservice.deploy_configuration(), timeout=600)
+        assert type(service).__name__ == "LocalWebservice"
+        panel = _panel(panels, service, sample={"data": [2.5]})
+        text = _send(panel)
+        assert panel.last_response.status == 200
+        assert panel.last_response.json() == {"scaled": [7.5]} and "7.5" in text
+    finally:
+        if service is not None:
+            service.delete(delete_image=True)
+        for image in docker_client.images.list(all=True, filters=wanted):
+            if image.id not in before:
+                docker_client.images.remove(image.id, force=True)
