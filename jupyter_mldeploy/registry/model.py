@@ -9,7 +9,6 @@ ignored, so ``Model.register(ws, model_path=..., model_name=...)`` and
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -558,8 +557,11 @@ class Model:
         The ``text/plain`` part is always there; the widget view only when a Jupyter
         kernel runs and ipywidgets is installed, so a terminal never imports ipywidgets.
         """
+        from ..widgets._display import WIDGET_VIEW, in_widget_kernel  # never imports ipywidgets
+
         bundle: dict[str, Any] = {"text/plain": _describe(self._record)}
-        if _in_kernel() and _wanted(_WIDGET_MIME, include, exclude):
+        wanted = (include is None or WIDGET_VIEW in include) and not (exclude and WIDGET_VIEW in exclude)
+        if wanted and in_widget_kernel():
             try:
                 from ..widgets.registry_browser import RegistryBrowser
             except ImportError:  # no ipywidgets: the text is all we can show
@@ -588,20 +590,6 @@ def _split_id(model_id: str) -> tuple[str, int | None]:
             f"model id {model_id!r} must be 'name:version' with a numeric version, e.g. 'ridge:2'."
         )
     return name, int(version)
-
-
-_WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
-
-
-def _in_kernel() -> bool:
-    """Whether a Jupyter kernel runs this code (as ipywidgets checks; IPython is not imported here)."""
-    ipython = sys.modules.get("IPython")
-    shell = ipython.get_ipython() if ipython is not None else None
-    return getattr(shell, "kernel", None) is not None
-
-
-def _wanted(mime: str, include: Iterable[str] | None, exclude: Iterable[str] | None) -> bool:
-    return (include is None or mime in include) and (exclude is None or mime not in exclude)
 
 
 def _describe(record: ModelVersion) -> str:

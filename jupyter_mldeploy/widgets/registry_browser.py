@@ -21,7 +21,8 @@ import ipywidgets as widgets
 from .._names import validate_name
 from ..errors import EntryScriptError, InvalidArgumentError
 from ..registry import Model, Registry
-from ._base import Panel, badge, esc, human_bytes
+from ._base import Panel, esc, human_bytes
+from ._display import panel_for
 
 __all__ = ["DeployForm", "RegistryBrowser", "parse_tag_filter"]
 
@@ -413,7 +414,7 @@ class RegistryBrowser(Panel):
         if self.deployment is not None:
             self.deployment.close()
         self.service = service
-        self.deployment = _deployment_view(service)
+        self.deployment = panel_for(service)  # the service's one DeploymentPanel
         self.deployment_box.children = [self.deployment]
 
 
@@ -586,30 +587,3 @@ def _check_entry_script(entry: str, source: str | None) -> None:
             f"(e.g. with %%score_script {entry}) or give its path"
             + (" relative to the source dir." if source else " relative to the notebook's folder.")
         )
-
-
-def _deployment_view(service: Any) -> widgets.Widget:
-    """The deployment panel of ``service`` (imported only now: it is heavy)."""
-    return _ServiceStatus(service)
-
-
-class _ServiceStatus(Panel):
-    """A small live view of a service: its state badge, address and error (until it settles)."""
-
-    def __init__(self, service: Any, refresh_s: float = 1.0) -> None:
-        super().__init__()
-        self.add_class("mldeploy-service-status")
-        self.service = service
-        self.summary = widgets.HTML()
-        self.children = [self.summary, *self._footer()]
-        self.every(refresh_s, self._tick, name="service-status")
-
-    def _tick(self) -> bool:
-        state = self.service.state
-        error = self.service.error
-        self.summary.value = (
-            f"{badge(state)} <b>{esc(self.service.name)}</b> "
-            f"<code>{esc(self.service.scoring_uri or 'no address yet')}</code>"
-            + (f'<pre style="color:#cf222e">{esc(error)}</pre>' if error else "")
-        )
-        return state == "Transitioning"

@@ -360,6 +360,7 @@ def test_deploy_with_the_process_target_really_deploys(
     assert not form.is_open
     assert browser.deployment is not None
     assert browser.deployment_box.children == (browser.deployment,)
+    assert "mldeploy-deployment-panel" in browser.deployment._dom_classes
     service = browser.service
     assert service is not None and service.name == "k-svc"
     service.wait_for_deployment(timeout_sec=120)
