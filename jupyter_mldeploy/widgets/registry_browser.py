@@ -212,12 +212,32 @@ class RegistryBrowser(Panel):
         self.browse_button = widgets.Button(
             description="Browse registry", layout=widgets.Layout(display="none")
         )
+        self.tag_edit = widgets.Text(
+            description="Tag",
+            placeholder="key=value (or key to remove)",
+            layout=widgets.Layout(width="260px"),
+        )
+        self.add_tag_button = widgets.Button(description="Add tag", icon="tag")
+        self.remove_tag_button = widgets.Button(description="Remove tag")
+        self.delete_button = widgets.Button(
+            description="Delete version…", button_style="danger", icon="trash"
+        )
+        self.confirm_text = widgets.HTML()
+        self.confirm_delete = widgets.Button(description="Yes, delete it", button_style="danger")
+        self.cancel_delete = widgets.Button(description="Keep it")
+        self.confirm = widgets.HBox(
+            [self.confirm_text, self.confirm_delete, self.cancel_delete],
+            layout=widgets.Layout(display="none"),
+        )
         self.deploy_form = DeployForm(on_deployed=self._show_deployment)
         self.deployment_box = widgets.VBox()
 
         self.filters = widgets.HBox([self.name_filter, self.tag_filter, self.refresh_button])
         self.lists = widgets.HBox([self.models, self.versions])
         self.actions = widgets.HBox([self.deploy_button, self.path_button, self.browse_button])
+        self.edits = widgets.HBox(
+            [self.tag_edit, self.add_tag_button, self.remove_tag_button, self.delete_button]
+        )
         self.browse_part = widgets.VBox([self.title, self.filters, self.count, self.lists])
         self.children = [
             self.browse_part,
@@ -225,6 +245,8 @@ class RegistryBrowser(Panel):
             self.details,
             self.path,
             self.actions,
+            self.edits,
+            self.confirm,
             self.deploy_form,
             self.deployment_box,
             *self._footer(),
@@ -238,6 +260,11 @@ class RegistryBrowser(Panel):
         self.path_button.on_click(self.guard(self._on_path))
         self.deploy_button.on_click(self.guard(self._on_deploy_button))
         self.browse_button.on_click(self.guard(lambda _b: self.set_compact(False)))
+        self.add_tag_button.on_click(self.guard(self._on_add_tag))
+        self.remove_tag_button.on_click(self.guard(self._on_remove_tag))
+        self.delete_button.on_click(self.guard(self._on_delete))
+        self.confirm_delete.on_click(self.guard(self._on_confirm_delete))
+        self.cancel_delete.on_click(self.guard(lambda _b: self._hide_confirm()))
         self.guard(self.refresh)()
         self.set_compact(compact)
 
@@ -349,6 +376,50 @@ class RegistryBrowser(Panel):
         self.path.value = f"Local path (read-only copy): <code>{esc(path)}</code>"
         self.path.layout.display = None
 
+    def _on_add_tag(self, _button: Any) -> None:
+        model = self._require_selection()
+        key, sep, value = self.tag_edit.value.partition("=")
+        if not key.strip() or not sep:
+            raise InvalidArgumentError(
+                f"add a tag as key=value, e.g. stage=prod; got {self.tag_edit.value!r}."
+            )
+        model.add_tags({key.strip(): value.strip()})
+        self.tag_edit.value = ""
+        self.refresh()
+        self.show_note(f"Tagged {model.id} with {key.strip()}={value.strip()}.")
+
+    def _on_remove_tag(self, _button: Any) -> None:
+        model = self._require_selection()
+        key = self.tag_edit.value.partition("=")[0].strip()
+        if key not in model.tags:
+            shown = ", ".join(sorted(model.tags)) or "none"
+            raise InvalidArgumentError(
+                f"{model.id} has no tag {key!r} (its tags: {shown}): type the key of the tag to remove."
+            )
+        model.remove_tags([key])
+        self.tag_edit.value = ""
+        self.refresh()
+        self.show_note(f"Removed tag {key!r} from {model.id}.")
+
+    def _on_delete(self, _button: Any) -> None:
+        model = self._require_selection()
+        self.confirm_text.value = (
+            f"Delete <b>{esc(model.id)}</b>? Its number is never reused; services already deployed keep "
+            "their copy."
+        )
+        self.confirm_delete.description = f"Yes, delete {model.id}"
+        self.confirm.layout.display = None
+
+    def _on_confirm_delete(self, _button: Any) -> None:
+        model = self._require_selection()
+        model.delete()
+        self._hide_confirm()
+        self.refresh()
+        self.show_note(f"Deleted {model.id}.")
+
+    def _hide_confirm(self) -> None:
+        self.confirm.layout.display = "none"
+
     def _on_deploy_button(self, _button: Any) -> None:
         self.deploy_form.show_for(self._require_selection())
 
@@ -406,7 +477,14 @@ class RegistryBrowser(Panel):
         self.path.value = ""
         self.path.layout.display = "none"
         self.details.value = "" if model is None else details_html(model)
-        for button in (self.deploy_button, self.path_button):
+        self._hide_confirm()
+        for button in (
+            self.deploy_button,
+            self.path_button,
+            self.add_tag_button,
+            self.remove_tag_button,
+            self.delete_button,
+        ):
             button.disabled = model is None
 
     def _show_deployment(self, service: Any) -> None:

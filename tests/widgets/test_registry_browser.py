@@ -225,6 +225,50 @@ def test_for_model_opens_on_that_version(models: dict[str, Model]) -> None:
         compact.close()
 
 
+def test_add_and_remove_a_tag(models: dict[str, Model], browser: RegistryBrowser) -> None:
+    browser.select("k", 1)
+    browser.tag_edit.value = "owner = ana"
+    browser.add_tag_button.click()
+    assert Model("k", version=1).tags == {"stage": "dev", "owner": "ana"}
+    assert "Tagged k:1 with owner=ana." in visible_text(browser)
+    assert "owner   ana" in visible_text(browser.details) and browser.tag_edit.value == ""
+    assert browser.versions.value == 1 and "owner=ana" in browser.versions.label
+
+    browser.tag_edit.value = "no-value-given"
+    browser.add_tag_button.click()
+    assert "add a tag as key=value, e.g. stage=prod; got 'no-value-given'" in visible_text(browser)
+
+    browser.tag_edit.value = "nope"
+    browser.remove_tag_button.click()
+    assert "k:1 has no tag 'nope' (its tags: owner, stage)" in visible_text(browser)
+    browser.tag_edit.value = "stage"
+    browser.remove_tag_button.click()
+    assert Model("k", version=1).tags == {"owner": "ana"}
+    assert "Removed tag 'stage' from k:1." in visible_text(browser)
+
+
+def test_delete_version_asks_first(models: dict[str, Model], browser: RegistryBrowser) -> None:
+    browser.select("k", 2)
+    browser.delete_button.click()
+    assert "Delete  k:2 ?" in visible_text(browser)
+    browser.cancel_delete.click()  # kept
+    assert "Delete  k:2 ?" not in visible_text(browser)
+    assert [m.version for m in Model.list(name="k")] == [3, 2, 1]
+
+    browser.delete_button.click()
+    assert browser.confirm_delete.description == "Yes, delete k:2"
+    browser.confirm_delete.click()
+    assert [m.version for m in Model.list(name="k")] == [3, 1]
+    assert _options(browser.versions) == [3, 1] and browser.versions.value == 3
+    assert "Deleted k:2." in visible_text(browser)
+    assert "2 models, 3 versions" in visible_text(browser)
+
+    # a changed selection closes the question
+    browser.delete_button.click()
+    browser.versions.value = 1
+    assert "Delete  k:" not in visible_text(browser)
+
+
 # --- the Model display hook -----------------------------------------------------------------
 
 
