@@ -43,6 +43,7 @@ __all__ = ["HISTORY_SIZE", "HistoryEntry", "TestRequestPanel", "clear_history", 
 HISTORY_SIZE = 50
 #: Longest body text shown (characters); longer bodies are cut with their size shown.
 MAX_SHOWN = 20_000
+_WIDE = {"description_width": "initial"}
 CONTENT_TYPES = ("application/json", "text/plain", "application/octet-stream")
 DEFAULT_BODY = '{"data": []}'
 
@@ -234,7 +235,9 @@ class TestRequestPanel(Panel):
         self.service = service
         self.timeout = float(timeout)
         self._key = _history_key(service)
-        self._executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="mldeploy-send")
+        self._executor = concurrent.futures.ThreadPoolExecutor(
+            1, thread_name_prefix="mldeploy-send"
+        )
         self._client: ScoringClient | None = None
         self._pending: concurrent.futures.Future[Any] | None = None
         self._load_thread: threading.Thread | None = None
@@ -248,7 +251,11 @@ class TestRequestPanel(Panel):
         self.title = widgets.HTML()
         self._style = widgets.HTML(_STYLE, layout=widgets.Layout(display="none"))
         self.tabs = widgets.Tab()
-        self.tabs.children = [self._build_request_tab(), self._build_history_tab(), self._build_load_tab()]
+        self.tabs.children = [
+            self._build_request_tab(),
+            self._build_history_tab(),
+            self._build_load_tab(),
+        ]
         self.tabs.titles = ("Request", "History", "Load test")
         self.children = [self._style, self.title, self.tabs, *self._footer()]
         self._show_title()
@@ -258,70 +265,123 @@ class TestRequestPanel(Panel):
     # --- building ------------------------------------------------------------------------
 
     def _build_request_tab(self) -> widgets.Widget:
-        self.method = widgets.Dropdown(options=["POST", "GET"], value="POST", description="Method",
-                                       layout=widgets.Layout(width="170px"))
-        self.content_type = widgets.Dropdown(options=list(CONTENT_TYPES), value=CONTENT_TYPES[0],
-                                             description="Content-Type", layout=widgets.Layout(width="330px"))
-        self.encoding = widgets.Dropdown(options=["hex", "base64"], value="hex", description="Bytes as",
-                                         layout=widgets.Layout(width="170px", display="none"))
+        self.method = widgets.Dropdown(
+            options=["POST", "GET"],
+            value="POST",
+            description="Method",
+            style=_WIDE,
+            layout=widgets.Layout(width="170px"),
+        )
+        self.content_type = widgets.Dropdown(
+            options=list(CONTENT_TYPES),
+            value=CONTENT_TYPES[0],
+            description="Content-Type",
+            style=_WIDE,
+            layout=widgets.Layout(width="330px"),
+        )
+        self.encoding = widgets.Dropdown(
+            options=["hex", "base64"],
+            value="hex",
+            description="Bytes as",
+            style=_WIDE,
+            layout=widgets.Layout(width="170px", display="none"),
+        )
         self.editor = widgets.Textarea(rows=10, layout=widgets.Layout(width="100%"))
         self.editor.add_class("mldeploy-mono")
         self.headers_text = widgets.Textarea(
-            rows=2, placeholder="Extra headers, one per line: X-Trace: 42",
+            rows=2,
+            placeholder="Extra headers, one per line: X-Trace: 42",
             layout=widgets.Layout(width="100%"),
         )
         self.headers_text.add_class("mldeploy-mono")
-        self.send_button = widgets.Button(description="Send", button_style="primary", icon="paper-plane")
-        self.example_button = widgets.Button(description="Example", icon="undo",
-                                             tooltip="Put the swagger example back into the editor")
+        self.send_button = widgets.Button(
+            description="Send", button_style="primary", icon="paper-plane"
+        )
+        self.example_button = widgets.Button(
+            description="Example",
+            icon="undo",
+            tooltip="Put the swagger example back into the editor",
+        )
         self.response_status = widgets.HTML()
         self.response_headers = widgets.HTML()
-        self.headers_box = widgets.Accordion(children=[self.response_headers], titles=("Response headers",),
-                                             selected_index=None, layout=widgets.Layout(display="none"))
+        self.headers_box = widgets.Accordion(
+            children=[self.response_headers],
+            titles=("Response headers",),
+            selected_index=None,
+            layout=widgets.Layout(display="none"),
+        )
         self.response_body = widgets.HTML()
         self.content_type.observe(self.guard(self._on_content_type), names="value")
         self.send_button.on_click(self.guard(lambda _: self.send()))
         self.example_button.on_click(self.guard(lambda _: self._load_example()))
-        return widgets.VBox([
-            widgets.HBox([self.method, self.content_type, self.encoding]),
-            self.editor,
-            self.headers_text,
-            widgets.HBox([self.send_button, self.example_button]),
-            self.response_status,
-            self.headers_box,
-            self.response_body,
-        ])
+        return widgets.VBox(
+            [
+                widgets.HBox([self.method, self.content_type, self.encoding]),
+                self.editor,
+                self.headers_text,
+                widgets.HBox([self.send_button, self.example_button]),
+                self.response_status,
+                self.headers_box,
+                self.response_body,
+            ]
+        )
 
     def _build_history_tab(self) -> widgets.Widget:
         self.history_list = widgets.Select(options=[], rows=10, layout=widgets.Layout(width="100%"))
         self.history_list.add_class("mldeploy-mono")
         self.history_note = widgets.HTML()
-        self.replay_button = widgets.Button(description="Replay", icon="repeat",
-                                            tooltip="Load the selected request into the editor and send it")
+        self.replay_button = widgets.Button(
+            description="Replay",
+            icon="repeat",
+            tooltip="Load the selected request into the editor and send it",
+        )
         self.replay_button.on_click(self.guard(lambda _: self.replay()))
         return widgets.VBox([self.history_note, self.history_list, self.replay_button])
 
     def _build_load_tab(self) -> widgets.Widget:
-        self.lt_requests = widgets.BoundedIntText(value=200, min=1, max=100_000, description="Requests",
-                                                  layout=widgets.Layout(width="200px"))
-        self.lt_concurrency = widgets.BoundedIntText(value=8, min=1, max=256, description="Concurrency",
-                                                     layout=widgets.Layout(width="200px"))
+        self.lt_requests = widgets.BoundedIntText(
+            value=200,
+            min=1,
+            max=100_000,
+            description="Requests",
+            style=_WIDE,
+            layout=widgets.Layout(width="200px"),
+        )
+        self.lt_concurrency = widgets.BoundedIntText(
+            value=8,
+            min=1,
+            max=256,
+            description="Concurrency",
+            style=_WIDE,
+            layout=widgets.Layout(width="200px"),
+        )
         self.run_button = widgets.Button(description="Run", button_style="primary", icon="play")
         self.stop_button = widgets.Button(description="Stop", icon="stop", disabled=True)
-        self.lt_progress = widgets.FloatProgress(value=0.0, min=0.0, max=1.0, description="Progress",
-                                                 layout=widgets.Layout(display="none"))
+        self.lt_progress = widgets.FloatProgress(
+            value=0.0,
+            min=0.0,
+            max=1.0,
+            description="Progress",
+            layout=widgets.Layout(display="none"),
+        )
         self.lt_result = widgets.HTML(
             "<i>Sends the Request tab's body (POST) N times from C workers.</i>"
         )
-        self.lt_image = widgets.Image(format="png", layout=widgets.Layout(display="none", max_width="100%"))
+        self.lt_image = widgets.Image(
+            format="png", layout=widgets.Layout(display="none", max_width="100%")
+        )
         self.run_button.on_click(self.guard(lambda _: self.run_load_test()))
         self.stop_button.on_click(self.guard(lambda _: self.stop_load_test()))
-        return widgets.VBox([
-            widgets.HBox([self.lt_requests, self.lt_concurrency, self.run_button, self.stop_button]),
-            self.lt_progress,
-            self.lt_result,
-            self.lt_image,
-        ])
+        return widgets.VBox(
+            [
+                widgets.HBox(
+                    [self.lt_requests, self.lt_concurrency, self.run_button, self.stop_button]
+                ),
+                self.lt_progress,
+                self.lt_result,
+                self.lt_image,
+            ]
+        )
 
     def _show_title(self) -> None:
         name = getattr(self.service, "name", None)
@@ -377,7 +437,7 @@ class TestRequestPanel(Panel):
         self.content_type.value = "application/json"
         self.method.value = "POST"
         self._set_editor_value(example)
-        self.clear_status()
+        self._clear_messages()
 
     def _on_content_type(self, change: dict[str, Any]) -> None:
         binary = change["new"] == "application/octet-stream"
@@ -406,8 +466,12 @@ class TestRequestPanel(Panel):
         if body is not None and not any(k.lower() == "content-type" for k in headers):
             headers = {"Content-Type": content_type, **headers}
         entry = HistoryEntry(
-            when=time.strftime("%H:%M:%S"), method=method, content_type=content_type,
-            encoding=self.encoding.value, headers_text=self.headers_text.value, body_text=text,
+            when=time.strftime("%H:%M:%S"),
+            method=method,
+            content_type=content_type,
+            encoding=self.encoding.value,
+            headers_text=self.headers_text.value,
+            body_text=text,
         )
         return _Prepared(method, body, headers, entry)
 
@@ -422,7 +486,7 @@ class TestRequestPanel(Panel):
             The editor's body or headers cannot be sent (bad JSON: line and column named).
         """
         prepared = self._prepare()
-        self.clear_status()
+        self._clear_messages()
         self.send_button.disabled = True
         self.send_button.description = "Sending..."
         self.response_status.value = f"{badge('sending', '#57606a')} {esc(prepared.method)} /score"
@@ -433,12 +497,17 @@ class TestRequestPanel(Panel):
     def _send_now(self, prepared: _Prepared) -> None:
         try:
             base_url, key = resolve_target(self.service)  # the port may change on redeploy
-            if self._client is None or (self._client.base_url, self._client.auth_key) != (base_url, key):
+            if self._client is None or (self._client.base_url, self._client.auth_key) != (
+                base_url,
+                key,
+            ):
                 if self._client is not None:
                     self._client.close()
                 self._client = ScoringClient(base_url, auth_key=key, timeout=self.timeout)
             try:
-                answer = self._client.request(prepared.method, "/score", prepared.body, prepared.headers)
+                answer = self._client.request(
+                    prepared.method, "/score", prepared.body, prepared.headers
+                )
             except ScoringRequestError:
                 self.last_response = None
                 self._remember(prepared.entry)
@@ -447,8 +516,14 @@ class TestRequestPanel(Panel):
                 self.headers_box.layout.display = "none"
                 raise
             self.last_response = answer
-            self._remember(replace(prepared.entry, status=answer.status, latency_ms=answer.latency_ms,
-                                   size=len(answer.body)))
+            self._remember(
+                replace(
+                    prepared.entry,
+                    status=answer.status,
+                    latency_ms=answer.latency_ms,
+                    size=len(answer.body),
+                )
+            )
             self._show_response(answer)
         finally:
             self.send_button.disabled = False
@@ -470,7 +545,9 @@ class TestRequestPanel(Panel):
         )
         self.response_headers.value = f"<table>{rows}</table>"
         self.headers_box.layout.display = None
-        self.response_body.value = _body_html(answer.body, content_type.split(";")[0].strip().lower())
+        self.response_body.value = _body_html(
+            answer.body, content_type.split(";")[0].strip().lower()
+        )
 
     # --- history -------------------------------------------------------------------------
 
@@ -485,7 +562,9 @@ class TestRequestPanel(Panel):
         count = len(self._shown)
         self.history_note.value = (
             f"{count} request{'s' if count != 1 else ''} sent to this service from this kernel "
-            f"(newest first, last {HISTORY_SIZE} kept)." if count else "No requests sent yet."
+            f"(newest first, last {HISTORY_SIZE} kept)."
+            if count
+            else "No requests sent yet."
         )
 
     def _load_entry(self, entry: HistoryEntry) -> None:
@@ -499,7 +578,9 @@ class TestRequestPanel(Panel):
         """Load the request selected in History into the editor and send it again."""
         index = self.history_list.value
         if index is None or not 0 <= index < len(self._shown):
-            raise InvalidArgumentError("pick a request in the History list first, then click Replay")
+            raise InvalidArgumentError(
+                "pick a request in the History list first, then click Replay"
+            )
         self._load_entry(self._shown[index])
         self.tabs.selected_index = 0
         self.send(wait=wait)
@@ -512,17 +593,21 @@ class TestRequestPanel(Panel):
             raise InvalidArgumentError("a load test is running already; wait for it or click Stop")
         prepared = self._prepare()
         if prepared.method != "POST":
-            raise InvalidArgumentError("a load test sends POST requests; pick POST in the Request tab")
+            raise InvalidArgumentError(
+                "a load test sends POST requests; pick POST in the Request tab"
+            )
         requests, concurrency = int(self.lt_requests.value), int(self.lt_concurrency.value)
-        self.clear_status()
+        self._clear_messages()
         self._cancel = threading.Event()
         self.run_button.disabled, self.stop_button.disabled = True, False
         self.lt_progress.value = 0.0
         self.lt_progress.layout.display = None
         self.lt_result.value = f"Sending {requests} requests from {concurrency} workers..."
         self._load_thread = threading.Thread(
-            target=self.guard(self._load_now), args=(prepared, requests, concurrency),
-            name="mldeploy-loadtest", daemon=True,
+            target=self.guard(self._load_now),
+            args=(prepared, requests, concurrency),
+            name="mldeploy-loadtest",
+            daemon=True,
         )
         self._load_thread.start()
 
@@ -539,9 +624,15 @@ class TestRequestPanel(Panel):
         try:
             headers = {k: v for k, v in prepared.headers.items() if k.lower() != "content-type"}
             result = load_test(
-                self.service, prepared.body or b"", requests=requests, concurrency=concurrency,
-                headers=headers, timeout=self.timeout, on_progress=self._on_progress,
-                content_type=prepared.entry.content_type, cancel=self._cancel,
+                self.service,
+                prepared.body or b"",
+                requests=requests,
+                concurrency=concurrency,
+                headers=headers,
+                timeout=self.timeout,
+                on_progress=self._on_progress,
+                content_type=prepared.entry.content_type,
+                cancel=self._cancel,
             )
         except BaseException:
             self.lt_result.value = "<i>The load test did not run (see the message below).</i>"
@@ -563,10 +654,14 @@ class TestRequestPanel(Panel):
             ("sent", f"{result.sent} of {result.requests}{stopped}"),
             ("ok", f"{result.ok}"),
             ("throughput", f"{result.throughput:.1f} req/s over {result.wall_s:.2f} s"),
-            ("p50", ms(result.p50)), ("p95", ms(result.p95)), ("p99", ms(result.p99)),
+            ("p50", ms(result.p50)),
+            ("p95", ms(result.p95)),
+            ("p99", ms(result.p99)),
             ("min / max", f"{ms(result.min)} / {ms(result.max)}"),
         ]
-        rows = "".join(f"<tr><td style='padding-right:1em'>{esc(k)}</td><td>{v}</td></tr>" for k, v in cells)
+        rows = "".join(
+            f"<tr><td style='padding-right:1em'>{esc(k)}</td><td>{v}</td></tr>" for k, v in cells
+        )
         if result.errors_by_status:
             errors = "".join(
                 f"<tr><td style='padding-right:1em'>{badge(str(status or 'no answer'), '#cf222e')}</td>"
@@ -577,6 +672,15 @@ class TestRequestPanel(Panel):
         else:
             errors_html = "<b>Errors by status</b>: none"
         return f"<table>{rows}</table>{errors_html}"
+
+    def _clear_messages(self) -> None:
+        # Panel.clear_status() clears the errors Output with IPython's clear_output(), which
+        # outside a kernel prints ESC[2K to the terminal: only call it when there is something to hide.
+        if self.status.layout.display != "none" or self.errors.outputs:
+            self.status.value = ""
+            self.status.layout.display = "none"
+            self.errors.outputs = ()
+            self.errors.layout.display = "none"
 
     # --- life cycle ----------------------------------------------------------------------
 
@@ -601,7 +705,9 @@ class TestRequestPanel(Panel):
         if client is not None:
             try:
                 self._executor.submit(client.close)  # the connection lives in the send thread
-            except RuntimeError:  # closed before (ipywidgets calls close() again on garbage collection)
+            except (
+                RuntimeError
+            ):  # closed before (ipywidgets calls close() again on garbage collection)
                 pass
         self._executor.shutdown(wait=False, cancel_futures=False)
         super().close()

@@ -73,8 +73,12 @@ def make_service(tmp_path: Path, k_model: Any) -> Callable[..., Any]:
         folder = tmp_path / name
         folder.mkdir()
         (folder / "score.py").write_text(script)
-        service = deploy(name, [k_model], InferenceConfig("score.py", source_directory=str(folder)),
-                         config or ProcessWebservice.deploy_configuration())
+        service = deploy(
+            name,
+            [k_model],
+            InferenceConfig("score.py", source_directory=str(folder)),
+            config or ProcessWebservice.deploy_configuration(),
+        )
         service.wait_for_deployment(timeout_sec=timeout)
         return service
 
@@ -108,7 +112,9 @@ def _until(check: Callable[[], bool], timeout: float = 30) -> None:
         time.sleep(0.02)
 
 
-def test_prefilled_from_swagger_and_send_shows_status_latency_headers_body(make_service, panels) -> None:
+def test_prefilled_from_swagger_and_send_shows_status_latency_headers_body(
+    make_service, panels
+) -> None:
     service = make_service("scale", SCALE)
     panel = _panel(panels, service)
     assert "mldeploy-test-request-panel" in panel._dom_classes
@@ -175,7 +181,10 @@ def test_error_answers_show_status_and_error_body(make_service, panels) -> None:
 def test_rawhttp_bytes_answer_shows_a_hex_summary_and_get_works(make_service, panels) -> None:
     service = make_service("raw", RAW)
     panel = _panel(panels, service, sample=b"\xde\xad\xbe\xef")
-    assert panel.content_type.value == "application/octet-stream" and panel.editor.value == "de ad be ef"
+    assert (
+        panel.content_type.value == "application/octet-stream"
+        and panel.editor.value == "de ad be ef"
+    )
     assert panel.encoding.layout.display is None  # the hex/base64 choice shows for bytes
     text = _send(panel)
     body = panel.last_response.body
@@ -199,7 +208,9 @@ def test_rawhttp_bytes_answer_shows_a_hex_summary_and_get_works(make_service, pa
     assert '"method": "GET"' in text
 
 
-def test_history_replay_resends_and_new_panels_start_from_the_last_request(make_service, panels) -> None:
+def test_history_replay_resends_and_new_panels_start_from_the_last_request(
+    make_service, panels
+) -> None:
     service = make_service("raw", RAW)  # no swagger example: a new panel starts from history
     first = _panel(panels, service)
     assert first.editor.value == '{"data": []}'
@@ -242,7 +253,9 @@ def test_load_test_tab_shows_percentiles_errors_and_histogram(make_service, pane
     for name in ("p50", "p95", "p99"):
         assert f"{name}  {getattr(result, name) * 1000:.2f} ms" in text
     assert "Errors by status : none" in text and "Progress 100%" in text
-    assert panel.lt_image.value[:8] == b"\x89PNG\r\n\x1a\n" and panel.lt_image.layout.display is None
+    assert (
+        panel.lt_image.value[:8] == b"\x89PNG\r\n\x1a\n" and panel.lt_image.layout.display is None
+    )
 
     panel.editor.value = '{"data": [-1]}'
     panel.run_button.click()
@@ -256,6 +269,24 @@ def test_load_test_tab_shows_percentiles_errors_and_histogram(make_service, pane
     assert panel.wait(30)
     assert "use concurrency <= requests" in visible_text(panel)
     assert not panel.run_button.disabled
+
+
+def test_auth_service_gets_its_key_for_send_and_load_test(make_service, panels) -> None:
+    service = make_service(
+        "locked", SCALE, ProcessWebservice.deploy_configuration(auth_enabled=True)
+    )
+    assert service.auth_enabled
+    panel = _panel(panels, service, sample='{"data": [4]}')
+    _send(panel)
+    assert panel.last_response.status == 200 and panel.last_response.json() == {"scaled": [12.0]}
+    panel.lt_requests.value, panel.lt_concurrency.value = 10, 2
+    panel.run_button.click()
+    assert panel.wait(60)
+    assert (panel.last_load_test.ok, panel.last_load_test.errors_by_status) == (10, {})
+    # without the key the server refuses, and the panel shows it
+    panel.headers_text.value = "Authorization: Bearer wrong-key-123"
+    text = _send(panel)
+    assert panel.last_response.status == 401 and "Unauthorized" in text
 
 
 def test_stop_ends_a_running_load_test(make_service, panels) -> None:
@@ -276,7 +307,9 @@ def test_stop_ends_a_running_load_test(make_service, panels) -> None:
 
 
 @pytest.mark.docker
-def test_send_to_a_docker_service(make_service, panels, docker_client, base_image, monkeypatch) -> None:
+def test_send_to_a_docker_service(
+    make_service, panels, docker_client, base_image, monkeypatch
+) -> None:
     from jupyter_mldeploy.deploy.local_docker import LocalWebservice
 
     monkeypatch.setenv("MLDEPLOY_BASE_IMAGE", base_image)
@@ -284,7 +317,9 @@ def test_send_to_a_docker_service(make_service, panels, docker_client, base_imag
     before = {i.id for i in docker_client.images.list(all=True, filters=wanted)}
     service = None
     try:
-        service = make_service("dockscale", SCALE, LocalWebservice.deploy_configuration(), timeout=600)
+        service = make_service(
+            "dockscale", SCALE, LocalWebservice.deploy_configuration(), timeout=600
+        )
         assert type(service).__name__ == "LocalWebservice"
         panel = _panel(panels, service, sample={"data": [2.5]})
         text = _send(panel)
