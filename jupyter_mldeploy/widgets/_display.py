@@ -17,7 +17,14 @@ import sys
 from collections.abc import Callable, Container
 from typing import Any
 
-__all__ = ["in_widget_kernel", "mimebundle", "package_text", "panel_for", "service_text", "show_panel"]
+__all__ = [
+    "in_widget_kernel",
+    "mimebundle",
+    "package_text",
+    "panel_for",
+    "service_text",
+    "show_panel",
+]
 
 #: The mimetype of an ipywidgets view.
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
@@ -92,7 +99,9 @@ def mimebundle(
         bundle: dict[str, Any] = {"text/plain": repr(obj)}  # its panel is right above
     else:
         bundle = {"text/plain": text(obj)}
-        wanted = (include is None or WIDGET_VIEW in include) and not (exclude and WIDGET_VIEW in exclude)
+        wanted = (include is None or WIDGET_VIEW in include) and not (
+            exclude and WIDGET_VIEW in exclude
+        )
         if wanted and in_widget_kernel():
             try:
                 view = panel_for(obj)._repr_mimebundle_()
@@ -100,13 +109,18 @@ def mimebundle(
                 view = {}
             if WIDGET_VIEW in view:
                 bundle[WIDGET_VIEW] = view[WIDGET_VIEW]
-    return {k: v for k, v in bundle.items() if (include is None or k in include) and not (exclude and k in exclude)}
+    return {
+        k: v
+        for k, v in bundle.items()
+        if (include is None or k in include) and not (exclude and k in exclude)
+    }
 
 
 def _phase_lines(phases: list[dict[str, Any]]) -> list[str]:
     lines = []
     for phase in phases:
-        mark = {True: "ok", False: "FAILED"}.get(phase.get("ok"), "running")
+        ok = phase.get("ok")
+        mark = "ok" if ok is True else "FAILED" if ok is False else "running"
         detail = str(phase.get("detail") or "").splitlines()[0:1]
         lines.append(
             f"    {phase.get('name', '?'):<12} {float(phase.get('seconds') or 0):7.2f}s  {mark:<7}"

@@ -129,7 +129,7 @@ def _phase_rows(phases: list[dict[str, Any]], running_ok: bool = True) -> str:
             f'<td style="padding-right:10px;font-weight:600">{esc(phase.get("name", "?"))}</td>'
             f'<td style="padding-right:10px;text-align:right;white-space:nowrap">'
             f"{esc(human_seconds(float(phase.get('seconds') or 0)))}"
-            f'{" (running)" if ok is None and running_ok else ""}</td>'
+            f"{' (running)' if ok is None and running_ok else ''}</td>"
             f'<td style="white-space:pre-wrap">{esc(shown)}</td></tr>'
         )
     return f'<table class="mldeploy-phases" style="border-collapse:collapse;font-size:90%">{"".join(rows)}</table>'
@@ -155,13 +155,20 @@ class ProgressView:
     ``events_since`` under one lock, so no event is lost or handled twice.
     """
 
-    def __init__(self, on_error: Callable[[BaseException], None]) -> None:
+    def __init__(
+        self, on_error: Callable[[BaseException], None], on_finish: Callable[[], None] | None = None
+    ) -> None:
         self._on_error = on_error
+        self._on_finish = on_finish
         #: the phases table (HTML)
         self.phases = widgets.HTML()
         #: phases done out of PHASES, plus the running phase's fraction from its output lines
         self.bar = widgets.FloatProgress(
-            value=0.0, min=0.0, max=1.0, description="Deploying", bar_style="info",
+            value=0.0,
+            min=0.0,
+            max=1.0,
+            description="Deploying",
+            bar_style="info",
             layout=widgets.Layout(width="60%", display=_HIDDEN),
         )
         #: the last output line (build output, uv, notes)
@@ -205,6 +212,8 @@ class ProgressView:
     def _listener(self, event: Event) -> None:
         try:
             self.pump()
+            if event.kind == "finished" and self._on_finish is not None:
+                self._on_finish()
         except Exception as err:  # noqa: BLE001 - a listener must never raise into the deployment
             self._on_error(err)
 
@@ -288,22 +297,38 @@ class DeploymentPanel(Panel):
         self.state_badge = widgets.HTML(badge("…", "#57606a"))
         self.links = widgets.HTML()
         self.details = widgets.HTML()
-        self.progress_view = ProgressView(self.show_error)
+        self.progress_view = ProgressView(self.show_error, on_finish=self._soon)
         self.phases = self.progress_view.phases
         self.progress_bar = self.progress_view.bar
         self.last_line = self.progress_view.last_line
         #: the failure: message and init() traceback (hidden unless it failed)
         self.failure = widgets.HTML(layout=widgets.Layout(display=_HIDDEN))
         self.log_view = widgets.HTML()
-        self.pause = widgets.ToggleButton(value=False, description="Pause log", icon="pause",
-                                          tooltip="Stop / resume refreshing the log")
-        self.reload_button = widgets.Button(description="Reload", icon="refresh",
-                                            tooltip="Restart the server on the current code (re-runs init())")
-        self.delete_button = widgets.Button(description="Delete", icon="trash", button_style="danger",
-                                            tooltip="Stop the service and free its port")
-        self.confirm_delete = widgets.Button(description="Confirm delete", button_style="danger",
-                                             layout=widgets.Layout(display=_HIDDEN))
-        self.cancel_delete = widgets.Button(description="Cancel", layout=widgets.Layout(display=_HIDDEN))
+        self.pause = widgets.ToggleButton(
+            value=False,
+            description="Pause log",
+            icon="pause",
+            tooltip="Stop / resume refreshing the log",
+        )
+        self.reload_button = widgets.Button(
+            description="Reload",
+            icon="refresh",
+            tooltip="Restart the server on the current code (re-runs init())",
+        )
+        self.delete_button = widgets.Button(
+            description="Delete",
+            icon="trash",
+            button_style="danger",
+            tooltip="Stop the service and free its port",
+        )
+        self.confirm_delete = widgets.Button(
+            description="Confirm delete",
+            button_style="danger",
+            layout=widgets.Layout(display=_HIDDEN),
+        )
+        self.cancel_delete = widgets.Button(
+            description="Cancel", layout=widgets.Layout(display=_HIDDEN)
+        )
         self.pause.observe(self.guard(self._on_pause), names="value")
         self.reload_button.on_click(self.guard(self._on_reload))
         self.delete_button.on_click(self.guard(self._on_delete))
@@ -314,7 +339,9 @@ class DeploymentPanel(Panel):
         self._failure_key: tuple[Any, ...] | None = None
         self._lock = threading.RLock()
         self.children = [
-            widgets.HBox([self.title, self.state_badge], layout=widgets.Layout(align_items="center")),
+            widgets.HBox(
+                [self.title, self.state_badge], layout=widgets.Layout(align_items="center")
+            ),
             self.links,
             self.details,
             self.phases,
@@ -323,8 +350,15 @@ class DeploymentPanel(Panel):
             self.failure,
             widgets.HTML("<b>Log</b>"),
             self.log_view,
-            widgets.HBox([self.reload_button, self.delete_button, self.confirm_delete, self.cancel_delete,
-                          self.pause]),
+            widgets.HBox(
+                [
+                    self.reload_button,
+                    self.delete_button,
+                    self.confirm_delete,
+                    self.cancel_delete,
+                    self.pause,
+                ]
+            ),
             *self._footer(),
         ]
         self._show_header()
@@ -359,6 +393,13 @@ class DeploymentPanel(Panel):
             except MLDeployError as err:  # e.g. the Docker engine went away: say so, keep trying
                 self.show_error(err)
             return True
+
+    def _soon(self) -> None:
+        """Refresh shortly after an operation finished (its thread has ended by then), not a tick later."""
+        if self.ticker.running:
+            timer = threading.Timer(0.05, self.guard(self.refresh))
+            timer.daemon = True
+            timer.start()
 
     def _probe(self) -> str:
         state = str(self.service.state)
@@ -399,8 +440,15 @@ class DeploymentPanel(Panel):
     def _show_logs(self) -> None:
         text = self.service.get_logs(self.log_lines)
         lines = text.splitlines()[-self.log_lines :]
-        body = esc("\n".join(lines)) if lines else '<span style="color:#57606a">(no log lines yet)</span>'
-        _set(self.log_view, f'<div class="mldeploy-log" style="{_LOG_BOX}"><pre style="{_PRE}">{body}</pre></div>')
+        body = (
+            esc("\n".join(lines))
+            if lines
+            else '<span style="color:#57606a">(no log lines yet)</span>'
+        )
+        _set(
+            self.log_view,
+            f'<div class="mldeploy-log" style="{_LOG_BOX}"><pre style="{_PRE}">{body}</pre></div>',
+        )
 
     def _show_failure(self, state: str) -> None:
         progress = self.progress_view.progress
@@ -431,7 +479,13 @@ class DeploymentPanel(Panel):
     def _on_deleted(self) -> None:
         self._show_state("Deleted")
         self.progress_view.stop()
-        for button in (self.reload_button, self.delete_button, self.confirm_delete, self.cancel_delete, self.pause):
+        for button in (
+            self.reload_button,
+            self.delete_button,
+            self.confirm_delete,
+            self.cancel_delete,
+            self.pause,
+        ):
             button.disabled = True
         _hide(self.confirm_delete, True)
         _hide(self.cancel_delete, True)
@@ -455,7 +509,9 @@ class DeploymentPanel(Panel):
 
     def _on_delete(self, _: Any = None) -> None:
         self.clear_status()
-        self.show_note(f"Delete service {self.service.name!r}? Its server stops and its port is freed.")
+        self.show_note(
+            f"Delete service {self.service.name!r}? Its server stops and its port is freed."
+        )
         _hide(self.confirm_delete, False)
         _hide(self.cancel_delete, False)
 
@@ -465,7 +521,12 @@ class DeploymentPanel(Panel):
         self.clear_status()
 
     def _on_confirm_delete(self, _: Any = None) -> None:
-        for button in (self.reload_button, self.delete_button, self.confirm_delete, self.cancel_delete):
+        for button in (
+            self.reload_button,
+            self.delete_button,
+            self.confirm_delete,
+            self.cancel_delete,
+        ):
             button.disabled = True
         self.show_note(f"Deleting {self.service.name} ...")
 
@@ -476,8 +537,9 @@ class DeploymentPanel(Panel):
                 self._on_deleted()
             self.show_note(f"Deleted {self.service.name}.")
 
-        self.worker = threading.Thread(target=self.guard(work), name=f"mldeploy-delete-{self.service.name}",
-                                       daemon=True)
+        self.worker = threading.Thread(
+            target=self.guard(work), name=f"mldeploy-delete-{self.service.name}", daemon=True
+        )
         self.worker.start()
 
     def close(self) -> None:
@@ -523,14 +585,22 @@ class PackagePanel(Panel):
         self.progress_bar.description = "Building"
         self.last_line = self.progress_view.last_line
         self.log_view = widgets.HTML()
-        self.folder = widgets.Text(description="Folder", placeholder="where to write the Dockerfile context")
-        self.save_button = widgets.Button(description="Save...", icon="save", disabled=True,
-                                          tooltip="Write the Dockerfile and its build context into the folder")
+        self.folder = widgets.Text(
+            description="Folder", placeholder="where to write the Dockerfile context"
+        )
+        self.save_button = widgets.Button(
+            description="Save...",
+            icon="save",
+            disabled=True,
+            tooltip="Write the Dockerfile and its build context into the folder",
+        )
         self.save_button.on_click(self.guard(self._on_save))
         save_row = widgets.HBox([self.folder, self.save_button])
         _hide(save_row, not package.generate_dockerfile)
         self.children = [
-            widgets.HBox([self.title, self.state_badge], layout=widgets.Layout(align_items="center")),
+            widgets.HBox(
+                [self.title, self.state_badge], layout=widgets.Layout(align_items="center")
+            ),
             self.location,
             self.phases,
             self.progress_bar,
@@ -550,7 +620,10 @@ class PackagePanel(Panel):
         package = self.package
         state = package.state
         self.progress_view.pump()
-        _set(self.title, f'<span style="font-size:120%;font-weight:600">Package {esc(package.location)}</span>')
+        _set(
+            self.title,
+            f'<span style="font-size:120%;font-weight:600">Package {esc(package.location)}</span>',
+        )
         _set(self.state_badge, badge(state, PACKAGE_COLOURS.get(state)))
         if package.generate_dockerfile:
             where = f"Dockerfile context: <code>{esc(package.context_dir)}</code> (Save writes it to a folder)"
@@ -560,7 +633,10 @@ class PackagePanel(Panel):
             )
         _set(self.location, where)
         lines = package.get_logs().splitlines()[-40:]
-        _set(self.log_view, f'<div style="{_LOG_BOX}"><pre style="{_PRE}">{esc(chr(10).join(lines))}</pre></div>')
+        _set(
+            self.log_view,
+            f'<div style="{_LOG_BOX}"><pre style="{_PRE}">{esc(chr(10).join(lines))}</pre></div>',
+        )
         self.save_button.disabled = state != "Succeeded"
         if state == "Failed" and package.progress.error is not None:
             self.show_error(package.progress.error)
@@ -571,9 +647,13 @@ class PackagePanel(Panel):
         if not folder:
             from ..errors import InvalidArgumentError
 
-            raise InvalidArgumentError("type a folder to save the Dockerfile context into, then press Save.")
+            raise InvalidArgumentError(
+                "type a folder to save the Dockerfile context into, then press Save."
+            )
         saved = self.package.save(folder)
-        self.show_note(f"Saved the Dockerfile and its context to {saved}: docker build -t {self.package.location} {saved}")
+        self.show_note(
+            f"Saved the Dockerfile and its context to {saved}: docker build -t {self.package.location} {saved}"
+        )
 
     def close(self) -> None:
         """Stop the refresh and stop following the build, then close the widgets."""

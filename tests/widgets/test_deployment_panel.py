@@ -78,11 +78,15 @@ def flat(text: str) -> str:
     return " ".join(text.split())
 
 
-def _deploy(name: str, model: Model, folder: Path, script: str = SCRIPT, **config: Any) -> Webservice:
+def _deploy(
+    name: str, model: Model, folder: Path, script: str = SCRIPT, **config: Any
+) -> Webservice:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "score.py").write_text(script)
     return deploy(
-        name, [model], InferenceConfig("score.py", source_directory=str(folder)),
+        name,
+        [model],
+        InferenceConfig("score.py", source_directory=str(folder)),
         ProcessWebservice.deploy_configuration(**config),
     )
 
@@ -134,7 +138,9 @@ def test_traceback_is_taken_out_of_the_server_log() -> None:
 def test_panel_follows_a_deployment_to_healthy(
     tmp_path: Path, k_model: Model, panels: list[Any]
 ) -> None:
-    service = _deploy("follow", k_model, tmp_path / "app", environment_variables={"INIT_SLEEP": "0.5"})
+    service = _deploy(
+        "follow", k_model, tmp_path / "app", environment_variables={"INIT_SLEEP": "0.5"}
+    )
     panel = _panel(panels, service, log_lines=4)
     assert panel.progress_bar.layout.display != "none"  # a deployment of ours: the bar is shown
     service.wait_for_deployment(timeout_sec=120)
@@ -173,11 +179,15 @@ def test_reload_click_reruns_init_and_the_panel_follows_it(
     assert "Reloading reloader" in visible_text(panel)
     assert service.progress is not first_progress
     assert panel.progress_view.progress is service.progress
-    wait_for(lambda: panel.log_view.value.count("INIT-MARK") == 2, "a second init() line after Reload")
+    wait_for(
+        lambda: panel.log_view.value.count("INIT-MARK") == 2, "a second init() line after Reload"
+    )
     wait_for(lambda: panel.state == "Healthy" and panel.progress_bar.value == 1.0, "Healthy again")
     text = visible_text(panel)
     assert re.search(r"✓\s+start\s+", text) and re.search(r"✓\s+ready\s+", text)
-    assert "resolve" not in text  # the reload's own phases: the server restarts, nothing is resolved
+    assert (
+        "resolve" not in text
+    )  # the reload's own phases: the server restarts, nothing is resolved
     assert service.run({"data": [1]}) == [3.0]
 
 
@@ -215,7 +225,9 @@ def test_delete_asks_first_then_frees_the_port_and_stops_the_refresh(
 def test_close_stops_the_refresh_and_the_live_updates(
     tmp_path: Path, k_model: Model, panels: list[Any]
 ) -> None:
-    service = _deploy("closing", k_model, tmp_path / "app", environment_variables={"INIT_SLEEP": "1.5"})
+    service = _deploy(
+        "closing", k_model, tmp_path / "app", environment_variables={"INIT_SLEEP": "1.5"}
+    )
     panel = _panel(panels, service)
     wait_for(lambda: "start" in panel.phases.value, "the start phase")
     panel.close()
@@ -231,7 +243,9 @@ def test_init_failure_shows_the_exception_and_its_file_and_line(
 ) -> None:
     service = _deploy("broken", k_model, tmp_path / "app", script=FAILING)
     panel = _panel(panels, service)
-    wait_for(lambda: panel.state == "Failed" and panel.failure.layout.display != "none", "the failure")
+    wait_for(
+        lambda: panel.state == "Failed" and panel.failure.layout.display != "none", "the failure"
+    )
     text = visible_text(panel)
     assert "Failed:" in text and "ValueError: no weights here" in text
     score = tmp_path / "app" / "score.py"
@@ -243,7 +257,9 @@ def test_init_failure_shows_the_exception_and_its_file_and_line(
 
     # found again (another kernel): the saved phases and the traceback from the log
     again = _panel(panels, Webservice("broken"))
-    wait_for(lambda: again.failure.layout.display != "none", "the failure of the service found again")
+    wait_for(
+        lambda: again.failure.layout.display != "none", "the failure of the service found again"
+    )
     text = visible_text(again)
     assert f'File "{score}", line 5, in init' in text and "no weights here" in text
     assert re.search(r"✗\s+init\s+[\d.]+ (ms|s)", text)
@@ -265,7 +281,9 @@ def test_errors_in_callbacks_show_in_the_panel(
     wait_for(lambda: panel.state == "Healthy", "Healthy")
     service.delete()
     panel.reload_button.click()  # must not raise
-    assert "Error: service 'gone' was deleted; deploy it again to reload it." in flat(visible_text(panel))
+    assert "Error: service 'gone' was deleted; deploy it again to reload it." in flat(
+        visible_text(panel)
+    )
     wait_for(lambda: not panel.ticker.running, "the refresh to stop on a deleted service")
     assert panel.state == "Deleted"
 
@@ -316,15 +334,24 @@ def test_service_displays_as_text_in_a_terminal_without_importing_ipywidgets(
         "print(json.dumps({'keys': sorted(bundle), 'text': bundle['text/plain'], 'repr': repr(s),\n"
         "                  'widgets': 'ipywidgets' in sys.modules}))\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         env=os.environ.copy(), timeout=60)
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=os.environ.copy(),
+        timeout=60,
+    )
     shown = json.loads(out.stdout)
     assert shown["keys"] == ["text/plain"] and shown["widgets"] is False
     text = shown["text"]
     assert text.splitlines()[0] == "ProcessWebservice 'texty' (process): Healthy"
-    assert f"scoring URI: {service.scoring_uri}" in text and f"swagger:     {service.swagger_uri}" in text
+    assert (
+        f"scoring URI: {service.scoring_uri}" in text
+        and f"swagger:     {service.swagger_uri}" in text
+    )
     assert "models:      k:1" in text and "auth:        off" in text
-    assert re.search(r"^\s+init\s+\d+\.\d\ds\s+ok", text, re.M)
+    assert re.search(r"^\s+init\s+\d+\.\d\ds\s+ok", text, re.MULTILINE)
     assert "\n" not in shown["repr"] and shown["repr"].startswith("ProcessWebservice(name='texty'")
 
 
@@ -366,8 +393,11 @@ def test_package_panel_shows_the_build_and_saves_the_context(
 
     # (Model.package([model], config) takes the model list for Azure's workspace argument: reported)
     package = make_package(
-        [k_model], InferenceConfig("score.py", source_directory=str(app)), generate_dockerfile=True,
-        image_name="mldeploy-test/panel", image_label="1",
+        [k_model],
+        InferenceConfig("score.py", source_directory=str(app)),
+        generate_dockerfile=True,
+        image_name="mldeploy-test/panel",
+        image_label="1",
     )
     panel = PackagePanel(package, refresh_s=0.1)
     panels.append(panel)
@@ -420,14 +450,22 @@ def test_docker_build_drives_the_progress_bar(
     app = tmp_path / "app"
     app.mkdir()
     (app / "score.py").write_text(SCRIPT)
-    service = deploy("dockpanel", [k_model], InferenceConfig("score.py", source_directory=str(app)),
-                     LocalWebservice.deploy_configuration())
+    service = deploy(
+        "dockpanel",
+        [k_model],
+        InferenceConfig("score.py", source_directory=str(app)),
+        LocalWebservice.deploy_configuration(),
+    )
     panel = _panel(panels, service, refresh_s=0.2)
     seen: list[str] = []
     panel.last_line.observe(lambda change: seen.append(change["new"]), names="value")
     service.wait_for_deployment(timeout_sec=600)
     wait_for(lambda: panel.state == "Healthy", "Healthy")
-    steps = [e.text for e in service.progress.events_since(0) if e.kind == "line" and e.text.startswith("Step ")]
+    steps = [
+        e.text
+        for e in service.progress.events_since(0)
+        if e.kind == "line" and e.text.startswith("Step ")
+    ]
     assert steps, "the Docker build printed Step N/M lines"
     build_start, build_end = 2 / 6, 3 / 6
     inside = [f for f in panel.progress_view.fractions if build_start < f < build_end]
