@@ -649,29 +649,37 @@ class TestRequestPanel(Panel):
         def ms(value: float) -> str:
             return "-" if math.isnan(value) else f"{value * 1000:.2f} ms"  # NaN: nothing answered
 
-        stopped = f" <b>(stopped: {esc(result.stopped)})</b>" if result.stopped else ""
-        cells = [
-            ("sent", f"{result.sent} of {result.requests}{stopped}"),
-            ("ok", f"{result.ok}"),
-            ("throughput", f"{result.throughput:.1f} req/s over {result.wall_s:.2f} s"),
+        cell = "padding:2px 12px 2px 0;text-align:left"
+        columns = [
+            ("sent", f"{result.sent} of {result.requests}"),
+            ("ok", str(result.ok)),
+            ("throughput", f"{result.throughput:.1f} req/s"),
             ("p50", ms(result.p50)),
             ("p95", ms(result.p95)),
             ("p99", ms(result.p99)),
-            ("min / max", f"{ms(result.min)} / {ms(result.max)}"),
+            ("min", ms(result.min)),
+            ("max", ms(result.max)),
         ]
-        rows = "".join(
-            f"<tr><td style='padding-right:1em'>{esc(k)}</td><td>{v}</td></tr>" for k, v in cells
+        head = "".join(f"<th style='{cell}'>{esc(k)}</th>" for k, _ in columns)
+        values = "".join(f"<td style='{cell}'>{esc(v)}</td>" for _, v in columns)
+        stopped = (
+            f"<div><b>Stopped</b> ({esc(result.stopped)}) after {result.sent} requests.</div>"
+            if result.stopped
+            else ""
         )
-        if result.errors_by_status:
-            errors = "".join(
-                f"<tr><td style='padding-right:1em'>{badge(str(status or 'no answer'), '#cf222e')}</td>"
-                f"<td>{count} x <code>{esc(result.error_samples.get(status, '')[:160])}</code></td></tr>"
-                for status, count in sorted(result.errors_by_status.items())
-            )
-            errors_html = f"<b>Errors by status</b><table>{errors}</table>"
-        else:
-            errors_html = "<b>Errors by status</b>: none"
-        return f"<table>{rows}</table>{errors_html}"
+        summary = (
+            f"{stopped}<table><tr>{head}</tr><tr>{values}</tr></table>"
+            f"<div style='color:#57606a'>{result.wall_s:.2f} s wall time, concurrency {result.concurrency}</div>"
+        )
+        if not result.errors_by_status:
+            return f"{summary}<b>Errors by status</b>: none"
+        errors = "".join(
+            f"<tr><td style='{cell}'>{badge(str(status or 'no answer'), '#cf222e')}</td>"
+            f"<td style='{cell}'>{count} x</td>"
+            f"<td><code>{esc(result.error_samples.get(status, '')[:160])}</code></td></tr>"
+            for status, count in sorted(result.errors_by_status.items())
+        )
+        return f"{summary}<b>Errors by status</b><table>{errors}</table>"
 
     def _clear_messages(self) -> None:
         # Panel.clear_status() clears the errors Output with IPython's clear_output(), which
