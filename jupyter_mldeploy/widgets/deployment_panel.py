@@ -369,6 +369,9 @@ class DeploymentPanel(Panel):
         #: the refresh (state, log, failure); stops on close() or when the service is deleted
         self.ticker = self.every(self.refresh_s, self.refresh, name=f"panel-{service.name}")
 
+    def __repr__(self) -> str:
+        return f"DeploymentPanel(service={self.service.name!r}, state={self.state or '?'!r})"
+
     # --- refresh ------------------------------------------------------------------------------
 
     def refresh(self) -> bool:
@@ -614,6 +617,9 @@ class PackagePanel(Panel):
         self.progress_bar.description = "Building"
         #: the refresh; stops once the package is built (or failed) or the panel is closed
         self.ticker = self.every(refresh_s, self.refresh, name=f"package-{package.id}")
+
+    def __repr__(self) -> str:
+        return f"PackagePanel(package={self.package.location!r}, state={self.package.state!r})"
 
     def refresh(self) -> bool:
         """Redraw; returns False (stop) once the package has finished."""

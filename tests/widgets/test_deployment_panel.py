@@ -158,6 +158,7 @@ def test_panel_follows_a_deployment_to_healthy(
     assert "▶" not in text and "✗" not in text
     # the bar went forward phase by phase to 1.0, never back
     assert panel.progress_bar.value == 1.0 and panel.progress_bar.description == "Done"
+    assert repr(panel) == "DeploymentPanel(service='follow', state='Healthy')"
     fractions = panel.progress_view.fractions
     assert fractions == sorted(fractions) and len(fractions) >= 4 and fractions[-1] == 1.0
     # the log box holds the last log_lines lines only
