@@ -121,11 +121,16 @@ def details_html(model: Model) -> str:
             "",
         )
     )
+    facts = [(f'<span style="color:#57606a">{label}</span>', value) for label, value in facts]
+    sections = (
+        ("Tags", _pairs(model.tags, "no tags")),
+        ("Properties", _pairs(model.properties, "no properties")),
+        ("Files", _table(rows, ("path", "size", "sha256"))),
+    )
+    boxes = "".join(f"<div><div><b>{title}</b></div>{body}</div>" for title, body in sections)
     return (
-        f'<div class="mldeploy-model-details">{_table(facts)}'
-        f"<b>Tags</b>{_pairs(model.tags, 'no tags')}"
-        f"<b>Properties</b>{_pairs(model.properties, 'no properties')}"
-        f"<b>Files</b>{_table(rows, ('path', 'size', 'sha256'))}</div>"
+        f'<div class="mldeploy-model-details" style="line-height:1.45">{_table(facts)}'
+        f'<div style="display:flex;flex-wrap:wrap;gap:4px 32px">{boxes}</div></div>'
     )
 
 
@@ -183,22 +188,22 @@ class RegistryBrowser(Panel):
         self.count = widgets.HTML()
         self.name_filter = widgets.Text(
             description="Name",
-            placeholder="part of a model name",
-            layout=widgets.Layout(width="230px"),
+            placeholder="part of a name",
+            layout=widgets.Layout(width="260px"),
         )
         self.tag_filter = widgets.Text(
             description="Tag",
             placeholder="stage or stage=prod",
-            layout=widgets.Layout(width="230px"),
+            layout=widgets.Layout(width="260px"),
         )
         self.refresh_button = widgets.Button(
             description="Refresh", icon="refresh", tooltip="Read the registry again"
         )
         self.models = widgets.Select(
-            description="Models", rows=8, layout=widgets.Layout(width="330px")
+            description="Models", rows=8, layout=widgets.Layout(width="310px")
         )
         self.versions = widgets.Select(
-            description="Versions", rows=8, layout=widgets.Layout(width="360px")
+            description="Versions", rows=8, layout=widgets.Layout(width="450px")
         )
         self.note = widgets.HTML(layout=widgets.Layout(display="none"))
         self.details = widgets.HTML()
@@ -213,9 +218,9 @@ class RegistryBrowser(Panel):
             description="Browse registry", layout=widgets.Layout(display="none")
         )
         self.tag_edit = widgets.Text(
-            description="Tag",
-            placeholder="key=value (or key to remove)",
-            layout=widgets.Layout(width="260px"),
+            description="Set tag",
+            placeholder="key=value",
+            layout=widgets.Layout(width="240px"),
         )
         self.add_tag_button = widgets.Button(description="Add tag", icon="tag")
         self.remove_tag_button = widgets.Button(description="Remove tag")
@@ -520,26 +525,33 @@ class DeployForm(Panel):
         self.model: Model | None = None
         self._on_deployed = on_deployed
         self._default_name = ""
-        wide = widgets.Layout(width="460px")
+        label = {"description_width": "100px"}
+
+        def field(description: str, value: str = "", placeholder: str = "") -> widgets.Text:
+            return widgets.Text(
+                value,
+                description=description,
+                placeholder=placeholder,
+                style=label,
+                layout=widgets.Layout(width="520px"),
+            )
+
         self.header = widgets.HTML()
-        self.service_name = widgets.Text(description="Service", layout=wide)
-        self.entry_script = widgets.Text("score.py", description="Entry script", layout=wide)
-        self.source_dir = widgets.Text(
-            description="Source dir",
-            placeholder="optional: the folder of the script's code",
-            layout=wide,
+        self.service_name = field("Service")
+        self.entry_script = field("Entry script", "score.py", "the script with init() and run()")
+        self.source_dir = field(
+            "Source dir", placeholder="optional: the folder of the script's code"
         )
-        self.env_file = widgets.Text(
-            description="Environment",
-            placeholder="optional: requirements.txt or conda .yml",
-            layout=wide,
+        self.env_file = field("Environment", placeholder="optional: requirements.txt or conda .yml")
+        self.target = widgets.ToggleButtons(
+            options=["process", "docker"], style={"button_width": "90px"}
         )
-        self.target = widgets.ToggleButtons(options=["process", "docker"], description="Target")
         self.target_note = widgets.HTML()
         self.port = widgets.Text(
             description="Port",
             placeholder="blank: a free port",
-            layout=widgets.Layout(width="220px"),
+            style=label,
+            layout=widgets.Layout(width="260px"),
         )
         self.overwrite = widgets.Checkbox(
             description="replace a service of the same name", indent=False
@@ -552,7 +564,16 @@ class DeployForm(Panel):
             self.entry_script,
             self.source_dir,
             self.env_file,
-            widgets.HBox([self.target, self.target_note]),
+            widgets.HBox(
+                [
+                    widgets.HTML(
+                        '<div style="text-align:right;padding-right:8px">Target</div>',
+                        layout=widgets.Layout(width="104px"),
+                    ),
+                    self.target,
+                ]
+            ),
+            self.target_note,
             widgets.HBox([self.port, self.overwrite]),
             widgets.HBox([self.deploy, self.cancel]),
             *self._footer(),
@@ -584,7 +605,8 @@ class DeployForm(Panel):
             self.target.value = "process"
             self.target.disabled = True
             self.target_note.value = (
-                f'<span style="color:#57606a">Docker is off: {esc(why)}.</span>'
+                f'<div style="color:#57606a;line-height:1.4;margin-left:104px">'
+                f"Docker is off: {esc(why)}.</div>"
             )
         self.layout.display = None
 
