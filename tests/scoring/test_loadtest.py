@@ -64,8 +64,13 @@ def _png_size(data: bytes) -> tuple[int, int]:
 def test_errors_by_status_are_exact_and_percentiles_match_statistics(picky) -> None:
     n = 140
     seen = []
-    result = load_test(picky.url, lambda i: {"i": i}, requests=n, concurrency=6,
-                       on_progress=lambda done, total: seen.append((done, total)))
+    result = load_test(
+        picky.url,
+        lambda i: {"i": i},
+        requests=n,
+        concurrency=6,
+        on_progress=lambda done, total: seen.append((done, total)),
+    )
     fives = sum(1 for i in range(n) if i % 5 == 0)
     sevens = sum(1 for i in range(n) if i % 5 and i % 7 == 0)
     assert (fives, sevens) == (28, 16)
@@ -102,7 +107,9 @@ def test_errors_by_status_are_exact_and_percentiles_match_statistics(picky) -> N
 
 def test_one_body_for_all_and_auth_keys(serve) -> None:
     server = serve("plain_json", auth_keys=["s3cret-key-1"])
-    result = load_test(server.url, {"data": [[1, 2, 3]]}, requests=20, concurrency=4, auth_key="s3cret-key-1")
+    result = load_test(
+        server.url, {"data": [[1, 2, 3]]}, requests=20, concurrency=4, auth_key="s3cret-key-1"
+    )
     assert (result.ok, result.errors_by_status) == (20, {})
     no_key = load_test(server.url + "/score", '{"data": [[1, 2, 3]]}', requests=8, concurrency=2)
     assert no_key.errors_by_status == {401: 8} and no_key.ok == 0
@@ -125,8 +132,14 @@ def test_connection_errors_and_timeouts_count_and_never_crash(picky) -> None:
 
 def test_cancel_and_deadline_stop_early(picky) -> None:
     body = {"i": 1, "sleep": 0.02}
-    stopped = load_test(picky.url, body, requests=2000, concurrency=2,
-                        on_progress=lambda done, total: done < 6, progress_interval=0.02)
+    stopped = load_test(
+        picky.url,
+        body,
+        requests=2000,
+        concurrency=2,
+        on_progress=lambda done, total: done < 6,
+        progress_interval=0.02,
+    )
     assert 6 <= stopped.sent < 2000 and stopped.stopped == "cancelled"
     assert stopped.ok == stopped.sent and "(stopped: cancelled)" in str(stopped)
 
@@ -159,7 +172,9 @@ def test_bad_arguments_are_clear_errors(kwargs: dict, message: str) -> None:
         load_test("http://127.0.0.1:9", body, **args)
 
 
-@pytest.mark.parametrize("url", ["http://10.0.0.1:80", "http://example.com:5001", "http://192.168.1.2:5001/score"])
+@pytest.mark.parametrize(
+    "url", ["http://10.0.0.1:80", "http://example.com:5001", "http://192.168.1.2:5001/score"]
+)
 def test_refuses_non_loopback_targets(url: str) -> None:
     with pytest.raises(InvalidArgumentError, match="only targets loopback addresses"):
         load_test(url, {"data": []}, requests=1, concurrency=1)
@@ -174,9 +189,22 @@ def test_target_and_example_helpers() -> None:
         resolve_target(42)
     assert percentile([1.0, 2.0, 3.0, 4.0], 50) == 2.5
     assert percentile([7.0], 99) == 7.0
-    v3 = {"paths": {"/score": {"post": {"requestBody": {"content": {"application/json": {
-        "schema": {"$ref": "#/components/schemas/ServiceInput"}}}}}}},
-        "components": {"schemas": {"ServiceInput": {"example": {"a": 1}}}}}
+    v3 = {
+        "paths": {
+            "/score": {
+                "post": {
+                    "requestBody": {
+                        "content": {
+                            "application/json": {
+                                "schema": {"$ref": "#/components/schemas/ServiceInput"}
+                            }
+                        }
+                    }
+                }
+            }
+        },
+        "components": {"schemas": {"ServiceInput": {"example": {"a": 1}}}},
+    }
     assert swagger_example(v3) == {"a": 1}
     assert swagger_example({"paths": {"/score": {"post": {}}}}) is None
 
@@ -195,9 +223,13 @@ def test_plot_png_is_a_png_of_the_requested_size(picky) -> None:
     assert edges[0] < 0.002 < edges[-1]
 
 
-def test_cli_prints_the_table_and_json(picky, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+def test_cli_prints_the_table_and_json(
+    picky, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
     png = tmp_path / "h.png"
-    assert cli_main(["loadtest", picky.url, '{"i": 5}', "-n", "12", "-c", "3", "--png", str(png)]) == 0
+    assert (
+        cli_main(["loadtest", picky.url, '{"i": 5}', "-n", "12", "-c", "3", "--png", str(png)]) == 0
+    )
     out = capsys.readouterr().out
     assert "12 of 12 sent, 0 ok, 12 errors" in out and "400 x 12" in out
     assert '400: {"error": "5 is a multiple of 5"}' in out  # one sample body per status
@@ -212,3 +244,51 @@ def test_cli_prints_the_table_and_json(picky, capsys: pytest.CaptureFixture[str]
     # no body given and an undecorated script: its swagger has no example
     assert cli_main(["loadtest", picky.url, "-n", "1", "-c", "1"]) == 1
     assert "has no input example" in capsys.readouterr().err
+
+
+SCHEMA_SCALE = textwrap.dedent(
+    """
+    import os
+    from inference_schema.parameter_types.standard_py_parameter_type import StandardPythonParameterType
+    from inference_schema.schema_decorators import input_schema
+
+    def init():
+        global k
+        k = float(open(os.path.join(os.environ["AZUREML_MODEL_DIR"], "k.txt")).read())
+
+    @input_schema("data", StandardPythonParameterType([1.0, 2.0]))
+    def run(data):
+        return {"scaled": [x * k for x in data]}
+    """
+)
+
+
+def test_webservice_target_with_auth_and_the_cli_by_name(
+    k_model, no_leaked_services, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from jupyter_mldeploy import InferenceConfig
+    from jupyter_mldeploy.deploy.api import deploy
+    from jupyter_mldeploy.deploy.process import ProcessWebservice
+
+    (tmp_path / "score.py").write_text(SCHEMA_SCALE)
+    service = deploy(
+        "locked",
+        [k_model],
+        InferenceConfig("score.py", source_directory=str(tmp_path)),
+        ProcessWebservice.deploy_configuration(auth_enabled=True),
+    )
+    service.wait_for_deployment(timeout_sec=120)
+    result = load_test(
+        service, {"data": [2.0]}, requests=16, concurrency=4
+    )  # the service's own key
+    assert (result.ok, result.errors_by_status) == (16, {})
+    assert result.url == f"http://127.0.0.1:{service.port}"
+    refused = load_test(service.scoring_uri, {"data": [2.0]}, requests=4, concurrency=2)
+    assert refused.errors_by_status == {401: 4}
+
+    # no body given: the CLI sends the swagger example ({"data": [1.0, 2.0]})
+    assert cli_main(["loadtest", "locked", "-n", "10", "-c", "2", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert (data["sent"], data["ok"]) == (10, 10)
+    assert cli_main(["loadtest", "nope", "{}", "-n", "1", "-c", "1"]) == 1
+    assert "no service named 'nope'" in capsys.readouterr().err
