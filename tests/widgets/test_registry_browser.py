@@ -269,6 +269,26 @@ def test_delete_version_asks_first(models: dict[str, Model], browser: RegistryBr
     assert "Delete  k:" not in visible_text(browser)
 
 
+def test_an_explicit_registry_is_browsed_instead_of_the_default(
+    models: dict[str, Model], tmp_path: Path
+) -> None:
+    from jupyter_mldeploy.errors import InvalidArgumentError
+    from jupyter_mldeploy.registry import Registry
+
+    other = Registry(tmp_path / "other-home")
+    (tmp_path / "w.txt").write_text("w")
+    other.register(tmp_path / "w.txt", "elsewhere")
+    for registry in (other, str(tmp_path / "other-home")):
+        panel = RegistryBrowser(registry=registry)
+        try:
+            assert _options(panel.models) == ["elsewhere"]
+            assert "1 model, 1 version" in visible_text(panel)
+        finally:
+            panel.close()
+    with pytest.raises(InvalidArgumentError, match="for_model\\(\\) takes a Model, got str"):
+        RegistryBrowser.for_model("k:1")  # type: ignore[arg-type]
+
+
 # --- the Model display hook -----------------------------------------------------------------
 
 
