@@ -101,7 +101,9 @@ def resolve_target(target: Any, auth_key: str | None = None) -> tuple[str, str |
         try:
             port = parts.port
         except ValueError as err:
-            raise InvalidArgumentError(f"{target!r} has a bad port ({err}); pass e.g. 'http://127.0.0.1:5001'") from err
+            raise InvalidArgumentError(
+                f"{target!r} has a bad port ({err}); pass e.g. 'http://127.0.0.1:5001'"
+            ) from err
         if port is None:
             raise InvalidArgumentError(f"{target!r} has no port; pass e.g. 'http://127.0.0.1:5001'")
         netloc = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
@@ -114,8 +116,13 @@ def resolve_target(target: Any, auth_key: str | None = None) -> tuple[str, str |
             f"cannot load-test a {type(target).__name__}; pass a Webservice or a URL such as 'http://127.0.0.1:5001'"
         )
     if not port:
+        state = getattr(target, "state", "?")
+        if state == "Deleted":
+            raise InvalidArgumentError(
+                f"service {name!r} was deleted; deploy it again to send it requests"
+            )
         raise InvalidArgumentError(
-            f"service {name!r} has no port yet (state {getattr(target, 'state', '?')}); "
+            f"service {name!r} has no port yet (state {state}); "
             "wait with service.wait_for_deployment() and try again"
         )
     key = auth_key
@@ -170,7 +177,9 @@ def swagger_example(doc: Mapping[str, Any]) -> Any | None:
     if "example" in media:
         candidates.append(media["example"])
     for example in (media.get("examples") or {}).values():
-        candidates.append(resolve(example).get("value") if isinstance(resolve(example), Mapping) else None)
+        candidates.append(
+            resolve(example).get("value") if isinstance(resolve(example), Mapping) else None
+        )
     candidates.append(from_schema(media.get("schema")))
     for candidate in candidates:
         if candidate not in (None, {}, [], ""):
@@ -241,6 +250,13 @@ class LoadTestResult:
     ``errors_by_status`` counts non-2xx answers by status, and requests with no answer
     under :data:`CONNECTION_ERROR` (0). ``sent`` is below ``requests`` only when the run
     was stopped (``stopped`` says why: ``"cancelled"`` or ``"deadline"``).
+
+    Examples
+    --------
+    >>> result = LoadTestResult("http://127.0.0.1:5001", 4, 2, 4, 0.01,
+    ...                         latencies=[0.001, 0.002, 0.003], errors_by_status={500: 1, 0: 1})
+    >>> round(result.p50 * 1000, 3), result.ok, result.errors_text()
+    (2.0, 2, 'connection error x 1, 500 x 1')
     """
 
     url: str
@@ -362,7 +378,9 @@ class LoadTestResult:
         """``'400 x 3, connection error x 1'`` (or ``'none'``)."""
         if not self.errors_by_status:
             return "none"
-        return ", ".join(f"{_status_label(k)} x {v}" for k, v in sorted(self.errors_by_status.items()))
+        return ", ".join(
+            f"{_status_label(k)} x {v}" for k, v in sorted(self.errors_by_status.items())
+        )
 
     def __str__(self) -> str:
         def ms(value: float) -> str:
@@ -371,7 +389,10 @@ class LoadTestResult:
         stopped = f" (stopped: {self.stopped})" if self.stopped else ""
         rows = [
             ("target", f"{self.url}/score"),
-            ("requests", f"{self.sent} of {self.requests} sent{stopped}, {self.ok} ok, {self.errors} errors"),
+            (
+                "requests",
+                f"{self.sent} of {self.requests} sent{stopped}, {self.ok} ok, {self.errors} errors",
+            ),
             ("concurrency", str(self.concurrency)),
             ("wall time", f"{self.wall_s:.3f} s"),
             ("throughput", f"{self.throughput:.1f} req/s"),
@@ -406,10 +427,18 @@ class LoadTestResult:
         edges_ms = [e * 1000 for e in edges]
         if self.latencies:
             axes.stairs(counts, edges_ms, fill=True, color="#8cb4e0", edgecolor="#2f6db5")
-            for name, value, colour in (("p50", self.p50, "#1a7f37"), ("p95", self.p95, "#9a6700"),
-                                        ("p99", self.p99, "#cf222e")):
-                axes.axvline(value * 1000, color=colour, linestyle="--", linewidth=1.2,
-                             label=f"{name} {value * 1000:.2f} ms")
+            for name, value, colour in (
+                ("p50", self.p50, "#1a7f37"),
+                ("p95", self.p95, "#9a6700"),
+                ("p99", self.p99, "#cf222e"),
+            ):
+                axes.axvline(
+                    value * 1000,
+                    color=colour,
+                    linestyle="--",
+                    linewidth=1.2,
+                    label=f"{name} {value * 1000:.2f} ms",
+                )
             axes.legend(loc="upper right", fontsize="small", frameon=False)
         else:
             axes.text(0.5, 0.5, "no answers", ha="center", va="center", transform=axes.transAxes)
@@ -429,12 +458,18 @@ class LoadTestResult:
 
 
 def _check(requests: int, concurrency: int, timeout: float, deadline_s: float) -> None:
-    if isinstance(requests, bool) or not isinstance(requests, int) or not 1 <= requests <= MAX_REQUESTS:
+    if (
+        isinstance(requests, bool)
+        or not isinstance(requests, int)
+        or not 1 <= requests <= MAX_REQUESTS
+    ):
         raise InvalidArgumentError(
             f"requests must be a whole number from 1 to {MAX_REQUESTS}, got {requests!r}"
         )
     if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
-        raise InvalidArgumentError(f"concurrency must be a whole number of at least 1, got {concurrency!r}")
+        raise InvalidArgumentError(
+            f"concurrency must be a whole number of at least 1, got {concurrency!r}"
+        )
     if concurrency > MAX_CONCURRENCY:
         raise InvalidArgumentError(
             f"concurrency {concurrency} is above the limit of {MAX_CONCURRENCY}; use fewer workers"
@@ -450,7 +485,9 @@ def _check(requests: int, concurrency: int, timeout: float, deadline_s: float) -
         )
 
 
-def _bodies(body: Body, requests: int, content_type: str | None) -> list[tuple[bytes, str]] | tuple[bytes, str]:
+def _bodies(
+    body: Body, requests: int, content_type: str | None
+) -> list[tuple[bytes, str]] | tuple[bytes, str]:
     if callable(body):
         return [encode_body(body(i), content_type) for i in range(requests)]
     return encode_body(body, content_type)
@@ -495,8 +532,14 @@ class _Run:
                 self.samples.setdefault(status, sample)
 
 
-def _worker(run: _Run, base_url: str, key: str | None, timeout: float, bodies: Any,
-            extra_headers: Mapping[str, str]) -> None:
+def _worker(
+    run: _Run,
+    base_url: str,
+    key: str | None,
+    timeout: float,
+    bodies: Any,
+    extra_headers: Mapping[str, str],
+) -> None:
     from .client import ScoringClient
 
     client = ScoringClient(base_url, auth_key=key, timeout=timeout)
@@ -588,8 +631,10 @@ def load_test(
     run = _Run(requests, cancel, time.monotonic() + deadline_s)
     threads = [
         threading.Thread(
-            target=_worker, args=(run, base_url, key, timeout, bodies, extra),
-            name=f"mldeploy-loadtest-{i}", daemon=True,
+            target=_worker,
+            args=(run, base_url, key, timeout, bodies, extra),
+            name=f"mldeploy-loadtest-{i}",
+            daemon=True,
         )
         for i in range(concurrency)
     ]
@@ -619,4 +664,3 @@ def load_test(
         error_samples=dict(run.samples),
         stopped=run.stopped if run.done < requests else None,
     )
-

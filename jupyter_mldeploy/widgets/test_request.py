@@ -508,13 +508,13 @@ class TestRequestPanel(Panel):
                 answer = self._client.request(
                     prepared.method, "/score", prepared.body, prepared.headers
                 )
-            except ScoringRequestError:
+            except ScoringRequestError as err:
                 self.last_response = None
                 self._remember(prepared.entry)
                 self.response_status.value = f"{badge('no answer', '#cf222e')}"
                 self.response_body.value = ""
                 self.headers_box.layout.display = "none"
-                raise
+                raise self._explain(err) from err
             self.last_response = answer
             self._remember(
                 replace(
@@ -528,6 +528,21 @@ class TestRequestPanel(Panel):
         finally:
             self.send_button.disabled = False
             self.send_button.description = "Send"
+
+    def _explain(self, err: ScoringRequestError) -> ScoringRequestError:
+        """Say why a service gave no answer when its state tells (deleted, failed, restarting)."""
+        name = getattr(self.service, "name", None)
+        state = getattr(self.service, "state", None) if name else None
+        if state == "Deleted":
+            return ScoringRequestError(
+                f"service {name!r} was deleted; deploy it again to send it requests"
+            )
+        if state in (None, "Healthy"):
+            return err
+        return ScoringRequestError(
+            f"service {name!r} is {state} and did not answer ({err}); see service.get_logs(), "
+            "and send again once it is Healthy"
+        )
 
     def _show_response(self, answer: Response) -> None:
         ok = 200 <= answer.status < 300

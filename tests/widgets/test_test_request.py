@@ -175,7 +175,8 @@ def test_error_answers_show_status_and_error_body(make_service, panels) -> None:
     service.delete()
     panel.send_button.click()
     panel.wait(30)
-    assert "Error:" in visible_text(panel)
+    text = visible_text(panel)
+    assert "Error: service 'scale' was deleted; deploy it again" in " ".join(text.split()), text
 
 
 def test_rawhttp_bytes_answer_shows_a_hex_summary_and_get_works(make_service, panels) -> None:
