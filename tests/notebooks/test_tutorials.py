@@ -1,0 +1,211 @@
+"""The tutorial notebooks: stored clean, and executed by nbval (a real kernel, real services) in the suite.
+
+nbval runs in a subprocess on a copy of ``notebooks/`` with this test's
+``MLDEPLOY_HOME`` (the kernel inherits it), the project's pytest settings
+(``filterwarnings = error``) and the ``_nbval_capture`` plugin, which writes the
+executed notebook so that the test can check what a user would see: real answers,
+the panels, and nothing left running.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import nbformat
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+NOTEBOOKS = ROOT / "notebooks"
+TUTORIAL = NOTEBOOKS / "01-deploy-from-a-notebook.ipynb"
+CHECK = "# NBVAL_CHECK_OUTPUT"
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+
+#: Every magic the tutorial must use (the magic's text as it appears in a cell).
+MAGICS = (
+    "%%score_script",
+    "%deploy_local",
+    "%mldeploy models",
+    "%mldeploy register",
+    "%mldeploy services",
+    "%mldeploy logs",
+    "%mldeploy test",
+    "%mldeploy delete",
+    "%mldeploy package",
+)
+
+#: panel -> a line of the cell whose output is that panel
+PANEL_CELLS = {
+    "RegistryBrowser": "RegistryBrowser()",
+    "Model (compact RegistryBrowser)": 'Model.get("diabetes-ridge", version=1)',
+    "DeploymentPanel (%deploy_local)": "service = %deploy_local tut-diabetes",
+    "DeploymentPanel (Webservice display)": "py_service  # a Webservice shows itself",
+    "TestRequestPanel": "panel = TestRequestPanel(service)",
+    "PackagePanel (ModelPackage display)": "package.wait_for_creation(",
+}
+
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("no_leaked_services")]
+
+
+def _code_cells(nb: Any) -> list[Any]:
+    return [c for c in nb.cells if c.cell_type == "code"]
+
+
+def _cell(nb: Any, needle: str) -> Any:
+    """The one code cell whose source contains ``needle``."""
+    found = [c for c in _code_cells(nb) if needle in c.source]
+    assert len(found) == 1, f"expected one cell with {needle!r}, found {len(found)}"
+    return found[0]
+
+
+def _text(cell: Any) -> str:
+    """What the cell showed as text: streams, text/plain of results and displays, errors."""
+    parts = []
+    for out in cell.get("outputs", []):
+        if out.get("output_type") == "stream":
+            parts.append(out["text"])
+        elif "data" in out:
+            parts.append(str(out["data"].get("text/plain", "")))
+        elif out.get("output_type") == "error":
+            parts.append("\n".join(out.get("traceback", [])))
+    return "".join(parts)
+
+
+# --- the committed notebook --------------------------------------------------------------------
+
+
+def test_committed_tutorial_is_valid_clean_and_complete() -> None:
+    nb = nbformat.read(TUTORIAL, as_version=4)
+    nbformat.validate(nb)
+    assert nb.metadata["kernelspec"]["name"] == "python3"
+    assert "widgets" not in nb.metadata, "widget state is stored: clear the notebook's outputs"
+    checked = 0
+    for cell in _code_cells(nb):
+        if cell.source.startswith(CHECK):
+            # nbval compares only cells with an execution count and stored outputs
+            checked += 1
+            assert cell.execution_count is not None, cell.source
+            assert cell.outputs, f"checked cell without expected output:\n{cell.source}"
+            assert {o.output_type for o in cell.outputs} == {"stream"}, cell.source
+        else:
+            assert cell.outputs == [] and cell.execution_count is None, (
+                f"stored with outputs (clear them):\n{cell.source}"
+            )
+    assert checked >= 5
+    source = "\n".join(c.source for c in _code_cells(nb))
+    for magic in MAGICS:
+        assert magic in source, f"the tutorial does not use {magic}"
+    assert "service.run(" in source and "service.get_logs(" in source and ".delete()" in source
+    assert "Model.register(" in source and "Model.package(" in source and "Model.deploy(" in source
+    for needle in PANEL_CELLS.values():
+        _cell(nb, needle)  # exactly one cell shows each panel
+
+
+# --- the notebook executed by nbval ------------------------------------------------------------
+
+
+def _free(port: int) -> bool:
+    """Whether a server could listen on ``port`` again (TIME_WAIT leftovers of closed connections are fine)."""
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def test_tutorial_runs_under_nbval(tmp_path: Path, mldeploy_home: Path) -> None:
+    work = tmp_path / "notebooks"
+    shutil.copytree(
+        NOTEBOOKS, work, ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__")
+    )
+    executed = tmp_path / "executed.ipynb"
+    env = {
+        **os.environ,
+        "MLDEPLOY_HOME": str(mldeploy_home),  # the kernel is a subprocess of this one
+        "NBVAL_CAPTURE": str(executed),
+        "PYTHONPATH": os.pathsep.join(
+            [str(Path(__file__).parent), os.environ.get("PYTHONPATH", "")]
+        ),
+    }
+    command = [
+        sys.executable,
+        "-m",
+        "pytest",
+        str(work / TUTORIAL.name),
+        "--nbval-lax",
+        "--nbval-current-env",
+        "--nbval-cell-timeout=120",
+        "-c",
+        str(ROOT / "pyproject.toml"),
+        "--rootdir",
+        str(tmp_path),  # our filterwarnings = error
+        "-p",
+        "no:cacheprovider",
+        "-p",
+        "_nbval_capture",
+        "-q",
+        "-x",
+    ]
+    started = time.monotonic()
+    run = subprocess.run(
+        command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=400, check=False
+    )
+    seconds = time.monotonic() - started
+    report = run.stdout[-8000:] + run.stderr[-3000:]
+    assert run.returncode == 0, f"nbval failed:\n{report}"
+    assert re.search(r"\b\d+ passed\b", run.stdout) and "failed" not in run.stdout, report
+    print(f"tutorial under nbval: {seconds:.1f} s")
+
+    nb = json.loads(executed.read_text(encoding="utf-8"))
+    nb = nbformat.from_dict(nb)
+
+    # every cell ran and showed nothing on stderr (warnings, tracebacks)
+    for cell in _code_cells(nb):
+        streams = [o for o in cell.outputs if o.get("output_type") == "stream"]
+        stderr = "".join(o["text"] for o in streams if o["name"] == "stderr")
+        assert not stderr.strip(), f"stderr in cell:\n{cell.source}\n---\n{stderr}"
+        assert all(o.get("output_type") != "error" for o in cell.outputs), cell.source
+
+    # the entry script was tried before deploying, and the service answered with numbers
+    tried = _text(_cell(nb, "%%score_script src/score.py --model"))
+    assert "--- result (HTTP 200) ---" in tried and "OK: run() takes schema input" in tried
+    deployed = _cell(nb, "%deploy_local tut-diabetes")  # shows the deployment panel (or its text)
+    assert any(WIDGET_VIEW in o.get("data", {}) for o in deployed.outputs) or "Healthy" in _text(
+        deployed
+    )
+    answered = _text(_cell(nb, "print(np.round(answer, 1))"))
+    assert len(re.findall(r"\d+\.\d", answered)) == 3, answered
+    tested = _text(_cell(nb, "%mldeploy test tut-diabetes"))
+    assert re.search(r"\d+\.\d+", tested.split("/score", 1)[1]), tested
+    assert "Reloading service 'tut-diabetes'" in _text(_cell(nb, "%%score_script src/score.py\n"))
+    assert "access POST /score" in _text(_cell(nb, "%mldeploy logs tut-diabetes"))
+    logged = re.search(r"(\d+) scoring requests logged", _text(_cell(nb, "service.get_logs()")))
+    assert logged and int(logged.group(1)) >= 3, "run(), %mldeploy test, the 422 and the panel's"
+    assert (work / "diabetes-image" / "Dockerfile").is_file()
+
+    # the panels were displayed as widgets
+    for panel, needle in PANEL_CELLS.items():
+        cell = _cell(nb, needle)
+        assert any(WIDGET_VIEW in o.get("data", {}) for o in cell.outputs), f"{panel}: no widget"
+
+    # nothing left running: no service records, every port the services used is free again
+    from jupyter_mldeploy import Webservice
+
+    assert Webservice.list() == []
+    shown = _text(_cell(nb, "print(service.scoring_uri)")) + _text(_cell(nb, "%mldeploy services"))
+    ports = {int(p) for p in re.findall(r"http://127\.0\.0\.1:(\d+)/score", shown)}
+    assert len(ports) == 2, f"expected the two services' ports in:\n{shown}"
+    deadline = time.monotonic() + 10
+    while not all(_free(p) for p in ports) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert all(_free(p) for p in ports), f"ports still taken after the tutorial: {ports}"
