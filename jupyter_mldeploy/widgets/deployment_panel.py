@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -41,6 +42,8 @@ _LOG_BOX = (
 )
 _PRE = "margin:0;font-size:85%;line-height:1.35;white-space:pre-wrap;word-break:break-all"
 _HIDDEN = "none"
+#: Seconds between state probes of a Failed service (each probe adds a line to its log).
+FAILED_PROBE_S = 10.0
 
 
 def line_fraction(phase: str, line: str) -> float | None:
@@ -337,6 +340,8 @@ class DeploymentPanel(Panel):
         #: the background thread of the last Delete (None before)
         self.worker: threading.Thread | None = None
         self._failure_key: tuple[Any, ...] | None = None
+        self._next_failed_probe = 0.0
+        self._probe_key: tuple[int, bool | None] | None = None
         self._lock = threading.RLock()
         self.children = [
             widgets.HBox(
@@ -384,7 +389,7 @@ class DeploymentPanel(Panel):
                 if progress is not None:
                     self.progress_view.follow(progress)
                 self.progress_view.pump()
-                state = self._probe()
+                state = self._probe_when_due(progress)
                 if state == "Deleted":
                     self._on_deleted()
                     return False
@@ -404,16 +409,37 @@ class DeploymentPanel(Panel):
             timer.daemon = True
             timer.start()
 
+    def _probe_when_due(self, progress: DeploymentProgress | None) -> str:
+        """The state, probed every tick; a Failed service with no operation running only every 10 s.
+
+        (A failed server logs every probe it answers 503: probing it each second would push the
+        init() traceback out of the log tail.)
+        """
+        now = time.monotonic()
+        key = (id(progress), progress.done if progress is not None else None)
+        if self.state == "Failed" and key == self._probe_key and now < self._next_failed_probe:
+            # nothing started or ended since the last probe: only look whether it was deleted
+            return "Deleted" if self._gone() else self.state
+        state = self._probe()
+        self._probe_key, self._next_failed_probe = key, now + FAILED_PROBE_S
+        return state
+
     def _probe(self) -> str:
         state = str(self.service.state)
         if state in ("Failed", "Unhealthy"):
-            from ..deploy.webservice import Webservice
-
-            try:
-                Webservice(self.service.name)
-            except ServiceNotFoundError:
+            if self._gone():
                 return "Deleted"  # removed by another object, the CLI or another kernel
         return state
+
+    def _gone(self) -> bool:
+        """Whether the service was deleted (its record is gone; a file read while it exists)."""
+        from ..deploy.webservice import Webservice
+
+        try:
+            Webservice(self.service.name)
+        except ServiceNotFoundError:
+            return True
+        return False
 
     def _show_state(self, state: str) -> None:
         self.state = state

@@ -255,6 +255,11 @@ def test_init_failure_shows_the_exception_and_its_file_and_line(
     assert re.search(r"✗\s+init\s+", text) and "Fix the entry script, then press Reload" in text
     assert panel.progress_bar.description == "Failed" and panel.progress_bar.bar_style == "danger"
     assert "loading weights" in visible_text(panel.log_view)
+    # a failed server logs every probe it answers 503: the panel probes it rarely (the
+    # traceback stays in the log tail), 15 refreshes here add at most one line
+    before = service.get_logs(500).count("GET /ready 503")
+    time.sleep(1.5)
+    assert service.get_logs(500).count("GET /ready 503") - before <= 1
 
     # found again (another kernel): the saved phases and the traceback from the log
     again = _panel(panels, Webservice("broken"))
