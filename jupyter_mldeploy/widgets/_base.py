@@ -143,13 +143,13 @@ class Panel(widgets.VBox):
     """
 
     def __init__(self, **kwargs: Any) -> None:
+        self._tickers: list[Ticker] = []  # before the widget exists: close() may run on a failed init
         super().__init__(**kwargs)
         self.add_class("mldeploy-panel")
         #: one-line messages: errors in red, notes in grey
         self.status = widgets.HTML(layout=widgets.Layout(display="none"))
         #: unexpected exceptions, with their traceback
         self.errors = widgets.Output(layout=widgets.Layout(display="none"))
-        self._tickers: list[Ticker] = []
 
     # --- messages ------------------------------------------------------------------------
 
@@ -173,11 +173,13 @@ class Panel(widgets.VBox):
         """Hide the status line and the error output."""
         self.status.value = ""
         self.status.layout.display = "none"
-        self.errors.clear_output()
+        self.errors.outputs = ()  # not clear_output(): no terminal escape codes, safe from threads
         self.errors.layout.display = "none"
 
     def _set_status(self, inner_html: str, colour: str) -> None:
-        self.status.value = f'<div style="color:{colour};white-space:pre-wrap">{inner_html}</div>'
+        self.status.value = (
+            f'<div style="color:{colour};white-space:pre-wrap;line-height:1.4">{inner_html}</div>'
+        )
         self.status.layout.display = None
 
     def guard(self, callback: F) -> F:
