@@ -42,6 +42,7 @@ _LOG_BOX = (
 )
 _PRE = "margin:0;font-size:85%;line-height:1.35;white-space:pre-wrap;word-break:break-all"
 _HIDDEN = "none"
+_TD = "padding:1px 10px 1px 0;border:none;line-height:1.4;"
 #: Seconds between state probes of a Failed service (each probe adds a line to its log).
 FAILED_PROBE_S = 10.0
 
@@ -128,12 +129,12 @@ def _phase_rows(phases: list[dict[str, Any]], running_ok: bool = True) -> str:
         shown = detail if ok is False else detail.splitlines()[0][:160] if detail else ""
         rows.append(
             f'<tr style="color:{colour if ok is not True else "inherit"}">'
-            f'<td style="color:{colour};padding-right:6px">{mark}</td>'
-            f'<td style="padding-right:10px;font-weight:600">{esc(phase.get("name", "?"))}</td>'
-            f'<td style="padding-right:10px;text-align:right;white-space:nowrap">'
+            f'<td style="{_TD}color:{colour}">{mark}</td>'
+            f'<td style="{_TD}font-weight:600">{esc(phase.get("name", "?"))}</td>'
+            f'<td style="{_TD}text-align:right;white-space:nowrap">'
             f"{esc(human_seconds(float(phase.get('seconds') or 0)))}"
             f"{' (running)' if ok is None and running_ok else ''}</td>"
-            f'<td style="white-space:pre-wrap">{esc(shown)}</td></tr>'
+            f'<td style="{_TD}white-space:pre-wrap">{esc(shown)}</td></tr>'
         )
     return f'<table class="mldeploy-phases" style="border-collapse:collapse;font-size:90%">{"".join(rows)}</table>'
 
@@ -239,6 +240,7 @@ class ProgressView:
                 self.bar.description = "Failed" if failed else "Done"
                 if not failed:
                     self._show_fraction(1.0)
+                    _hide(self.last_line, True)  # done: the last output line is old news
 
     def _handle(self, event: Event) -> None:
         if event.kind == "phase-start":
