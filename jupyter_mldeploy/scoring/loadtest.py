@@ -439,15 +439,17 @@ class LoadTestResult:
                     linewidth=1.2,
                     label=f"{name} {value * 1000:.2f} ms",
                 )
-            axes.legend(loc="upper right", fontsize="small", frameon=False)
+            axes.legend(
+                loc="lower center",
+                bbox_to_anchor=(0.5, 1.0),
+                ncol=3,
+                fontsize="small",
+                frameon=False,
+            )
         else:
             axes.text(0.5, 0.5, "no answers", ha="center", va="center", transform=axes.transAxes)
         axes.set_xlabel("latency (ms)")
         axes.set_ylabel("requests")
-        axes.set_title(
-            f"{len(self.latencies)} answers, concurrency {self.concurrency}, {self.throughput:.0f} req/s",
-            fontsize="medium",
-        )
         figure.tight_layout()
         out = BytesIO()
         figure.savefig(out, format="png", dpi=dpi)
