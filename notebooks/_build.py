@@ -140,6 +140,25 @@ print(f"R^2 on the training data: {r2:.3f}; first row: {X[0].round(4).tolist()}"
 
 md(
     """
+A model file only loads with the library versions it was saved with, so write them
+down now. A Docker deployment or a package installs exactly these (the process target
+below simply uses this notebook's Python):
+"""
+)
+
+code(
+    """
+from pathlib import Path
+
+import sklearn
+
+Path("requirements.txt").write_text(f"scikit-learn=={sklearn.__version__}\\njoblib=={joblib.__version__}\\n")
+print(Path("requirements.txt").read_text())
+"""
+)
+
+md(
+    """
 ## 3. Register it
 
 `Model.register` copies the file into the local registry and gives it a version:
@@ -237,8 +256,6 @@ an image gets (Azure ML's `source_directory`).
 
 code(
     """
-from pathlib import Path
-
 Path("src").mkdir(exist_ok=True)
 """
 )
@@ -295,17 +312,12 @@ from Python, the Azure ML v1 name) builds an image from a base image, the wheels
 environment, the models and `src/`, and runs it as a container published on
 `127.0.0.1` only. Two differences from the process target:
 
-* the container does not see this notebook's packages, so list what `score.py`
-  imports in a requirements file and pass it with `--env`;
+* the container does not see this notebook's packages: it installs the ones in
+  `requirements.txt` (written in step 2), passed with `--env`;
 * it needs a Docker engine and takes longer the first time (the image build; the
   wheels are resolved on this machine, so the build itself needs no network). Later
   edits of `src/` still reload without a rebuild: the folder is mounted.
 
-```python
-%%writefile requirements.txt
-scikit-learn
-joblib
-```
 ```python
 service = %deploy_local tut-diabetes --model diabetes-ridge --entry-script src/score.py \\
     --env requirements.txt --target docker
@@ -540,15 +552,15 @@ md(
 
 A package is the image a Docker deployment runs, without running it. With
 `--dockerfile-only DIR` nothing is built and no Docker engine is needed: you get a
-Dockerfile and its complete build context (the models, `src/`, and the wheels the
-image installs, resolved on this machine), which builds offline anywhere with
-`docker build`.
+Dockerfile and its complete build context: the models, `src/`, and the wheels of the
+packages in `requirements.txt` plus the scoring server's, resolved on this machine for
+the image's Python. It builds offline anywhere with `docker build`.
 """
 )
 
 code(
     """
-%mldeploy package --model diabetes-ridge --entry-script src/score.py --dockerfile-only diabetes-image
+%mldeploy package --model diabetes-ridge --entry-script src/score.py --env requirements.txt --dockerfile-only diabetes-image
 """
 )
 
@@ -561,14 +573,20 @@ print((Path("diabetes-image") / "Dockerfile").is_file())
 
 md(
     """
-From Python it is `Model.package` (Azure ML v1's call). A `ModelPackage` shows its
-phases and build output as a panel:
+From Python it is `Model.package` (Azure ML v1's call), with the environment given
+as an `Environment` in the `InferenceConfig`. A `ModelPackage` shows its phases and
+build output as a panel. (Without `generate_dockerfile=True` it builds the image with
+Docker; `package.location` is then the tag to `docker run`.)
 """
 )
 
 code(
     """
-package = Model.package(models=[model], inference_config=inference_config, generate_dockerfile=True)
+from jupyter_mldeploy import Environment
+
+env = Environment.from_pip_requirements("diabetes-env", "requirements.txt")
+package_config = InferenceConfig(entry_script="score.py", source_directory="src", environment=env)
+package = Model.package(models=[model], inference_config=package_config, generate_dockerfile=True)
 package.wait_for_creation(show_output=False)
 package
 """

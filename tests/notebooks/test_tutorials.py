@@ -191,7 +191,10 @@ def test_tutorial_runs_under_nbval(tmp_path: Path, mldeploy_home: Path) -> None:
     assert "access POST /score" in _text(_cell(nb, "%mldeploy logs tut-diabetes"))
     logged = re.search(r"(\d+) scoring requests logged", _text(_cell(nb, "service.get_logs()")))
     assert logged and int(logged.group(1)) >= 3, "run(), %mldeploy test, the 422 and the panel's"
+    # the saved package builds offline: the Dockerfile, and the wheels of what score.py imports
     assert (work / "diabetes-image" / "Dockerfile").is_file()
+    wheels = {w.name.split("-")[0].lower() for w in (work / "diabetes-image").rglob("*.whl")}
+    assert {"scikit_learn", "joblib", "numpy"} <= wheels, sorted(wheels)
 
     # the panels were displayed as widgets
     for panel, needle in PANEL_CELLS.items():
