@@ -46,6 +46,8 @@ MAX_SHOWN = 20_000
 _WIDE = {"description_width": "initial"}
 CONTENT_TYPES = ("application/json", "text/plain", "application/octet-stream")
 DEFAULT_BODY = '{"data": []}'
+#: Size of the latency histogram picture (pixels).
+PLOT_SIZE = (640, 280)
 
 _STYLE = (
     "<style>.mldeploy-mono textarea{font-family:var(--jp-code-font-family,monospace);"
@@ -367,8 +369,12 @@ class TestRequestPanel(Panel):
         self.lt_result = widgets.HTML(
             "<i>Sends the Request tab's body (POST) N times from C workers.</i>"
         )
+        #: the latency histogram, shown at its natural size (PLOT_SIZE pixels, narrower if need be)
         self.lt_image = widgets.Image(
-            format="png", layout=widgets.Layout(display="none", max_width="100%")
+            format="png",
+            layout=widgets.Layout(
+                display="none", width=f"{PLOT_SIZE[0]}px", max_width="100%", height="auto"
+            ),
         )
         self.run_button.on_click(self.guard(lambda _: self.run_load_test()))
         self.stop_button.on_click(self.guard(lambda _: self.stop_load_test()))
@@ -656,7 +662,7 @@ class TestRequestPanel(Panel):
             self.run_button.disabled, self.stop_button.disabled = False, True
         self.last_load_test = result
         self.lt_result.value = self._result_html(result)
-        self.lt_image.value = result.plot_png(560, 260)
+        self.lt_image.value = result.plot_png(*PLOT_SIZE)
         self.lt_image.layout.display = None
 
     @staticmethod
