@@ -292,7 +292,8 @@ md(
 `%deploy_local NAME --model ... --entry-script ...` deploys the registered model with
 the entry script and waits until the service answers. It shows the deployment panel:
 the state, each phase with its time, the live log and a link to `swagger.json`.
-The service is the magic's value, so `service = %deploy_local ...` keeps it.
+The service is the magic's value, so `service = %deploy_local ...` keeps it;
+`--overwrite` replaces a service of the same name (from an earlier run of this notebook).
 
 `--target process` runs the scoring server as a local process with this notebook's
 Python: it works on any machine and starts in about a second plus your `init()`.
@@ -301,7 +302,7 @@ Python: it works on any machine and starts in about a second plus your `init()`.
 
 code(
     """
-service = %deploy_local tut-diabetes --model diabetes-ridge --entry-script src/score.py --target process
+service = %deploy_local tut-diabetes --model diabetes-ridge --entry-script src/score.py --target process --overwrite
 """
 )
 
@@ -527,7 +528,9 @@ from jupyter_mldeploy import InferenceConfig, ProcessWebservice
 
 inference_config = InferenceConfig(entry_script="score.py", source_directory="src")
 deployment_config = ProcessWebservice.deploy_configuration()
-py_service = Model.deploy("tut-diabetes-py", [model], inference_config, deployment_config)
+py_service = Model.deploy(
+    "tut-diabetes-py", [model], inference_config, deployment_config, overwrite=True
+)
 py_service.wait_for_deployment(show_output=False)
 print(py_service.state, py_service.run({"data": X[:1].tolist()})["unit"])
 """,
@@ -560,6 +563,9 @@ the image's Python. It builds offline anywhere with `docker build`.
 
 code(
     """
+import shutil
+
+shutil.rmtree("diabetes-image", ignore_errors=True)  # --dockerfile-only wants a new folder
 %mldeploy package --model diabetes-ridge --entry-script src/score.py --env requirements.txt --dockerfile-only diabetes-image
 """
 )
