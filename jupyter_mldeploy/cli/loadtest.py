@@ -13,11 +13,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from pathlib import Path
 from typing import Any
 
 from ..errors import InvalidArgumentError
+
+#: NAME|URL is a URL when it has a scheme or is HOST:PORT (service names have no colon).
+_URL = re.compile(r"^([a-z][a-z0-9+.-]*://|[^:/]+:\d+(/|$)|\[[0-9a-f:]+\]:\d+)", re.IGNORECASE)
 
 
 def add_parser(subparsers: Any) -> None:
@@ -31,16 +35,35 @@ def add_parser(subparsers: Any) -> None:
             "Only loopback targets are allowed."
         ),
     )
-    p.add_argument("name", metavar="NAME|URL", help="a deployed service's name, or http://127.0.0.1:PORT")
-    p.add_argument("data", nargs="?", default=None, metavar="JSON",
-                   help="the request body: JSON text, @FILE, or - for stdin "
-                        "(default: the service's swagger example)")
-    p.add_argument("-n", "--requests", type=int, default=200, help="how many requests (default 200)")
-    p.add_argument("-c", "--concurrency", type=int, default=8, help="requests in flight at once (default 8)")
-    p.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for each answer (default 30)")
-    p.add_argument("--content-type", default=None, help="Content-Type of the body (default application/json)")
-    p.add_argument("--auth-key", default=None, help="bearer key for a URL target (a service brings its own)")
-    p.add_argument("--png", metavar="FILE", default=None, help="also write the latency histogram to FILE")
+    p.add_argument(
+        "name", metavar="NAME|URL", help="a deployed service's name, or http://127.0.0.1:PORT"
+    )
+    p.add_argument(
+        "data",
+        nargs="?",
+        default=None,
+        metavar="JSON",
+        help="the request body: JSON text, @FILE, or - for stdin "
+        "(default: the service's swagger example)",
+    )
+    p.add_argument(
+        "-n", "--requests", type=int, default=200, help="how many requests (default 200)"
+    )
+    p.add_argument(
+        "-c", "--concurrency", type=int, default=8, help="requests in flight at once (default 8)"
+    )
+    p.add_argument(
+        "--timeout", type=float, default=30.0, help="seconds to wait for each answer (default 30)"
+    )
+    p.add_argument(
+        "--content-type", default=None, help="Content-Type of the body (default application/json)"
+    )
+    p.add_argument(
+        "--auth-key", default=None, help="bearer key for a URL target (a service brings its own)"
+    )
+    p.add_argument(
+        "--png", metavar="FILE", default=None, help="also write the latency histogram to FILE"
+    )
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(func=_loadtest)
 
@@ -51,7 +74,9 @@ def _read_data(data: str) -> str:
     if data.startswith("@"):
         path = Path(data[1:])
         if not path.is_file():
-            raise InvalidArgumentError(f"cannot read {str(path)!r}: give @FILE with an existing file.")
+            raise InvalidArgumentError(
+                f"cannot read {str(path)!r}: give @FILE with an existing file."
+            )
         return path.read_text(encoding="utf-8")
     return data
 
@@ -61,7 +86,7 @@ def _loadtest(args: argparse.Namespace) -> int:
     from ..scoring.loadtest import load_test, resolve_target, swagger_example
 
     target: Any = args.name
-    if "://" not in args.name and not args.name.startswith(("127.", "localhost", "[")):
+    if not _URL.match(args.name):
         from ..deploy.webservice import Webservice
 
         target = Webservice(args.name)
@@ -79,8 +104,14 @@ def _loadtest(args: argparse.Namespace) -> int:
         body = example
     progress = None if args.json or not sys.stderr.isatty() else _progress
     result = load_test(
-        target, body, requests=args.requests, concurrency=args.concurrency, timeout=args.timeout,
-        on_progress=progress, auth_key=args.auth_key, content_type=args.content_type,
+        target,
+        body,
+        requests=args.requests,
+        concurrency=args.concurrency,
+        timeout=args.timeout,
+        on_progress=progress,
+        auth_key=args.auth_key,
+        content_type=args.content_type,
     )
     if progress is not None:
         print(file=sys.stderr)

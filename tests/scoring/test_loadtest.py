@@ -239,6 +239,10 @@ def test_cli_prints_the_table_and_json(
     data = json.loads(capsys.readouterr().out)
     assert (data["sent"], data["ok"], data["errors_by_status"]) == (9, 9, {})
 
+    bare = picky.url.removeprefix("http://")  # HOST:PORT works too
+    assert cli_main(["loadtest", bare, '{"i": 1}', "-n", "3", "-c", "1", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["ok"] == 3
+
     assert cli_main(["loadtest", "http://10.1.2.3:80", "{}", "-n", "1", "-c", "1"]) == 1
     assert "only targets loopback" in capsys.readouterr().err
     # no body given and an undecorated script: its swagger has no example
