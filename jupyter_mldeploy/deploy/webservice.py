@@ -254,7 +254,22 @@ class Webservice:
             return WebserviceState.DELETED
         if self._operation is not None and self._operation.is_alive():
             return WebserviceState.TRANSITIONING
+        if not self._refresh_record():
+            return WebserviceState.DELETED
         return self._target_state()
+
+    def _refresh_record(self) -> bool:
+        """Re-read the service's record, which another object or process may have changed.
+
+        Another kernel, the CLI or another object may deploy, reload or delete the service
+        meanwhile: this object then sees the new process, port and error. Returns False
+        when the service is gone (no record, and its target no longer finds it).
+        """
+        try:
+            self._record = _state.load(self.name)
+        except ServiceNotFoundError:
+            return bool(self._discover(self.name))
+        return True
 
     @property
     def phases(self) -> builtins.list[dict[str, Any]]:

@@ -314,6 +314,16 @@ def test_stale_objects_do_not_orphan_servers(app_dir: Path, k_model: Model) -> N
         sock.bind(("127.0.0.1", port))
 
 
+def test_an_object_found_again_mid_deploy_follows_the_deploy(app_dir: Path, k_model: Model) -> None:
+    deploying = deploy("followed", [k_model], InferenceConfig("score.py", source_directory=str(app_dir)))
+    watcher = Webservice("followed")  # another kernel, the CLI, a panel: no operation of its own
+    watcher.wait_for_deployment(timeout_sec=120)  # sees the process the deploy started
+    assert watcher.state == WebserviceState.HEALTHY and watcher.port == deploying.port
+    deploying.wait_for_deployment(timeout_sec=60)
+    deploying.delete()
+    assert watcher.state == WebserviceState.DELETED  # deleted elsewhere: Deleted, not Failed
+
+
 def test_failed_model_update_keeps_the_service_serving(app_dir: Path, k_model: Model, tmp_path: Path) -> None:
     from jupyter_mldeploy.errors import ModelPathError
 
