@@ -443,7 +443,7 @@ class TestRequestPanel(Panel):
         self.content_type.value = "application/json"
         self.method.value = "POST"
         self._set_editor_value(example)
-        self._clear_messages()
+        self.clear_status()
 
     def _on_content_type(self, change: dict[str, Any]) -> None:
         binary = change["new"] == "application/octet-stream"
@@ -492,7 +492,7 @@ class TestRequestPanel(Panel):
             The editor's body or headers cannot be sent (bad JSON: line and column named).
         """
         prepared = self._prepare()
-        self._clear_messages()
+        self.clear_status()
         self.send_button.disabled = True
         self.send_button.description = "Sending..."
         self.response_status.value = f"{badge('sending', '#57606a')} {esc(prepared.method)} /score"
@@ -618,7 +618,7 @@ class TestRequestPanel(Panel):
                 "a load test sends POST requests; pick POST in the Request tab"
             )
         requests, concurrency = int(self.lt_requests.value), int(self.lt_concurrency.value)
-        self._clear_messages()
+        self.clear_status()
         self._cancel = threading.Event()
         self.run_button.disabled, self.stop_button.disabled = True, False
         self.lt_progress.value = 0.0
@@ -701,15 +701,6 @@ class TestRequestPanel(Panel):
             for status, count in sorted(result.errors_by_status.items())
         )
         return f"{summary}<b>Errors by status</b><table>{errors}</table>"
-
-    def _clear_messages(self) -> None:
-        # Panel.clear_status() clears the errors Output with IPython's clear_output(), which
-        # outside a kernel prints ESC[2K to the terminal: only call it when there is something to hide.
-        if self.status.layout.display != "none" or self.errors.outputs:
-            self.status.value = ""
-            self.status.layout.display = "none"
-            self.errors.outputs = ()
-            self.errors.layout.display = "none"
 
     # --- life cycle ----------------------------------------------------------------------
 
