@@ -453,7 +453,8 @@ md(
 Run `%%score_script` again on the same file and every healthy service running that
 file reloads in place: `init()` runs on the new code, the port stays, nothing is
 rebuilt. If the new script fails its check, the service keeps serving the old code.
-This version answers with rounded predictions in a JSON object:
+This version answers with rounded predictions in a JSON object (and says so in its
+output schema, which `swagger.json` publishes):
 """
 )
 
@@ -465,6 +466,7 @@ import os
 import joblib
 import numpy as np
 from inference_schema.parameter_types.numpy_parameter_type import NumpyParameterType
+from inference_schema.parameter_types.standard_py_parameter_type import StandardPythonParameterType
 from inference_schema.schema_decorators import input_schema, output_schema
 
 
@@ -476,7 +478,7 @@ def init():
 
 
 @input_schema("data", NumpyParameterType(np.array({SAMPLE})))
-@output_schema(NumpyParameterType(np.array([206.1])))
+@output_schema(StandardPythonParameterType({{"predictions": [206.1], "unit": "progression score"}}))
 def run(data):
     return {{"predictions": model.predict(data).round(1).tolist(), "unit": "progression score"}}
 """
@@ -517,8 +519,10 @@ md(
 ## 10. The Azure ML v1 way: `InferenceConfig` and `Model.deploy`
 
 The magics are shortcuts. This is the code an Azure ML v1 notebook has, and it runs
-here unchanged except for the deployment configuration (`ProcessWebservice` here,
-`LocalWebservice` for Docker). A `Webservice` shows itself as its deployment panel.
+here as it is, except for the deployment configuration (`ProcessWebservice` here,
+`LocalWebservice` for Docker); a workspace passed first, as in
+`Model.deploy(ws, ...)`, is accepted and ignored. A `Webservice` shows itself as its
+deployment panel.
 """
 )
 
@@ -629,6 +633,8 @@ md(
 ## Next
 
 * `docs/notebook.md`: every magic and option.
+* `docs/panels-registry.md`, `docs/panels-deployment.md`, `docs/panels-test-request.md`:
+  the panels, button by button.
 * `docs/entry-scripts.md`: what entry scripts can do (schemas, `@rawhttp`, binary answers).
 * `docs/deployments.md` and `docs/docker.md`: the process and Docker targets, environments.
 """
