@@ -116,7 +116,7 @@ class LabServer:
         return env
 
     def _write_settings(self) -> None:
-        """User settings: no news/update prompt (it covers cells in screenshots), no autosave races."""
+        """User settings: no news/update prompt (it covers cells in screenshots), no autosave."""
         settings = self.state / "config" / "lab" / "user-settings" / "@jupyterlab"
         files = {
             "apputils-extension/notification.jupyterlab-settings": {
@@ -283,7 +283,17 @@ def run_all_cells(page: Any, timeout: float = 120.0) -> list[str]:
     Returns the input prompts (``[1]:`` ...). Raises LabError when a cell is still running
     (``[*]``) at the deadline or the kernel died.
     """
-    page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
+    start_run_all(page)
+    return wait_all_ran(page, timeout)
+
+
+def start_run_all(page: Any) -> None:
+    """Ask Lab to run all cells of the current notebook (returns at once)."""
+    page.evaluate("() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); }")
+
+
+def wait_all_ran(page: Any, timeout: float = 120.0) -> list[str]:
+    """Wait until every code cell shows ``[n]:`` and the kernel is idle; returns the prompts."""
 
     def done() -> list[str] | None:
         prompts = page.evaluate(_PROMPTS_JS)
@@ -321,6 +331,17 @@ def iter_cells_text(page: Any) -> Iterator[str]:
     yield from page.evaluate(
         "() => Array.from(document.querySelectorAll('.jp-OutputArea')).map(e => e.innerText)"
     )
+
+
+def scroll_to_top(locator: Any, timeout: float = 10.0) -> None:
+    """Scroll the notebook until ``locator``'s top sits just under Lab's toolbar (re-tries while Lab lays out)."""
+
+    def placed() -> bool:
+        locator.evaluate("el => el.scrollIntoView({block: 'start'})")
+        box = locator.bounding_box()
+        return box is not None and 60 <= box["y"] <= 160
+
+    wait_for(placed, timeout, "the element to scroll to the top of the notebook", 0.3)
 
 
 # --- screenshots ----------------------------------------------------------------------------

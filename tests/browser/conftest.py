@@ -133,9 +133,16 @@ def _attach(request: pytest.FixtureRequest, page: Any, lab: LabServer) -> None:
     )
 
 
+def _publish(path: Path, target: str | None) -> Path:
+    if target:
+        Path(target).mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, Path(target) / path.name)
+    return path
+
+
 @pytest.fixture
 def shot(tmp_path: Path) -> Callable[..., Path]:
-    """``shot(locator, "name.png")``: element screenshot, checked; copied to $MLDEPLOY_SCREENSHOTS_DIR.
+    """``shot(locator_or_page, "name.png")``: element (or window) screenshot, checked; copied to $MLDEPLOY_SCREENSHOTS_DIR.
 
     ``publish=False`` keeps a picture out of the docs (it is still taken and checked).
     """
@@ -143,6 +150,10 @@ def shot(tmp_path: Path) -> Callable[..., Path]:
 
     def take(locator: Any, name: str, publish: bool = True) -> Path:
         path = tmp_path / name
+        if not hasattr(locator, "page"):  # a Page: what the browser window shows
+            locator.screenshot(path=str(path), animations="disabled")
+            check_png(path)
+            return _publish(path, target if publish else None)
         page = locator.page
         box = locator.bounding_box()
         tall = box is not None and box["height"] + 260 > VIEWPORT["height"]
@@ -155,9 +166,6 @@ def shot(tmp_path: Path) -> Callable[..., Path]:
             if tall:
                 page.set_viewport_size(VIEWPORT)
         check_png(path)
-        if target and publish:
-            Path(target).mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(path, Path(target) / name)
-        return path
+        return _publish(path, target if publish else None)
 
     return take
