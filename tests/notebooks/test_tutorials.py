@@ -207,9 +207,13 @@ def test_tutorial_runs_under_nbval(tmp_path: Path, mldeploy_home: Path) -> None:
         deployed
     )
     answered = _text(_cell(nb, "print(np.round(answer, 1))"))
-    assert len(re.findall(r"\d+\.\d", answered)) == 3, answered
+    assert len(re.findall(r"-?\d+\.\d*", answered)) == 3, answered
     tested = _text(_cell(nb, "%mldeploy test tut-diabetes"))
     assert re.search(r"\d+\.\d+", tested.split("/score", 1)[1]), tested
+    sent = _text(_cell(nb, "panel.send_button.click()"))
+    assert re.match(r"200 in \d+\.\d ms: \[\d+\.\d+\]", sent), sent  # the panel's Send, from code
+    loaded = _text(_cell(nb, "panel.run_button.click()"))
+    assert re.search(r"p50 \d+\.\d ms, p95 \d+\.\d ms", loaded), loaded
     assert "Reloading service 'tut-diabetes'" in _text(_cell(nb, "%%score_script src/score.py\n"))
     assert "access POST /score" in _text(_cell(nb, "%mldeploy logs tut-diabetes"))
     logged = re.search(r"(\d+) scoring requests logged", _text(_cell(nb, "service.get_logs()")))
