@@ -38,8 +38,14 @@ CHROMIUM_ARGS = [
 
 VIEWPORT = {"width": 1280, "height": 900}
 
-#: Text ipywidgets' Lab manager shows instead of a widget when something went wrong.
-WIDGET_ERROR_TEXTS = ("Error displaying widget", "Error rendering widget", "Loading widget...")
+#: Text ipywidgets' Lab manager shows instead of a widget when something went wrong (ipywidgets 8
+#: shows an error box, class ``jupyter-widgets-error-widget``, reading "Click to show javascript error.").
+WIDGET_ERROR_TEXTS = (
+    "Error displaying widget",
+    "Error rendering widget",
+    "Loading widget...",
+    "Click to show javascript error",
+)
 
 #: Console messages from the widget machinery (the Lab manager, ipywidgets' base, our views).
 _WIDGET_CONSOLE = re.compile(
@@ -318,12 +324,17 @@ def cell_errors(page: Any) -> list[str]:
 
 
 def widget_placeholders(page: Any) -> list[str]:
-    """Widget outputs that show an error or are still 'Loading widget...'."""
-    texts = page.evaluate(
-        """() => Array.from(document.querySelectorAll('.jp-OutputArea-output'))
-               .map(e => e.innerText)"""
+    """Widget outputs that failed to render (ipywidgets' error box) or are stuck 'Loading widget...'.
+
+    Each is returned as its output's text (the JavaScript error itself is in the console).
+    """
+    return page.evaluate(
+        """(markers) => Array.from(document.querySelectorAll('.jp-OutputArea-output'))
+             .filter(out => out.querySelector('.jupyter-widgets-error-widget')
+                            || markers.some(m => out.innerText.includes(m)))
+             .map(out => out.innerText.trim())""",
+        list(WIDGET_ERROR_TEXTS),
     )
-    return [t for t in texts if any(marker in t for marker in WIDGET_ERROR_TEXTS)]
 
 
 def iter_cells_text(page: Any) -> Iterator[str]:

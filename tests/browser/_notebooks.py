@@ -1,7 +1,8 @@
 """The notebooks the Lab tests open, built with nbformat into the Lab server's root folder.
 
 - ``harness.ipynb``: plain ipywidgets (a Button whose click changes a Label): proves the
-  Lab + widget manager + Chromium harness without our panels.
+  Lab + widget manager + Chromium harness without our panels; its second cell shows a
+  widget with no front-end code, which the harness's error checks must catch.
 - ``panels.ipynb``: registers a one-file model (and a two-file one), deploys a tiny process-target service and
   displays ``RegistryBrowser()``, ``DeploymentPanel(service)`` and ``TestRequestPanel(service)``.
 """
@@ -51,6 +52,20 @@ HARNESS = [
             box = widgets.VBox([button, label])
             box.add_class("harness-box")
             box"""
+        )
+    ),
+    new_code_cell(
+        textwrap.dedent(
+            """\
+            # a widget whose front-end code does not exist: the harness must notice it
+            from traitlets import Unicode
+
+            class Broken(widgets.DOMWidget):
+                _view_name = Unicode("NoSuchView").tag(sync=True)
+                _view_module = Unicode("no-such-module").tag(sync=True)
+                _view_module_version = Unicode("1.0.0").tag(sync=True)
+
+            Broken()"""
         )
     ),
 ]

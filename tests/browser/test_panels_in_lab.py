@@ -36,12 +36,12 @@ def _assert_clean(page: Any) -> None:
     assert page.console.widget_errors() == []
 
 
-def test_harness_button_round_trips_through_the_kernel(
+def test_harness_button_round_trips_and_a_broken_widget_is_caught(
     page: Any, lab: LabServer, shot: Callable[..., Path]
 ) -> None:
     open_notebook(page, lab, "harness.ipynb")
     prompts = run_all_cells(page)
-    assert prompts == ["[1]:"]
+    assert prompts == ["[1]:", "[2]:"]
     box = page.locator(".harness-box")
     box.wait_for(state="visible")
     assert box.inner_text().splitlines()[-1] == "not pressed"
@@ -52,8 +52,12 @@ def test_harness_button_round_trips_through_the_kernel(
         15,
         "the label the kernel-side click handler sets",
     )
-    _assert_clean(page)
     shot(box, "harness.png", publish=False)
+    # the checks every panel test relies on do see a widget that fails to render
+    broken = wait_for(lambda: widget_placeholders(page), 15, "the broken widget's error placeholder")
+    assert len(broken) == 1 and "javascript error" in broken[0]
+    assert any("no-such-module" in e for e in page.console.widget_errors())
+    assert cell_errors(page) == []
 
 
 # --- the three panels, one notebook run shared by the tests below -----------------------------
