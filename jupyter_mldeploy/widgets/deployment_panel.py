@@ -40,7 +40,7 @@ _LOG_BOX = (
     "max-height:18em;overflow:auto;display:flex;flex-direction:column-reverse;"
     "background:#f6f8fa;border:1px solid #d0d7de;border-radius:4px;padding:4px 6px"
 )
-_PRE = "margin:0;font-size:85%;line-height:1.35;white-space:pre-wrap;word-break:break-all"
+_PRE = "flex:none;overflow:visible;margin:0;font-size:85%;line-height:1.35;white-space:pre-wrap;word-break:break-all"
 _HIDDEN = "none"
 _TD = "padding:1px 10px 1px 0;border:none;line-height:1.4;"
 #: Seconds between state probes of a Failed service (each probe adds a line to its log).
@@ -126,7 +126,8 @@ def _phase_rows(phases: list[dict[str, Any]], running_ok: bool = True) -> str:
         else:
             mark, colour = "✓", "#1a7f37"
         detail = str(phase.get("detail") or "")
-        shown = detail if ok is False else detail.splitlines()[0][:160] if detail else ""
+        first = detail.splitlines()[0] if detail else ""
+        shown = first if len(first) <= 160 else first[:159] + "…"
         rows.append(
             f'<tr style="color:{colour if ok is not True else "inherit"}">'
             f'<td style="{_TD}color:{colour}">{mark}</td>'
@@ -499,7 +500,7 @@ class DeploymentPanel(Panel):
             logs = ""
         trace = init_traceback(logs) or init_traceback(self.service.get_logs(200))
         self.failure.value = (
-            '<div style="border-left:4px solid #cf222e;padding:4px 8px;background:#fff5f5">'
+            '<div style="border-left:4px solid #cf222e;padding:4px 8px;background:#fff5f5;line-height:1.45">'
             f'<div style="color:#cf222e;white-space:pre-wrap"><b>Failed:</b> {esc(message)}</div>'
             + (f'<pre style="{_PRE};color:#24292f">{esc(trace)}</pre>' if trace else "")
             + '<div style="color:#57606a">Fix the entry script, then press Reload (no rebuild needed).</div></div>'
