@@ -148,42 +148,70 @@ def _run(command: list[str], cwd: Path, env: dict[str, str], timeout: float) -> 
     return subprocess.CompletedProcess(command, proc.returncode, stdout, stderr)
 
 
+def _nbval(
+    notebook: Path, home: Path, capture: Path | None = None, stop_first: bool = True
+) -> tuple[Any, float]:
+    """Run nbval (lax) on ``notebook`` in a subprocess with our pytest settings; ``(result, seconds)``."""
+    env = {
+        **os.environ,
+        "MLDEPLOY_HOME": str(home),  # the kernel is a subprocess of this one
+        "PYTHONPATH": os.pathsep.join(
+            [str(Path(__file__).parent), os.environ.get("PYTHONPATH", "")]
+        ),
+    }
+    if capture is not None:
+        env["NBVAL_CAPTURE"] = str(capture)
+    command = [
+        sys.executable,
+        "-m",
+        "pytest",
+        str(notebook),
+        "--nbval-lax",
+        "--nbval-current-env",
+        "--nbval-cell-timeout=120",
+        "-c",
+        str(ROOT / "pyproject.toml"),  # our filterwarnings = error
+        "--rootdir",
+        str(notebook.parent),
+        "-p",
+        "no:cacheprovider",
+        "-p",
+        "_nbval_capture",
+        "-q",
+        *(["-x"] if stop_first else []),
+    ]
+    started = time.monotonic()
+    run = _run(command, cwd=notebook.parent, env=env, timeout=NBVAL_TIMEOUT_S)
+    return run, time.monotonic() - started
+
+
+def test_nbval_compares_checked_cells_stored_like_the_tutorial(
+    tmp_path: Path, mldeploy_home: Path
+) -> None:
+    """Checked cells stored as the tutorial stores them (count + stdout) are compared, not skipped."""
+    cells = []
+    for count, printed in enumerate(["2", "3"], start=1):  # 1 + 1 is 2: the second must fail
+        cell = nbformat.v4.new_code_cell(f"{CHECK}\nprint(1 + 1)")
+        cell.execution_count = count
+        cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=f"{printed}\n")]
+        cells.append(cell)
+    kernelspec = {"name": "python3", "display_name": "Python 3"}
+    nbformat.write(
+        nbformat.v4.new_notebook(cells=cells, metadata={"kernelspec": kernelspec}),
+        tmp_path / "check.ipynb",
+    )
+    run, _ = _nbval(tmp_path / "check.ipynb", mldeploy_home, stop_first=False)
+    assert run.returncode == 1, run.stdout[-3000:]
+    assert "1 failed, 1 passed" in run.stdout and "Cell outputs differ" in run.stdout, run.stdout
+
+
 @pytest.mark.timeout(NBVAL_TIMEOUT_S + 60)
 def test_tutorial_runs_under_nbval(tmp_path: Path, mldeploy_home: Path) -> None:
     work = tmp_path / "notebooks"
     work.mkdir()
     shutil.copy(TUTORIAL, work)  # alone: files of an earlier run in notebooks/ stay out
     executed = tmp_path / "executed.ipynb"
-    env = {
-        **os.environ,
-        "MLDEPLOY_HOME": str(mldeploy_home),  # the kernel is a subprocess of this one
-        "NBVAL_CAPTURE": str(executed),
-        "PYTHONPATH": os.pathsep.join(
-            [str(Path(__file__).parent), os.environ.get("PYTHONPATH", "")]
-        ),
-    }
-    command = [
-        sys.executable,
-        "-m",
-        "pytest",
-        str(work / TUTORIAL.name),
-        "--nbval-lax",
-        "--nbval-current-env",
-        "--nbval-cell-timeout=120",
-        "-c",
-        str(ROOT / "pyproject.toml"),
-        "--rootdir",
-        str(tmp_path),  # our filterwarnings = error
-        "-p",
-        "no:cacheprovider",
-        "-p",
-        "_nbval_capture",
-        "-q",
-        "-x",
-    ]
-    started = time.monotonic()
-    run = _run(command, cwd=tmp_path, env=env, timeout=NBVAL_TIMEOUT_S)
-    seconds = time.monotonic() - started
+    run, seconds = _nbval(work / TUTORIAL.name, mldeploy_home, capture=executed)
     report = run.stdout[-8000:] + run.stderr[-3000:]
     assert run.returncode == 0, f"nbval failed:\n{report}"
     assert re.search(r"\b\d+ passed\b", run.stdout) and "failed" not in run.stdout, report
