@@ -314,7 +314,8 @@ def test_pause_stops_the_log_refresh(tmp_path: Path, k_model: Model, panels: lis
     wait_for(lambda: "INIT-MARK" in panel.log_view.value, "the log")
     panel.pause.value = True
     assert panel.pause.description == "Resume log"
-    time.sleep(0.3)  # let a tick that started before the pause finish
+    with panel._lock:  # a refresh holds it throughout: one that began before the pause is over
+        pass
     before = panel.log_view.value
     service.reload()  # writes new log lines
     ticks = panel.progress_view  # the phases still follow while the log is paused
