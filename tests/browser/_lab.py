@@ -161,7 +161,11 @@ class LabServer:
             cmd.append("--allow-root")  # CI boxes and this machine run as root
         log = self.log_path.open("wb")
         self.proc = subprocess.Popen(
-            cmd, cwd=self.root, env=self.env(), stdout=log, stderr=subprocess.STDOUT,
+            cmd,
+            cwd=self.root,
+            env=self.env(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
             start_new_session=True,
         )
         log.close()

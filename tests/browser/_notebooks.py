@@ -89,12 +89,8 @@ PANELS = [
         "service.wait_for_deployment(timeout_sec=120)\n"
         "service.state"
     ),
-    new_code_cell(
-        "from jupyter_mldeploy.widgets import RegistryBrowser\nRegistryBrowser()"
-    ),
-    new_code_cell(
-        "from jupyter_mldeploy.widgets import DeploymentPanel\nDeploymentPanel(service)"
-    ),
+    new_code_cell("from jupyter_mldeploy.widgets import RegistryBrowser\nRegistryBrowser()"),
+    new_code_cell("from jupyter_mldeploy.widgets import DeploymentPanel\nDeploymentPanel(service)"),
     new_code_cell(
         "from jupyter_mldeploy.widgets import TestRequestPanel\n"
         "TestRequestPanel(service, sample={'data': [1, 2, 3]})"

@@ -25,7 +25,15 @@ from typing import Any
 import pytest
 
 from . import _notebooks
-from ._lab import CHROMIUM_ARGS, VIEWPORT, Console, LabServer, check_png, find_chromium, watch_console
+from ._lab import (
+    CHROMIUM_ARGS,
+    VIEWPORT,
+    Console,
+    LabServer,
+    check_png,
+    find_chromium,
+    watch_console,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 
