@@ -429,9 +429,8 @@ class DeploymentPanel(Panel):
 
     def _probe(self) -> str:
         state = str(self.service.state)
-        if state in ("Failed", "Unhealthy"):
-            if self._gone():
-                return "Deleted"  # removed by another object, the CLI or another kernel
+        if state in ("Failed", "Unhealthy") and self._gone():
+            return "Deleted"  # removed by another object, the CLI or another kernel
         return state
 
     def _gone(self) -> bool:

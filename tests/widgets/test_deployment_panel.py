@@ -427,8 +427,18 @@ def test_package_panel_shows_the_build_and_saves_the_context(
     assert "is not empty; pick a new folder" in visible_text(panel)
 
     bundle = package._repr_mimebundle_()  # no kernel here: text
+    assert bundle.keys() == {"text/plain"}
     assert bundle["text/plain"].startswith("ModelPackage Dockerfile context")
     assert "Succeeded" in bundle["text/plain"] and "build" in bundle["text/plain"]
+
+    from IPython.core.interactiveshell import InteractiveShell
+
+    with pytest.MonkeyPatch.context() as patch:  # in a kernel: its PackagePanel
+        patch.setattr(InteractiveShell.instance(), "kernel", object(), raising=False)
+        view = package._repr_mimebundle_()[WIDGET_VIEW]
+        shown = package.__dict__["_mldeploy_panel"]
+        panels.append(shown)
+        assert isinstance(shown, PackagePanel) and view["model_id"] == shown.model_id
 
 
 # --- the Docker target ----------------------------------------------------------------------------
