@@ -351,9 +351,14 @@ def iter_cells_text(page: Any) -> Iterator[str]:
 def scroll_to_top(locator: Any, timeout: float = 10.0) -> None:
     """Scroll the notebook until ``locator``'s top sits just under Lab's toolbar (re-tries while Lab lays out)."""
 
+    from playwright.sync_api import Error as PlaywrightError
+
     def placed() -> bool:
-        locator.evaluate("el => el.scrollIntoView({block: 'start'})")
-        box = locator.bounding_box()
+        try:
+            locator.evaluate("el => el.scrollIntoView({block: 'start'})", timeout=2000)
+            box = locator.bounding_box(timeout=2000)
+        except PlaywrightError:  # not (or no longer) in the page: try again until the deadline
+            return False
         return box is not None and 60 <= box["y"] <= 160
 
     wait_for(placed, timeout, "the element to scroll to the top of the notebook", 0.3)

@@ -63,8 +63,8 @@ def lab(tmp_path_factory: pytest.TempPathFactory, chromium_path: str) -> Iterato
         shutil.copytree(REPO / "notebooks", root, dirs_exist_ok=True)
     _notebooks.write_all(root)
     server = LabServer(root=root, home=base / "mldeploy-home", state=base / "state")
-    server.start()
     try:
+        server.start()
         yield server
     finally:
         server.stop()

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from ._lab import (
+    LabError,
     LabServer,
     cell_errors,
     open_notebook,
@@ -76,7 +77,12 @@ def test_tutorial_runs_whole_in_lab_and_shows_every_panel(
 
     assert wait_for(healthy_or_stopped, 150, "a deployment panel showing Healthy") == "healthy"
     # a picture of the notebook around the live panel, taken while the notebook runs on
-    scroll_to_top(page.locator(".jp-Cell", has=healthy).first)
+    try:
+        scroll_to_top(page.locator(".jp-Cell", has=healthy).first)
+    except LabError:  # the notebook deleted the service meanwhile: its panel says so
+        scroll_to_top(
+            page.locator(".jp-Cell", has=page.locator(".mldeploy-deployment-panel")).first
+        )
     page.mouse.move(0, 0)  # no hover highlight in the picture
     shot(page, "lab-tutorial.png")
     wait_all_ran(page, timeout=120)
