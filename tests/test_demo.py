@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import subprocess
@@ -36,3 +37,70 @@ def test_demo_registers_lists_deploys_and_scores(mldeploy_home: Path) -> None:
         assert "diabetes-ridge:2" in services.stdout
     finally:
         subprocess.run([mldeploy, "delete", "diabetes-ridge"], env=env, capture_output=True)
+
+
+@pytest.mark.slow
+def test_lab_opens_the_first_tutorial_from_a_working_copy(tmp_path: Path, mldeploy_home: Path) -> None:
+    """README's `scripts/lab`: JupyterLab (token auth, 127.0.0.1) serving a copy of the tutorials."""
+    import secrets
+    import signal
+    import time
+    import urllib.request
+
+    from jupyter_mldeploy._net import free_port
+
+    work = tmp_path / "tutorials"
+    work.mkdir()
+    mine = work / "02-yours.ipynb"  # a notebook already there is never overwritten
+    mine.write_text("{}")
+    edited = work / "01-deploy-from-a-notebook.ipynb"
+    edited.write_text((ROOT / "notebooks" / edited.name).read_text().replace('"# ', '"# My tutorial: ', 1))
+    port, token = free_port(), secrets.token_hex(16)
+    env = {
+        **os.environ,
+        "MLDEPLOY_HOME": str(mldeploy_home),
+        "MLDEPLOY_TUTORIALS": str(work),
+        "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime"),
+        "JUPYTER_CONFIG_DIR": str(tmp_path / "config"),
+    }
+    log = (tmp_path / "lab.log").open("wb")
+    lab = subprocess.Popen(
+        [str(ROOT / "scripts" / "lab"), "--no-browser", f"--ServerApp.port={port}",
+         "--ServerApp.port_retries=0", f"--IdentityProvider.token={token}"],
+        env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                with urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=5) as answer:
+                    if answer.status == 200:
+                        break
+            except OSError:
+                pass
+            assert lab.poll() is None, (tmp_path / "lab.log").read_text()
+            assert time.monotonic() < deadline, (tmp_path / "lab.log").read_text()
+            time.sleep(0.3)
+        request = urllib.request.Request(f"{base}/api/contents/{edited.name}")
+        with pytest.raises(urllib.error.HTTPError) as denied:  # token auth is on
+            urllib.request.urlopen(request, timeout=10)
+        assert denied.value.code == 403
+        denied.value.close()
+        request.add_header("Authorization", f"token {token}")
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            notebook = __import__("json").load(answer)
+        assert notebook["type"] == "notebook"
+        assert "My tutorial" in edited.read_text()  # kept, not overwritten by the repo copy
+        for nb in (ROOT / "notebooks").glob("*.ipynb"):
+            assert (work / nb.name).exists(), nb.name
+        assert f"{edited.name}" in (tmp_path / "lab.log").read_text()
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(lab.pid, signal.SIGTERM)
+        try:
+            lab.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(lab.pid, signal.SIGKILL)
+            lab.wait()
+        log.close()
