@@ -482,9 +482,11 @@ class DeploymentPanel(Panel):
         )
 
     def _show_failure(self, state: str) -> None:
+        """Show why the service is not working: the operation's error or the service's, with the traceback."""
         progress = self.progress_view.progress
         error = progress.error if progress is not None and progress.done else None
-        if state != "Failed" and error is None:
+        unhealthy = state == "Unhealthy" and bool(self.service.error)
+        if state != "Failed" and error is None and not unhealthy:
             self._failure_key = None
             _hide(self.failure, True)
             return
@@ -498,11 +500,19 @@ class DeploymentPanel(Panel):
             message = (self.service.error or "the service failed; see its log").splitlines()[0]
             logs = ""
         trace = init_traceback(logs) or init_traceback(self.service.get_logs(200))
+        label = "Unhealthy" if unhealthy and error is None else "Failed"
+        if trace:
+            hint = "Fix the entry script, then press Reload (no rebuild needed)."
+        elif label == "Unhealthy":
+            hint = "Press Reload to restart the server, or look at the log below."
+        else:
+            hint = ""  # the message says what to do
         self.failure.value = (
             '<div style="border-left:4px solid #cf222e;padding:4px 8px;background:#fff5f5;line-height:1.45">'
-            f'<div style="color:#cf222e;white-space:pre-wrap"><b>Failed:</b> {esc(message)}</div>'
+            f'<div style="color:#cf222e;white-space:pre-wrap"><b>{label}:</b> {esc(message)}</div>'
             + (f'<pre style="{_PRE};color:#24292f">{esc(trace)}</pre>' if trace else "")
-            + '<div style="color:#57606a">Fix the entry script, then press Reload (no rebuild needed).</div></div>'
+            + (f'<div style="color:#57606a">{esc(hint)}</div>' if hint else "")
+            + "</div>"
         )
         _hide(self.failure, False)
         self._failure_key = key

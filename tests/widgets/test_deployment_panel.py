@@ -278,6 +278,23 @@ def test_init_failure_shows_the_exception_and_its_file_and_line(
     wait_for(lambda: panel.failure.layout.display == "none", "the failure box hidden")
 
 
+def test_a_failure_without_traceback_shows_what_to_do(
+    tmp_path: Path, k_model: Model, panels: list[Any]
+) -> None:
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        service = _deploy("taken", k_model, tmp_path / "app", port=port)
+        panel = _panel(panels, service)
+        wait_for(lambda: panel.failure.layout.display != "none", "the failure")
+    text = flat(visible_text(panel))
+    assert f"Failed: port {port} on 127.0.0.1 is taken" in text
+    assert "deploy_configuration(port=...)" in text  # the message says what to do next
+    assert "Traceback" not in text and "Fix the entry script" not in text
+    assert re.search(r"✗ start ", text)
+
+
 def test_errors_in_callbacks_show_in_the_panel(
     tmp_path: Path, k_model: Model, panels: list[Any]
 ) -> None:
