@@ -114,7 +114,7 @@ def test_registry_browser_shows_a_clicked_models_files(
 def test_deployment_panel_shows_healthy_phases_log_and_swagger_link(
     panels: Any, shot: Callable[..., Path]
 ) -> None:
-    panel = panels.locator(".mldeploy-deployment-panel")
+    panel = panels.locator(".mldeploy-deployment-panel:not(.mldeploy-registry-browser *)")
     assert panel.locator(".mldeploy-badge").first.inner_text() == "Healthy"
     text = panel.inner_text()
     assert "browser-svc" in text and "browser-k:1" in text
@@ -173,6 +173,32 @@ def test_test_request_panel_sends_and_load_tests_in_the_browser(
     assert histogram.evaluate("img => img.naturalWidth") > 200
     _assert_clean(panels)
     shot(panel, "load-test.png")
+
+
+def test_registry_browser_deploy_form_deploys_from_the_browser(panels: Any) -> None:
+    browser = panels.locator(".mldeploy-registry-browser")
+    browser.locator("select").first.select_option(index=0)  # browser-k
+    wait_for(lambda: "browser-k:1" in browser.inner_text(), 15, "browser-k's details")
+    browser.get_by_role("button", name="Deploy…").click()
+    form = browser.locator(".mldeploy-deploy-form")
+    form.wait_for(state="visible")
+    assert form.locator("input").first.input_value() == "browser-k-svc"  # prefilled
+    form.locator("input").first.fill("from-the-form")
+    process = form.get_by_role("button", name="process", exact=True)
+    if process.is_enabled():  # Docker is usable: the form preselects it
+        process.click()
+    wait_for(
+        lambda: "mod-active" in (process.get_attribute("class") or ""),
+        10,
+        "the process target to be selected",
+    )
+    # (a button's accessible name starts with its icon's glyph: match its text instead)
+    form.locator("button", has_text=re.compile(r"^\s*Deploy\s*$")).click()
+    badge = browser.locator(".mldeploy-deployment-panel .mldeploy-badge", has_text="Healthy")
+    badge.wait_for(state="visible", timeout=90_000)
+    text = browser.locator(".mldeploy-deployment-panel").inner_text()
+    assert "from-the-form" in text and "browser-k:1" in text
+    _assert_clean(panels)
 
 
 def _predictions(text: str) -> list[str]:
