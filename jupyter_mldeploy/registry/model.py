@@ -26,8 +26,8 @@ _IGNORED_INIT_KWARGS = frozenset({"run_id", "expand", "sha256"})
 
 
 def _is_workspace(value: object) -> bool:
-    """Anything passed where Azure puts the workspace: not a name, path or version."""
-    return value is not None and not isinstance(value, (str, int, os.PathLike))
+    """Anything passed where Azure puts the workspace: not a name, path, version or list of models."""
+    return value is not None and not isinstance(value, (str, int, os.PathLike, list, tuple, Model))
 
 
 def _unknown_kwargs(kwargs: Mapping[str, Any], allowed: frozenset[str], where: str) -> None:

@@ -385,3 +385,9 @@ def test_model_package_accepts_azure_call_shapes(app_dir: Path, k_model: Model, 
     assert (out / "Dockerfile").read_text().startswith("# Written by jupyter-mldeploy")
     assert (out / "azureml-models" / "k" / "1" / "k.txt").read_text() == "3"
     assert (out / "src" / "score.py").is_file()
+
+    # and without the workspace, as the Azure docs call it
+    pkg = Model.package([k_model], InferenceConfig("score.py", source_directory=str(app_dir)),
+                        generate_dockerfile=True)
+    pkg.wait_for_creation()
+    assert (pkg.save(tmp_path / "again") / "azureml-models" / "k" / "1" / "k.txt").read_text() == "3"
