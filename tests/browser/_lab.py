@@ -38,6 +38,9 @@ CHROMIUM_ARGS = [
 
 VIEWPORT = {"width": 1280, "height": 900}
 
+#: The Lab extension that renders ipywidgets (from jupyterlab_widgets, in the venv).
+WIDGET_MANAGER = "@jupyter-widgets/jupyterlab-manager"
+
 #: Text ipywidgets' Lab manager shows instead of a widget when something went wrong (ipywidgets 8
 #: shows an error box, class ``jupyter-widgets-error-widget``, reading "Click to show javascript error.").
 WIDGET_ERROR_TEXTS = (
@@ -137,7 +140,7 @@ class LabServer:
             path.write_text(json.dumps(value))
 
     def start(self, timeout: float = 60.0) -> None:
-        """Start ``python -m jupyterlab`` and wait (bounded) until ``/api/status`` answers."""
+        """Start ``python -m jupyterlab``, wait (bounded) for ``/api/status``, check the widget manager loads."""
         for sub in ("config", "data", "runtime", "ipython"):
             (self.state / sub).mkdir(parents=True, exist_ok=True)
         self.home.mkdir(parents=True, exist_ok=True)
@@ -179,11 +182,22 @@ class LabServer:
                     f"{self.url}/api/status?token={self.token}", timeout=2
                 ) as reply:
                     if reply.status == 200:
+                        self._check_widget_manager()
                         return
             except (urllib.error.URLError, OSError) as err:
                 last = str(err)
             time.sleep(0.2)
         raise LabError(f"JupyterLab did not answer within {timeout:.0f} s ({last}):\n{self.log()}")
+
+    def _check_widget_manager(self) -> None:
+        """The page Lab serves must list ipywidgets' Lab manager, or no widget can render."""
+        with urllib.request.urlopen(f"{self.url}/lab?token={self.token}", timeout=10) as reply:
+            page = reply.read().decode("utf-8", "replace")
+        if WIDGET_MANAGER not in page:
+            raise LabError(
+                f"JupyterLab does not load {WIDGET_MANAGER}: install jupyterlab_widgets into the "
+                "venv (`jupyter labextension list` must show it)"
+            )
 
     def api(self, path: str, method: str = "GET") -> Any:
         """Call the server's REST API (token in the header) and return the decoded JSON (or None)."""
