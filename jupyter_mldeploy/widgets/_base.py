@@ -14,6 +14,7 @@ import functools
 import html
 import re
 import threading
+import time
 import traceback
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
@@ -108,7 +109,7 @@ def _collect(widget: Any, parts: list[str]) -> None:
         return
     if isinstance(widget, (widgets.HTML, widgets.HTMLMath)):
         parts.append(html.unescape(_TAGS.sub(" ", widget.value)))
-    elif isinstance(widget, widgets.Button):
+    elif isinstance(widget, (widgets.Button, widgets.ToggleButton)):
         parts.append(f"[{widget.description}]")
     elif isinstance(widget, (widgets.Label,)):
         parts.append(str(widget.value))
@@ -233,6 +234,9 @@ class Ticker:
         self._work = work
         self._on_error = on_error
         self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._poke_lock = threading.Lock()
+        self._poke_at = float("inf")
         self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
 
     def start(self) -> None:
@@ -242,6 +246,7 @@ class Ticker:
     def stop(self, wait: float = 2.0) -> None:
         """Stop ticking and wait (at most ``wait`` seconds) for the current call to end."""
         self._stop.set()
+        self._wake.set()
         if self._thread.is_alive() and threading.current_thread() is not self._thread:
             self._thread.join(timeout=wait)
 
@@ -250,12 +255,32 @@ class Ticker:
         """Whether the ticker still runs."""
         return self._thread.is_alive() and not self._stop.is_set()
 
+    def poke(self, after: float = 0.0) -> None:
+        """Make the next call ``after`` seconds from now instead of at the next interval.
+
+        A poke that arrives while ``work()`` runs is kept: the next call still comes early.
+        """
+        with self._poke_lock:
+            self._poke_at = min(self._poke_at, time.monotonic() + after)
+        self._wake.set()
+
     def _loop(self) -> None:
         while not self._stop.is_set():
+            started = time.monotonic()
+            with self._poke_lock:
+                if self._poke_at <= started:
+                    self._poke_at = float("inf")  # this call answers it
             try:
                 if self._work() is False:
                     return
             except Exception as err:  # noqa: BLE001 - shown in the panel, then stop
                 self._on_error(err)
                 return
-            self._stop.wait(self.interval)
+            due = time.monotonic() + self.interval
+            while not self._stop.is_set():
+                with self._poke_lock:
+                    left = min(due, self._poke_at) - time.monotonic()
+                if left <= 0:
+                    break
+                self._wake.wait(left)
+                self._wake.clear()

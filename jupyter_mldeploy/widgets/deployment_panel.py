@@ -407,10 +407,7 @@ class DeploymentPanel(Panel):
 
     def _soon(self) -> None:
         """Refresh shortly after an operation finished (its thread has ended by then), not a tick later."""
-        if self.ticker.running:
-            timer = threading.Timer(0.05, self.guard(self.refresh))
-            timer.daemon = True
-            timer.start()
+        self.ticker.poke(after=0.05)
 
     def _probe_when_due(self, progress: DeploymentProgress | None) -> str:
         """The state, probed every tick; a Failed service with no operation running only every 10 s.

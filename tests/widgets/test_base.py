@@ -99,3 +99,22 @@ def test_visible_text_skips_hidden_widgets_and_lists_tab_pages() -> None:
     text = visible_text(widgets.VBox([hidden, tab]))
     assert "secret" not in text
     assert "== One ==\nfirst page\n== Two ==\nsecond page" in text
+
+
+def test_poke_runs_the_next_call_early() -> None:
+    panel = Panel()
+    calls: list[float] = []
+    second = threading.Event()
+
+    def work() -> None:
+        calls.append(1)
+        if len(calls) == 2:
+            second.set()
+
+    ticker = panel.every(3600, work)  # an hour between calls, unless poked
+    try:
+        ticker.poke()
+        assert second.wait(10)
+    finally:
+        panel.close()
+    assert not ticker.running
