@@ -168,7 +168,8 @@ def shot(tmp_path: Path) -> Callable[..., Path]:
         if tall:  # Lab's status bar would cover a panel taller than the notebook area
             page.set_viewport_size({"width": VIEWPORT["width"], "height": int(box["height"]) + 400})
         try:
-            locator.scroll_into_view_if_needed()
+            # wholly inside the notebook area (a half-visible element would be cut at the toolbar)
+            locator.evaluate("el => el.scrollIntoView({block: 'center'})")
             locator.screenshot(path=str(path), animations="disabled")
         finally:
             if tall:
