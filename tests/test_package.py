@@ -109,3 +109,13 @@ def test_names_are_validated_whole(bad: object) -> None:
 
     with pytest.raises(errors.InvalidNameError, match="invalid model name"):
         validate_name(bad)
+
+
+def test_readme_starts_with_the_two_commands_and_ci_runs_the_test_one() -> None:
+    root = Path(__file__).resolve().parent.parent
+    readme = (root / "README.md").read_text()
+    block = readme.split("```bash\n", 1)[1].split("```", 1)[0].splitlines()
+    assert [line.split()[0] for line in block] == ["scripts/lab", "scripts/test"]
+    for line in block:
+        assert os.access(root / line.split()[0], os.X_OK), line
+    assert block[1] in (root / ".ci" / "run").read_text().splitlines()
