@@ -597,7 +597,7 @@ from jupyter_mldeploy import Environment
 
 env = Environment.from_pip_requirements("diabetes-env", "requirements.txt")
 package_config = InferenceConfig(entry_script="score.py", source_directory="src", environment=env)
-package = Model.package(models=[model], inference_config=package_config, generate_dockerfile=True)
+package = Model.package([model], package_config, generate_dockerfile=True)
 package.wait_for_creation(show_output=False)
 package
 """
