@@ -30,6 +30,8 @@ __all__ = [
     "esc",
     "human_bytes",
     "human_seconds",
+    "set_value",
+    "show",
     "visible_text",
 ]
 
@@ -60,13 +62,15 @@ def badge(text: str, colour: str | None = None) -> str:
 
 
 def human_bytes(size: float) -> str:
-    """``1536`` -> ``'1.5 KiB'``."""
+    """``1536`` -> ``'1.5 KiB'``; a value that rounds to 1024 shows in the next unit (``1048575`` -> ``'1.0 MiB'``)."""
     value = float(size)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if value < 1024 or unit == "GiB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+    units = ("B", "KiB", "MiB", "GiB")
+    for unit in units:
+        shown = f"{value:.0f}" if unit == "B" else f"{value:.1f}"
+        if float(shown) < 1024 or unit == units[-1]:
+            return f"{shown} {unit}"
         value /= 1024
-    return f"{value:.1f} GiB"  # pragma: no cover - loop always returns
+    raise AssertionError("unreachable: the last unit always returns")  # pragma: no cover
 
 
 def human_seconds(seconds: float) -> str:
@@ -77,6 +81,28 @@ def human_seconds(seconds: float) -> str:
         return f"{seconds:.2f} s"
     minutes, rest = divmod(round(seconds), 60)
     return f"{minutes} min {rest} s"
+
+
+def show(widget: widgets.Widget, visible: bool = True) -> None:
+    """Show (``visible``) or hide ``widget`` through its layout; no message to the browser when unchanged.
+
+    Examples
+    --------
+    >>> button = widgets.Button()
+    >>> show(button, False); button.layout.display
+    'none'
+    >>> show(button); button.layout.display is None
+    True
+    """
+    wanted = None if visible else "none"
+    if widget.layout.display != wanted:
+        widget.layout.display = wanted
+
+
+def set_value(widget: widgets.Widget, value: Any) -> None:
+    """Set ``widget.value`` only when it changes (no message to the browser otherwise)."""
+    if widget.value != value:
+        widget.value = value
 
 
 _TAGS = re.compile(r"<[^>]+>")
@@ -161,7 +187,7 @@ class Panel(widgets.VBox):
             self._set_status(f"<b>Error:</b> {esc(message)}", "#cf222e")
             return
         self._set_status(f"<b>{esc(type(err).__name__)}:</b> {esc(message)}", "#cf222e")
-        self.errors.layout.display = None
+        show(self.errors)
         self.errors.append_stdout(
             "".join(traceback.format_exception(type(err), err, err.__traceback__))
         )
@@ -173,15 +199,15 @@ class Panel(widgets.VBox):
     def clear_status(self) -> None:
         """Hide the status line and the error output."""
         self.status.value = ""
-        self.status.layout.display = "none"
+        show(self.status, False)
         self.errors.outputs = ()  # not clear_output(): no terminal escape codes, safe from threads
-        self.errors.layout.display = "none"
+        show(self.errors, False)
 
     def _set_status(self, inner_html: str, colour: str) -> None:
         self.status.value = (
             f'<div style="color:{colour};white-space:pre-wrap;line-height:1.4">{inner_html}</div>'
         )
-        self.status.layout.display = None
+        show(self.status)
 
     def guard(self, callback: F) -> F:
         """Wrap ``callback`` so that whatever it raises is shown in this panel (and not re-raised)."""

@@ -8,7 +8,14 @@ import ipywidgets as widgets
 import pytest
 
 from jupyter_mldeploy.errors import ModelNotFoundError
-from jupyter_mldeploy.widgets._base import Panel, human_bytes, human_seconds, visible_text
+from jupyter_mldeploy.widgets._base import (
+    Panel,
+    human_bytes,
+    human_seconds,
+    set_value,
+    show,
+    visible_text,
+)
 
 
 def _panel_with_button(callback):
@@ -80,7 +87,18 @@ def test_ticker_error_is_shown_and_stops_it() -> None:
 
 
 @pytest.mark.parametrize(
-    ("size", "text"), [(0, "0 B"), (1023, "1023 B"), (1536, "1.5 KiB"), (5 * 1024**3, "5.0 GiB")]
+    ("size", "text"),
+    [
+        (0, "0 B"),
+        (1023, "1023 B"),
+        (1023.6, "1.0 KiB"),  # rounds to 1024 B: shown in the next unit
+        (1536, "1.5 KiB"),
+        (1048575, "1.0 MiB"),  # 1023.999 KiB would read '1024.0 KiB'
+        (1024**2 - 1024 * 0.04, "1.0 MiB"),
+        (1024**2 - 1024 * 0.06, "1023.9 KiB"),
+        (5 * 1024**3, "5.0 GiB"),
+        (3 * 1024**4, "3072.0 GiB"),  # the last unit keeps counting
+    ],
 )
 def test_human_bytes(size: int, text: str) -> None:
     assert human_bytes(size) == text
@@ -118,3 +136,23 @@ def test_poke_runs_the_next_call_early() -> None:
     finally:
         panel.close()
     assert not ticker.running
+
+
+def test_show_hides_and_shows_and_sends_nothing_when_unchanged() -> None:
+    label = widgets.HTML("<b>hello</b>")
+    box = widgets.VBox([label])
+    changes: list[object] = []
+    label.layout.observe(lambda change: changes.append(change["new"]), names="display")
+    show(label, False)
+    assert "hello" not in visible_text(box) and label.layout.display == "none"
+    show(label, False)
+    show(label)
+    show(label)
+    assert "hello" in visible_text(box)
+    assert changes == ["none", None]  # one change each way, none for repeats
+
+    values: list[object] = []
+    label.observe(lambda change: values.append(change["new"]), names="value")
+    set_value(label, "<b>hello</b>")
+    set_value(label, "bye")
+    assert values == ["bye"]
