@@ -83,7 +83,7 @@ def _read_data(data: str) -> str:
 
 def _loadtest(args: argparse.Namespace) -> int:
     from ..scoring.client import ScoringClient
-    from ..scoring.loadtest import load_test, resolve_target, swagger_example
+    from ..scoring.loadtest import load_test, resolve_target, status_label, swagger_example
 
     target: Any = args.name
     if not _URL.match(args.name):
@@ -122,7 +122,7 @@ def _loadtest(args: argparse.Namespace) -> int:
     else:
         print(result)
         for status, message in sorted(result.error_samples.items()):
-            print(f"  {status or 'connection error'}: {message}")
+            print(f"  {status_label(status)}: {message}")
         if args.png:
             print(f"histogram    {args.png}")
     return 0

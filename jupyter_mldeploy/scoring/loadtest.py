@@ -38,19 +38,24 @@ from urllib.parse import urlsplit
 from ..errors import InvalidArgumentError, ScoringRequestError
 
 __all__ = [
+    "CLIENT_ERROR",
     "CONNECTION_ERROR",
     "MAX_CONCURRENCY",
     "MAX_REQUESTS",
     "LoadTestResult",
+    "check_headers",
     "encode_body",
     "load_test",
     "percentile",
     "resolve_target",
+    "status_label",
     "swagger_example",
 ]
 
 #: The status recorded for a request that got no HTTP answer (refused, reset, timed out).
 CONNECTION_ERROR = 0
+#: The status recorded for a request the client itself failed to send (an unexpected error).
+CLIENT_ERROR = -1
 MAX_CONCURRENCY = 256
 MAX_REQUESTS = 100_000
 
@@ -237,8 +242,71 @@ def percentile(sorted_values: list[float], p: float) -> float:
     return sorted_values[low] + (sorted_values[high] - sorted_values[low]) * fraction
 
 
-def _status_label(status: int) -> str:
-    return "connection error" if status == CONNECTION_ERROR else str(status)
+def status_label(status: int) -> str:
+    """How a status of ``errors_by_status`` reads: ``'500'``, ``'connection error'``, ``'client error'``.
+
+    Examples
+    --------
+    >>> status_label(503), status_label(CONNECTION_ERROR), status_label(CLIENT_ERROR)
+    ('503', 'connection error', 'client error')
+    """
+    if status == CONNECTION_ERROR:
+        return "connection error"
+    if status == CLIENT_ERROR:
+        return "client error"
+    return str(status)
+
+
+#: RFC 9110 token characters: what a header name may be made of.
+_TOKEN = frozenset("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+
+
+def check_headers(headers: Mapping[str, Any] | None) -> dict[str, str]:
+    """Return ``headers`` as a ``{name: value}`` dict of strings, checked to be sendable over HTTP/1.1.
+
+    A name must be a non-empty HTTP token (letters, digits, ``-`` and a few symbols); a value
+    must be Latin-1 text without CR, LF or NUL (what ``http.client`` can put on the wire).
+
+    Raises
+    ------
+    InvalidArgumentError
+        A header cannot be sent; the message names it and says what to change.
+
+    Examples
+    --------
+    >>> check_headers({"X-Trace": 42})
+    {'X-Trace': '42'}
+    >>> check_headers({"X-User": "\u65e5\u672c"})
+    Traceback (most recent call last):
+    ...
+    jupyter_mldeploy.errors.InvalidArgumentError: header 'X-User' has characters that cannot be sent in an HTTP header ('\u65e5' is not Latin-1); percent-encode or base64 the value (e.g. urllib.parse.quote(value)). Nothing was sent.
+    """
+    checked: dict[str, str] = {}
+    for raw_name, raw_value in (headers or {}).items():
+        name, value = str(raw_name), str(raw_value)
+        bad_name = next((c for c in name if c not in _TOKEN), None)
+        if not name or bad_name is not None:
+            what = "is empty" if not name else f"has the character {bad_name!r}"
+            raise InvalidArgumentError(
+                f"header name {name!r} {what}; a header name is letters, digits and '-' "
+                "(e.g. 'X-Trace'). Nothing was sent."
+            )
+        control = next((c for c in value if c in "\r\n\x00"), None)
+        if control is not None:
+            raise InvalidArgumentError(
+                f"header {name!r} has a {control!r} in its value; a header value is one line of "
+                "text: remove the line break. Nothing was sent."
+            )
+        try:
+            value.encode("latin-1")
+        except UnicodeEncodeError as err:
+            raise InvalidArgumentError(
+                f"header {name!r} has characters that cannot be sent in an HTTP header "
+                f"({value[err.start]!r} is not Latin-1); percent-encode or base64 the value "
+                "(e.g. urllib.parse.quote(value)). Nothing was sent."
+            ) from err
+        checked[name] = value
+    return checked
 
 
 @dataclass
@@ -246,10 +314,15 @@ class LoadTestResult:
     """What a load test measured.
 
     ``latencies`` are the client-measured seconds of every request that got an HTTP
-    answer (any status), in completion order; connection errors have none.
-    ``errors_by_status`` counts non-2xx answers by status, and requests with no answer
-    under :data:`CONNECTION_ERROR` (0). ``sent`` is below ``requests`` only when the run
-    was stopped (``stopped`` says why: ``"cancelled"`` or ``"deadline"``).
+    answer (any status), in completion order; connection errors have none. ``p50``,
+    ``p95``, ``p99``, ``min``, ``max`` and ``mean`` are over these (all answers);
+    ``ok_p50``, ``ok_p95`` and ``ok_p99`` over the 2xx answers only (``ok_latencies``),
+    which matters when fast error answers would set the percentiles.
+    ``errors_by_status`` counts non-2xx answers by status, requests with no answer
+    under :data:`CONNECTION_ERROR` (0), and requests the client failed to send (an
+    unexpected error, its message in ``error_samples``) under :data:`CLIENT_ERROR` (-1).
+    ``sent`` is below ``requests`` only when the run was stopped (``stopped`` says why:
+    ``"cancelled"`` or ``"deadline"``).
 
     Examples
     --------
@@ -269,6 +342,8 @@ class LoadTestResult:
     #: one error message (body excerpt or connection error) per status, for display
     error_samples: dict[int, str] = field(default_factory=dict)
     stopped: str | None = None
+    #: latencies (s) of the 2xx answers only, in completion order
+    ok_latencies: list[float] = field(default_factory=list)
 
     @property
     def ok(self) -> int:
@@ -296,9 +371,37 @@ class LoadTestResult:
         """The ``p``-th latency percentile in seconds (NaN when nothing was answered)."""
         return percentile(self._sorted(), p)
 
+    def _ok_sorted(self) -> list[float]:
+        if not self.errors_by_status:  # every answer was 2xx
+            return self._sorted()
+        cached: list[float] | None = getattr(self, "_ok_sorted_cache", None)
+        if cached is None or len(cached) != len(self.ok_latencies):
+            cached = sorted(self.ok_latencies)
+            object.__setattr__(self, "_ok_sorted_cache", cached)
+        return cached
+
+    def ok_percentile(self, p: float) -> float:
+        """The ``p``-th latency percentile (s) of the 2xx answers only (NaN when there were none)."""
+        return percentile(self._ok_sorted(), p)
+
+    @property
+    def ok_p50(self) -> float:
+        """Median latency of the 2xx answers (s)."""
+        return self.ok_percentile(50)
+
+    @property
+    def ok_p95(self) -> float:
+        """95th percentile latency of the 2xx answers (s)."""
+        return self.ok_percentile(95)
+
+    @property
+    def ok_p99(self) -> float:
+        """99th percentile latency of the 2xx answers (s)."""
+        return self.ok_percentile(99)
+
     @property
     def p50(self) -> float:
-        """Median latency (s)."""
+        """Median latency of all answers (s)."""
         return self.percentile(50)
 
     @property
@@ -347,7 +450,10 @@ class LoadTestResult:
         return edges, counts
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready summary; times in milliseconds, status keys as strings."""
+        """A JSON-ready summary; times in milliseconds, status keys as strings.
+
+        ``latency_ms`` is over all answers, ``ok_latency_ms`` over the 2xx answers only.
+        """
 
         def ms(value: float) -> float | None:
             return None if math.isnan(value) else round(value * 1000.0, 3)
@@ -372,6 +478,11 @@ class LoadTestResult:
                 "p99": ms(self.p99),
                 "max": ms(self.max),
             },
+            "ok_latency_ms": {
+                "p50": ms(self.ok_p50),
+                "p95": ms(self.ok_p95),
+                "p99": ms(self.ok_p99),
+            },
         }
 
     def errors_text(self) -> str:
@@ -379,7 +490,7 @@ class LoadTestResult:
         if not self.errors_by_status:
             return "none"
         return ", ".join(
-            f"{_status_label(k)} x {v}" for k, v in sorted(self.errors_by_status.items())
+            f"{status_label(k)} x {v}" for k, v in sorted(self.errors_by_status.items())
         )
 
     def __str__(self) -> str:
@@ -397,9 +508,19 @@ class LoadTestResult:
             ("wall time", f"{self.wall_s:.3f} s"),
             ("throughput", f"{self.throughput:.1f} req/s"),
             ("latency ms", f"min {ms(self.min)}  mean {ms(self.mean)}  max {ms(self.max)}"),
-            ("percentiles", f"p50 {ms(self.p50)}  p95 {ms(self.p95)}  p99 {ms(self.p99)} ms"),
-            ("errors", self.errors_text()),
+            (
+                "percentiles",
+                f"p50 {ms(self.p50)}  p95 {ms(self.p95)}  p99 {ms(self.p99)} ms (all answers)",
+            ),
         ]
+        if self.errors:
+            rows.append(
+                (
+                    "2xx only",
+                    f"p50 {ms(self.ok_p50)}  p95 {ms(self.ok_p95)}  p99 {ms(self.ok_p99)} ms",
+                )
+            )
+        rows.append(("errors", self.errors_text()))
         return "\n".join(f"{label:<12} {value}" for label, value in rows)
 
     def plot_png(self, width: int = 640, height: int = 320) -> bytes:
@@ -507,6 +628,7 @@ class _Run:
         self.done = 0
         self.stopped: str | None = None
         self.latencies: list[float] = []
+        self.ok_latencies: list[float] = []
         self.errors: dict[int, int] = {}
         self.samples: dict[int, str] = {}
 
@@ -529,6 +651,8 @@ class _Run:
             self.done += 1
             if latency is not None:
                 self.latencies.append(latency)
+                if 200 <= status < 300:
+                    self.ok_latencies.append(latency)
             if not 200 <= status < 300:
                 self.errors[status] = self.errors.get(status, 0) + 1
                 self.samples.setdefault(status, sample)
@@ -545,15 +669,25 @@ def _worker(
     from .client import ScoringClient
 
     client = ScoringClient(base_url, auth_key=key, timeout=timeout)
+    typed_type = any(name.lower() == "content-type" for name in extra_headers)
     try:
         while (index := run.take()) is not None:
             payload, content_type = bodies[index] if isinstance(bodies, list) else bodies
-            headers = {"Content-Type": content_type, **extra_headers}
+            # a Content-Type among the headers wins over the body's (one header, any case)
+            headers = (
+                dict(extra_headers)
+                if typed_type
+                else {"Content-Type": content_type, **extra_headers}
+            )
             started = time.perf_counter()
             try:
                 answer = client.request("POST", "/score", payload, headers)
             except ScoringRequestError as err:
                 run.record(CONNECTION_ERROR, None, str(err)[:300])
+                continue
+            except Exception as err:  # noqa: BLE001 - counted and shown, never lost in a thread
+                client.close()  # the connection may be half-written: start a fresh one
+                run.record(CLIENT_ERROR, None, f"{type(err).__name__}: {err}"[:300])
                 continue
             latency = time.perf_counter() - started
             sample = ""
@@ -594,7 +728,8 @@ def load_test(
     requests, concurrency
         How many requests in all, and how many in flight at once (1 to 256, at most ``requests``).
     headers
-        Extra request headers (override ``Content-Type`` here or with ``content_type``).
+        Extra request headers. A ``Content-Type`` here (any case) wins over ``content_type``
+        and the body's own, as in the panel's Send. Checked up front with :func:`check_headers`.
     timeout
         Seconds to wait for each answer; a request that takes longer counts as a connection error.
     on_progress
@@ -610,13 +745,15 @@ def load_test(
     Returns
     -------
     LoadTestResult
-        Latencies, percentiles, throughput and errors by status. Errors never raise.
+        Latencies, percentiles, throughput and errors by status. Errors never raise: a
+        request that fails in the client itself is counted under :data:`CLIENT_ERROR`.
 
     Raises
     ------
     InvalidArgumentError
-        Bad ``requests``/``concurrency``/``timeout``, a body that is not JSON-able, or a
-        target that is not a local service.
+        Bad ``requests``/``concurrency``/``timeout``, a body that is not JSON-able, a header
+        (or ``content_type``, or auth key) that cannot be sent over HTTP, or a target that is
+        not a local service.
 
     Examples
     --------
@@ -625,9 +762,13 @@ def load_test(
     (100, 1.9)
     """
     _check(requests, concurrency, timeout, deadline_s)
+    extra = check_headers(headers)
+    if content_type is not None:
+        check_headers({"Content-Type": content_type})
     base_url, key = resolve_target(target, auth_key)
+    if key is not None:
+        check_headers({"Authorization": f"Bearer {key}"})
     bodies = _bodies(body, requests, content_type)
-    extra = {str(k): str(v) for k, v in (headers or {}).items()}
     cancel = cancel or threading.Event()
     started = time.perf_counter()
     run = _Run(requests, cancel, time.monotonic() + deadline_s)
@@ -665,4 +806,5 @@ def load_test(
         errors_by_status=dict(run.errors),
         error_samples=dict(run.samples),
         stopped=run.stopped if run.done < requests else None,
+        ok_latencies=run.ok_latencies,
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import statistics
 import struct
 import textwrap
@@ -15,12 +16,16 @@ from test_server_support import serve
 from jupyter_mldeploy._net import free_port
 from jupyter_mldeploy.cli import main as cli_main
 from jupyter_mldeploy.errors import InvalidArgumentError
+from jupyter_mldeploy.scoring.client import ScoringClient
 from jupyter_mldeploy.scoring.loadtest import (
+    CLIENT_ERROR,
     CONNECTION_ERROR,
     LoadTestResult,
+    check_headers,
     load_test,
     percentile,
     resolve_target,
+    status_label,
     swagger_example,
 )
 
@@ -44,6 +49,25 @@ PICKY = textwrap.dedent(
         if i % 7 == 0:
             raise ValueError(f"{i} is a multiple of 7")
         return {"double": 2 * i}
+    """
+)
+
+
+#: @rawhttp: 200 only when the request carries exactly one Content-Type, text/csv; else 415.
+CSV_ONLY = textwrap.dedent(
+    """
+    from azureml.contrib.services.aml_request import rawhttp
+    from azureml.contrib.services.aml_response import AMLResponse
+
+    def init():
+        pass
+
+    @rawhttp
+    def run(request):
+        got = request.headers.get("Content-Type")
+        if got != "text/csv":
+            return AMLResponse(f"wanted one Content-Type text/csv, got {got!r}", 415)
+        return AMLResponse("ok", 200)
     """
 )
 
@@ -296,3 +320,99 @@ def test_webservice_target_with_auth_and_the_cli_by_name(
     assert (data["sent"], data["ok"]) == (10, 10)
     assert cli_main(["loadtest", "nope", "{}", "-n", "1", "-c", "1"]) == 1
     assert "no service named 'nope'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("headers", "content_type", "message"),
+    [
+        ({"X-User": "\u65e5\u672c"}, None, "header 'X-User' has characters that cannot be sent"),
+        ({"X-Trace": "1\r\nX-Evil: 2"}, None, "header 'X-Trace' has a '\\r' in its value"),
+        ({"X Trace": "1"}, None, "header name 'X Trace' has the character ' '"),
+        ({"": "1"}, None, "header name '' is empty"),
+        (None, "text/plain\n", "header 'Content-Type' has a '\\n' in its value"),
+    ],
+)
+def test_headers_that_cannot_be_sent_are_refused_up_front(
+    picky, headers: dict | None, content_type: str | None, message: str
+) -> None:
+    with pytest.raises(InvalidArgumentError, match=re.escape(message)) as caught:
+        load_test(
+            picky.url,
+            {"i": 1},
+            requests=20,
+            concurrency=4,
+            headers=headers,
+            content_type=content_type,
+        )
+    assert "Nothing was sent" in str(caught.value)
+    assert "POST /score" not in picky.logs()
+    with pytest.raises(InvalidArgumentError, match="cannot be sent in an HTTP header"):
+        load_test(picky.url, {"i": 1}, requests=2, concurrency=1, auth_key="cl\u00e9-\u65e5")
+    assert check_headers({"X-Latin": "caf\u00e9", "X-N": 3}) == {"X-Latin": "caf\u00e9", "X-N": "3"}
+
+
+def test_a_client_side_error_is_counted_not_lost(picky, monkeypatch: pytest.MonkeyPatch) -> None:
+    real = ScoringClient.request
+
+    def flaky(self, method, path="/score", body=None, headers=None, **kwargs):
+        if json.loads(body)["i"] % 4 == 1:
+            raise RuntimeError("the client broke on purpose")
+        return real(self, method, path, body, headers, **kwargs)
+
+    monkeypatch.setattr(ScoringClient, "request", flaky)
+    n = 24  # i % 4 == 1: 6 client errors; of the rest 0, 10, 15, 20 answer 400, 7 and 14 answer 500
+    result = load_test(picky.url, lambda i: {"i": i, "sleep": 0.002}, requests=n, concurrency=4)
+    assert result.sent == n and result.stopped is None
+    assert result.errors_by_status == {CLIENT_ERROR: 6, 400: 4, 500: 2}
+    assert result.ok == n - 12 and len(result.latencies) == n - 6
+    assert result.error_samples[CLIENT_ERROR] == "RuntimeError: the client broke on purpose"
+    assert "client error x 6" in str(result) and status_label(CLIENT_ERROR) == "client error"
+
+
+def test_percentiles_of_2xx_answers_are_kept_apart_from_fast_errors(picky) -> None:
+    # multiples of 5 answer 400 at once; every other request sleeps 20 ms in run()
+    n = 60
+    result = load_test(
+        picky.url,
+        lambda i: {"i": i, "sleep": 0 if i % 5 == 0 else 0.02},
+        requests=n,
+        concurrency=4,
+    )
+    assert result.errors_by_status == {400: 12, 500: 7}  # 7, 14, 21, 28, 42, 49, 56
+    assert len(result.ok_latencies) == result.ok == 41 and len(result.latencies) == n
+    assert min(result.ok_latencies) >= 0.02  # every 2xx answer waited for run()'s sleep
+    cuts = statistics.quantiles(result.ok_latencies, n=100, method="inclusive")
+    assert result.ok_p50 == pytest.approx(cuts[49], rel=1e-12)
+    assert result.ok_p95 == pytest.approx(cuts[94], rel=1e-12)
+    assert result.ok_p99 == pytest.approx(cuts[98], rel=1e-12)
+    assert result.ok_percentile(0) == min(result.ok_latencies)
+    assert result.p50 == pytest.approx(statistics.median(result.latencies), rel=1e-12)
+    text = str(result)
+    assert "ms (all answers)" in text
+    assert f"2xx only     p50 {result.ok_p50 * 1000:.2f}  p95 {result.ok_p95 * 1000:.2f}" in text
+    data = result.to_dict()
+    assert data["ok_latency_ms"]["p99"] == pytest.approx(result.ok_p99 * 1000, abs=1e-3)
+
+    clean = LoadTestResult("http://127.0.0.1:1", 3, 1, 3, 0.01, latencies=[0.001, 0.003, 0.002])
+    assert clean.ok_p50 == clean.p50 == 0.002  # no errors: the 2xx answers are all answers
+    assert "2xx only" not in str(clean)
+
+
+def test_a_content_type_in_the_headers_wins_once(serve, tmp_path: Path) -> None:
+    path = tmp_path / "csv_only.py"
+    path.write_text(CSV_ONLY)
+    server = serve(path)
+    typed = load_test(
+        server.url,
+        "a,b\n1,2\n",
+        requests=6,
+        concurrency=2,
+        headers={"content-type": "text/csv"},
+        content_type="text/plain",
+    )
+    assert (typed.ok, typed.errors_by_status) == (6, {})
+    by_argument = load_test(server.url, "a,b", requests=2, concurrency=1, content_type="text/csv")
+    assert by_argument.ok == 2
+    default = load_test(server.url, "a,b", requests=2, concurrency=1)
+    assert default.errors_by_status == {415: 2}
+    assert "got 'application/json'" in default.error_samples[415]
