@@ -604,8 +604,17 @@ def model_dir_for(models: Iterable[tuple[str, str]]) -> str:
     return MODELS_ROOT
 
 
-def source_ignore(source_dir: Path) -> Callable[[str, list[str]], set[str]]:
-    """Return a ``copytree`` ignore function: :data:`DEFAULT_IGNORE` plus ``.amlignore`` name patterns."""
+def source_ignore(source_dir: Path, exclude: tuple[Path, ...] = ()) -> Callable[[str, list[str]], set[str]]:
+    """Return a ``copytree`` ignore function: :data:`DEFAULT_IGNORE` plus ``.amlignore`` name patterns.
+
+    Folders that must never be copied into an image are left out too wherever they sit in
+    the source tree: ``MLDEPLOY_HOME`` (the registry, the services and the build context
+    being written; copying it would copy the copy) and the paths in ``exclude``.
+    """
+    from .._config import mldeploy_home
+
+    skipped = {Path(p).resolve() for p in (mldeploy_home(), *exclude)}
+    ancestors = {parent for path in skipped for parent in path.parents}
     patterns = list(DEFAULT_IGNORE)
     amlignore = source_dir / ".amlignore"
     if amlignore.is_file():
@@ -615,7 +624,11 @@ def source_ignore(source_dir: Path) -> Callable[[str, list[str]], set[str]]:
                 patterns.append(line)
 
     def ignore(folder: str, names: list[str]) -> set[str]:
-        return {n for n in names if any(fnmatch.fnmatch(n, p) for p in patterns)}
+        left_out = {n for n in names if any(fnmatch.fnmatch(n, p) for p in patterns)}
+        here = Path(folder).resolve()
+        if here in ancestors:  # one resolve per folder; names only checked on the way to a skipped path
+            left_out |= {n for n in names if (here / n).resolve() in skipped}
+        return left_out
 
     return ignore
 

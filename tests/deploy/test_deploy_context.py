@@ -179,6 +179,24 @@ def test_source_copy_excludes_caches_vcs_and_amlignore(
     assert info.model_dir == MODELS_ROOT  # no models
 
 
+def test_mldeploy_home_inside_the_source_folder_is_left_out(
+    tmp_path: Path, fake_wheelhouse: Path, fake_runtime: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A notebook folder holding its own MLDEPLOY_HOME: the context (written under it) must not copy itself."""
+    src = write_service_source(tmp_path / "project")
+    home = src / "state" / "mldeploy-home"
+    monkeypatch.setenv("MLDEPLOY_HOME", str(home))
+    (home / "models").mkdir(parents=True)
+    (home / "models" / "blob").write_text("registry data")
+    (src / "state" / "keep.txt").write_text("mine")
+    info = write_build_context(
+        home / "builds" / "ctx", base_image="b:1", wheelhouse_dir=fake_wheelhouse, runtime_wheel=fake_runtime,
+        source_dir=src, entry_script="score.py", env_hash="h",
+    )
+    copied = sorted(p.relative_to(info.path / "src").as_posix() for p in (info.path / "src").rglob("*"))
+    assert copied == ["helpers.py", "score.py", "state", "state/keep.txt"]
+
+
 def test_entry_script_without_source_dir_and_in_subfolder(
     tmp_path: Path, fake_wheelhouse: Path, fake_runtime: Path
 ) -> None:
