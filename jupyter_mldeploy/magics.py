@@ -130,8 +130,15 @@ class MLDeployMagics(Magics):
             if args.test is not None and args.test_file is not None:
                 raise UsageError("give --test JSON or --test-file FILE, not both.")
             sample = args.test if args.test_file is None else _read(args.test_file)
-            path.write_text(cell, encoding="utf-8")
-            print(f"Wrote {path}")
+            created = not path.parent.exists()
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_text(cell, encoding="utf-8")
+            except OSError as err:
+                raise UsageError(
+                    f"cannot write {path}: {err.strerror}; give a path in a folder you can write to."
+                ) from err
+            print(f"Wrote {path}" + (f" (created the folder {path.parent})" if created else ""))
             checked = check_entry_script(path)
             print(
                 f"OK: run() takes {checked.kind} input{', init() found' if checked.has_init else ', no init()'}"

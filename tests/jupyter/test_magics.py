@@ -78,6 +78,17 @@ def test_score_script_writes_and_checks(
     assert (checked.kind, checked.has_init) == ("plain", True)
 
 
+def test_score_script_creates_the_folder_or_says_why_it_cannot(
+    shell: object, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    shell.run_cell_magic("score_script", "src/app/score.py", SCALE_SCRIPT)  # type: ignore[attr-defined]
+    assert (tmp_path / "src" / "app" / "score.py").read_text() == SCALE_SCRIPT
+    assert f"(created the folder {tmp_path / 'src' / 'app'})" in capsys.readouterr().out
+    (tmp_path / "blocker").write_text("a file, not a folder")
+    with pytest.raises(UsageError, match=r"cannot write .*blocker/score.py: .*folder you can write to"):
+        shell.run_cell_magic("score_script", "blocker/score.py", SCALE_SCRIPT)  # type: ignore[attr-defined]
+
+
 def test_syntax_error_shows_its_line_as_one_usage_error(
     shell: object, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
