@@ -254,7 +254,7 @@ class DockerEngine:
             try:
                 # a short timeout while asking the API version: a hung daemon fails in seconds
                 client = docker.from_env(timeout=min(self._timeout, self._connect_timeout))
-            except docker.errors.DockerException as err:
+            except _engine_errors(docker) as err:
                 raise _unavailable(err) from err
             client.api.timeout = self._timeout
             self._client = client
@@ -274,7 +274,7 @@ class DockerEngine:
         try:
             api.ping()
             return dict(api.version())
-        except (docker.errors.DockerException, OSError) as err:
+        except (*_engine_errors(docker), OSError) as err:
             raise _unavailable(err) from err
         finally:
             api.timeout = saved
@@ -306,7 +306,7 @@ class DockerEngine:
             return str(self.client.images.get(tag).id)
         except docker.errors.ImageNotFound as err:
             raise BaseImageMissingError(_base_image_fix(tag)) from err
-        except docker.errors.DockerException as err:
+        except _engine_errors(docker) as err:
             raise _unavailable(err) from err
 
     def image_exists(self, tag: str) -> bool:
@@ -316,7 +316,7 @@ class DockerEngine:
             self.client.images.get(tag)
         except docker.errors.ImageNotFound:
             return False
-        except docker.errors.DockerException as err:
+        except _engine_errors(docker) as err:
             raise _unavailable(err) from err
         return True
 
@@ -389,7 +389,7 @@ class DockerEngine:
                     image_id = str(aux["ID"])
             if failure:
                 raise ImageBuildError(_build_failure(tag, current, failure, lines), logs="".join(lines))
-        except docker.errors.DockerException as err:
+        except _engine_errors(docker) as err:
             if isinstance(err, docker.errors.APIError) and err.status_code and err.status_code < 500:
                 raise ImageBuildError(
                     _build_failure(tag, current, str(err.explanation or err), lines), logs="".join(lines)
@@ -435,7 +435,7 @@ class DockerEngine:
             wanted.append(f"{LABEL_ENV_HASH}={env_hash}")
         try:
             images = self.client.images.list(all=True, filters={"label": wanted})
-        except docker.errors.DockerException as err:
+        except _engine_errors(docker) as err:
             raise _unavailable(err) from err
         return [str(image.id) for image in images]
 
@@ -556,7 +556,7 @@ class DockerEngine:
                     f"starting container {name} from {image} failed: {err.explanation or err}; "
                     "check the image and the engine's log"
                 ) from err
-            except docker.errors.DockerException as err:
+            except _engine_errors(docker) as err:
                 raise _unavailable(err) from err
             return RunningContainer(
                 name=name, id=str(container.id), port=host_port, image=image, labels=all_labels
@@ -618,7 +618,7 @@ class DockerEngine:
             container.remove(force=True)
         except docker.errors.NotFound:
             pass
-        except docker.errors.DockerException as err:
+        except _engine_errors(docker) as err:
             raise _unavailable(err) from err
         self._wait_port_released(port)
         return self.run_container(
@@ -647,10 +647,12 @@ class DockerEngine:
         container = self._container(name)
         try:
             container.restart(timeout=timeout)
-        except docker.errors.DockerException as err:
+        except docker.errors.APIError as err:
             raise DeploymentError(
                 f"restarting container {name} failed: {err}; its state:\n{self.container_state(name).describe()}"
             ) from err
+        except _engine_errors(docker) as err:
+            raise _unavailable(err) from err
 
     def find_containers(self, labels: Mapping[str, str] | None = None) -> list[ContainerInfo]:
         """Return every container (running or not) carrying ``mldeploy.managed=true`` and ``labels``.
@@ -665,7 +667,7 @@ class DockerEngine:
         filters = {"label": [f"{key}={value}" for key, value in wanted.items()]}
         try:
             found = self.client.containers.list(all=True, filters=filters)
-        except docker.errors.DockerException as err:
+        except _engine_errors(docker) as err:
             raise _unavailable(err) from err
         out = []
         for container in found:
@@ -737,7 +739,7 @@ class DockerEngine:
         container = self._container(name)
         try:
             stream = container.logs(stream=True, follow=True, tail=tail, stdout=True, stderr=True)
-        except docker.errors.DockerException as err:
+        except _engine_errors(docker) as err:
             raise _unavailable(err) from err
         buffer = b""
         try:
@@ -822,7 +824,7 @@ class DockerEngine:
             container.remove(force=True)
         except docker.errors.NotFound:
             pass
-        except docker.errors.DockerException as err:
+        except _engine_errors(docker) as err:
             raise _unavailable(err) from err
         if delete_image and image_ref:
             self.remove_image(image_ref)
@@ -862,7 +864,7 @@ class DockerEngine:
             return self.client.containers.get(name)
         except docker.errors.NotFound:
             return None
-        except docker.errors.DockerException as err:
+        except _engine_errors(docker) as err:
             raise _unavailable(err) from err
 
     def _container(self, name: str) -> Any:
@@ -882,7 +884,7 @@ class DockerEngine:
         docker = _docker()
         try:
             raw = container.logs(stdout=True, stderr=True, tail=tail)
-        except docker.errors.DockerException as err:
+        except _engine_errors(docker) as err:
             return f"(logs unavailable: {err})"
         return bytes(raw).decode("utf-8", errors="replace")
 
@@ -890,7 +892,7 @@ class DockerEngine:
         docker = _docker()
         try:
             attrs = self.client.images.get(image).attrs
-        except docker.errors.DockerException:
+        except _engine_errors(docker):
             return {}
         return _env_dict((attrs.get("Config") or {}).get("Env") or [])
 
@@ -926,6 +928,26 @@ def _docker() -> Any:
             'the docker SDK is not installed; run: pip install "jupyter-mldeploy[docker]"'
         ) from err
     return docker
+
+
+def _engine_errors(docker: Any) -> tuple[type[BaseException], ...]:
+    """What an SDK call raises when the engine fails or goes away (caught and mapped in one place).
+
+    The SDK's own ``DockerException`` and the transport errors it lets through when the
+    daemon restarts or its socket vanishes mid-call: ``requests`` and ``urllib3`` errors,
+    a refused or reset connection, a timeout. Every call site turns them into
+    :class:`DockerUnavailableError` (via :func:`_unavailable`) or its own error.
+    """
+    import requests
+    import urllib3
+
+    return (
+        docker.errors.DockerException,
+        requests.exceptions.RequestException,
+        urllib3.exceptions.HTTPError,
+        ConnectionError,
+        TimeoutError,
+    )
 
 
 def docker_start_fix() -> str:
