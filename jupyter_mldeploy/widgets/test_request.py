@@ -2,19 +2,20 @@
 
 Three tabs:
 
-* **Request**: a JSON editor prefilled from the service's ``swagger.json`` example (or the
-  last request sent to that service in this kernel, or ``{"data": []}``), extra headers,
-  content type and method; **Send** shows the status, latency (client-measured, and the
-  server's ``run()`` time), the response headers and the pretty body (a hex summary for
-  binary bodies).
+* **Request**: a JSON editor prefilled with the last request sent to that service in this
+  kernel, else the service's ``swagger.json`` example (fetched in the background), else
+  ``{"data": []}``; extra headers, content type and method; **Send** shows the status,
+  latency (client-measured, and the server's ``run()`` time), the response headers and the
+  pretty body (a hex summary for binary bodies).
 * **History**: the last 50 requests sent to the service from this kernel; **Replay** loads
   one into the editor and sends it again.
 * **Load test**: N requests at concurrency C (:func:`~jupyter_mldeploy.scoring.loadtest.load_test`)
-  with a progress bar and Stop; then p50/p95/p99, throughput, errors by status and the
-  latency histogram.
+  with a progress bar and Stop; then p50/p95/p99 (of all answers, and of the 2xx answers
+  when some failed), throughput, errors by status and the latency histogram.
 
-Send and the load test run in background threads, so a slow ``run()`` never blocks the
-kernel; :meth:`TestRequestPanel.wait` waits for them (handy in scripts and tests).
+Send, the load test and fetching the swagger example run in background threads, so a slow
+or silent service never blocks the kernel; :meth:`TestRequestPanel.wait` waits for them
+(handy in scripts and tests).
 """
 
 from __future__ import annotations
@@ -34,7 +35,14 @@ import ipywidgets as widgets
 
 from ..errors import InvalidArgumentError, ScoringRequestError
 from ..scoring.client import Response, ScoringClient
-from ..scoring.loadtest import LoadTestResult, load_test, resolve_target, swagger_example
+from ..scoring.loadtest import (
+    LoadTestResult,
+    check_headers,
+    load_test,
+    resolve_target,
+    status_label,
+    swagger_example,
+)
 from ._base import Panel, badge, esc, human_bytes, human_seconds
 
 __all__ = ["HISTORY_SIZE", "HistoryEntry", "TestRequestPanel", "clear_history", "hex_dump"]
@@ -48,6 +56,8 @@ CONTENT_TYPES = ("application/json", "text/plain", "application/octet-stream")
 DEFAULT_BODY = '{"data": []}'
 #: Size of the latency histogram picture (pixels).
 PLOT_SIZE = (640, 280)
+#: Seconds to wait for ``swagger.json`` when fetching the example (in the background).
+EXAMPLE_TIMEOUT = 2.0
 
 _STYLE = (
     "<style>.mldeploy-mono textarea{font-family:var(--jp-code-font-family,monospace);"
@@ -149,7 +159,7 @@ def _parse_headers(text: str) -> dict[str, str]:
                 "line like 'X-Trace: 42'. Nothing was sent."
             )
         headers[name.strip()] = value.strip()
-    return headers
+    return check_headers(headers)  # e.g. a non-Latin-1 value: refused here, naming the header
 
 
 def _decode_bytes(text: str, encoding: str) -> bytes:
@@ -213,8 +223,11 @@ class TestRequestPanel(Panel):
         loopback URL such as ``"http://127.0.0.1:5001"`` (e.g. a ``ScoringServer``'s ``url``).
     sample
         What the editor starts with: a JSON-able object, a JSON string, or bytes (shown as
-        hex, sent as ``application/octet-stream``). Default: the swagger example, else the
-        last request sent to this service in this kernel, else ``{"data": []}``.
+        hex, sent as ``application/octet-stream``). Default: the last request sent to this
+        service in this kernel (so re-running the cell keeps an edited body), else the
+        swagger example, else ``{"data": []}``. The swagger example is fetched in the
+        background (at most ``EXAMPLE_TIMEOUT`` seconds) and fills the editor when it
+        arrives, unless the request was edited or sent meanwhile.
     timeout
         Seconds Send waits for an answer (the server answers 504 after its own ``run()``
         timeout, 60 s by default, before this).
@@ -243,6 +256,9 @@ class TestRequestPanel(Panel):
         self._client: ScoringClient | None = None
         self._pending: concurrent.futures.Future[Any] | None = None
         self._load_thread: threading.Thread | None = None
+        self._example_thread: threading.Thread | None = None
+        self._sends = 0  # Send/Run clicks: a later example leaves the body alone
+        self._closed = False
         self._cancel = threading.Event()
         self._shown: list[HistoryEntry] = []
         #: the last answer Send got (``None`` before the first, or after a connection error)
@@ -302,7 +318,7 @@ class TestRequestPanel(Panel):
         self.example_button = widgets.Button(
             description="Example",
             icon="undo",
-            tooltip="Put the swagger example back into the editor",
+            tooltip="Load the service's swagger example into the editor",
         )
         self.response_status = widgets.HTML()
         self.response_headers = widgets.HTML()
@@ -315,7 +331,7 @@ class TestRequestPanel(Panel):
         self.response_body = widgets.HTML()
         self.content_type.observe(self.guard(self._on_content_type), names="value")
         self.send_button.on_click(self.guard(lambda _: self.send()))
-        self.example_button.on_click(self.guard(lambda _: self._load_example()))
+        self.example_button.on_click(self.guard(lambda _: self.load_example()))
         return widgets.VBox(
             [
                 widgets.HBox([self.method, self.content_type, self.encoding]),
@@ -401,15 +417,12 @@ class TestRequestPanel(Panel):
         if sample is not None:
             self._set_editor_value(sample)
             return
-        example = self._example(quiet=True)
-        if example is not None:
-            self._set_editor_value(example)
-            return
         history = _history(self._key)
-        if history:
+        if history:  # the last request wins: re-running the cell keeps an edited body
             self._load_entry(history[-1])
             return
         self.editor.value = DEFAULT_BODY
+        self._fetch_example(explicit=False)
 
     def _set_editor_value(self, value: Any) -> None:
         if isinstance(value, (bytes, bytearray)):
@@ -421,29 +434,85 @@ class TestRequestPanel(Panel):
         else:
             self.editor.value = json.dumps(value, indent=2)
 
-    def _example(self, quiet: bool = False) -> Any | None:
-        """The swagger example of the service's input, or None (a note says why when ``quiet``)."""
-        try:
-            base_url, key = resolve_target(self.service)
-            with ScoringClient(base_url, auth_key=key, timeout=10) as client:
-                return swagger_example(client.swagger())
-        except (ScoringRequestError, InvalidArgumentError) as err:
-            if not quiet:
-                raise
-            self.show_note(f"No swagger example ({err}).")
-            return None
+    def _request_state(self) -> tuple[str, str, str, int]:
+        """What the user can change before an example arrives: body, content type, method, sends."""
+        return (self.editor.value, self.content_type.value, self.method.value, self._sends)
 
-    def _load_example(self) -> None:
-        example = self._example()
-        if example is None:
+    def load_example(self, wait: bool = False) -> None:
+        """Fetch the service's swagger example in the background and put it into the editor.
+
+        What the **Example** button does. The editor is left alone if the request is edited
+        or sent before the example arrives (a note says so).
+
+        Raises
+        ------
+        InvalidArgumentError
+            An example is being fetched already.
+        """
+        self._fetch_example(explicit=True)
+        if wait and self._example_thread is not None:
+            self._example_thread.join(EXAMPLE_TIMEOUT + 10)
+
+    def _fetch_example(self, explicit: bool) -> None:
+        if self._example_thread is not None and self._example_thread.is_alive():
             raise InvalidArgumentError(
-                "the service's swagger.json has no input example (decorate run() with inference_schema's "
-                "@input_schema to get one); type the body in the editor"
+                "the swagger example is being fetched already; it fills the editor when it arrives"
             )
+        before = self._request_state()
+        self.example_button.disabled = True
+        self._example_thread = threading.Thread(
+            target=self.guard(self._example_now),
+            args=(before, explicit),
+            name="mldeploy-swagger-example",
+            daemon=True,
+        )
+        self._example_thread.start()
+
+    def _example_now(self, before: tuple[str, str, str, int], explicit: bool) -> None:
+        """Fetch the example (in a background thread); fill the editor unless the request changed."""
+        try:
+            example = self._example()
+        except (ScoringRequestError, InvalidArgumentError) as err:
+            if explicit:
+                raise
+            if not self._closed and self.status.layout.display == "none":  # keep any error shown
+                self.show_note(f"No swagger example ({err}).")
+            return
+        finally:
+            self.example_button.disabled = False
+        if self._closed:
+            return
+        if example is None:
+            if explicit:
+                raise InvalidArgumentError(
+                    "the service's swagger.json has no input example (decorate run() with "
+                    "inference_schema's @input_schema to get one); type the body in the editor"
+                )
+            return
+        if self._request_state() != before:
+            if explicit:
+                self.show_note(
+                    "The swagger example arrived after the request was edited or sent; "
+                    "click Example again to load it."
+                )
+            return
         self.content_type.value = "application/json"
         self.method.value = "POST"
         self._set_editor_value(example)
-        self.clear_status()
+        if explicit:
+            self.clear_status()
+
+    def _example(self) -> Any | None:
+        """The swagger example of the service's input, or None (call it off the kernel thread)."""
+        base_url, key = resolve_target(self.service)
+        with ScoringClient(base_url, auth_key=key, timeout=EXAMPLE_TIMEOUT) as client:
+            try:
+                doc = client.swagger()
+            except ValueError as err:  # a 200 that is not JSON: not one of our servers
+                raise ScoringRequestError(
+                    f"{base_url}/swagger.json is not JSON ({err}); is this a scoring server?"
+                ) from err
+        return swagger_example(doc)
 
     def _on_content_type(self, change: dict[str, Any]) -> None:
         binary = change["new"] == "application/octet-stream"
@@ -492,6 +561,7 @@ class TestRequestPanel(Panel):
             The editor's body or headers cannot be sent (bad JSON: line and column named).
         """
         prepared = self._prepare()
+        self._sends += 1
         self.clear_status()
         self.send_button.disabled = True
         self.send_button.description = "Sending..."
@@ -501,26 +571,9 @@ class TestRequestPanel(Panel):
             self._pending.result(timeout=self.timeout + 10)
 
     def _send_now(self, prepared: _Prepared) -> None:
+        answer: Response | None = None
         try:
-            base_url, key = resolve_target(self.service)  # the port may change on redeploy
-            if self._client is None or (self._client.base_url, self._client.auth_key) != (
-                base_url,
-                key,
-            ):
-                if self._client is not None:
-                    self._client.close()
-                self._client = ScoringClient(base_url, auth_key=key, timeout=self.timeout)
-            try:
-                answer = self._client.request(
-                    prepared.method, "/score", prepared.body, prepared.headers
-                )
-            except ScoringRequestError as err:
-                self.last_response = None
-                self._remember(prepared.entry)
-                self.response_status.value = f"{badge('no answer', '#cf222e')}"
-                self.response_body.value = ""
-                self.headers_box.layout.display = "none"
-                raise self._explain(err) from err
+            answer = self._request(prepared)
             self.last_response = answer
             self._remember(
                 replace(
@@ -531,9 +584,30 @@ class TestRequestPanel(Panel):
                 )
             )
             self._show_response(answer)
-        finally:
+        finally:  # whatever went wrong: no grey "sending" left behind, and the try is in History
+            if answer is None:
+                self.last_response = None
+                self.response_status.value = badge("no answer", "#cf222e")
+                self.response_body.value = ""
+                self.headers_box.layout.display = "none"
+                self._remember(prepared.entry)
             self.send_button.disabled = False
             self.send_button.description = "Send"
+
+    def _request(self, prepared: _Prepared) -> Response:
+        """Send ``prepared`` on this panel's connection (in the send thread) and return the answer."""
+        base_url, key = resolve_target(self.service)  # the port may change on redeploy
+        if self._client is None or (self._client.base_url, self._client.auth_key) != (
+            base_url,
+            key,
+        ):
+            if self._client is not None:
+                self._client.close()
+            self._client = ScoringClient(base_url, auth_key=key, timeout=self.timeout)
+        try:
+            return self._client.request(prepared.method, "/score", prepared.body, prepared.headers)
+        except ScoringRequestError as err:
+            raise self._explain(err) from err
 
     def _explain(self, err: ScoringRequestError) -> ScoringRequestError:
         """Say why a service gave no answer when its state tells (deleted, failed, restarting)."""
@@ -618,6 +692,7 @@ class TestRequestPanel(Panel):
                 "a load test sends POST requests; pick POST in the Request tab"
             )
         requests, concurrency = int(self.lt_requests.value), int(self.lt_concurrency.value)
+        self._sends += 1
         self.clear_status()
         self._cancel = threading.Event()
         self.run_button.disabled, self.stop_button.disabled = True, False
@@ -643,13 +718,12 @@ class TestRequestPanel(Panel):
 
     def _load_now(self, prepared: _Prepared, requests: int, concurrency: int) -> None:
         try:
-            headers = {k: v for k, v in prepared.headers.items() if k.lower() != "content-type"}
-            result = load_test(
+            result = load_test(  # the same headers as Send: a typed Content-Type wins
                 self.service,
                 prepared.body or b"",
                 requests=requests,
                 concurrency=concurrency,
-                headers=headers,
+                headers=prepared.headers,
                 timeout=self.timeout,
                 on_progress=self._on_progress,
                 content_type=prepared.entry.content_type,
@@ -671,31 +745,41 @@ class TestRequestPanel(Panel):
             return "-" if math.isnan(value) else f"{value * 1000:.2f} ms"  # NaN: nothing answered
 
         cell = "padding:2px 12px 2px 0;text-align:left"
-        columns = [
+        counts = [
             ("sent", f"{result.sent} of {result.requests}"),
             ("ok", str(result.ok)),
+            ("errors", str(result.errors)),
             ("throughput", f"{result.throughput:.1f} req/s"),
-            ("p50", ms(result.p50)),
-            ("p95", ms(result.p95)),
-            ("p99", ms(result.p99)),
-            ("min", ms(result.min)),
-            ("max", ms(result.max)),
         ]
-        head = "".join(f"<th style='{cell}'>{esc(k)}</th>" for k, _ in columns)
-        values = "".join(f"<td style='{cell}'>{esc(v)}</td>" for _, v in columns)
+        rows = [("all answers", result.percentile)]
+        if result.errors:  # fast error answers would set the percentiles: show the 2xx apart
+            rows.append(("2xx answers", result.ok_percentile))
+        head = "".join(
+            f"<th style='{cell}'>{esc(k)}</th>"
+            for k in ("latency of", "p50", "p95", "p99", "min", "max")
+        )
+        body = "".join(
+            f"<tr><td style='{cell}'>{esc(label)}</td>"
+            + "".join(f"<td style='{cell}'>{esc(ms(pick(p)))}</td>" for p in (50, 95, 99, 0, 100))
+            + "</tr>"
+            for label, pick in rows
+        )
         stopped = (
             f"<div><b>Stopped</b> ({esc(result.stopped)}) after {result.sent} requests.</div>"
             if result.stopped
             else ""
         )
         summary = (
-            f"{stopped}<table><tr>{head}</tr><tr>{values}</tr></table>"
-            f"<div style='color:#57606a'>{result.wall_s:.2f} s wall time, concurrency {result.concurrency}</div>"
+            f"{stopped}<div>"
+            + " · ".join(f"<b>{esc(k)}</b> {esc(v)}" for k, v in counts)
+            + f"</div><table><tr>{head}</tr>{body}</table>"
+            f"<div style='color:#57606a'>{result.wall_s:.2f} s wall time, concurrency "
+            f"{result.concurrency}</div>"
         )
         if not result.errors_by_status:
             return f"{summary}<b>Errors by status</b>: none"
         errors = "".join(
-            f"<tr><td style='{cell}'>{badge(str(status or 'no answer'), '#cf222e')}</td>"
+            f"<tr><td style='{cell}'>{badge(status_label(status), '#cf222e')}</td>"
             f"<td style='{cell}'>{count} x</td>"
             f"<td><code>{esc(result.error_samples.get(status, '')[:160])}</code></td></tr>"
             for status, count in sorted(result.errors_by_status.items())
@@ -705,8 +789,12 @@ class TestRequestPanel(Panel):
     # --- life cycle ----------------------------------------------------------------------
 
     def wait(self, timeout: float = 120.0) -> bool:
-        """Wait until Send and the load test are done; return False if still busy after ``timeout`` s."""
+        """Wait until Send, the load test and an example fetch are done; False if still busy after ``timeout`` s."""
         deadline = time.monotonic() + timeout
+        if self._example_thread is not None:
+            self._example_thread.join(max(0.0, deadline - time.monotonic()))
+            if self._example_thread.is_alive():
+                return False
         if self._pending is not None:
             try:
                 self._pending.result(timeout=max(0.0, deadline - time.monotonic()))
@@ -720,6 +808,7 @@ class TestRequestPanel(Panel):
 
     def close(self) -> None:
         """Stop a running load test, close the send thread's connection and close the widgets."""
+        self._closed = True
         self._cancel.set()
         client, self._client = self._client, None
         if client is not None:

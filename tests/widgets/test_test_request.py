@@ -119,6 +119,7 @@ def test_prefilled_from_swagger_and_send_shows_status_latency_headers_body(
     panel = _panel(panels, service)
     assert "mldeploy-test-request-panel" in panel._dom_classes
     assert [panel.tabs.get_title(i) for i in range(3)] == ["Request", "History", "Load test"]
+    assert panel.wait(10)  # the swagger example is fetched in the background
     assert json.loads(panel.editor.value) == {"data": [1.0, 2.0]}  # the schema's sample
 
     text = _send(panel)
@@ -136,6 +137,17 @@ def test_prefilled_from_swagger_and_send_shows_status_latency_headers_body(
 
     # the plain API sees the same answer
     assert service.run({"data": [1.0, 2.0]}) == answer.json()
+
+    # re-running the cell: the last request sent wins over the swagger example
+    panel.editor.value = '{"data": [5]}'
+    _send(panel)
+    again = _panel(panels, service)
+    assert again.editor.value == '{"data": [5]}'
+    assert again.wait(10) and again.editor.value == '{"data": [5]}'
+    again.example_button.click()  # Example still loads the swagger example
+    assert again.wait(10)
+    assert json.loads(again.editor.value) == {"data": [1.0, 2.0]}
+    assert not again.example_button.disabled
 
 
 def test_bad_json_names_line_and_column_and_sends_nothing(make_service, panels) -> None:
@@ -245,6 +257,7 @@ def test_history_replay_resends_and_new_panels_start_from_the_last_request(
 def test_load_test_tab_shows_percentiles_errors_and_histogram(make_service, panels) -> None:
     service = make_service("scale", SCALE)
     panel = _panel(panels, service)
+    assert panel.wait(10) and json.loads(panel.editor.value) == {"data": [1.0, 2.0]}
     panel.lt_requests.value, panel.lt_concurrency.value = 40, 4
     panel.run_button.click()
     assert panel.wait(60)
@@ -252,9 +265,11 @@ def test_load_test_tab_shows_percentiles_errors_and_histogram(make_service, pane
     assert (result.sent, result.ok, result.concurrency) == (40, 40, 4)
     text = visible_text(panel).split("== Load test ==")[1]
     words = " ".join(text.split())
-    assert "throughput p50 p95 p99 min max" in words
+    assert "sent 40 of 40 · ok 40 · errors 0 · throughput" in words
+    assert "latency of p50 p95 p99 min max" in words
     values = f"{result.p50 * 1000:.2f} ms {result.p95 * 1000:.2f} ms {result.p99 * 1000:.2f} ms"
-    assert values in words, words
+    assert f"all answers {values}" in words, words
+    assert "2xx answers" not in words  # no errors: one row
     assert "Errors by status : none" in text and "Progress 100%" in text
     assert (
         panel.lt_image.value[:8] == b"\x89PNG\r\n\x1a\n" and panel.lt_image.layout.display is None
@@ -336,3 +351,169 @@ def test_send_to_a_docker_service(
         for image in docker_client.images.list(all=True, filters=wanted):
             if image.id not in before:
                 docker_client.images.remove(image.id, force=True)
+
+
+#: @rawhttp: 415 unless the request has exactly one Content-Type, text/csv; else every third
+#: request answers 503 at once and the others wait 20 ms in run() and answer 200.
+CSV_FLAKY = textwrap.dedent(
+    """
+    import time
+    from azureml.contrib.services.aml_request import rawhttp
+    from azureml.contrib.services.aml_response import AMLResponse
+
+    count = 0
+
+    def init():
+        pass
+
+    @rawhttp
+    def run(request):
+        global count
+        got = request.headers.get("Content-Type")
+        if got != "text/csv":
+            return AMLResponse(f"wanted one Content-Type text/csv, got {got!r}", 415)
+        count += 1
+        if count % 3 == 0:
+            return AMLResponse("busy", 503)
+        time.sleep(0.02)
+        return AMLResponse("ok", 200)
+    """
+)
+
+
+@pytest.fixture
+def csv_server(tmp_path: Path) -> Iterator[Any]:
+    from jupyter_mldeploy.scoring.server import ScoringServer
+
+    path = tmp_path / "csv_flaky.py"
+    path.write_text(CSV_FLAKY)
+    server = ScoringServer(path, port=0).start()
+    try:
+        server.wait_ready(timeout=60)
+        yield server
+    finally:
+        server.stop()
+
+
+def test_typed_content_type_wins_for_send_and_load_test_and_2xx_latencies_apart(
+    csv_server, panels
+) -> None:
+    panel = _panel(panels, csv_server.url, sample="a,b\n1,2\n")
+    panel.content_type.value = "text/plain"  # the dropdown says one thing...
+    panel.headers_text.value = "Content-Type: text/csv"  # ...the typed header wins, in both
+    _send(panel)
+    assert panel.last_response.status == 200
+    panel.lt_requests.value, panel.lt_concurrency.value = 30, 1
+    panel.run_button.click()
+    assert panel.wait(60)
+    result = panel.last_load_test
+    assert 415 not in result.errors_by_status, result.error_samples
+    assert result.errors_by_status == {503: 10} and result.ok == 20  # requests 3, 6, ... of 30
+    words = " ".join(visible_text(panel).split("== Load test ==")[1].split())
+    assert "sent 30 of 30 · ok 20 · errors 10" in words
+    assert "latency of p50 p95 p99 min max" in words
+    all_row = f"all answers {result.p50 * 1000:.2f} ms {result.p95 * 1000:.2f} ms"
+    ok_row = f"2xx answers {result.ok_p50 * 1000:.2f} ms {result.ok_p95 * 1000:.2f} ms"
+    assert all_row in words and ok_row in words, words
+    assert min(result.ok_latencies) >= 0.02  # every 2xx answer waited in run()
+    assert "503" in words and "10 x" in words and "busy" in words
+
+
+def test_headers_that_cannot_be_sent_are_refused_in_the_panel(csv_server, panels) -> None:
+    panel = _panel(panels, csv_server.url, sample="a,b")
+    panel.content_type.value = "text/plain"
+    panel.headers_text.value = "Content-Type: text/csv\nX-User: \u65e5\u672c"
+    panel.send_button.click()
+    assert panel.wait(10)
+    text = " ".join(visible_text(panel).split())
+    assert "header 'X-User' has characters that cannot be sent in an HTTP header" in text
+    assert "Nothing was sent" in text and panel.history_list.options == ()
+    assert "sending" not in panel.response_status.value and not panel.send_button.disabled
+    panel.run_button.click()
+    assert panel.wait(10)
+    assert panel.last_load_test is None and not panel.run_button.disabled
+    assert "header 'X-User'" in visible_text(panel.status)
+
+
+def test_an_unexpected_send_error_resets_the_status_and_goes_to_history(
+    csv_server, panels, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from jupyter_mldeploy.scoring.client import ScoringClient
+
+    def broken(self, *args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("the client broke on purpose")
+
+    panel = _panel(panels, csv_server.url, sample="a,b")
+    panel.content_type.value = "text/plain"
+    panel.headers_text.value = "Content-Type: text/csv"
+    monkeypatch.setattr(ScoringClient, "request", broken)
+    panel.send_button.click()
+    assert panel.wait(10)
+    assert (
+        "no answer" in panel.response_status.value and "sending" not in panel.response_status.value
+    )
+    assert "#cf222e" in panel.response_status.value
+    text = visible_text(panel)
+    assert "RuntimeError: the client broke on purpose" in text  # with its traceback
+    assert panel.errors.layout.display is None and "Traceback" in text
+    labels = [label for label, _ in panel.history_list.options]
+    assert len(labels) == 1 and "no answer" in labels[0] and labels[0].endswith("a,b")
+    assert not panel.send_button.disabled and panel.send_button.description == "Send"
+
+    monkeypatch.undo()  # the next Send works again
+    _send(panel)
+    assert panel.last_response.status == 200 and len(panel.history_list.options) == 2
+
+
+def test_a_silent_service_never_blocks_the_panel_and_a_late_example_keeps_edits(panels) -> None:
+    import http.server
+    import socket
+    import threading
+
+    # a port that accepts connections and never answers
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)
+    try:
+        panel = _panel(panels, f"http://127.0.0.1:{silent.getsockname()[1]}")
+        assert panel._example_thread is not None and panel._example_thread.is_alive()
+        assert panel.editor.value == '{"data": []}'  # usable at once
+        assert panel.wait(15)  # the fetch gives up after EXAMPLE_TIMEOUT
+        assert "No swagger example" in visible_text(panel.status)
+        assert panel.editor.value == '{"data": []}' and not panel.example_button.disabled
+    finally:
+        silent.close()
+
+    # a swagger.json that comes late: it fills an untouched editor, never an edited one
+    release = threading.Event()
+    doc = json.dumps(
+        {"paths": {"/score": {"post": {"parameters": [{"in": "body", "example": {"data": [7]}}]}}}}
+    ).encode()
+
+    class Slow(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            release.wait(10)
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(doc)))
+            self.end_headers()
+            self.wfile.write(doc)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Slow)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        untouched, edited = _panel(panels, url), _panel(panels, url)
+        edited.editor.value = '{"data": ["mine"]}'
+        release.set()
+        assert untouched.wait(15) and edited.wait(15)
+        assert json.loads(untouched.editor.value) == {"data": [7]}
+        assert edited.editor.value == '{"data": ["mine"]}'
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
