@@ -43,7 +43,7 @@ from ..scoring.loadtest import (
     status_label,
     swagger_example,
 )
-from ._base import Panel, badge, esc, human_bytes, human_seconds
+from ._base import Panel, badge, esc, human_bytes, human_seconds, show
 
 __all__ = ["HISTORY_SIZE", "HistoryEntry", "TestRequestPanel", "clear_history", "hex_dump"]
 
@@ -516,7 +516,7 @@ class TestRequestPanel(Panel):
 
     def _on_content_type(self, change: dict[str, Any]) -> None:
         binary = change["new"] == "application/octet-stream"
-        self.encoding.layout.display = None if binary else "none"
+        show(self.encoding, binary)
 
     def _prepare(self) -> _Prepared:
         """Build the request from the editor; raise InvalidArgumentError (nothing sent) when it cannot."""
@@ -589,7 +589,7 @@ class TestRequestPanel(Panel):
                 self.last_response = None
                 self.response_status.value = badge("no answer", "#cf222e")
                 self.response_body.value = ""
-                self.headers_box.layout.display = "none"
+                show(self.headers_box, False)
                 self._remember(prepared.entry)
             self.send_button.disabled = False
             self.send_button.description = "Send"
@@ -639,7 +639,7 @@ class TestRequestPanel(Panel):
             for k, v in sorted(answer.headers.items())
         )
         self.response_headers.value = f"<table>{rows}</table>"
-        self.headers_box.layout.display = None
+        show(self.headers_box)
         self.response_body.value = _body_html(
             answer.body, content_type.split(";")[0].strip().lower()
         )
@@ -697,7 +697,7 @@ class TestRequestPanel(Panel):
         self._cancel = threading.Event()
         self.run_button.disabled, self.stop_button.disabled = True, False
         self.lt_progress.value = 0.0
-        self.lt_progress.layout.display = None
+        show(self.lt_progress)
         self.lt_result.value = f"Sending {requests} requests from {concurrency} workers..."
         self._load_thread = threading.Thread(
             target=self.guard(self._load_now),
@@ -737,7 +737,7 @@ class TestRequestPanel(Panel):
         self.last_load_test = result
         self.lt_result.value = self._result_html(result)
         self.lt_image.value = result.plot_png(*PLOT_SIZE)
-        self.lt_image.layout.display = None
+        show(self.lt_image)
 
     @staticmethod
     def _result_html(result: LoadTestResult) -> str:
