@@ -257,6 +257,7 @@ class TestRequestPanel(Panel):
         self._pending: concurrent.futures.Future[Any] | None = None
         self._load_thread: threading.Thread | None = None
         self._example_thread: threading.Thread | None = None
+        self._example_before: tuple[str, str, str, int] | None = None
         self._sends = 0  # Send/Run clicks: a later example leaves the body alone
         self._closed = False
         self._cancel = threading.Event()
@@ -458,7 +459,7 @@ class TestRequestPanel(Panel):
             raise InvalidArgumentError(
                 "the swagger example is being fetched already; it fills the editor when it arrives"
             )
-        before = self._request_state()
+        before = self._example_before = self._request_state()
         self.example_button.disabled = True
         self._example_thread = threading.Thread(
             target=self.guard(self._example_now),
@@ -467,6 +468,17 @@ class TestRequestPanel(Panel):
             daemon=True,
         )
         self._example_thread.start()
+
+    def _settle_example(self) -> None:
+        """Send/Run right after the panel shows: let an example on its way land first (bounded)."""
+        thread = self._example_thread
+        if (
+            thread is not None
+            and thread.is_alive()
+            and threading.current_thread() is not thread
+            and self._request_state() == self._example_before  # untouched: it would fill it
+        ):
+            thread.join(EXAMPLE_TIMEOUT + 1)
 
     def _example_now(self, before: tuple[str, str, str, int], explicit: bool) -> None:
         """Fetch the example (in a background thread); fill the editor unless the request changed."""
@@ -560,6 +572,7 @@ class TestRequestPanel(Panel):
         InvalidArgumentError
             The editor's body or headers cannot be sent (bad JSON: line and column named).
         """
+        self._settle_example()
         prepared = self._prepare()
         self._sends += 1
         self.clear_status()
@@ -686,6 +699,7 @@ class TestRequestPanel(Panel):
         """Start a load test in the background with the editor's request (N, C from the tab)."""
         if self._load_thread is not None and self._load_thread.is_alive():
             raise InvalidArgumentError("a load test is running already; wait for it or click Stop")
+        self._settle_example()
         prepared = self._prepare()
         if prepared.method != "POST":
             raise InvalidArgumentError(
