@@ -44,7 +44,7 @@ _DELETE_SERVICES = (
 )
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def chromium_path() -> str:
     """Path of the Chromium binary the tests drive (Debian's; Playwright's download is unreachable)."""
     path = find_chromium()
@@ -53,7 +53,7 @@ def chromium_path() -> str:
     return path
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def lab(tmp_path_factory: pytest.TempPathFactory, chromium_path: str) -> Iterator[LabServer]:
     """One JupyterLab server for the session, serving the test notebooks and a copy of notebooks/."""
     base = tmp_path_factory.mktemp("lab")
@@ -82,7 +82,7 @@ def delete_services(server: LabServer) -> None:
     )
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser(chromium_path: str) -> Iterator[Any]:
     """Headless Chromium driven by Playwright (one per session; each test gets its own context)."""
     from playwright.sync_api import sync_playwright
