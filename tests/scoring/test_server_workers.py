@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import json
 import os
@@ -19,15 +20,20 @@ BODY = json.dumps({"data": [[1, 2, 3]]})
 
 
 def test_two_workers_share_the_port_and_metrics_cover_both(serve):
-    server = serve("plain_json", workers=2)
+    server = serve("slow_run", workers=2)
     wait_for_log(server, lambda t: "worker 1: ready" in t and "worker 2: ready" in t)
+    # run() blocks its worker for 0.3 s, so while one worker is busy the other must take
+    # the next connection: pairs of concurrent requests reach both (bounded: 20 rounds)
+    body = json.dumps({"sleep": 0.3})
     sent = 0
-    for _ in range(200):  # fresh connections until both workers have answered
-        assert post(server, BODY).status == 200
-        sent += 1
-        log = server.logs()
-        if sent >= 10 and "POST /score 200" in log and "worker=1" in log and "worker=2" in log:
-            break
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        for _ in range(20):
+            answers = list(pool.map(lambda _: post(server, body), range(2)))
+            assert [a.status for a in answers] == [200, 200]
+            sent += 2
+            log = server.logs()
+            if "worker=1" in log and "worker=2" in log:
+                break
     log = wait_for_log(server, lambda t: t.count("access POST /score 200") >= sent)
     assert "worker=1" in log and "worker=2" in log
     with ScoringClient(server.url) as client:
