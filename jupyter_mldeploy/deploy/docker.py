@@ -274,7 +274,7 @@ class DockerEngine:
         try:
             api.ping()
             return dict(api.version())
-        except (*_engine_errors(docker), OSError) as err:
+        except (*_engine_errors(docker), OSError) as err:  # type: ignore[misc]
             raise _unavailable(err) from err
         finally:
             api.timeout = saved

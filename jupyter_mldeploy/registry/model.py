@@ -554,21 +554,15 @@ class Model:
     ) -> dict[str, Any]:
         """Notebook display: this version in a compact registry browser in a kernel, readable text elsewhere.
 
-        The ``text/plain`` part is always there; the widget view only when a Jupyter
-        kernel runs and ipywidgets is installed, so a terminal never imports ipywidgets.
+        The ``text/plain`` part is always there (with a note when this version was deleted
+        from the registry meanwhile); the widget view only when a Jupyter kernel runs and
+        ipywidgets is installed, so a terminal never imports ipywidgets. Never raises.
         """
-        from ..widgets._display import WIDGET_VIEW, in_widget_kernel  # never imports ipywidgets
+        from ..widgets._display import mimebundle  # never imports ipywidgets
 
-        bundle: dict[str, Any] = {"text/plain": _describe(self._record)}
-        wanted = (include is None or WIDGET_VIEW in include) and not (exclude and WIDGET_VIEW in exclude)
-        if wanted and in_widget_kernel():
-            try:
-                from ..widgets.registry_browser import RegistryBrowser
-            except ImportError:  # no ipywidgets: the text is all we can show
-                return bundle
-            view = RegistryBrowser.for_model(self, compact=True)._repr_mimebundle_()
-            bundle.update({k: v for k, v in view.items() if k != "text/plain"})
-        return bundle
+        wanted = None if include is None else set(include)
+        unwanted = None if exclude is None else set(exclude)
+        return mimebundle(self, _display_text, wanted, unwanted, panel=_compact_browser)
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Model):
@@ -577,6 +571,22 @@ class Model:
 
     def __hash__(self) -> int:
         return hash(self.id)
+
+
+def _display_text(model: Model) -> str:
+    """What a terminal shows for ``model``: its description, and a note when it was deleted since."""
+    text = _describe(model._record)
+    try:
+        model._registry.get(model.name, model.version)
+    except ModelNotFoundError:
+        text += f"\n({model.id} was deleted from the registry: this is what it was.)"
+    return text
+
+
+def _compact_browser(model: Model) -> Any:
+    from ..widgets.registry_browser import RegistryBrowser
+
+    return RegistryBrowser.for_model(model, compact=True)
 
 
 def _split_id(model_id: str) -> tuple[str, int | None]:

@@ -5,15 +5,20 @@
 only when a kernel with a widget frontend is there, adds the panel's widget view.
 This module never imports ipywidgets itself: a terminal never loads it.
 
-One panel per object: displaying the same service twice shows two views of one
-panel (one ticker). An object shown by ``%deploy_local`` (:func:`show_panel`)
-displays as its one-line ``repr`` for the rest of that cell, so that the magic's
-return value does not draw a second panel under the first.
+One panel per *service* (its ``MLDEPLOY_HOME`` and name), not per object: re-running a
+cell ``Webservice("scale")`` makes a fresh object each time, and all of them show views
+of one panel with one refresh ticker. A panel is made again only once it was closed or
+its refresh stopped (the service was deleted). A ``ModelPackage`` has one panel per
+object (its refresh stops when the build ends). An object shown by ``%deploy_local``
+(:func:`show_panel`) displays as its one-line ``repr`` for the rest of that cell, so that
+the magic's return value does not draw a second panel under the first.
 """
 
 from __future__ import annotations
 
 import sys
+import threading
+import weakref
 from collections.abc import Callable, Container
 from typing import Any
 
@@ -57,14 +62,47 @@ def _cell_number() -> int | None:
     return getattr(shell, "execution_count", None) if shell is not None else None
 
 
-def panel_for(obj: Any) -> Any:
-    """The panel of a ``Webservice`` or ``ModelPackage``: made once, reused until it is closed."""
-    panel = obj.__dict__.get("_mldeploy_panel")
-    if panel is not None and getattr(panel, "comm", None) is not None:
-        return panel
-    from .deployment_panel import DeploymentPanel, PackagePanel
+#: The live DeploymentPanel of each service, by (MLDEPLOY_HOME, service name).
+_SERVICE_PANELS: dict[tuple[str, str], weakref.ref[Any]] = {}
+_SERVICE_PANELS_LOCK = threading.Lock()
 
-    panel = PackagePanel(obj) if hasattr(obj, "wait_for_creation") else DeploymentPanel(obj)
+
+def _is_open(panel: Any) -> bool:
+    return panel is not None and getattr(panel, "comm", None) is not None
+
+
+def _service_key(service: Any) -> tuple[str, str]:
+    from .._config import mldeploy_home
+
+    return str(mldeploy_home().resolve()), str(service.name)
+
+
+def panel_for(obj: Any) -> Any:
+    """The panel of a ``Webservice`` (one per service) or a ``ModelPackage`` (one per object).
+
+    A service's panel is reused, by every object of that service, while it is open and
+    refreshing; it then follows the object displayed last. A closed panel, or one whose
+    refresh stopped (the service was deleted), is replaced by a new one.
+    """
+    if hasattr(obj, "wait_for_creation"):  # a ModelPackage
+        panel = obj.__dict__.get("_mldeploy_panel")
+        if not _is_open(panel):
+            from .deployment_panel import PackagePanel
+
+            panel = PackagePanel(obj)
+            obj.__dict__["_mldeploy_panel"] = panel
+        return panel
+    key = _service_key(obj)
+    with _SERVICE_PANELS_LOCK:
+        ref = _SERVICE_PANELS.get(key)
+        panel = ref() if ref is not None else None
+        if panel is not None and _is_open(panel) and panel.ticker.running:
+            panel.adopt(obj)
+        else:
+            from .deployment_panel import DeploymentPanel
+
+            panel = DeploymentPanel(obj)
+            _SERVICE_PANELS[key] = weakref.ref(panel)
     obj.__dict__["_mldeploy_panel"] = panel
     return panel
 
@@ -92,9 +130,14 @@ def mimebundle(
     text: Callable[[Any], str],
     include: Container[str] | None = None,
     exclude: Container[str] | None = None,
+    panel: Callable[[Any], Any] = panel_for,
 ) -> dict[str, Any]:
-    """The display data of ``obj``: ``text(obj)`` as ``text/plain``, plus its panel's view in a kernel."""
-    shown = obj.__dict__.get("_mldeploy_shown_in", object())
+    """The display data of ``obj``: ``text(obj)`` as ``text/plain``, plus ``panel(obj)``'s view in a kernel.
+
+    Never raises for the panel: without ipywidgets the text is all there is, and a panel
+    that cannot be built adds one line saying why to the text.
+    """
+    shown = getattr(obj, "__dict__", {}).get("_mldeploy_shown_in", object())
     if in_widget_kernel() and shown == _cell_number():
         bundle: dict[str, Any] = {"text/plain": repr(obj)}  # its panel is right above
     else:
@@ -104,9 +147,13 @@ def mimebundle(
         )
         if wanted and in_widget_kernel():
             try:
-                view = panel_for(obj)._repr_mimebundle_()
+                view = panel(obj)._repr_mimebundle_()
             except ImportError:  # no ipywidgets: the text is all there is
                 view = {}
+            except Exception as err:  # noqa: BLE001 - a display hook must not fail: say why in the text
+                view = {}
+                first = (str(err) or type(err).__name__).splitlines()[0]
+                bundle["text/plain"] += f"\n(no panel: {first})"
             if WIDGET_VIEW in view:
                 bundle[WIDGET_VIEW] = view[WIDGET_VIEW]
     return {

@@ -14,9 +14,11 @@ service deleted or the package finished.
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 import time
+import traceback
 from collections.abc import Callable
 from typing import Any
 
@@ -24,7 +26,7 @@ import ipywidgets as widgets
 
 from ..deploy.progress import PHASES, DeploymentProgress, Event
 from ..errors import DeploymentError, MLDeployError, ServiceNotFoundError
-from ._base import STATE_COLOURS, Panel, badge, esc, human_seconds
+from ._base import STATE_COLOURS, Panel, badge, esc, human_seconds, set_value, show
 
 __all__ = ["DeploymentPanel", "PackagePanel", "init_traceback", "line_fraction"]
 
@@ -45,6 +47,10 @@ _HIDDEN = "none"
 _TD = "padding:1px 10px 1px 0;border:none;line-height:1.4;"
 #: Seconds between state probes of a Failed service (each probe adds a line to its log).
 FAILED_PROBE_S = 10.0
+#: Longest wait between retries after refreshes that failed (the wait doubles from ``refresh_s``).
+MAX_RETRY_S = 15.0
+#: Seconds the swagger.json button waits for the server.
+SWAGGER_TIMEOUT_S = 5.0
 
 
 def line_fraction(phase: str, line: str) -> float | None:
@@ -140,16 +146,24 @@ def _phase_rows(phases: list[dict[str, Any]], running_ok: bool = True) -> str:
     return f'<table class="mldeploy-phases" style="border-collapse:collapse;font-size:90%">{"".join(rows)}</table>'
 
 
-def _hide(widget: widgets.Widget, hidden: bool) -> None:
-    wanted = _HIDDEN if hidden else None
-    if widget.layout.display != wanted:
-        widget.layout.display = wanted
+def _title_html(title: str, subtitle: str = "") -> str:
+    """The panel's title line: a name, and what it is in grey."""
+    return f'<span style="font-size:120%;font-weight:600">{esc(title)}</span>' + (
+        f' <span style="color:#57606a">{esc(subtitle)}</span>' if subtitle else ""
+    )
 
 
-def _set(widget: widgets.Widget, value: Any) -> None:
-    """Set ``widget.value`` only when it changes (no message to the browser otherwise)."""
-    if widget.value != value:
-        widget.value = value
+def _title_row(title: widgets.HTML, state_badge: widgets.HTML) -> widgets.HBox:
+    """The title and the state badge on one line (both panels start with it)."""
+    return widgets.HBox([title, state_badge], layout=widgets.Layout(align_items="center"))
+
+
+def _log_html(lines: list[str], empty: str = "(no log lines yet)") -> str:
+    """A scrolled log box (the newest line at the bottom, kept in view) holding ``lines``."""
+    body = (
+        esc("\n".join(lines)) if lines else f'<span style="color:#57606a">{esc(empty)}</span>'
+    )
+    return f'<div class="mldeploy-log" style="{_LOG_BOX}"><pre style="{_PRE}">{body}</pre></div>'
 
 
 class ProgressView:
@@ -197,7 +211,7 @@ class ProgressView:
             if progress is None:
                 return
             self.bar.value, self.bar.bar_style, self.bar.description = 0.0, "info", "Deploying"
-            _hide(self.bar, False)
+            show(self.bar)
             self._unsubscribe = progress.subscribe(self._listener)
         self.pump()
 
@@ -205,7 +219,7 @@ class ProgressView:
         """Show phases saved with a service (no live progress to follow)."""
         with self._lock:
             if self.progress is None:
-                _set(self.phases, _phase_rows(phases, running_ok=False))
+                set_value(self.phases, _phase_rows(phases, running_ok=False))
 
     def stop(self) -> None:
         """Stop listening to the followed progress (the widgets keep what they show)."""
@@ -234,14 +248,14 @@ class ProgressView:
             if events:
                 self._seen = events[-1].seq + 1
             phases = [p.to_dict() for p in list(progress.phases)]
-            _set(self.phases, _phase_rows(phases))
+            set_value(self.phases, _phase_rows(phases))
             if progress.done:
                 failed = progress.error is not None
                 self.bar.bar_style = "danger" if failed else "success"
                 self.bar.description = "Failed" if failed else "Done"
                 if not failed:
                     self._show_fraction(1.0)
-                    _hide(self.last_line, True)  # done: the last output line is old news
+                    show(self.last_line, False)  # done: the last output line is old news
 
     def _handle(self, event: Event) -> None:
         if event.kind == "phase-start":
@@ -256,8 +270,8 @@ class ProgressView:
                 self._show_fraction(overall_fraction(event.phase, fraction))
             text = event.text.strip()
             if text:
-                _hide(self.last_line, False)
-                _set(
+                show(self.last_line)
+                set_value(
                     self.last_line,
                     f'<div style="font-family:monospace;font-size:85%;color:#57606a;white-space:nowrap;'
                     f'overflow:hidden;text-overflow:ellipsis">{esc(event.phase)}: {esc(text[:300])}</div>',
@@ -301,7 +315,18 @@ class DeploymentPanel(Panel):
         self.state = ""
         self.title = widgets.HTML()
         self.state_badge = widgets.HTML(badge("…", "#57606a"))
+        #: the scoring URI, and a swagger.json link when auth is off
         self.links = widgets.HTML()
+        #: with auth on, the link would answer 401: this button fetches swagger.json with the key
+        self.swagger_button = widgets.ToggleButton(
+            value=False,
+            description="swagger.json",
+            icon="file-code-o",
+            tooltip="Fetch swagger.json with the service's key and show it here",
+            layout=widgets.Layout(display=_HIDDEN, width="auto"),
+        )
+        #: the swagger.json fetched by the button (hidden until then)
+        self.swagger_view = widgets.HTML(layout=widgets.Layout(display=_HIDDEN))
         self.details = widgets.HTML()
         self.progress_view = ProgressView(self.show_error, on_finish=self._soon)
         self.phases = self.progress_view.phases
@@ -336,6 +361,7 @@ class DeploymentPanel(Panel):
             description="Cancel", layout=widgets.Layout(display=_HIDDEN)
         )
         self.pause.observe(self.guard(self._on_pause), names="value")
+        self.swagger_button.observe(self.guard(self._on_swagger), names="value")
         self.reload_button.on_click(self.guard(self._on_reload))
         self.delete_button.on_click(self.guard(self._on_delete))
         self.confirm_delete.on_click(self.guard(self._on_confirm_delete))
@@ -345,12 +371,14 @@ class DeploymentPanel(Panel):
         self._failure_key: tuple[Any, ...] | None = None
         self._next_failed_probe = 0.0
         self._probe_key: tuple[int, bool | None] | None = None
+        self._failures = 0  # refreshes that failed in a row
+        self._retry_at = 0.0
+        self._refresh_error: tuple[str, str] | None = None  # the refresh error shown, if any
         self._lock = threading.RLock()
         self.children = [
-            widgets.HBox(
-                [self.title, self.state_badge], layout=widgets.Layout(align_items="center")
-            ),
-            self.links,
+            _title_row(self.title, self.state_badge),
+            widgets.HBox([self.links, self.swagger_button], layout=widgets.Layout(align_items="center")),
+            self.swagger_view,
             self.details,
             self.phases,
             self.progress_bar,
@@ -382,11 +410,29 @@ class DeploymentPanel(Panel):
 
     # --- refresh ------------------------------------------------------------------------------
 
+    def adopt(self, service: Any) -> None:
+        """Follow ``service``, another object of the same service (displayed later): its operations show here."""
+        with self._lock:
+            if service is self.service:
+                return
+            self.service = service
+            if service.progress is not None:
+                self.progress_view.follow(service.progress)
+        self.ticker.poke()
+
     def refresh(self) -> bool:
-        """Probe the state and redraw; returns False (stop refreshing) once the service is deleted."""
+        """Probe the state and redraw; returns False (stop refreshing) once the service is deleted.
+
+        Whatever a refresh raises (the Docker engine restarting, a network error) is shown in
+        the panel, the badge says ``Unknown`` when the state could not be probed, and the
+        refresh tries again, waiting longer after each failure (up to ``MAX_RETRY_S``).
+        """
         with self._lock:
             if self.state == "Deleted":
                 return False
+            if time.monotonic() < self._retry_at:
+                return True  # waiting after failed refreshes
+            probed = False
             try:
                 progress = self.service.progress
                 if progress is not None:
@@ -397,13 +443,43 @@ class DeploymentPanel(Panel):
                     self._on_deleted()
                     return False
                 self._show_state(state)
+                probed = True
                 self._show_header()
                 if not self.pause.value:
                     self._show_logs()
                 self._show_failure(state)
-            except MLDeployError as err:  # e.g. the Docker engine went away: say so, keep trying
-                self.show_error(err)
+            except Exception as err:  # noqa: BLE001 - shown in the panel; the refresh keeps trying
+                self._refresh_failed(err, probed)
+                return True
+            if self._refresh_error is not None:  # it works again: the error is old news
+                self.clear_status()
+            self._failures, self._retry_at, self._refresh_error = 0, 0.0, None
             return True
+
+    def _refresh_failed(self, err: BaseException, probed: bool) -> None:
+        self._failures += 1
+        wait = min(self.refresh_s * 2 ** (self._failures - 1), MAX_RETRY_S)
+        self._retry_at = time.monotonic() + wait
+        if not probed:
+            self._show_state("Unknown")  # not a stale Healthy
+        message = (str(err) or type(err).__name__).strip()
+        key = (type(err).__name__, message)
+        if key == self._refresh_error:
+            return  # shown already (a traceback is not repeated every retry)
+        self._refresh_error = key
+        self.clear_status()
+        kind = "Error" if isinstance(err, MLDeployError) else type(err).__name__
+        self._set_status(
+            f"<b>Refresh failed</b> ({esc(kind)}): {esc(message)}\n"
+            f'<span style="color:#57606a">The panel keeps trying (every {human_seconds(wait)} '
+            f"at first, then less often, at most every {MAX_RETRY_S:.0f} s).</span>",
+            "#cf222e",
+        )
+        if not isinstance(err, MLDeployError):
+            show(self.errors)
+            self.errors.append_stdout(
+                "".join(traceback.format_exception(type(err), err, err.__traceback__))
+            )
 
     def _soon(self) -> None:
         """Refresh shortly after an operation finished (its thread has ended by then), not a tick later."""
@@ -442,41 +518,37 @@ class DeploymentPanel(Panel):
 
     def _show_state(self, state: str) -> None:
         self.state = state
-        _set(self.state_badge, badge(state))
+        set_value(self.state_badge, badge(state))
 
     def _show_header(self) -> None:
         service = self.service
-        _set(
+        set_value(
             self.title,
-            f'<span style="font-size:120%;font-weight:600">{esc(service.name)}</span> '
-            f'<span style="color:#57606a">{esc(type(service).__name__)} · {esc(service.compute_type)}</span>',
+            _title_html(service.name, f"{type(service).__name__} · {service.compute_type}"),
         )
-        if service.scoring_uri:
+        auth = bool(service.auth_enabled)
+        if service.scoring_uri and not auth:
             links = (
                 f'<code>{esc(service.scoring_uri)}</code> · <a href="{esc(service.swagger_uri)}" '
                 f'target="_blank" rel="noopener" style="color:#0969da">swagger.json</a>'
             )
+        elif service.scoring_uri:  # a plain link would answer 401: the button sends the key
+            links = f"<code>{esc(service.scoring_uri)}</code> ·"
         else:
             links = '<span style="color:#57606a">no port yet</span>'
-        _set(self.links, links)
+        set_value(self.links, links)
+        show(self.swagger_button, auth and bool(service.scoring_uri))
+        if not auth and self.swagger_button.value:
+            self.swagger_button.value = False
         models = ", ".join(service.models) or "(none)"
-        _set(
+        set_value(
             self.details,
             f"models: <b>{esc(models)}</b> · auth: <b>{'on' if service.auth_enabled else 'off'}</b>",
         )
 
     def _show_logs(self) -> None:
         text = self.service.get_logs(self.log_lines)
-        lines = text.splitlines()[-self.log_lines :]
-        body = (
-            esc("\n".join(lines))
-            if lines
-            else '<span style="color:#57606a">(no log lines yet)</span>'
-        )
-        _set(
-            self.log_view,
-            f'<div class="mldeploy-log" style="{_LOG_BOX}"><pre style="{_PRE}">{body}</pre></div>',
-        )
+        set_value(self.log_view, _log_html(text.splitlines()[-self.log_lines :]))
 
     def _show_failure(self, state: str) -> None:
         """Show why the service is not working: the operation's error or the service's, with the traceback."""
@@ -485,7 +557,7 @@ class DeploymentPanel(Panel):
         unhealthy = state == "Unhealthy" and bool(self.service.error)
         if state != "Failed" and error is None and not unhealthy:
             self._failure_key = None
-            _hide(self.failure, True)
+            show(self.failure, False)
             return
         key = (id(progress), state, error is None)
         if key == self._failure_key:
@@ -511,7 +583,7 @@ class DeploymentPanel(Panel):
             + (f'<div style="color:#57606a">{esc(hint)}</div>' if hint else "")
             + "</div>"
         )
-        _hide(self.failure, False)
+        show(self.failure)
         self._failure_key = key
 
     def _on_deleted(self) -> None:
@@ -525,10 +597,10 @@ class DeploymentPanel(Panel):
             self.pause,
         ):
             button.disabled = True
-        _hide(self.confirm_delete, True)
-        _hide(self.cancel_delete, True)
-        _hide(self.failure, True)
-        _set(self.links, '<span style="color:#57606a">deleted: its port is free</span>')
+        show(self.confirm_delete, False)
+        show(self.cancel_delete, False)
+        show(self.failure, False)
+        set_value(self.links, '<span style="color:#57606a">deleted: its port is free</span>')
 
     # --- actions ------------------------------------------------------------------------------
 
@@ -537,39 +609,71 @@ class DeploymentPanel(Panel):
         self.pause.description = "Resume log" if paused else "Pause log"
         self.pause.icon = "play" if paused else "pause"
 
+    def _on_swagger(self, change: dict[str, Any]) -> None:
+        """Show (fetched with the key) or fold away the service's swagger.json."""
+        if not change["new"]:
+            show(self.swagger_view, False)
+            return
+        from ..scoring.client import ScoringClient
+
+        service = self.service
+        try:
+            with ScoringClient(
+                str(service.scoring_uri), auth_key=service.get_keys()[0], timeout=SWAGGER_TIMEOUT_S
+            ) as client:
+                spec = client.swagger()
+        except BaseException:
+            self.swagger_button.value = False  # pressed again, it tries again
+            raise
+        text = json.dumps(spec, indent=2, ensure_ascii=False)
+        self.swagger_view.value = (
+            f'<div style="{_LOG_BOX};max-height:24em"><pre style="{_PRE}">{esc(text)}</pre></div>'
+            f'<div style="color:#57606a;font-size:90%">swagger.json of {esc(service.name)}, fetched '
+            "with its primary key (press the button again to fold it away)</div>"
+        )
+        show(self.swagger_view)
+
     def _on_reload(self, _: Any = None) -> None:
-        self.clear_status()
-        self.service.reload(wait=False)
-        self.progress_view.follow(self.service.progress)
-        self._failure_key = None
-        _hide(self.failure, True)
-        self.show_note(f"Reloading {self.service.name}: the server restarts and init() runs again.")
+        with self._lock:  # not while a refresh draws: it could show the old failure again
+            self.clear_status()
+            self.service.reload(wait=False)
+            self.progress_view.follow(self.service.progress)
+            self._failure_key = None
+            show(self.failure, False)
+            self.show_note(
+                f"Reloading {self.service.name}: the server restarts and init() runs again."
+            )
 
     def _on_delete(self, _: Any = None) -> None:
         self.clear_status()
         self.show_note(
             f"Delete service {self.service.name!r}? Its server stops and its port is freed."
         )
-        _hide(self.confirm_delete, False)
-        _hide(self.cancel_delete, False)
+        show(self.confirm_delete)
+        show(self.cancel_delete)
 
     def _on_cancel_delete(self, _: Any = None) -> None:
-        _hide(self.confirm_delete, True)
-        _hide(self.cancel_delete, True)
+        show(self.confirm_delete, False)
+        show(self.cancel_delete, False)
         self.clear_status()
 
     def _on_confirm_delete(self, _: Any = None) -> None:
-        for button in (
-            self.reload_button,
-            self.delete_button,
-            self.confirm_delete,
-            self.cancel_delete,
-        ):
+        buttons = (self.reload_button, self.delete_button, self.confirm_delete, self.cancel_delete)
+        for button in buttons:
             button.disabled = True
         self.show_note(f"Deleting {self.service.name} ...")
 
         def work() -> None:
-            self.service.delete()
+            try:
+                self.service.delete()
+            except BaseException:
+                with self._lock:  # usable again: the error shows below, Delete can be tried again
+                    for button in buttons:
+                        button.disabled = False
+                    show(self.confirm_delete, False)
+                    show(self.cancel_delete, False)
+                    self.clear_status()
+                raise
             self.ticker.stop()
             with self._lock:
                 self._on_deleted()
@@ -634,11 +738,9 @@ class PackagePanel(Panel):
         )
         self.save_button.on_click(self.guard(self._on_save))
         save_row = widgets.HBox([self.folder, self.save_button])
-        _hide(save_row, not package.generate_dockerfile)
+        show(save_row, package.generate_dockerfile)
         self.children = [
-            widgets.HBox(
-                [self.title, self.state_badge], layout=widgets.Layout(align_items="center")
-            ),
+            _title_row(self.title, self.state_badge),
             self.location,
             self.phases,
             self.progress_bar,
@@ -661,23 +763,16 @@ class PackagePanel(Panel):
         package = self.package
         state = package.state
         self.progress_view.pump()
-        _set(
-            self.title,
-            f'<span style="font-size:120%;font-weight:600">Package {esc(package.location)}</span>',
-        )
-        _set(self.state_badge, badge(state, PACKAGE_COLOURS.get(state)))
+        set_value(self.title, _title_html(f"Package {package.location}"))
+        set_value(self.state_badge, badge(state, PACKAGE_COLOURS.get(state)))
         if package.generate_dockerfile:
             where = f"Dockerfile context: <code>{esc(package.context_dir)}</code> (Save writes it to a folder)"
         else:
             where = f"image: <code>{esc(package.location)}</code>" + (
                 f" · id <code>{esc(package.image_id[:19])}</code>" if package.image_id else ""
             )
-        _set(self.location, where)
-        lines = package.get_logs().splitlines()[-40:]
-        _set(
-            self.log_view,
-            f'<div style="{_LOG_BOX}"><pre style="{_PRE}">{esc(chr(10).join(lines))}</pre></div>',
-        )
+        set_value(self.location, where)
+        set_value(self.log_view, _log_html(package.get_logs().splitlines()[-40:], "(no output yet)"))
         self.save_button.disabled = state != "Succeeded"
         if state == "Failed" and package.progress.error is not None:
             self.show_error(package.progress.error)

@@ -19,9 +19,9 @@ from typing import Any
 import ipywidgets as widgets
 
 from .._names import validate_name
-from ..errors import EntryScriptError, InvalidArgumentError
+from ..errors import EntryScriptError, InvalidArgumentError, ModelNotFoundError
 from ..registry import Model, Registry
-from ._base import Panel, esc, human_bytes
+from ._base import Panel, esc, human_bytes, show
 from ._display import panel_for
 
 __all__ = ["DeployForm", "RegistryBrowser", "parse_tag_filter"]
@@ -287,7 +287,10 @@ class RegistryBrowser(Panel):
                 f"for_model() takes a Model, got {type(model).__name__}: use Model('name', version=N)."
             )
         browser = cls(registry=model._registry, compact=compact)  # the registry the model came from
-        browser.select(model.name, model.version)
+        try:
+            browser.select(model.name, model.version)
+        except (InvalidArgumentError, ModelNotFoundError):  # deleted since the object was made
+            browser._show_missing(model)
         return browser
 
     # --- public actions ----------------------------------------------------------------------
@@ -301,8 +304,16 @@ class RegistryBrowser(Panel):
         return None
 
     def select(self, name: str, version: int | None = None) -> None:
-        """Select model ``name`` (and ``version``; the newest shown when None), clearing filters that hide it."""
-        if name not in self._by_name:
+        """Select model ``name`` (and ``version``; the newest shown when None), clearing filters that hide it.
+
+        Raises
+        ------
+        InvalidArgumentError
+            No model ``name`` in this registry.
+        ModelNotFoundError
+            Model ``name`` has no ``version`` (it was deleted, or never registered).
+        """
+        if not self._lists(name, version):
             with self._hold():
                 self.name_filter.value = ""
                 self.tag_filter.value = ""
@@ -311,9 +322,19 @@ class RegistryBrowser(Panel):
             raise InvalidArgumentError(
                 f"no model named {name!r} in this registry: press Refresh or register it."
             )
+        if not self._lists(name, version):
+            have = ", ".join(str(m.version) for m in self._by_name[name])
+            raise ModelNotFoundError(
+                f"model {name!r} has no version {version} in this registry (it has {have}): "
+                "pick one of those."
+            )
         with self._hold():
             self.models.value = name
         self._show_versions(version)
+
+    def _lists(self, name: str, version: int | None) -> bool:
+        found = self._by_name.get(name, [])
+        return bool(found) and (version is None or any(m.version == version for m in found))
 
     def refresh(self) -> None:
         """Read the registry again and apply the filters, keeping the selection where it still shows."""
@@ -328,7 +349,7 @@ class RegistryBrowser(Panel):
         for versions in by_name.values():
             versions.sort(key=lambda m: m.version, reverse=True)
         self._by_name = dict(sorted(by_name.items()))
-        _clear_status(self)
+        self.clear_status()
         self._show_count(everything, tags or needle)
         keep = self.models.value
         with self._hold():
@@ -342,8 +363,8 @@ class RegistryBrowser(Panel):
 
     def set_compact(self, compact: bool) -> None:
         """Show only the selected version (True) or the whole browser (False)."""
-        self.browse_part.layout.display = "none" if compact else None
-        self.browse_button.layout.display = None if compact else "none"
+        show(self.browse_part, not compact)
+        show(self.browse_button, compact)
 
     def close(self) -> None:
         """Close the deployment panel shown here (stopping its refresh), then the browser."""
@@ -379,7 +400,7 @@ class RegistryBrowser(Panel):
         model = self._require_selection()
         path = Model.get_model_path(model.name, model.version, registry=model._registry)
         self.path.value = f"Local path (read-only copy): <code>{esc(path)}</code>"
-        self.path.layout.display = None
+        show(self.path)
 
     def _on_add_tag(self, _button: Any) -> None:
         model = self._require_selection()
@@ -413,7 +434,7 @@ class RegistryBrowser(Panel):
             "their copy."
         )
         self.confirm_delete.description = f"Yes, delete {model.id}"
-        self.confirm.layout.display = None
+        show(self.confirm)
 
     def _on_confirm_delete(self, _button: Any) -> None:
         model = self._require_selection()
@@ -423,7 +444,7 @@ class RegistryBrowser(Panel):
         self.show_note(f"Deleted {model.id}.")
 
     def _hide_confirm(self) -> None:
-        self.confirm.layout.display = "none"
+        show(self.confirm, False)
 
     def _on_deploy_button(self, _button: Any) -> None:
         self.deploy_form.show_for(self._require_selection())
@@ -461,7 +482,20 @@ class RegistryBrowser(Panel):
 
     def _set_note(self, inner_html: str) -> None:
         self.note.value = inner_html
-        self.note.layout.display = None if inner_html else "none"
+        show(self.note, bool(inner_html))
+
+    def _show_missing(self, model: Model) -> None:
+        """Say that ``model`` (the version this browser was opened on) is gone, and show no other version."""
+        with self._hold():
+            self.models.value = None
+            self.versions.options = []
+            self.versions.value = None
+        self._show_details()
+        self._set_note(
+            f'<div style="color:#cf222e"><b>{esc(model.id)} was deleted from the registry.</b></div>'
+            "Press <i>Browse registry</i> to pick another version, or register the model again "
+            f"(<code>Model.register(path, {esc(repr(model.name))})</code>)."
+        )
 
     def _show_versions(self, keep: int | None) -> None:
         found = self._by_name.get(self.models.value or "", [])
@@ -480,7 +514,7 @@ class RegistryBrowser(Panel):
     def _show_details(self) -> None:
         model = self.selected
         self.path.value = ""
-        self.path.layout.display = "none"
+        show(self.path, False)
         self.details.value = "" if model is None else details_html(model)
         self._hide_confirm()
         for button in (
@@ -591,7 +625,7 @@ class DeployForm(Panel):
         from ..deploy.local_docker import docker_available
 
         self.model = model
-        _clear_status(self)
+        self.clear_status()
         if self.service_name.value in ("", self._default_name):
             self._default_name = f"{model.name}-svc"
             self.service_name.value = self._default_name
@@ -608,12 +642,12 @@ class DeployForm(Panel):
                 f'<div style="color:#57606a;line-height:1.4;margin-left:104px">'
                 f"Docker is off: {esc(why)}.</div>"
             )
-        self.layout.display = None
+        show(self)
 
     def hide(self) -> None:
         """Hide the form (its values are kept)."""
-        _clear_status(self)
-        self.layout.display = "none"
+        self.clear_status()
+        show(self, False)
 
     def submit(self) -> Any:
         """Check the fields, start the deployment (no waiting) and return the service.
@@ -627,7 +661,7 @@ class DeployForm(Panel):
         from .. import LocalWebservice, ProcessWebservice
         from ..deploy.api import deploy, inference_config_from_files
 
-        _clear_status(self)
+        self.clear_status()
         if self.model is None:
             raise InvalidArgumentError(
                 "the form has no model: pick a version and press Deploy… first."
@@ -654,19 +688,12 @@ class DeployForm(Panel):
         return service
 
 
-def _clear_status(panel: Panel) -> None:
-    """``panel.clear_status()`` without ``Output.clear_output()``, which prints escape codes outside a kernel."""
-    panel.status.value = ""
-    panel.status.layout.display = "none"
-    panel.errors.outputs = ()
-    panel.errors.layout.display = "none"
-
-
 def _port(text: str) -> int | None:
     text = text.strip()
     if not text:
         return None
-    if not text.isdigit() or not 0 < int(text) < 65536:
+    # isascii: str.isdigit() and int() also take other scripts' digits ('²', '١')
+    if not (text.isascii() and text.isdecimal()) or not 0 < int(text) < 65536:
         raise InvalidArgumentError(
             f"port must be a whole number from 1 to 65535, got {text!r}: fix it, or leave it blank for a free port."
         )

@@ -422,9 +422,10 @@ def test_missing_base_image_names_the_setting_and_the_script(engine: DockerEngin
 @pytest.fixture
 def vanishing_engine(docker_client: Any) -> Iterator[tuple[DockerEngine, DockerEngine]]:
     """Two engines whose daemon went away: its socket file is gone, and one that resets every call."""
-    import docker
     import tempfile
     import threading
+
+    import docker
 
     with tempfile.TemporaryDirectory(prefix="mld-sock") as folder:  # short: a socket path has <108 chars
         dropping = socket.socket(socket.AF_UNIX)
@@ -460,18 +461,19 @@ def test_engine_going_away_mid_session_is_docker_unavailable(
     vanishing_engine: tuple[DockerEngine, DockerEngine],
 ) -> None:
     """The SDK lets requests' ConnectionError through when the daemon restarts: it must become ours."""
+    import functools
     import gc
 
     from jupyter_mldeploy.errors import DockerUnavailableError
 
     for engine in vanishing_engine:
-        calls = {
-            "container_state": lambda: engine.container_state("mldeploy-x"),
-            "logs": lambda: engine.logs("mldeploy-x"),
+        calls: dict[str, Any] = {
+            "container_state": functools.partial(engine.container_state, "mldeploy-x"),
+            "logs": functools.partial(engine.logs, "mldeploy-x"),
             "find_containers": engine.find_containers,
-            "image_exists": lambda: engine.image_exists("mldeploy-test/x:1"),
-            "remove": lambda: engine.remove("mldeploy-x"),
-            "restart": lambda: engine.restart("mldeploy-x"),
+            "image_exists": functools.partial(engine.image_exists, "mldeploy-test/x:1"),
+            "remove": functools.partial(engine.remove, "mldeploy-x"),
+            "restart": functools.partial(engine.restart, "mldeploy-x"),
         }
         for what, call in calls.items():
             with pytest.raises(DockerUnavailableError) as caught:

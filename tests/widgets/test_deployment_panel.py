@@ -342,7 +342,185 @@ def test_pause_stops_the_log_refresh(tmp_path: Path, k_model: Model, panels: lis
     wait_for(lambda: panel.log_view.value.count("INIT-MARK") == 2, "the log refreshed after resume")
 
 
+class _Fault:
+    """Makes one property or method of a real service's class fail while ``on`` (monkeypatched, restored after)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, service: Webservice, name: str, err: BaseException) -> None:
+        self.on = True
+        self.calls = 0
+        cls = type(service)
+        original = getattr(cls, name)
+        fault = self
+
+        def failing(obj: Any, *args: Any, **kwargs: Any) -> Any:
+            fault.calls += 1
+            if fault.on:
+                raise err
+            return original.fget(obj) if isinstance(original, property) else original(obj, *args, **kwargs)
+
+        monkeypatch.setattr(cls, name, property(failing) if isinstance(original, property) else failing)
+
+
+def test_refresh_survives_an_engine_blip_and_says_the_state_is_unknown(
+    tmp_path: Path, k_model: Model, panels: list[Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import requests
+
+    service = _deploy("blip", k_model, tmp_path / "app")
+    service.wait_for_deployment(timeout_sec=120)
+    panel = _panel(panels, service)
+    wait_for(lambda: panel.state == "Healthy", "Healthy")
+    # what the docker SDK raised when the daemon restarted (before DockerEngine mapped it)
+    fault = _Fault(
+        monkeypatch, service, "state", requests.exceptions.ConnectionError("Connection aborted: docker.sock")
+    )
+    wait_for(lambda: panel.state == "Unknown", "the badge to leave the stale Healthy")
+    assert "Unknown" in panel.state_badge.value
+    wait_for(lambda: panel._failures >= 3, "three failed refreshes in a row")
+    text = flat(visible_text(panel))
+    assert "Refresh failed (ConnectionError): Connection aborted: docker.sock" in text
+    assert "The panel keeps trying" in text
+    assert text.count("Traceback (most recent call last)") == 1  # shown once, not every retry
+    assert panel.ticker.running
+    fault.on = False  # the engine is back
+    wait_for(lambda: panel.state == "Healthy", "Healthy again", timeout=60)
+    assert "Refresh failed" not in visible_text(panel) and panel.ticker.running
+
+
+def test_a_failed_delete_leaves_the_panel_usable(
+    tmp_path: Path, k_model: Model, panels: list[Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from jupyter_mldeploy.errors import DeploymentError
+
+    service = _deploy("sticky", k_model, tmp_path / "app")
+    service.wait_for_deployment(timeout_sec=120)
+    panel = _panel(panels, service)
+    wait_for(lambda: panel.state == "Healthy", "Healthy")
+    fault = _Fault(
+        monkeypatch, service, "delete", DeploymentError("stopping sticky failed: engine busy; try again")
+    )
+    panel.delete_button.click()
+    panel.confirm_delete.click()
+    panel.worker.join(60)
+    assert fault.calls == 1
+    text = flat(visible_text(panel))
+    assert "Error: stopping sticky failed: engine busy; try again" in text and "Deleting" not in text
+    assert not panel.reload_button.disabled and not panel.delete_button.disabled
+    assert panel.confirm_delete.layout.display == "none" and panel.cancel_delete.layout.display == "none"
+    assert not panel.confirm_delete.disabled and panel.ticker.running and panel.state == "Healthy"
+
+    fault.on = False  # try again: it works now
+    panel.delete_button.click()
+    panel.confirm_delete.click()
+    panel.worker.join(60)
+    assert panel.state == "Deleted" and "Deleted sticky." in visible_text(panel)
+
+
+def test_reload_waits_for_a_refresh_that_is_drawing(
+    tmp_path: Path, k_model: Model, panels: list[Any]
+) -> None:
+    import threading
+
+    service = _deploy("drawing", k_model, tmp_path / "app")
+    service.wait_for_deployment(timeout_sec=120)
+    panel = _panel(panels, service)
+    wait_for(lambda: panel.state == "Healthy", "Healthy")
+    first = service.progress
+    drawing = threading.Event()
+    release = threading.Event()
+
+    def a_long_refresh() -> None:  # holds the refresh lock, as a refresh does while it draws
+        with panel._lock:
+            drawing.set()
+            release.wait(30)
+
+    holder = threading.Thread(target=a_long_refresh)
+    holder.start()
+    assert drawing.wait(10)
+    clicker = threading.Thread(target=panel.reload_button.click)
+    clicker.start()
+    clicker.join(0.5)
+    try:
+        assert clicker.is_alive() and service.progress is first  # Reload waits for the refresh
+    finally:
+        release.set()
+        holder.join(10)
+        clicker.join(30)
+    assert service.progress is not first and "Reloading drawing" in visible_text(panel)
+    service.wait_for_deployment(timeout_sec=120)
+
+
+def test_swagger_of_an_auth_service_is_fetched_with_its_key(
+    tmp_path: Path, k_model: Model, panels: list[Any]
+) -> None:
+    import urllib.error
+    import urllib.request
+
+    service = _deploy("locked", k_model, tmp_path / "app", auth_enabled=True)
+    service.wait_for_deployment(timeout_sec=120)
+    with pytest.raises(urllib.error.HTTPError) as caught:  # why a plain link does not do
+        urllib.request.urlopen(service.swagger_uri, timeout=10)
+    assert caught.value.code == 401
+    caught.value.close()
+    panel = _panel(panels, service)
+    wait_for(lambda: panel.state == "Healthy", "Healthy")
+    assert "<a href" not in panel.links.value and service.scoring_uri in panel.links.value
+    assert panel.swagger_button.layout.display != "none" and "[swagger.json]" in visible_text(panel)
+    assert panel.swagger_view.layout.display == "none"
+
+    panel.swagger_button.value = True  # fetches it with the primary key
+    shown = visible_text(panel.swagger_view)
+    spec = json.loads(shown[: shown.rindex("}") + 1])
+    assert spec["swagger"] == "2.0" and "/score" in spec["paths"]
+    assert "fetched with its primary key" in shown
+    panel.swagger_button.value = False  # folds it away
+    assert panel.swagger_view.layout.display == "none"
+
+    service.regen_key("Primary")  # restarts the server with a new key
+    panel.swagger_button.value = True  # the current key is read at each press
+    assert '"swagger": "2.0"' in panel.swagger_view.value.replace("&quot;", '"')
+
+
 # --- display hooks ------------------------------------------------------------------------------
+
+
+def test_one_panel_per_service_whatever_object_displays_it(
+    tmp_path: Path, k_model: Model, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    from IPython.core.interactiveshell import InteractiveShell
+
+    service = _deploy("rerun", k_model, tmp_path / "app")
+    service.wait_for_deployment(timeout_sec=120)
+    monkeypatch.setattr(InteractiveShell.instance(), "kernel", object(), raising=False)
+
+    def tickers() -> int:
+        return sum(1 for t in threading.enumerate() if t.name == "mldeploy-panel-rerun" and t.is_alive())
+
+    shown = [Webservice("rerun") for _ in range(5)]  # a cell `Webservice("rerun")` run 5 times
+    views = {obj._repr_mimebundle_()[WIDGET_VIEW]["model_id"] for obj in shown}
+    panel = shown[0].__dict__["_mldeploy_panel"]
+    try:
+        assert len(views) == 1 and views == {panel.model_id}
+        assert tickers() == 1
+        assert panel.service is shown[-1]  # it follows the object displayed last
+        shown[-1].reload(wait=False)  # an operation of that object shows in the one panel
+        wait_for(lambda: panel.progress_view.progress is shown[-1].progress, "the reload followed")
+        shown[-1].wait_for_deployment(timeout_sec=120)
+    finally:
+        panel.close()
+    assert not panel.ticker.running
+    again = Webservice("rerun")  # the panel was closed: the next display makes a new one
+    view = again._repr_mimebundle_()[WIDGET_VIEW]["model_id"]
+    fresh = again.__dict__["_mldeploy_panel"]
+    try:
+        assert fresh is not panel and view == fresh.model_id and tickers() == 1
+    finally:
+        fresh.close()
+
+
+# --- display hooks (text) -----------------------------------------------------------------------
 
 
 def test_service_displays_as_text_in_a_terminal_without_importing_ipywidgets(

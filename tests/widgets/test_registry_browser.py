@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 
 from jupyter_mldeploy import Model, Webservice
+from jupyter_mldeploy.errors import ModelNotFoundError
 from jupyter_mldeploy.widgets import RegistryBrowser
 from jupyter_mldeploy.widgets._base import visible_text
 from jupyter_mldeploy.widgets.registry_browser import parse_tag_filter
@@ -225,6 +226,50 @@ def test_for_model_opens_on_that_version(models: dict[str, Model]) -> None:
         compact.close()
 
 
+def test_for_model_of_a_deleted_version_says_so_and_shows_no_other(models: dict[str, Model]) -> None:
+    Model("k", version=2).delete()  # deleted elsewhere: the CLI, another kernel
+    compact = RegistryBrowser.for_model(models["k2"], compact=True)
+    try:
+        text = visible_text(compact)
+        assert "k:2 was deleted from the registry." in text and "Browse registry" in text
+        assert compact.selected is None and compact.details.value == ""  # not k:3's details
+        assert "k:3" not in text and compact.deploy_button.disabled
+    finally:
+        compact.close()
+    with pytest.raises(ModelNotFoundError, match=r"model 'k' has no version 2 .*\(it has 3, 1\)"):
+        RegistryBrowser().select("k", 2)
+
+
+def test_model_whose_every_version_was_deleted_still_displays(
+    models: dict[str, Model], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import IPython
+
+    class FakeKernelShell:
+        kernel = object()
+
+    models["forest"].delete()
+    monkeypatch.setattr(IPython, "get_ipython", lambda: FakeKernelShell())
+    made: list[RegistryBrowser] = []
+    original = RegistryBrowser.for_model.__func__  # type: ignore[attr-defined]
+
+    def recording(cls: type[RegistryBrowser], model: Model, **kwargs: Any) -> RegistryBrowser:
+        made.append(original(cls, model, **kwargs))
+        return made[-1]
+
+    monkeypatch.setattr(RegistryBrowser, "for_model", classmethod(recording))
+    try:
+        bundle = models["forest"]._repr_mimebundle_()  # must not raise
+        assert bundle["text/plain"].startswith("Model forest:1 (folder")
+        assert "(forest:1 was deleted from the registry: this is what it was.)" in bundle["text/plain"]
+        assert bundle["application/vnd.jupyter.widget-view+json"]["model_id"] == made[0].model_id
+        assert "forest:1 was deleted from the registry." in visible_text(made[0])
+        assert made[0].selected is None
+    finally:
+        for panel in made:
+            panel.close()
+
+
 def test_add_and_remove_a_tag(models: dict[str, Model], browser: RegistryBrowser) -> None:
     browser.select("k", 1)
     browser.tag_edit.value = "owner = ana"
@@ -393,6 +438,8 @@ def test_deploy_form_opens_prefilled_and_cancel_hides_it(
         ("entry_script", "", "the entry script is blank"),
         ("port", "abc", "port must be a whole number from 1 to 65535, got 'abc'"),
         ("port", "70000", "port must be a whole number from 1 to 65535, got '70000'"),
+        ("port", "²", "port must be a whole number from 1 to 65535, got '²'"),  # isdigit(), not int()
+        ("port", "٨٠", "port must be a whole number from 1 to 65535, got '٨٠'"),  # int() takes it
         ("env_file", "nope.txt", "environment file 'nope.txt' not found"),
         ("source_dir", "no-such-dir", "entry script 'score.py' not found"),
     ],
