@@ -40,6 +40,7 @@ from ..errors import (
 )
 from . import _state
 from ._context import CONTAINER_PORT, MODELS_ROOT, VENV, model_dir_for, source_ignore
+from ._imports import missing_imports_note
 from ._layout import lay_out_models
 from ._state import ServiceRecord
 from .progress import DeploymentProgress
@@ -175,6 +176,9 @@ class LocalWebservice(Webservice):
             python_version = image_python_version(engine, image)
             platform = engine_platform(engine)
             house, reused = cached_wheelhouse(env, python_version, platform, log=progress.log)
+            note = missing_imports_note(Path(record.source_dir) / record.entry_script, Path(record.source_dir), house)
+            if note:
+                progress.log(note)
             record.environment = {
                 "name": env.name,
                 "version": getattr(env, "version", None),

@@ -223,6 +223,7 @@ class ModelPackage:
     def _work(self, models: Sequence[Any], inference_config: Any) -> None:
         from .._runtime import runtime_wheel
         from ._context import write_build_context
+        from ._imports import missing_imports_note
 
         progress = self.progress
         with progress.phase("resolve") as phase:
@@ -231,6 +232,9 @@ class ModelPackage:
         env, house, python_version, platform = _resolve_environment(
             progress, getattr(inference_config, "environment", None), "package", need_engine=not self.generate_dockerfile
         )
+        note = missing_imports_note(inference_config.entry_script_path, inference_config.source_directory_path, house)
+        if note:
+            progress.log(note)
         with progress.phase("build") as phase:
             info = write_build_context(
                 self.context_dir,

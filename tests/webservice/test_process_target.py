@@ -391,3 +391,15 @@ def test_model_package_accepts_azure_call_shapes(app_dir: Path, k_model: Model, 
                         generate_dockerfile=True)
     pkg.wait_for_creation()
     assert (pkg.save(tmp_path / "again") / "azureml-models" / "k" / "1" / "k.txt").read_text() == "3"
+
+
+def test_package_without_an_environment_warns_about_imports_the_image_lacks(
+    app_dir: Path, k_model: Model, tmp_path: Path
+) -> None:
+    (app_dir / "score.py").write_text((app_dir / "score.py").read_text() + "\nimport sklearn  # noqa\n")
+    pkg = Model.package([k_model], InferenceConfig("score.py", source_directory=str(app_dir)),
+                        generate_dockerfile=True)
+    pkg.wait_for_creation()
+    logs = pkg.get_logs()
+    assert "warning: score.py imports sklearn, which the image will not have" in logs
+    assert "--env requirements.txt" in logs
