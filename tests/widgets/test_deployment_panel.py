@@ -654,6 +654,10 @@ def docker_home(
 
 
 @pytest.mark.docker
+# the SDK leaks the socket of a connection attempt to a missing socket file (see DockerEngine.client)
+@pytest.mark.filterwarnings(
+    "ignore:Exception ignored in. <socket.socket:pytest.PytestUnraisableExceptionWarning"
+)
 def test_docker_build_drives_the_progress_bar(
     docker_home: Path, tmp_path: Path, k_model: Model, panels: list[Any]
 ) -> None:
@@ -687,6 +691,34 @@ def test_docker_build_drives_the_progress_bar(
     text = visible_text(panel)
     assert "LocalWebservice · docker" in text and re.search(r"✓\s+build\s+[\d.]+ (ms|s)", text)
     wait_for(lambda: "INIT-MARK" in panel.log_view.value, "init()'s print in the container log")
+
+    # the engine goes away for a while (a daemon restart): the panel says so, keeps refreshing,
+    # and comes back by itself (the SDK's ConnectionError used to stop the refresh for good)
+    import gc
+    import tempfile
+
+    import docker
+
+    from jupyter_mldeploy.deploy import local_docker
+    from jupyter_mldeploy.deploy.docker import DockerEngine
+
+    with tempfile.TemporaryDirectory(prefix="mld-gone") as folder:
+        gone = DockerEngine(
+            docker.DockerClient(base_url=f"unix://{folder}/docker.sock", version="1.41", timeout=5)
+        )
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(local_docker, "_engine", lambda *args, **kwargs: gone)
+            wait_for(lambda: "Refresh failed" in visible_text(panel), "the refresh error")
+            # (the refresh that failed first may have probed just before): not a stale Healthy
+            wait_for(lambda: panel.state == "Unhealthy", "the badge to say Unhealthy")
+            assert "no Docker engine answers" in flat(visible_text(panel))
+            assert panel.ticker.running
+        gone.close()
+        gc.collect()  # the SDK's sockets to the missing file are reported now, under this test's filter
+    wait_for(
+        lambda: panel.state == "Healthy" and "Refresh failed" not in visible_text(panel),
+        "Healthy again once the engine answers",
+    )
 
     panel.delete_button.click()
     panel.confirm_delete.click()
