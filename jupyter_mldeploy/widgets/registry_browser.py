@@ -528,11 +528,12 @@ class RegistryBrowser(Panel):
 
     def _show_deployment(self, service: Any) -> None:
         """Show the panel of ``service`` (deployed by the form) below the form."""
-        if self.deployment is not None:
-            self.deployment.close()
+        panel = panel_for(service)  # the service's one DeploymentPanel (a redeploy keeps it)
+        if self.deployment is not None and self.deployment is not panel:
+            self.deployment.close()  # the last service deployed from here: its refresh stops
         self.service = service
-        self.deployment = panel_for(service)  # the service's one DeploymentPanel
-        self.deployment_box.children = [self.deployment]
+        self.deployment = panel
+        self.deployment_box.children = [panel]
 
 
 class DeployForm(Panel):

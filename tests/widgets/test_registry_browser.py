@@ -488,6 +488,14 @@ def test_deploy_with_the_process_target_really_deploys(
     form.deploy.click()
     assert "a service named 'k-svc' exists already" in visible_text(form)
     assert "overwrite" in visible_text(form)
+    # with it, the service's one panel stays and follows the new deployment (not closed, not doubled)
+    panel = browser.deployment
+    form.overwrite.value = True
+    form.deploy.click()
+    assert browser.service is not service and browser.deployment is panel
+    assert panel.service is browser.service and panel.ticker.running
+    browser.service.wait_for_deployment(timeout_sec=120)
+    assert browser.service.run({"data": [1]}) == [3.0]
 
 
 def test_docker_is_disabled_with_a_note_when_it_cannot_run(
