@@ -7,6 +7,7 @@ and asserted on what they show (``visible_text``) and on their widgets' values.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -653,11 +654,38 @@ def docker_home(
         docker_client.images.remove(image.id, force=True)
 
 
+@contextlib.contextmanager
+def _restarting_daemon() -> Iterator[str]:
+    """A unix socket that accepts and at once closes every connection, as a restarting Docker daemon does."""
+    import tempfile
+    import threading
+
+    with tempfile.TemporaryDirectory(prefix="mld-d") as folder:  # short: a socket path has <108 chars
+        path = f"{folder}/docker.sock"
+        server = socket.socket(socket.AF_UNIX)
+        server.bind(path)
+        server.listen(16)
+
+        def drop_every_connection() -> None:
+            while True:
+                try:
+                    conn, _ = server.accept()
+                except OSError:  # closed: done
+                    return
+                conn.close()
+
+        thread = threading.Thread(target=drop_every_connection, daemon=True)
+        thread.start()
+        try:
+            yield path
+        finally:
+            with contextlib.suppress(OSError):
+                server.shutdown(socket.SHUT_RDWR)  # wakes the accept() (close alone does not)
+            server.close()
+            thread.join(5)
+
+
 @pytest.mark.docker
-# the SDK leaks the socket of a connection attempt to a missing socket file (see DockerEngine.client)
-@pytest.mark.filterwarnings(
-    "ignore:Exception ignored in. <socket.socket:pytest.PytestUnraisableExceptionWarning"
-)
 def test_docker_build_drives_the_progress_bar(
     docker_home: Path, tmp_path: Path, k_model: Model, panels: list[Any]
 ) -> None:
@@ -694,27 +722,24 @@ def test_docker_build_drives_the_progress_bar(
 
     # the engine goes away for a while (a daemon restart): the panel says so, keeps refreshing,
     # and comes back by itself (the SDK's ConnectionError used to stop the refresh for good)
-    import gc
-    import tempfile
-
     import docker
 
     from jupyter_mldeploy.deploy import local_docker
     from jupyter_mldeploy.deploy.docker import DockerEngine
 
-    with tempfile.TemporaryDirectory(prefix="mld-gone") as folder:
+    with _restarting_daemon() as socket_path, pytest.MonkeyPatch.context() as patch:
         gone = DockerEngine(
-            docker.DockerClient(base_url=f"unix://{folder}/docker.sock", version="1.41", timeout=5)
+            docker.DockerClient(base_url=f"unix://{socket_path}", version="1.41", timeout=5)
         )
-        with pytest.MonkeyPatch.context() as patch:
-            patch.setattr(local_docker, "_engine", lambda *args, **kwargs: gone)
-            wait_for(lambda: "Refresh failed" in visible_text(panel), "the refresh error")
-            # (the refresh that failed first may have probed just before): not a stale Healthy
-            wait_for(lambda: panel.state == "Unhealthy", "the badge to say Unhealthy")
-            assert "no Docker engine answers" in flat(visible_text(panel))
-            assert panel.ticker.running
-        gone.close()
-        gc.collect()  # the SDK's sockets to the missing file are reported now, under this test's filter
+        patch.setattr(local_docker, "_engine", lambda *args, **kwargs: gone)
+        wait_for(lambda: "Refresh failed" in visible_text(panel), "the refresh error")
+        # (the refresh that failed first may have probed just before): not a stale Healthy
+        wait_for(lambda: panel.state == "Unhealthy", "the badge to say Unhealthy")
+        assert "no Docker engine answers" in flat(visible_text(panel))
+        assert panel.ticker.running
+        patch.undo()  # the engine is back
+        with panel._lock:  # a refresh that was using the vanished engine is over
+            gone.close()
     wait_for(
         lambda: panel.state == "Healthy" and "Refresh failed" not in visible_text(panel),
         "Healthy again once the engine answers",
