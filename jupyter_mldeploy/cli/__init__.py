@@ -57,7 +57,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("mldeploy: interrupted", file=sys.stderr)
         return 130
-    except Exception as err:  # noqa: BLE001 - last resort: one line, not a traceback
+    except Exception as err:
         if os.environ.get("MLDEPLOY_DEBUG"):
             raise
         print(

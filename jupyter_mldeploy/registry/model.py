@@ -70,7 +70,7 @@ class Model:
         self,
         workspace: Any = None,
         name: str | None = None,
-        id: str | None = None,  # noqa: A002 - Azure's argument name
+        id: str | None = None,
         tags: Sequence[Any] | None = None,
         properties: Sequence[Any] | None = None,
         version: int | None = None,
@@ -367,7 +367,7 @@ class Model:
         return self._record.version
 
     @property
-    def id(self) -> str:  # noqa: A003 - Azure's attribute name
+    def id(self) -> str:
         """``"name:version"``."""
         return self._record.id
 
