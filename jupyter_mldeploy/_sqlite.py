@@ -8,6 +8,7 @@ database ``$MLDEPLOY_HOME/registry.db`` and opens it only through
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -35,7 +36,7 @@ def connect(path: Path | None = None) -> sqlite3.Connection:
     try:
         conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False)
         conn.row_factory = sqlite3.Row
-        conn.execute("PRAGMA journal_mode=WAL")
+        _set_wal(conn)
         conn.execute("PRAGMA synchronous=NORMAL")
         conn.execute("PRAGMA foreign_keys=ON")
     except sqlite3.Error as err:
@@ -44,6 +45,27 @@ def connect(path: Path | None = None) -> sqlite3.Connection:
             "Check that MLDEPLOY_HOME points at a writable folder on a local disk."
         ) from err
     return conn
+
+
+def _set_wal(conn: sqlite3.Connection, timeout_s: float = BUSY_TIMEOUT_S) -> None:
+    """Switch to WAL journaling, retrying while other processes hold the database.
+
+    Changing the journal mode needs an exclusive lock, and SQLite may answer "database is
+    locked" at once instead of waiting in its busy handler (e.g. several processes opening
+    a new database together): retry with a short backoff, bounded by ``timeout_s``.
+    """
+    deadline = time.monotonic() + timeout_s
+    delay = 0.005
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as err:
+            text = str(err).lower()
+            if ("locked" not in text and "busy" not in text) or time.monotonic() >= deadline:
+                raise
+        time.sleep(delay)
+        delay = min(delay * 2, 0.2)
 
 
 @contextmanager
