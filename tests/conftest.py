@@ -76,6 +76,25 @@ def base_image(docker_client: Any) -> str:
     return tag
 
 
+def remove_docker_objects_of(client: Any, home: Path) -> None:
+    """Remove every container and image labelled with this MLDEPLOY_HOME (a test's leftovers)."""
+    label = f"mldeploy.home={home.resolve()}"
+    for container in client.containers.list(all=True, filters={"label": label}):
+        container.remove(force=True)
+    for image in client.images.list(filters={"label": label}):
+        client.images.remove(image.id, force=True)
+
+
+@pytest.fixture
+def docker_home(
+    docker_client: Any, base_image: str, mldeploy_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Path]:
+    """The offline base image as MLDEPLOY_BASE_IMAGE; afterwards no container or image of this home."""
+    monkeypatch.setenv("MLDEPLOY_BASE_IMAGE", base_image)
+    yield mldeploy_home
+    remove_docker_objects_of(docker_client, mldeploy_home)
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
     outcome = yield

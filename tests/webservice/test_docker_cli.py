@@ -6,7 +6,6 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,14 +27,9 @@ def model_file(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def docker_env(docker_client: Any, base_image: str, mldeploy_home: Path) -> Iterator[dict[str, str]]:
-    env = {**os.environ, "MLDEPLOY_BASE_IMAGE": base_image}
-    yield env
-    label = f"mldeploy.home={mldeploy_home.resolve()}"
-    for container in docker_client.containers.list(all=True, filters={"label": label}):
-        container.remove(force=True)
-    for image in docker_client.images.list(filters={"label": label}):
-        docker_client.images.remove(image.id, force=True)
+def docker_env(docker_home: Path) -> dict[str, str]:
+    """The environment for mldeploy commands against the real engine (cleaned by docker_home)."""
+    return {**os.environ}
 
 
 @pytest.mark.docker

@@ -47,18 +47,9 @@ def _env_cache_cleanup(docker_client: Any) -> Iterator[None]:
 
 
 @pytest.fixture
-def docker_home(
-    docker_client: Any, base_image: str, mldeploy_home: Path, monkeypatch: pytest.MonkeyPatch,
-    _env_cache_cleanup: None,
-) -> Iterator[Path]:
-    """The offline base image as MLDEPLOY_BASE_IMAGE; afterwards no container or service image of this home."""
-    monkeypatch.setenv("MLDEPLOY_BASE_IMAGE", base_image)
-    yield mldeploy_home
-    label = f"mldeploy.home={mldeploy_home.resolve()}"
-    for container in docker_client.containers.list(all=True, filters={"label": label}):
-        container.remove(force=True)
-    for image in docker_client.images.list(filters={"label": label}):
-        docker_client.images.remove(image.id, force=True)
+def docker_home(_env_cache_cleanup: None, docker_home: Path) -> Path:
+    """tests/conftest.py's docker_home, and the environment-stage images removed after it."""
+    return docker_home
 
 
 def _ic(app_dir: Path, **kwargs: Any) -> InferenceConfig:

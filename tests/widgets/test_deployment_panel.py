@@ -641,20 +641,6 @@ def test_package_panel_shows_the_build_and_saves_the_context(
 # --- the Docker target ----------------------------------------------------------------------------
 
 
-@pytest.fixture
-def docker_home(
-    docker_client: Any, base_image: str, mldeploy_home: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[Path]:
-    """The offline base image as MLDEPLOY_BASE_IMAGE; afterwards no container or image of this home."""
-    monkeypatch.setenv("MLDEPLOY_BASE_IMAGE", base_image)
-    yield mldeploy_home
-    label = f"mldeploy.home={mldeploy_home.resolve()}"
-    for container in docker_client.containers.list(all=True, filters={"label": label}):
-        container.remove(force=True)
-    for image in docker_client.images.list(filters={"label": label}):
-        docker_client.images.remove(image.id, force=True)
-
-
 @contextlib.contextmanager
 def _restarting_daemon() -> Iterator[str]:
     """A unix socket that accepts and at once closes every connection, as a restarting Docker daemon does."""

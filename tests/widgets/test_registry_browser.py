@@ -509,20 +509,6 @@ def test_docker_is_disabled_with_a_note_when_it_cannot_run(
     assert "Docker is off: no Docker engine answers" in visible_text(form)
 
 
-@pytest.fixture
-def docker_home(
-    docker_client: Any, base_image: str, mldeploy_home: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[Path]:
-    """The offline base image as MLDEPLOY_BASE_IMAGE; afterwards no container or image of this home."""
-    monkeypatch.setenv("MLDEPLOY_BASE_IMAGE", base_image)
-    yield mldeploy_home
-    label = f"mldeploy.home={mldeploy_home.resolve()}"
-    for container in docker_client.containers.list(all=True, filters={"label": label}):
-        container.remove(force=True)
-    for image in docker_client.images.list(filters={"label": label}):
-        docker_client.images.remove(image.id, force=True)
-
-
 @pytest.mark.docker
 @pytest.mark.usefixtures("no_leaked_services")
 def test_deploy_with_the_docker_target(
