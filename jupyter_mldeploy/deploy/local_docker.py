@@ -104,20 +104,6 @@ class LocalWebservice(Webservice):
 
     # --- deployment ------------------------------------------------------------------------
 
-    @classmethod
-    def _deploy(
-        cls,
-        name: str,
-        models: Sequence[Any],
-        inference_config: Any,
-        config: DeploymentConfiguration,
-        note: str = "",
-    ) -> LocalWebservice:
-        service = cls._create(name, config)
-        assert isinstance(service, LocalWebservice)
-        service._start_operation(lambda p: service._full_deploy(p, models, inference_config, config, note))
-        return service
-
     def _full_deploy(
         self,
         progress: DeploymentProgress,

@@ -94,26 +94,16 @@ class ProcessWebservice(Webservice):
 
     # --- deployment ------------------------------------------------------------------------
 
-    @classmethod
-    def _deploy(
-        cls,
-        name: str,
-        models: Sequence[Any],
-        inference_config: Any,
-        config: ProcessDeploymentConfiguration,
-    ) -> ProcessWebservice:
-        service = cls._create(name, config)
-        assert isinstance(service, ProcessWebservice)
-        service._start_operation(lambda p: service._full_deploy(p, models, inference_config, config))
-        return service
-
     def _full_deploy(
         self,
         progress: DeploymentProgress,
         models: Sequence[Any],
         inference_config: Any,
         config: DeploymentConfiguration,
+        note: str = "",
     ) -> None:
+        if note:
+            progress.log(note)
         self._resolve(progress, models, inference_config)
         self._environment(progress, inference_config)
         self._start_and_wait(progress, config.port)

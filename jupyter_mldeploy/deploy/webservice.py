@@ -172,6 +172,24 @@ class Webservice:
             _state.save(record)
         return Webservice._from_record(record)
 
+    @classmethod
+    def _deploy(
+        cls,
+        name: str,
+        models: Sequence[Any],
+        inference_config: Any,
+        config: DeploymentConfiguration,
+        note: str = "",
+    ) -> Webservice:
+        """Record a new service of this target and start deploying it in the background.
+
+        ``note`` (e.g. why this target was chosen) is logged first. The target's
+        :meth:`_full_deploy` runs the phases.
+        """
+        service = cls._create(name, config)
+        service._start_operation(lambda p: service._full_deploy(p, models, inference_config, config, note))
+        return service
+
     def _attach(self, record: ServiceRecord) -> None:
         self._record = record
         self.progress = None
@@ -503,6 +521,16 @@ class Webservice:
     def _discover(cls, name: str | None = None) -> builtins.list[ServiceRecord]:
         """Records of services this target finds without a record file (Docker: container labels)."""
         return []
+
+    def _full_deploy(
+        self,
+        progress: DeploymentProgress,
+        models: Sequence[Any],
+        inference_config: Any,
+        config: DeploymentConfiguration,
+        note: str = "",
+    ) -> None:
+        raise NotImplementedError
 
     def _target_state(self) -> str:
         raise NotImplementedError
