@@ -8,7 +8,6 @@ Every display goes through ``display_formatter.format``, which the tests record.
 from __future__ import annotations
 
 import re
-import textwrap
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -17,6 +16,7 @@ from typing import Any
 import pytest
 from IPython.core.error import UsageError
 from ipywidgets import DOMWidget
+from scale_script import SCALE_SCRIPT
 
 from jupyter_mldeploy import Model
 from jupyter_mldeploy.deploy.webservice import Webservice
@@ -24,19 +24,6 @@ from jupyter_mldeploy.widgets import DeploymentPanel
 from jupyter_mldeploy.widgets._base import visible_text
 from jupyter_mldeploy.widgets._display import WIDGET_VIEW
 
-SCRIPT = textwrap.dedent(
-    """
-    import json, os
-
-    def init():
-        global k
-        k = float(open(os.path.join(os.environ["AZUREML_MODEL_DIR"], "k.txt")).read())
-        print("init loaded k =", k, flush=True)
-
-    def run(raw_data):
-        return [x * k for x in json.loads(raw_data)["data"]]
-    """
-)
 FAILING = (
     "def init():\n    raise RuntimeError('weights missing')\n\ndef run(raw_data):\n    return 1\n"
 )
@@ -93,7 +80,7 @@ def test_deploy_local_shows_one_panel_and_returns_the_service(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    (tmp_path / "score.py").write_text(SCRIPT)
+    (tmp_path / "score.py").write_text(SCALE_SCRIPT)
     displays = Displays(kernel_shell, monkeypatch)
     result = kernel_shell.run_cell(
         "%deploy_local scale --model k --target process", store_history=True
@@ -130,7 +117,7 @@ def test_deploy_local_shows_one_panel_and_returns_the_service(
 def test_deploy_local_assigned_in_a_cell_shows_its_panel_once(
     kernel_shell: Any, tmp_path: Path, k_model: Model, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    (tmp_path / "score.py").write_text(SCRIPT)
+    (tmp_path / "score.py").write_text(SCALE_SCRIPT)
     displays = Displays(kernel_shell, monkeypatch)
     kernel_shell.run_cell(
         "svc = %deploy_local quick --model k --target process --no-wait", store_history=True
@@ -172,7 +159,7 @@ def test_deploy_local_in_a_terminal_prints_text_and_no_panel(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    (tmp_path / "score.py").write_text(SCRIPT)
+    (tmp_path / "score.py").write_text(SCALE_SCRIPT)
     displays = Displays(shell, monkeypatch)
     result = shell.run_cell("%deploy_local plain --model k --target process", store_history=True)
     result.raise_error()
@@ -198,7 +185,7 @@ def test_deploy_local_docker_target_in_a_kernel(
     mldeploy_home: Path,
 ) -> None:
     monkeypatch.setenv("MLDEPLOY_BASE_IMAGE", base_image)
-    (tmp_path / "score.py").write_text(SCRIPT)
+    (tmp_path / "score.py").write_text(SCALE_SCRIPT)
     displays = Displays(kernel_shell, monkeypatch)
     try:
         service = kernel_shell.run_line_magic("deploy_local", "dockmagic --model k --target docker")

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from IPython.core.error import UsageError
+from scale_script import SCALE_SCRIPT
 
 from jupyter_mldeploy import Model
 from jupyter_mldeploy.errors import (
@@ -23,22 +24,6 @@ from jupyter_mldeploy.errors import (
     ModelNotFoundError,
 )
 from jupyter_mldeploy.scoring.check import check_entry_script, try_entry_script
-
-SCALE_SCRIPT = textwrap.dedent(
-    """
-    import json, os
-
-    def init():
-        global k
-        path = os.path.join(os.environ["AZUREML_MODEL_DIR"], "k.txt")
-        k = float(open(path).read())
-        print("init loaded k =", k)
-
-    def run(raw_data):
-        return [x * k for x in json.loads(raw_data)["data"]]
-    """
-)
-
 
 NO_RUN = "def init():\n    pass\n"
 SYNTAX = "import json\n\ndef run(raw_data:\n    return 1\n"

@@ -2,25 +2,10 @@
 
 from __future__ import annotations
 
-import textwrap
 from pathlib import Path
 
 import pytest
-
-SCALE_SCRIPT = textwrap.dedent(
-    """
-    import json, os
-
-    def init():
-        global k
-        path = os.path.join(os.environ["AZUREML_MODEL_DIR"], "k.txt")
-        k = float(open(path).read())
-        print("init loaded", path)
-
-    def run(raw_data):
-        return [x * k for x in json.loads(raw_data)["data"]]
-    """
-)
+from scale_script import SCALE_SCRIPT
 
 
 @pytest.fixture(autouse=True)

@@ -18,25 +18,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from scale_script import SCALE_SCRIPT
 
 from jupyter_mldeploy import Model, Webservice
 from jupyter_mldeploy.errors import ModelNotFoundError
 from jupyter_mldeploy.widgets import RegistryBrowser
 from jupyter_mldeploy.widgets._base import visible_text
 from jupyter_mldeploy.widgets.registry_browser import parse_tag_filter
-
-SCALE_SCRIPT = textwrap.dedent(
-    """
-    import json, os
-
-    def init():
-        global k
-        k = float(open(os.path.join(os.environ["AZUREML_MODEL_DIR"], "k.txt")).read())
-
-    def run(raw_data):
-        return [x * k for x in json.loads(raw_data)["data"]]
-    """
-)
 
 
 @pytest.fixture
