@@ -90,7 +90,7 @@ def measure(target: str, work: Path) -> dict[str, str]:
     results: dict[str, str] = {}
 
     if target == "docker":
-        from jupyter_mldeploy.deploy.docker import DockerEngine
+        from jupyter_mldeploy.images.engine import DockerEngine
 
         with DockerEngine() as engine:
             removed = engine.remove_env_cache(env1.spec_hash if hasattr(env1, "spec_hash") else None)

@@ -31,8 +31,8 @@ SCRIPT = "def init():\n    print('init hello', flush=True)\n\ndef run(raw):\n   
 
 def measure(target: str, folder: Path, model: Any) -> dict[str, float]:
     from jupyter_mldeploy import InferenceConfig
-    from jupyter_mldeploy.deploy.api import deploy
-    from jupyter_mldeploy.deploy.local_docker import LocalWebservice
+    from jupyter_mldeploy.deploy import deploy
+    from jupyter_mldeploy.deploy.docker import LocalWebservice
     from jupyter_mldeploy.deploy.process import ProcessWebservice
     from jupyter_mldeploy.widgets import DeploymentPanel
 

@@ -23,8 +23,8 @@ import uuid
 from pathlib import Path
 
 from jupyter_mldeploy._runtime import SCORING_RUNTIME_REQUIREMENTS, runtime_wheel
-from jupyter_mldeploy.deploy._context import write_build_context
-from jupyter_mldeploy.deploy.docker import DockerEngine, service_labels
+from jupyter_mldeploy.images.context import write_build_context
+from jupyter_mldeploy.images.engine import DockerEngine, service_labels
 
 SCORE = """
 import json, os

@@ -28,8 +28,8 @@ os.environ.setdefault("MLDEPLOY_BASE_IMAGE", "mldeploy/python-base:bookworm")
 os.environ["MLDEPLOY_HOME"] = tempfile.mkdtemp(prefix="mldeploy-bench-home-")
 
 from jupyter_mldeploy import InferenceConfig, LocalWebservice, Model, ProcessWebservice
-from jupyter_mldeploy.deploy.api import deploy
-from jupyter_mldeploy.scoring.loadtest import load_test
+from jupyter_mldeploy.deploy import deploy
+from jupyter_mldeploy.client.loadtest import load_test
 
 SCRIPT = textwrap.dedent(
     """

@@ -29,13 +29,13 @@ _LAZY: dict[str, str] = {
     "Environment": "jupyter_mldeploy.environment:Environment",
     "CondaDependencies": "jupyter_mldeploy.environment:CondaDependencies",
     "InferenceConfig": "jupyter_mldeploy.inference_config:InferenceConfig",
-    "Webservice": "jupyter_mldeploy.deploy.webservice:Webservice",
-    "WebserviceState": "jupyter_mldeploy.deploy.webservice:WebserviceState",
+    "Webservice": "jupyter_mldeploy.deploy.service:Webservice",
+    "WebserviceState": "jupyter_mldeploy.deploy.service:WebserviceState",
     "ProcessWebservice": "jupyter_mldeploy.deploy.process:ProcessWebservice",
-    "LocalWebservice": "jupyter_mldeploy.deploy.local_docker:LocalWebservice",
+    "LocalWebservice": "jupyter_mldeploy.deploy.docker:LocalWebservice",
     "ModelPackage": "jupyter_mldeploy.deploy.package:ModelPackage",
-    "ScoringServer": "jupyter_mldeploy.scoring.server:ScoringServer",
-    "ScoringClient": "jupyter_mldeploy.scoring.client:ScoringClient",
+    "ScoringServer": "jupyter_mldeploy.client.server:ScoringServer",
+    "ScoringClient": "jupyter_mldeploy.client.client:ScoringClient",
     "AMLRequest": "jupyter_mldeploy.scoring.aml:AMLRequest",
     "AMLResponse": "jupyter_mldeploy.scoring.aml:AMLResponse",
     "rawhttp": "jupyter_mldeploy.scoring.aml:rawhttp",
@@ -62,16 +62,16 @@ __all__ = [
 ]  # every lazy name is listed (tests/test_package.py checks)
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .deploy.local_docker import LocalWebservice
+    from .deploy.docker import LocalWebservice
     from .deploy.package import ModelPackage
     from .deploy.process import ProcessWebservice
-    from .deploy.webservice import Webservice, WebserviceState
+    from .deploy.service import Webservice, WebserviceState
     from .environment import CondaDependencies, Environment
     from .inference_config import InferenceConfig
     from .registry.model import Model
     from .scoring.aml import AMLRequest, AMLResponse, rawhttp
-    from .scoring.client import ScoringClient
-    from .scoring.server import ScoringServer
+    from .client.client import ScoringClient
+    from .client.server import ScoringServer
 
 
 def __getattr__(name: str) -> Any:

@@ -60,7 +60,7 @@ class Check:
 
 
 def _docker_start_fix() -> str:
-    from .deploy.docker import docker_start_fix
+    from .images.engine import docker_start_fix
 
     return docker_start_fix()
 

@@ -64,15 +64,15 @@ def _parse(magic: Callable[..., Any], line: str) -> argparse.Namespace:
 
 
 def _models(specs: list[str]) -> list[Any]:
-    from .deploy.api import models_from_specs  # NAME[:VERSION] | PATH, the same rules as the CLI
+    from .deploy import models_from_specs  # NAME[:VERSION] | PATH, the same rules as the CLI
 
     return models_from_specs(specs)
 
 
 def _services_using(script: Path) -> list[str]:
     """Names of healthy services whose entry script is ``script`` (unreachable ones are skipped)."""
-    from .deploy import _state
-    from .deploy.webservice import Webservice, WebserviceState
+    from .deploy import records as _state
+    from .deploy.service import Webservice, WebserviceState
 
     names = []
     for name in _state.names():
@@ -122,7 +122,7 @@ class MLDeployMagics(Magics):
         With no --service, services that already run this file are reloaded.
         Returns the TryResult of --test (else None).
         """
-        from .scoring.check import check_entry_script, try_entry_script
+        from .client.check import check_entry_script, try_entry_script
 
         args = _parse(self.score_script, line)
         path = Path(args.path).expanduser().resolve()
@@ -189,8 +189,8 @@ class MLDeployMagics(Magics):
         in a terminal the phases are printed. Unless --no-wait, the magic returns when
         the service is Healthy (errors are one line).
         """
-        from .deploy.api import deploy, inference_config_from_files
-        from .deploy.local_docker import LocalWebservice
+        from .deploy import deploy, inference_config_from_files
+        from .deploy.docker import LocalWebservice
         from .deploy.process import ProcessWebservice
 
         args = _parse(self.deploy_local, line)
@@ -204,7 +204,7 @@ class MLDeployMagics(Magics):
             )
             deployment_config = target.deploy_configuration(port=args.port) if target else None
             if deployment_config is None and args.port is not None:  # as the CLI: Docker if it can
-                from .deploy.local_docker import docker_available
+                from .deploy.docker import docker_available
 
                 target = LocalWebservice if docker_available()[0] else ProcessWebservice
                 deployment_config = target.deploy_configuration(port=args.port)
@@ -286,8 +286,8 @@ def _show_try(result: Any) -> None:
 
 
 def _reload(name: str, path: Path) -> None:
-    from .deploy import _state
-    from .deploy.webservice import Webservice
+    from .deploy import records as _state
+    from .deploy.service import Webservice
 
     service = Webservice(name)
     running = Path(_state.load(name).entry_script).resolve()

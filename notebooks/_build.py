@@ -422,7 +422,7 @@ md(
     """
 The **Load test** tab sends N requests at concurrency C and shows p50/p95/p99, errors
 by status and a latency histogram. Here 200 requests from 4 workers
-(`jupyter_mldeploy.scoring.loadtest.load_test(service, body, requests, concurrency)`
+(`jupyter_mldeploy.client.loadtest.load_test(service, body, requests, concurrency)`
 is the same without the panel, and `mldeploy loadtest` from a terminal):
 """
 )

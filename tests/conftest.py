@@ -43,7 +43,7 @@ def k_model(tmp_path: Path) -> Any:
 def no_leaked_services(mldeploy_home: Path) -> Iterator[None]:
     """Delete every service (and its image) a test leaves behind; folders that deploy use it autouse."""
     yield
-    from jupyter_mldeploy.deploy.webservice import Webservice
+    from jupyter_mldeploy.deploy.service import Webservice
 
     for service in Webservice.list():
         service.delete(delete_image=True)

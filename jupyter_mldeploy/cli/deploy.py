@@ -71,8 +71,8 @@ def add_parser(subparsers: Any) -> None:
 
 
 def _deploy(args: argparse.Namespace) -> int:
-    from ..deploy.api import deploy, inference_config_from_files, models_from_specs
-    from ..deploy.local_docker import LocalWebservice
+    from ..deploy import deploy, inference_config_from_files, models_from_specs
+    from ..deploy.docker import LocalWebservice
     from ..deploy.process import ProcessWebservice
 
     models = models_from_specs(args.model)
@@ -81,7 +81,7 @@ def _deploy(args: argparse.Namespace) -> int:
     if target is not None:
         deployment_config = target.deploy_configuration(port=args.port, auth_enabled=args.auth)
     elif args.port is not None or args.auth:
-        from ..deploy.local_docker import docker_available
+        from ..deploy.docker import docker_available
 
         usable, why = docker_available()
         print(f"{args.name}: target {'docker' if usable else 'process'}: {why}", file=sys.stderr)
@@ -104,7 +104,7 @@ def _deploy(args: argparse.Namespace) -> int:
 
 
 def _package(args: argparse.Namespace) -> int:
-    from ..deploy.api import inference_config_from_files, models_from_specs
+    from ..deploy import inference_config_from_files, models_from_specs
     from ..deploy.package import package
 
     models = models_from_specs(args.model)
@@ -128,7 +128,7 @@ def _package(args: argparse.Namespace) -> int:
 
 
 def _services(args: argparse.Namespace) -> int:
-    from ..deploy.webservice import Webservice
+    from ..deploy.service import Webservice
 
     services = [s.to_dict() for s in Webservice.list()]
     if args.json:
@@ -145,7 +145,7 @@ def _services(args: argparse.Namespace) -> int:
 
 
 def _logs(args: argparse.Namespace) -> int:
-    from ..deploy.webservice import Webservice
+    from ..deploy.service import Webservice
 
     service = Webservice(args.name)
     try:
@@ -157,7 +157,7 @@ def _logs(args: argparse.Namespace) -> int:
 
 
 def _score(args: argparse.Namespace) -> int:
-    from ..deploy.webservice import Webservice
+    from ..deploy.service import Webservice
 
     if args.data == "-":
         data: str = sys.stdin.read()
@@ -174,7 +174,7 @@ def _score(args: argparse.Namespace) -> int:
 
 
 def _delete(args: argparse.Namespace) -> int:
-    from ..deploy.webservice import Webservice
+    from ..deploy.service import Webservice
 
     Webservice(args.name).delete(delete_image=args.delete_image)
     print(f"deleted {args.name}")

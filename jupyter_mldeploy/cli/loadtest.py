@@ -82,12 +82,12 @@ def _read_data(data: str) -> str:
 
 
 def _loadtest(args: argparse.Namespace) -> int:
-    from ..scoring.client import ScoringClient
-    from ..scoring.loadtest import load_test, resolve_target, status_label, swagger_example
+    from ..client.client import ScoringClient
+    from ..client.loadtest import load_test, resolve_target, status_label, swagger_example
 
     target: Any = args.name
     if not _URL.match(args.name):
-        from ..deploy.webservice import Webservice
+        from ..deploy.service import Webservice
 
         target = Webservice(args.name)
     if args.data is not None:

@@ -32,7 +32,7 @@ from ..errors import (
     InvalidArgumentError,
     TargetExistsError,
 )
-from ._layout import lay_out_models
+from ..registry.layout import lay_out_models
 from .progress import DeploymentProgress
 
 #: The Python and platform assumed for a Dockerfile-only package when no engine answers.
@@ -120,7 +120,7 @@ class ModelPackage:
 
         With ``show_output=True`` the phases and the build output are printed as they happen.
         """
-        from .webservice import _Printer
+        from .service import _Printer
 
         printer = _Printer(sys.stdout) if show_output else None
         deadline = time.monotonic() + timeout_sec
@@ -185,7 +185,7 @@ class ModelPackage:
         """Remove the built image (if any) and the package's staging folder."""
         self._thread.join(timeout=3600)
         if not self.generate_dockerfile and self.image_id:
-            from .local_docker import _engine
+            from .docker import _engine
 
             _engine().remove_image(self.location)
         shutil.rmtree(self.folder, ignore_errors=True)
@@ -222,8 +222,8 @@ class ModelPackage:
 
     def _work(self, models: Sequence[Any], inference_config: Any) -> None:
         from .._runtime import runtime_wheel
-        from ._context import write_build_context
-        from ._imports import missing_imports_note
+        from ..images.context import write_build_context
+        from ..images.imports import missing_imports_note
 
         progress = self.progress
         with progress.phase("resolve") as phase:
@@ -251,8 +251,8 @@ class ModelPackage:
                 phase.detail = f"Dockerfile and context written (Python {python_version}, {platform}); no build"
                 progress.log(f"build it with: docker build -t {self.location} DIR  (after package.save(DIR))")
                 return
-            from .docker import service_labels
-            from .local_docker import LABEL_HOME, _engine
+            from ..images.engine import service_labels
+            from .docker import LABEL_HOME, _engine
 
             labels = service_labels(
                 "", models=info.models_label, env_hash=info.env_hash,
@@ -316,9 +316,9 @@ def build_environment_image(env: Any, log: Callable[[str], None] | None = None) 
     import tempfile
 
     from .._runtime import runtime_wheel
-    from ._context import write_build_context
-    from .docker import service_labels
-    from .local_docker import (
+    from ..images.context import write_build_context
+    from ..images.engine import service_labels
+    from .docker import (
         _PIP_STEP,
         _engine,
         cached_wheelhouse,
@@ -366,7 +366,7 @@ def _resolve_environment(
     progress: DeploymentProgress, env: Any, name: str, need_engine: bool
 ) -> tuple[Any, Path, str, str]:
     from ..environment import Environment
-    from .local_docker import _engine, cached_wheelhouse, engine_platform, image_python_version
+    from .docker import _engine, cached_wheelhouse, engine_platform, image_python_version
 
     with progress.phase("environment") as phase:
         if env is None:

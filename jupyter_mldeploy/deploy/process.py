@@ -30,11 +30,11 @@ from ..errors import (
     PortInUseError,
     ServerStartError,
 )
-from . import _state
-from ._layout import lay_out_models
-from ._state import EXIT_FILE
+from . import records as _state
+from ..registry.layout import lay_out_models
+from .records import EXIT_FILE
 from .progress import DeploymentProgress
-from .webservice import DeploymentConfiguration, Webservice, WebserviceState
+from .service import DeploymentConfiguration, Webservice, WebserviceState
 
 #: How long a stopping server gets after SIGTERM before SIGKILL.
 STOP_GRACE_S = 10.0
@@ -226,7 +226,7 @@ class ProcessWebservice(Webservice):
         _state.save(record)
 
     def _wait_ready(self, progress: DeploymentProgress, timeout_s: float = 600.0) -> None:
-        from ..scoring.client import ScoringClient
+        from ..client.client import ScoringClient
 
         record = self._record
         deadline = time.monotonic() + timeout_s

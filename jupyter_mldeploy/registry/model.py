@@ -286,14 +286,14 @@ class Model:
         deployment_config=None, overwrite=False)`` and
         ``Model.deploy(workspace, name, models, inference_config, deployment_config, ...)``
         (the workspace is ignored). Call ``wait_for_deployment()`` on the returned
-        :class:`~jupyter_mldeploy.Webservice`; see :func:`jupyter_mldeploy.deploy.api.deploy`.
+        :class:`~jupyter_mldeploy.Webservice`; see :func:`jupyter_mldeploy.deploy.deploy`.
 
         Examples
         --------
         >>> service = Model.deploy("ridge", [model], inference_config)   # doctest: +SKIP
         >>> service.wait_for_deployment(show_output=True)                # doctest: +SKIP
         """
-        from ..deploy.api import deploy
+        from ..deploy import deploy
 
         if args and _is_workspace(args[0]):
             args = args[1:]

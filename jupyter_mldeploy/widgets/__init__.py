@@ -22,7 +22,7 @@ _HOMES = {
     "RegistryBrowser": ".registry_browser",
     "DeploymentPanel": ".deployment_panel",
     "PackagePanel": ".deployment_panel",
-    "TestRequestPanel": ".test_request",
+    "TestRequestPanel": ".request_panel",
 }
 
 

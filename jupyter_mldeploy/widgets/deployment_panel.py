@@ -508,7 +508,7 @@ class DeploymentPanel(Panel):
 
     def _gone(self) -> bool:
         """Whether the service was deleted (its record is gone; a file read while it exists)."""
-        from ..deploy.webservice import Webservice
+        from ..deploy.service import Webservice
 
         try:
             Webservice(self.service.name)
@@ -614,7 +614,7 @@ class DeploymentPanel(Panel):
         if not change["new"]:
             show(self.swagger_view, False)
             return
-        from ..scoring.client import ScoringClient
+        from ..client.client import ScoringClient
 
         service = self.service
         try:

@@ -5,7 +5,7 @@ model's versions (newest first), filters them by name (substring) and by tag (``
 ``key=value``, as ``Model.list(tags=...)``), shows a version's details (tags, properties,
 files and sizes) and opens a small form that deploys the version as a local web service.
 It calls only the public API: :class:`~jupyter_mldeploy.Model`,
-:func:`jupyter_mldeploy.deploy.api.deploy` and the deployment panel.
+:func:`jupyter_mldeploy.deploy.deploy` and the deployment panel.
 """
 
 from __future__ import annotations
@@ -542,7 +542,7 @@ class DeployForm(Panel):
     Fields: service name (prefilled ``<model>-svc``), entry script (default ``score.py``, must
     exist), source folder and environment file (optional), target (``process`` or ``docker``;
     Docker is disabled with a note when no engine or base image is there), port (blank: a free
-    one) and overwrite. *Deploy* calls :func:`jupyter_mldeploy.deploy.api.deploy` without
+    one) and overwrite. *Deploy* calls :func:`jupyter_mldeploy.deploy.deploy` without
     waiting and hands the service to ``on_deployed``.
 
     Examples
@@ -623,7 +623,7 @@ class DeployForm(Panel):
 
     def show_for(self, model: Model) -> None:
         """Show the form for ``model``, prefilled, with the target Docker would be chosen by ``deploy()``."""
-        from ..deploy.local_docker import docker_available
+        from ..deploy.docker import docker_available
 
         self.model = model
         self.clear_status()
@@ -660,7 +660,7 @@ class DeployForm(Panel):
             when called from the Deploy button).
         """
         from .. import LocalWebservice, ProcessWebservice
-        from ..deploy.api import deploy, inference_config_from_files
+        from ..deploy import deploy, inference_config_from_files
 
         self.clear_status()
         if self.model is None:

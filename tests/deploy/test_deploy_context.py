@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from jupyter_mldeploy.deploy._context import (
+from jupyter_mldeploy.images.context import (
     MODELS_ROOT,
     SOURCE_ROOT,
     VENV,

@@ -21,8 +21,8 @@ from typing import Any
 
 import pytest
 
-from jupyter_mldeploy.deploy._context import ContextInfo, write_build_context
-from jupyter_mldeploy.deploy.docker import (
+from jupyter_mldeploy.images.context import ContextInfo, write_build_context
+from jupyter_mldeploy.images.engine import (
     LABEL_MODELS,
     LABEL_SERVICE,
     BuildResult,

@@ -6,7 +6,7 @@ import socket
 
 import pytest
 
-from jupyter_mldeploy.deploy.docker import DockerEngine
+from jupyter_mldeploy.images.engine import DockerEngine
 from jupyter_mldeploy.errors import DockerUnavailableError, MLDeployError
 
 pytest.importorskip("docker")

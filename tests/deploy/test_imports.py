@@ -5,7 +5,7 @@ from __future__ import annotations
 import zipfile
 from pathlib import Path
 
-from jupyter_mldeploy.deploy._imports import missing_imports, missing_imports_note, wheel_modules
+from jupyter_mldeploy.images.imports import missing_imports, missing_imports_note, wheel_modules
 
 
 def _wheel(folder: Path, name: str, entries: list[str]) -> None:

@@ -19,7 +19,7 @@ from ipywidgets import DOMWidget
 from scale_script import SCALE_SCRIPT
 
 from jupyter_mldeploy import Model
-from jupyter_mldeploy.deploy.webservice import Webservice
+from jupyter_mldeploy.deploy.service import Webservice
 from jupyter_mldeploy.widgets import DeploymentPanel
 from jupyter_mldeploy.widgets._base import visible_text
 from jupyter_mldeploy.widgets._display import WIDGET_VIEW

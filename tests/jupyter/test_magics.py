@@ -23,7 +23,7 @@ from jupyter_mldeploy.errors import (
     InvalidArgumentError,
     ModelNotFoundError,
 )
-from jupyter_mldeploy.scoring.check import check_entry_script, try_entry_script
+from jupyter_mldeploy.client.check import check_entry_script, try_entry_script
 
 NO_RUN = "def init():\n    pass\n"
 SYNTAX = "import json\n\ndef run(raw_data:\n    return 1\n"
@@ -192,7 +192,7 @@ def test_bad_model_arguments_are_one_usage_error_line(shell: object, k_model: Mo
     with pytest.raises(UsageError, match="ghost"):
         shell.run_cell_magic("score_script", "--service ghost", SCALE_SCRIPT)  # type: ignore[attr-defined]
     with pytest.raises(ModelNotFoundError):
-        from jupyter_mldeploy.deploy.api import models_from_specs
+        from jupyter_mldeploy.deploy import models_from_specs
 
         models_from_specs(["nope"])
 

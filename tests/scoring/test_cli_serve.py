@@ -13,7 +13,7 @@ import pytest
 from test_server_support import script
 
 from jupyter_mldeploy.errors import InvalidArgumentError
-from jupyter_mldeploy.scoring.client import ScoringClient
+from jupyter_mldeploy.client.client import ScoringClient
 from jupyter_mldeploy.scoring.settings import ServeSettings, settings_from_args
 
 MLDEPLOY = str(Path(sys.executable).with_name("mldeploy"))

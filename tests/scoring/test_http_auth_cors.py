@@ -8,7 +8,7 @@ import pytest
 from test_server_support import post, serve
 
 from jupyter_mldeploy.errors import ScoringRequestError
-from jupyter_mldeploy.scoring.client import ScoringClient
+from jupyter_mldeploy.client.client import ScoringClient
 
 __all__ = ["serve"]
 

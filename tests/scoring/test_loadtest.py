@@ -16,8 +16,8 @@ from test_server_support import serve
 from jupyter_mldeploy._net import free_port
 from jupyter_mldeploy.cli import main as cli_main
 from jupyter_mldeploy.errors import InvalidArgumentError
-from jupyter_mldeploy.scoring.client import ScoringClient
-from jupyter_mldeploy.scoring.loadtest import (
+from jupyter_mldeploy.client.client import ScoringClient
+from jupyter_mldeploy.client.loadtest import (
     CLIENT_ERROR,
     CONNECTION_ERROR,
     LoadTestResult,
@@ -295,7 +295,7 @@ def test_webservice_target_with_auth_and_the_cli_by_name(
     k_model, no_leaked_services, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from jupyter_mldeploy import InferenceConfig
-    from jupyter_mldeploy.deploy.api import deploy
+    from jupyter_mldeploy.deploy import deploy
     from jupyter_mldeploy.deploy.process import ProcessWebservice
 
     (tmp_path / "score.py").write_text(SCHEMA_SCALE)

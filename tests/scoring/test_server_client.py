@@ -13,8 +13,8 @@ from jupyter_mldeploy.errors import (
     ScoringRequestError,
     ServerStartError,
 )
-from jupyter_mldeploy.scoring.client import ScoringClient
-from jupyter_mldeploy.scoring.server import ScoringServer
+from jupyter_mldeploy.client.client import ScoringClient
+from jupyter_mldeploy.client.server import ScoringServer
 
 __all__ = ["serve"]
 

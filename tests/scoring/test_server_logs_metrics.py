@@ -7,7 +7,7 @@ import time
 
 from test_server_support import metric, post, serve, wait_for_log
 
-from jupyter_mldeploy.scoring.client import ScoringClient
+from jupyter_mldeploy.client.client import ScoringClient
 
 __all__ = ["serve"]
 

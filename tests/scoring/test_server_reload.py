@@ -10,7 +10,7 @@ from pathlib import Path
 
 from test_server_support import metric, post, serve, wait_until
 
-from jupyter_mldeploy.scoring.client import ScoringClient
+from jupyter_mldeploy.client.client import ScoringClient
 
 __all__ = ["serve"]
 

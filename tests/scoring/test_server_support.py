@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from jupyter_mldeploy.scoring.client import Response, ScoringClient
-from jupyter_mldeploy.scoring.server import ScoringServer
+from jupyter_mldeploy.client.client import Response, ScoringClient
+from jupyter_mldeploy.client.server import ScoringServer
 
 SCRIPTS = Path(__file__).parent / "scripts"
 

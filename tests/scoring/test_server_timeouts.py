@@ -7,7 +7,7 @@ import threading
 
 from test_server_support import children, metric, post, serve, wait_for_log, wait_until
 
-from jupyter_mldeploy.scoring.client import ScoringClient
+from jupyter_mldeploy.client.client import ScoringClient
 
 __all__ = ["serve"]
 

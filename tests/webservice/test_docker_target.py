@@ -17,11 +17,11 @@ from typing import Any
 import pytest
 
 from jupyter_mldeploy import InferenceConfig, Model
-from jupyter_mldeploy.deploy.api import deploy
-from jupyter_mldeploy.deploy.docker import DockerEngine
-from jupyter_mldeploy.deploy.local_docker import LocalWebservice
+from jupyter_mldeploy.deploy import deploy
+from jupyter_mldeploy.images.engine import DockerEngine
+from jupyter_mldeploy.deploy.docker import LocalWebservice
 from jupyter_mldeploy.deploy.process import ProcessWebservice
-from jupyter_mldeploy.deploy.webservice import Webservice, WebserviceState
+from jupyter_mldeploy.deploy.service import Webservice, WebserviceState
 from jupyter_mldeploy.errors import (
     BaseImageMissingError,
     DeploymentError,
@@ -30,7 +30,7 @@ from jupyter_mldeploy.errors import (
     ScoringRequestError,
     ServiceExistsError,
 )
-from jupyter_mldeploy.scoring.client import ScoringClient
+from jupyter_mldeploy.client.client import ScoringClient
 
 docker_mark = pytest.mark.docker
 
@@ -226,7 +226,7 @@ def test_found_again_from_labels_after_the_deploying_process_exits(
 ) -> None:
     code = textwrap.dedent(f"""
         from jupyter_mldeploy import InferenceConfig, Model
-        from jupyter_mldeploy.deploy.api import deploy
+        from jupyter_mldeploy.deploy import deploy
         s = deploy("survivor", [Model("k", 1)], InferenceConfig("score.py", source_directory={str(app_dir)!r}))
         s.wait_for_deployment(timeout_sec=600)
         print(s.port)

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from jupyter_mldeploy import Environment, InferenceConfig, Model
-from jupyter_mldeploy.deploy.docker import DockerEngine
+from jupyter_mldeploy.images.engine import DockerEngine
 from jupyter_mldeploy.deploy.package import EnvironmentImage, ModelPackage, package
 from jupyter_mldeploy.errors import InvalidArgumentError, TargetExistsError
 
@@ -99,7 +99,7 @@ def test_environment_image_alone(engine: DockerEngine, docker_client: Any) -> No
     assert image.labels["mldeploy.env-hash"] == build.spec_hash
     # the runtime is in it: the scoring server imports
     output = docker_client.containers.run(
-        build.tag, ["python", "-c", "import jupyter_mldeploy.scoring.server; print('ok')"],
+        build.tag, ["python", "-c", "import jupyter_mldeploy.client.server; print('ok')"],
         remove=True, network_disabled=True,
     )
     assert output.strip() == b"ok"

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 from jupyter_mldeploy import InferenceConfig, Model
-from jupyter_mldeploy.deploy.api import deploy as api_deploy
+from jupyter_mldeploy.deploy import deploy as api_deploy
 from jupyter_mldeploy.deploy.process import ProcessWebservice
-from jupyter_mldeploy.deploy.webservice import Webservice, WebserviceState
+from jupyter_mldeploy.deploy.service import Webservice, WebserviceState
 from jupyter_mldeploy.errors import (
     DeploymentError,
     InvalidArgumentError,
@@ -191,7 +191,7 @@ def test_found_again_after_the_deploying_process_exits(app_dir: Path, k_model: M
     code = textwrap.dedent(f"""
         from jupyter_mldeploy import InferenceConfig, Model
         from jupyter_mldeploy import ProcessWebservice
-        from jupyter_mldeploy.deploy.api import deploy
+        from jupyter_mldeploy.deploy import deploy
         s = deploy("survivor", [Model("k", 1)], InferenceConfig("score.py", source_directory={str(app_dir)!r}),
                    ProcessWebservice.deploy_configuration())
         s.wait_for_deployment(timeout_sec=120)
@@ -213,7 +213,7 @@ def test_found_again_after_the_deploying_process_exits(app_dir: Path, k_model: M
 
 
 def test_auth_keys(app_dir: Path, k_model: Model) -> None:
-    from jupyter_mldeploy.scoring.client import ScoringClient
+    from jupyter_mldeploy.client.client import ScoringClient
 
     service = _deploy("locked", [k_model], app_dir, auth_enabled=True)
     primary, secondary = service.get_keys()

@@ -23,9 +23,9 @@ from typing import Any
 import pytest
 
 from jupyter_mldeploy import InferenceConfig, Model
-from jupyter_mldeploy.deploy.api import deploy
+from jupyter_mldeploy.deploy import deploy
 from jupyter_mldeploy.deploy.process import ProcessWebservice
-from jupyter_mldeploy.deploy.webservice import Webservice
+from jupyter_mldeploy.deploy.service import Webservice
 from jupyter_mldeploy.errors import ServiceNotFoundError
 from jupyter_mldeploy.widgets import DeploymentPanel, PackagePanel
 from jupyter_mldeploy.widgets._base import visible_text
@@ -532,7 +532,7 @@ def test_service_displays_as_text_in_a_terminal_without_importing_ipywidgets(
     service.wait_for_deployment(timeout_sec=120)
     code = (
         "import sys, json\n"
-        "from jupyter_mldeploy.deploy.webservice import Webservice\n"
+        "from jupyter_mldeploy.deploy.service import Webservice\n"
         "s = Webservice('texty')\n"
         "bundle = s._repr_mimebundle_()\n"
         "print(json.dumps({'keys': sorted(bundle), 'text': bundle['text/plain'], 'repr': repr(s),\n"
@@ -676,7 +676,7 @@ def _restarting_daemon() -> Iterator[str]:
 def test_docker_build_drives_the_progress_bar(
     docker_home: Path, tmp_path: Path, k_model: Model, panels: list[Any]
 ) -> None:
-    from jupyter_mldeploy.deploy.local_docker import LocalWebservice
+    from jupyter_mldeploy.deploy.docker import LocalWebservice
 
     app = tmp_path / "app"
     app.mkdir()
@@ -711,8 +711,8 @@ def test_docker_build_drives_the_progress_bar(
     # and comes back by itself (the SDK's ConnectionError used to stop the refresh for good)
     import docker
 
-    from jupyter_mldeploy.deploy import local_docker
-    from jupyter_mldeploy.deploy.docker import DockerEngine
+    from jupyter_mldeploy.deploy import docker as local_docker
+    from jupyter_mldeploy.images.engine import DockerEngine
 
     with _restarting_daemon() as socket_path, pytest.MonkeyPatch.context() as patch:
         gone = DockerEngine(

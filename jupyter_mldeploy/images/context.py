@@ -18,7 +18,7 @@ build stage only).
 
 Examples
 --------
->>> from jupyter_mldeploy.deploy._context import write_build_context
+>>> from jupyter_mldeploy.images.context import write_build_context
 >>> info = write_build_context(                                   # doctest: +SKIP
 ...     "ctx", base_image="python:3.11-slim", wheelhouse_dir="wheels",
 ...     runtime_wheel="dist/jupyter_mldeploy-0.1.0-py3-none-any.whl",
@@ -40,7 +40,7 @@ from pathlib import Path, PurePosixPath
 
 from .._names import validate_name
 from ..errors import InvalidArgumentError, ModelPathError, PathEscapeError, TargetExistsError
-from ._layout import guard_links
+from ..registry.layout import guard_links
 
 #: Root of the app inside the image, as in Azure ML containers.
 APP_ROOT = "/var/azureml-app"

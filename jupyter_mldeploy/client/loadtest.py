@@ -15,7 +15,7 @@ p50 of ``[1, 2, 3, 4]`` is 2.5.
 
 Examples
 --------
->>> from jupyter_mldeploy.scoring.loadtest import load_test        # doctest: +SKIP
+>>> from jupyter_mldeploy.client.loadtest import load_test        # doctest: +SKIP
 >>> result = load_test(service, {"data": [1, 2]}, requests=200, concurrency=8)  # doctest: +SKIP
 >>> print(result)                                                 # doctest: +SKIP
 >>> result.p95, result.errors_by_status                           # doctest: +SKIP

@@ -30,8 +30,8 @@ from types import TracebackType
 
 from ..errors import ServerStartError
 from .client import ScoringClient
-from .settings import DEFAULT_MAX_BODY_MB, DEFAULT_TIMEOUT_MS, ServeSettings
-from .supervisor import bind_socket
+from ..scoring.settings import DEFAULT_MAX_BODY_MB, DEFAULT_TIMEOUT_MS, ServeSettings
+from ..scoring.supervisor import bind_socket
 
 _LOG_LINES = 5000
 

@@ -33,8 +33,8 @@ from ..errors import (
     ServiceNotFoundError,
 )
 from ..scoring.settings import check_auth_key
-from . import _state
-from ._state import ServiceRecord
+from . import records as _state
+from .records import ServiceRecord
 from .progress import DeploymentProgress, Event
 
 
@@ -338,7 +338,7 @@ class Webservice:
         ScoringRequestError
             The service answered with an error status; ``status`` and ``body`` hold the answer.
         """
-        from ..scoring.client import ScoringClient
+        from ..client.client import ScoringClient
 
         self._require_port("run")
         key = self._record.auth_keys[0] if self._record.auth_keys else None
@@ -503,7 +503,7 @@ class Webservice:
 
     def _ready_state(self) -> str:
         """The state ``/ready`` reports for a server whose process or container runs."""
-        from ..scoring.client import ScoringClient
+        from ..client.client import ScoringClient
 
         try:
             with ScoringClient(f"http://127.0.0.1:{self.port}", timeout=2.0) as client:
@@ -621,7 +621,7 @@ def _name_from_args(args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> str:
 
 def _load_target_modules() -> None:
     """Import the target modules so that their classes register themselves."""
-    from . import local_docker, process  # noqa: F401
+    from . import docker, process  # noqa: F401
 
 
 def _load_record(name: str) -> ServiceRecord:

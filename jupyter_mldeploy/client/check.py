@@ -266,7 +266,7 @@ def try_entry_script(
     >>> r.status, r.result                                                       # doctest: +SKIP
     (200, [3.0, 6.0])
     """
-    from ..deploy._layout import lay_out_models
+    from ..registry.layout import lay_out_models
 
     if not isinstance(sample, str):
         raise InvalidArgumentError(

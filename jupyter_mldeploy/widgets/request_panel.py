@@ -9,7 +9,7 @@ Three tabs:
   pretty body (a hex summary for binary bodies).
 * **History**: the last 50 requests sent to the service from this kernel; **Replay** loads
   one into the editor and sends it again.
-* **Load test**: N requests at concurrency C (:func:`~jupyter_mldeploy.scoring.loadtest.load_test`)
+* **Load test**: N requests at concurrency C (:func:`~jupyter_mldeploy.client.loadtest.load_test`)
   with a progress bar and Stop; then p50/p95/p99 (of all answers, and of the 2xx answers
   when some failed), throughput, errors by status and the latency histogram.
 
@@ -34,8 +34,8 @@ from typing import Any
 import ipywidgets as widgets
 
 from ..errors import InvalidArgumentError, ScoringRequestError
-from ..scoring.client import Response, ScoringClient
-from ..scoring.loadtest import (
+from ..client.client import Response, ScoringClient
+from ..client.loadtest import (
     LoadTestResult,
     check_headers,
     load_test,

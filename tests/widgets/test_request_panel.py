@@ -12,11 +12,11 @@ from typing import Any
 import pytest
 
 from jupyter_mldeploy import InferenceConfig
-from jupyter_mldeploy.deploy.api import deploy
+from jupyter_mldeploy.deploy import deploy
 from jupyter_mldeploy.deploy.process import ProcessWebservice
 from jupyter_mldeploy.widgets import TestRequestPanel
 from jupyter_mldeploy.widgets._base import human_seconds, visible_text
-from jupyter_mldeploy.widgets.test_request import HISTORY_SIZE, clear_history, hex_dump
+from jupyter_mldeploy.widgets.request_panel import HISTORY_SIZE, clear_history, hex_dump
 
 #: k = 3 from the k model; a schema (so swagger has an example); 500 for negative numbers;
 #: sleeps x seconds for a single number 0 < x < 1 (to keep a load test busy).
@@ -329,7 +329,7 @@ def test_stop_ends_a_running_load_test(make_service, panels) -> None:
 def test_send_to_a_docker_service(
     make_service, panels, docker_client, base_image, monkeypatch
 ) -> None:
-    from jupyter_mldeploy.deploy.local_docker import LocalWebservice
+    from jupyter_mldeploy.deploy.docker import LocalWebservice
 
     monkeypatch.setenv("MLDEPLOY_BASE_IMAGE", base_image)
     wanted = {"label": ["mldeploy.managed=true", "mldeploy.stage=env"]}
@@ -382,7 +382,7 @@ CSV_FLAKY = textwrap.dedent(
 
 @pytest.fixture
 def csv_server(tmp_path: Path) -> Iterator[Any]:
-    from jupyter_mldeploy.scoring.server import ScoringServer
+    from jupyter_mldeploy.client.server import ScoringServer
 
     path = tmp_path / "csv_flaky.py"
     path.write_text(CSV_FLAKY)
@@ -437,7 +437,7 @@ def test_headers_that_cannot_be_sent_are_refused_in_the_panel(csv_server, panels
 def test_an_unexpected_send_error_resets_the_status_and_goes_to_history(
     csv_server, panels, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from jupyter_mldeploy.scoring.client import ScoringClient
+    from jupyter_mldeploy.client.client import ScoringClient
 
     def broken(self, *args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("the client broke on purpose")
