@@ -1,5 +1,5 @@
 """Measure the Docker layer: build times (first / cached / model-only / code-only / env change),
-image size over the base image, container start, and edit-to-new-code times.
+image size over the base image, container start, and edit-to-new-code times (restart, server --reload).
 
 Usage::
 
@@ -51,11 +51,13 @@ def score(port: int) -> dict:
         return json.loads(resp.read())
 
 
-def wait_version(port: int, version: int, timeout: float = 30) -> float:
+def wait_version(port: int, version: int | None, timeout: float = 60) -> float:
+    """Wait until ``/score`` answers with ``version`` (``None``: any answer); return the seconds waited."""
     started = time.monotonic()
     while time.monotonic() - started < timeout:
         try:
-            if score(port)["version"] == version:
+            answer = score(port)
+            if version is None or answer["version"] == version:
                 return time.monotonic() - started
         except OSError:
             pass
@@ -134,45 +136,19 @@ def main(extra: list[str]) -> None:
         names.append(name)
         started = time.monotonic()
         running = engine.run_container(first, name, source_dir=src, labels=service_labels("bench"))
-        engine.wait_ready(name, running.port)
+        wait_version(running.port, None)
         results.append(("container start -> /ready 200", f"{time.monotonic() - started:.2f} s"))
 
         (src / "helpers.py").write_text("VERSION = 2\n")
         started = time.monotonic()
-        engine.restart(name)
+        client.containers.get(name).restart(timeout=5)
         took = wait_version(running.port, 2)
         results.append(("edit -> restart() -> new code answers", f"{time.monotonic() - started:.2f} s"))
-
-        other = tmp / "src2"
-        other.mkdir()
-        (other / "score.py").write_text(SCORE)
-        (other / "helpers.py").write_text("VERSION = 3\n")
-        started = time.monotonic()
-        engine.recreate(name, source_dir=other)
-        wait_version(running.port, 3)
-        results.append(("new source folder -> recreate() -> new code answers", f"{time.monotonic() - started:.2f} s"))
-
-        models = tmp / "models"
-        (models / "m" / "2").mkdir(parents=True)
-        (models / "m" / "2" / "model.json").write_text('{"a": 5}')
-        started = time.monotonic()
-        engine.recreate(name, mounts={models: "/var/azureml-app/azureml-models"},
-                        env={"AZUREML_MODEL_DIR": "/var/azureml-app/azureml-models/m/2"})
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if score(running.port)["y"] == [5, 10]:
-                    break
-            except OSError:
-                pass
-            time.sleep(0.02)
-        results.append(("new model version mounted -> recreate() -> new model answers",
-                        f"{time.monotonic() - started:.2f} s"))
 
         engine.remove(name)
         started = time.monotonic()
         running = engine.run_container(first, name, source_dir=src, env={"MLDEPLOY_RELOAD": "1"})
-        engine.wait_ready(name, running.port)
+        wait_version(running.port, None)
         wait_version(running.port, 2)
         time.sleep(1.0)  # let the watcher take its first snapshot
         (src / "helpers.py").write_text("VERSION = 4\n")

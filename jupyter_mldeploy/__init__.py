@@ -19,13 +19,12 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from . import errors
+from ._version import __version__
 from .errors import MLDeployError
-
-__version__ = "0.1.0"
 
 # public name -> "module:attribute", imported lazily by __getattr__
 _LAZY: dict[str, str] = {
-    "Model": "jupyter_mldeploy.registry.model:Model",
+    "Model": "jupyter_mldeploy.api:Model",
     "Environment": "jupyter_mldeploy.environment:Environment",
     "CondaDependencies": "jupyter_mldeploy.environment:CondaDependencies",
     "InferenceConfig": "jupyter_mldeploy.inference_config:InferenceConfig",
@@ -62,16 +61,16 @@ __all__ = [
 ]  # every lazy name is listed (tests/test_package.py checks)
 
 if TYPE_CHECKING:  # pragma: no cover
+    from .api import Model
+    from .client.client import ScoringClient
+    from .client.server import ScoringServer
     from .deploy.docker import LocalWebservice
     from .deploy.package import ModelPackage
     from .deploy.process import ProcessWebservice
     from .deploy.service import Webservice, WebserviceState
     from .environment import CondaDependencies, Environment
     from .inference_config import InferenceConfig
-    from .registry.model import Model
     from .scoring.aml import AMLRequest, AMLResponse, rawhttp
-    from .client.client import ScoringClient
-    from .client.server import ScoringServer
 
 
 def __getattr__(name: str) -> Any:
@@ -81,7 +80,23 @@ def __getattr__(name: str) -> Any:
     module_name, attr = target.split(":")
     value = getattr(importlib.import_module(module_name), attr)
     globals()[name] = value
+    _install_panels()
     return value
+
+
+def _install_panels() -> None:
+    """In a Jupyter kernel, make the widget panels the views of services, packages and models.
+
+    The core never imports a face; this package root sits above both, so the first
+    public name used in a kernel registers them (a terminal registers nothing and
+    never imports a widget library).
+    """
+    from .display import in_widget_kernel, panel_factory
+
+    if panel_factory("service") is None and in_widget_kernel():
+        from .widgets import install
+
+        install()
 
 
 def load_ipython_extension(ipython: Any) -> None:

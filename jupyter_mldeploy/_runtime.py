@@ -64,7 +64,7 @@ def runtime_fingerprint() -> str:
     Environment build keys include it, so changing jupyter-mldeploy's code
     rebuilds the environments that carry it.
     """
-    from . import __version__
+    from ._version import __version__
 
     digest = hashlib.sha256(f"{__version__}\n{SCORING_RUNTIME_REQUIREMENTS!r}\n".encode())
     for name, path in _package_files():
@@ -75,7 +75,7 @@ def runtime_fingerprint() -> str:
 
 def runtime_version(fingerprint: str | None = None) -> str:
     """Return the runtime wheel's version: ``__version__`` plus a local label of the fingerprint."""
-    from . import __version__
+    from ._version import __version__
 
     return f"{__version__}+g{(fingerprint or runtime_fingerprint())[:12]}"
 

@@ -22,9 +22,9 @@ import sys
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
-from . import __version__
 from ._config import OFFLINE_BASE_IMAGE, base_image, mldeploy_home, repo_script
 from ._net import port_is_free
+from ._version import __version__
 
 #: Ports users meet first: ``mldeploy serve``'s default and the Azure docs' LocalWebservice port.
 DEFAULT_PORTS: tuple[int, ...] = (5001, 6789)

@@ -69,23 +69,6 @@ def _models(specs: list[str]) -> list[Any]:
     return models_from_specs(specs)
 
 
-def _services_using(script: Path) -> list[str]:
-    """Names of healthy services whose entry script is ``script`` (unreachable ones are skipped)."""
-    from .deploy import records as _state
-    from .deploy.service import Webservice, WebserviceState
-
-    names = []
-    for name in _state.names():
-        try:
-            record = _state.load(name)
-            uses = bool(record.entry_script) and Path(record.entry_script).resolve() == script
-            if uses and Webservice(name).state == WebserviceState.HEALTHY:
-                names.append(name)
-        except MLDeployError:  # removed meanwhile, or its Docker engine is down: not a running user
-            continue
-    return names
-
-
 @magics_class
 class MLDeployMagics(Magics):
     """``%%score_script``, ``%deploy_local`` and ``%mldeploy``."""
@@ -147,8 +130,10 @@ class MLDeployMagics(Magics):
             if sample is not None:
                 result = try_entry_script(path, sample, _models(args.model) if args.model else [])
                 _show_try(result)
-            for name in [args.service] if args.service else _services_using(path):
-                _reload(name, path)
+            for service in [_service_running(args.service, path)] if args.service else _services_using(path):
+                print(f"Reloading service {service.name!r} on {path.name} (no rebuild) ...")
+                service.reload(wait=True)
+                print(repr(service))
         return result
 
     @magic_arguments()
@@ -189,26 +174,14 @@ class MLDeployMagics(Magics):
         in a terminal the phases are printed. Unless --no-wait, the magic returns when
         the service is Healthy (errors are one line).
         """
-        from .deploy import deploy, inference_config_from_files
-        from .deploy.docker import LocalWebservice
-        from .deploy.process import ProcessWebservice
+        from .deploy import deploy_from_files
 
         args = _parse(self.deploy_local, line)
         with _usage_errors():
-            models = _models(args.model)
-            config = inference_config_from_files(
-                args.entry_script, args.source_dir, args.env, f"{args.name}-env"
+            service = deploy_from_files(
+                args.name, args.model, args.entry_script, source_dir=args.source_dir, env_file=args.env,
+                target=args.target, port=args.port, overwrite=args.overwrite,
             )
-            target: Any = {"docker": LocalWebservice, "process": ProcessWebservice}.get(
-                args.target or ""
-            )
-            deployment_config = target.deploy_configuration(port=args.port) if target else None
-            if deployment_config is None and args.port is not None:  # as the CLI: Docker if it can
-                from .deploy.docker import docker_available
-
-                target = LocalWebservice if docker_available()[0] else ProcessWebservice
-                deployment_config = target.deploy_configuration(port=args.port)
-            service = deploy(args.name, models, config, deployment_config, overwrite=args.overwrite)
             # in a kernel the panel shows the phases live (also while this cell waits); the
             # returned service then shows as one line in this cell, not as a second panel
             shown = _show_panel(service)
@@ -285,22 +258,29 @@ def _show_try(result: Any) -> None:
     )
 
 
-def _reload(name: str, path: Path) -> None:
-    from .deploy import records as _state
-    from .deploy.service import Webservice
+def _services_using(path: Path) -> list[Any]:
+    from .deploy import services_using
+
+    return services_using(path)
+
+
+def _service_running(name: str, path: Path) -> Any:
+    """Service ``name``, checked to run the file ``path`` (what ``--service NAME`` reloads)."""
+    from .deploy import Webservice
 
     service = Webservice(name)
-    running = Path(_state.load(name).entry_script).resolve()
+    running = service.entry_script_path
     if running != path:
         raise UsageError(
             f"service {name!r} runs {running}, not {path}: write the cell to that file, "
             f"or redeploy with %deploy_local {name} --entry-script {path} --overwrite ..."
         )
-    print(f"Reloading service {name!r} on {path.name} (no rebuild) ...")
-    service.reload(wait=True)
-    print(repr(service))
+    return service
 
 
 def load_ipython_extension(ipython: Any) -> None:
-    """Register the magics (``%load_ext jupyter_mldeploy``)."""
+    """Register the magics and the panels as display views (``%load_ext jupyter_mldeploy``)."""
+    from .widgets import install
+
+    install()
     ipython.register_magics(MLDeployMagics)

@@ -71,25 +71,12 @@ def add_parser(subparsers: Any) -> None:
 
 
 def _deploy(args: argparse.Namespace) -> int:
-    from ..deploy import deploy, inference_config_from_files, models_from_specs
-    from ..deploy.docker import LocalWebservice
-    from ..deploy.process import ProcessWebservice
+    from ..deploy import deploy_from_files
 
-    models = models_from_specs(args.model)
-    config = inference_config_from_files(args.entry_script, args.source_dir, args.env, f"{args.name}-env")
-    target: Any = {"docker": LocalWebservice, "process": ProcessWebservice}.get(args.target or "")
-    if target is not None:
-        deployment_config = target.deploy_configuration(port=args.port, auth_enabled=args.auth)
-    elif args.port is not None or args.auth:
-        from ..deploy.docker import docker_available
-
-        usable, why = docker_available()
-        print(f"{args.name}: target {'docker' if usable else 'process'}: {why}", file=sys.stderr)
-        target = LocalWebservice if usable else ProcessWebservice
-        deployment_config = target.deploy_configuration(port=args.port, auth_enabled=args.auth)
-    else:
-        deployment_config = None  # deploy() picks Docker when it can, and says why
-    service = deploy(args.name, models, config, deployment_config, overwrite=args.overwrite)
+    service = deploy_from_files(
+        args.name, args.model, args.entry_script, source_dir=args.source_dir, env_file=args.env,
+        target=args.target, port=args.port, auth_enabled=args.auth, overwrite=args.overwrite,
+    )
     try:
         service.wait_for_deployment(show_output=not args.quiet)
     except (BaseImageMissingError, DockerUnavailableError) as err:

@@ -18,6 +18,7 @@ Examples
 from __future__ import annotations
 
 import collections
+import dataclasses
 import os
 import signal
 import subprocess
@@ -29,9 +30,9 @@ from pathlib import Path
 from types import TracebackType
 
 from ..errors import ServerStartError
-from .client import ScoringClient
 from ..scoring.settings import DEFAULT_MAX_BODY_MB, DEFAULT_TIMEOUT_MS, ServeSettings
 from ..scoring.supervisor import bind_socket
+from .client import ScoringClient
 
 _LOG_LINES = 5000
 
@@ -148,25 +149,13 @@ class ScoringServer:
         args = [self.python, "-m", "jupyter_mldeploy.scoring", "--fd", str(sock.fileno())]
         env = dict(os.environ)
         env.update(self.env)
-        # flags are passed through the environment names the server reads
+        # the settings go through the environment names the server reads (ServeSettings is their one
+        # writer); folders left unset must not be inherited from this process either
+        for name in ("MLDEPLOY_SOURCE_DIR", "MLDEPLOY_MODEL_DIR"):
+            env.pop(name, None)
         s = self.settings
-        env.update(
-            MLDEPLOY_ENTRY_SCRIPT=s.entry_script,
-            MLDEPLOY_HOST=s.host,
-            MLDEPLOY_PORT=str(self.port),
-            MLDEPLOY_WORKERS=str(s.workers),
-            MLDEPLOY_TIMEOUT_MS=str(s.timeout_ms),
-            MLDEPLOY_MAX_BODY_MB=str(s.max_body_mb),
-            MLDEPLOY_AUTH_KEYS=",".join(s.auth_keys),
-            MLDEPLOY_CORS_ORIGINS=",".join(s.cors_origins),
-            MLDEPLOY_RELOAD="1" if s.reload else "0",
-            PYTHONUNBUFFERED="1",
-        )
-        for name, value in (("MLDEPLOY_SOURCE_DIR", s.source_dir), ("MLDEPLOY_MODEL_DIR", s.model_dir)):
-            if value:
-                env[name] = value
-            else:
-                env.pop(name, None)
+        env.update(dataclasses.replace(s, port=self.port).to_env())
+        env["PYTHONUNBUFFERED"] = "1"
         if s.debug:
             args.append("--debug")
         try:

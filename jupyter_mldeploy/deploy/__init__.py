@@ -2,7 +2,8 @@
 
 ``deploy(name, models, inference_config, deployment_config)`` turns registered models
 and an entry script into a running web service. The targets (the local process,
-Docker) live in their own modules; ``jupyter_mldeploy.images`` builds the images.
+Docker) live in their own modules and are imported here, so that ``Webservice(name)``
+finds the class of any deployed service; ``jupyter_mldeploy.images`` builds the images.
 """
 
 from __future__ import annotations
@@ -14,9 +15,31 @@ from pathlib import Path
 from typing import Any
 
 from .._names import validate_name
-from ..errors import InvalidArgumentError, ServiceExistsError
+from ..environment import Environment
+from ..errors import InvalidArgumentError, MLDeployError, ServiceExistsError
+from ..inference_config import InferenceConfig
+from ..registry.model import Model
 from . import records as _state
-from .service import DeploymentConfiguration, Webservice
+from .config import DeploymentConfiguration
+from .docker import LocalWebservice
+from .process import ProcessWebservice
+from .service import Webservice, WebserviceState
+from .targets import TargetChoice, choose_target, target_of
+
+__all__ = [
+    "DeploymentConfiguration",
+    "LocalWebservice",
+    "ProcessWebservice",
+    "TargetChoice",
+    "Webservice",
+    "WebserviceState",
+    "choose_target",
+    "deploy",
+    "deploy_from_files",
+    "inference_config_from_files",
+    "models_from_specs",
+    "services_using",
+]
 
 _log = logging.getLogger(__name__)
 
@@ -43,9 +66,10 @@ def deploy(
         An :class:`~jupyter_mldeploy.InferenceConfig` (entry script, source folder, environment).
     deployment_config
         ``LocalWebservice.deploy_configuration(...)`` (a Docker container) or
-        ``ProcessWebservice.deploy_configuration(...)`` (a local process). ``None``: Docker when an
-        engine answers and the base image (``MLDEPLOY_BASE_IMAGE``) is present, else the local
-        process; the choice and why are printed and shown in the first phase.
+        ``ProcessWebservice.deploy_configuration(...)`` (a local process). ``None``: the
+        automatic choice of :func:`choose_target` (Docker when an engine answers and the
+        base image is present, else the local process); the choice and why are printed and
+        shown in the first phase.
     overwrite
         Replace an existing service of that name (otherwise :class:`ServiceExistsError`).
 
@@ -54,35 +78,55 @@ def deploy(
     >>> service = deploy("ridge", [model], InferenceConfig("score.py"))   # doctest: +SKIP
     >>> service.wait_for_deployment(show_output=True)                     # doctest: +SKIP
     """
-    from .docker import DockerDeploymentConfiguration, LocalWebservice, docker_available
-    from .process import ProcessDeploymentConfiguration, ProcessWebservice
+    choice = None if deployment_config is not None else choose_target()
+    config = deployment_config if choice is None else choice.target.deploy_configuration()
+    return _deploy(name, models, inference_config, config, overwrite, choice.note if choice else "")
 
+
+def deploy_from_files(
+    name: str,
+    models: Sequence[Any],
+    entry_script: str,
+    *,
+    source_dir: str | None = None,
+    env_file: str | None = None,
+    target: str | None = None,
+    port: int | None = None,
+    auth_enabled: bool = False,
+    overwrite: bool = False,
+) -> Webservice:
+    """Deploy from names and paths, as the faces take them (``%deploy_local``, ``mldeploy deploy``, the forms).
+
+    ``models`` are ``NAME``, ``NAME:VERSION`` or local paths (:func:`models_from_specs`);
+    ``entry_script``, ``source_dir`` and ``env_file`` make the inference config
+    (:func:`inference_config_from_files`); ``target`` is ``"docker"``, ``"process"`` or
+    ``None`` for the automatic choice (:func:`choose_target`). Returns at once, like
+    :func:`deploy`.
+    """
+    chosen_models = models_from_specs(models)
+    config = inference_config_from_files(entry_script, source_dir, env_file, f"{name}-env")
+    choice = choose_target(target)
+    deployment_config = choice.target.deploy_configuration(port=port, auth_enabled=auth_enabled)
+    return _deploy(name, chosen_models, config, deployment_config, overwrite, choice.note)
+
+
+def _deploy(
+    name: str,
+    models: Sequence[Any],
+    inference_config: Any,
+    config: DeploymentConfiguration,
+    overwrite: bool,
+    note: str,
+) -> Webservice:
     validate_name(name, "service")
     if inference_config is None or not hasattr(inference_config, "entry_script_path"):
         raise InvalidArgumentError(
             "inference_config must be an InferenceConfig(entry_script=..., source_directory=..., environment=...)."
         )
-    note = ""
-    if deployment_config is None:
-        usable, why = docker_available()
-        if usable:
-            deployment_config = LocalWebservice.deploy_configuration()
-            note = f"target docker: {why}"
-        else:
-            deployment_config = ProcessWebservice.deploy_configuration()
-            note = f"target process: {why}; deploying as a local process"
+    target = target_of(config)
+    if note:
         _log.info("service %s: %s", name, note)
         print(f"{name}: {note}", file=sys.stderr)
-    targets: dict[type, Any] = {
-        ProcessDeploymentConfiguration: ProcessWebservice,
-        DockerDeploymentConfiguration: LocalWebservice,
-    }
-    target = targets.get(type(deployment_config))
-    if target is None:
-        raise InvalidArgumentError(
-            f"deployment_config {type(deployment_config).__name__} is not supported; use "
-            "LocalWebservice.deploy_configuration(...) (Docker) or ProcessWebservice.deploy_configuration(...)."
-        )
     if name in _state.names() or _discovered(name):
         if not overwrite:
             raise ServiceExistsError(
@@ -90,34 +134,44 @@ def deploy(
                 "or choose another name."
             )
         Webservice(name).delete()
-    if target is LocalWebservice:
-        return LocalWebservice._deploy(name, models, inference_config, deployment_config, note)
-    service = target._deploy(name, models, inference_config, deployment_config)
-    if note and service.progress is not None:
-        service.progress.log(note)
-    return service
+    return target._deploy(name, models, inference_config, config, note)
 
 
 def _discovered(name: str) -> bool:
     """Whether a target finds service ``name`` without a record (a container of ours, say)."""
-    from .docker import LocalWebservice
-
-    return any(r.name == name for r in LocalWebservice._discover(name))
+    return any(r.name == name for t in Webservice._targets.values() for r in t._discover(name))
 
 
-def models_from_specs(specs: Sequence[str]) -> list[Any]:
+def services_using(script: str | Path) -> list[Webservice]:
+    """The healthy services whose entry script is the file ``script`` (unreachable ones are left out).
+
+    What ``%%score_script`` reloads after writing a script.
+    """
+    path = Path(script).expanduser().resolve()
+    found = []
+    for name in _state.names():
+        try:
+            record = _state.load(name)
+            if record.entry_script and record.entry_script_path == path:
+                service = Webservice(name)
+                if service.state == WebserviceState.HEALTHY:
+                    found.append(service)
+        except MLDeployError:  # removed meanwhile, or its Docker engine is down: not a running user
+            continue
+    return found
+
+
+def models_from_specs(specs: Sequence[Any]) -> list[Any]:
     """Turn ``NAME``, ``NAME:VERSION`` or local paths (the CLI's and magics' ``--model``) into models.
 
     An existing path is kept as a local path; anything else is a registered model
-    (its latest version when none is given).
+    (its latest version when none is given). A ``Model`` object is kept as it is.
     """
-    from ..registry.model import Model
-
     if not specs:
         raise InvalidArgumentError("give at least one --model NAME[:VERSION] or --model PATH.")
     models: list[Any] = []
     for spec in specs:
-        if Path(spec).exists():
+        if not isinstance(spec, str) or Path(spec).exists():
             models.append(spec)
         else:
             name, _, version = spec.partition(":")
@@ -138,8 +192,6 @@ def inference_config_from_files(
     ``env_file`` is a requirements.txt or a conda ``.yml``/``.yaml`` (named ``env_name``);
     without ``source_dir`` the script's own folder is the source folder.
     """
-    from .. import Environment, InferenceConfig
-
     environment = None
     if env_file:
         path = Path(env_file)

@@ -6,8 +6,8 @@ builds, in the background, the same layered image a Docker deployment runs
 at once; ``wait_for_creation()`` waits for it. With
 ``generate_dockerfile=True`` nothing is built: ``save(folder)`` writes a
 Dockerfile and its complete context (wheels included), which builds offline
-with a plain ``docker build``. :func:`build_environment_image` builds an
-environment's image alone (``Environment.build_local(use_docker=True)``).
+with a plain ``docker build``. Both go through the one image pipeline
+(:mod:`jupyter_mldeploy.images.pipeline`), as a Docker deployment does.
 """
 
 from __future__ import annotations
@@ -18,43 +18,25 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .._config import base_image, mldeploy_home
+from .._config import mldeploy_home
+from ..environment.environment import Environment
+from ..environment.image import wheels_for_image
 from ..errors import (
-    BaseImageMissingError,
     DeploymentError,
     DeploymentTimeoutError,
     DockerUnavailableError,
     InvalidArgumentError,
     TargetExistsError,
 )
+from ..images.engine import shared_engine
+from ..images.imports import missing_imports_note
+from ..images.pipeline import ImageInputs, build_image, write_context
 from ..registry.layout import lay_out_models
-from .progress import DeploymentProgress
-
-#: The Python and platform assumed for a Dockerfile-only package when no engine answers.
-FALLBACK_PYTHON = "3.11"
-FALLBACK_PLATFORM = "linux/amd64"
-
-_ENV_ONLY_SCRIPT = '''"""Placeholder entry script of an environment-only image (Environment.build_local(use_docker=True)).
-
-Mount your source folder at /var/azureml-app/src (or build a service image) to serve a model.
-"""
-
-
-def init():
-    raise RuntimeError(
-        "this image holds an environment only; mount your source at /var/azureml-app/src "
-        "with your score.py, or deploy with LocalWebservice"
-    )
-
-
-def run(raw_data):
-    return None
-'''
+from .progress import DeploymentProgress, Printer
 
 
 class ModelPackage:
@@ -120,9 +102,7 @@ class ModelPackage:
 
         With ``show_output=True`` the phases and the build output are printed as they happen.
         """
-        from .service import _Printer
-
-        printer = _Printer(sys.stdout) if show_output else None
+        printer = Printer(sys.stdout) if show_output else None
         deadline = time.monotonic() + timeout_sec
         seen = 0
         while self._thread.is_alive() and time.monotonic() < deadline:
@@ -185,9 +165,7 @@ class ModelPackage:
         """Remove the built image (if any) and the package's staging folder."""
         self._thread.join(timeout=3600)
         if not self.generate_dockerfile and self.image_id:
-            from .docker import _engine
-
-            _engine().remove_image(self.location)
+            shared_engine().remove_image(self.location)
         shutil.rmtree(self.folder, ignore_errors=True)
 
     def to_dict(self) -> dict[str, Any]:
@@ -206,9 +184,10 @@ class ModelPackage:
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
         """Readable lines in a terminal; the PackagePanel in a Jupyter kernel."""
-        from ..widgets._display import mimebundle, package_text
+        from ..display import mimebundle
+        from .describe import package_text
 
-        return mimebundle(self, package_text, include, exclude)
+        return mimebundle(self, "package", package_text, include, exclude)
 
     # --- the work ---------------------------------------------------------------------------
 
@@ -221,47 +200,43 @@ class ModelPackage:
         self.progress.finish(error)
 
     def _work(self, models: Sequence[Any], inference_config: Any) -> None:
-        from .._runtime import runtime_wheel
-        from ..images.context import write_build_context
-        from ..images.imports import missing_imports_note
-
         progress = self.progress
         with progress.phase("resolve") as phase:
             laid_out = lay_out_models(models, self.folder / "azureml-models", log=progress.log)
             phase.detail = f"{len(laid_out.entries)} model(s), entry script {inference_config.entry_script_relative}"
-        env, house, python_version, platform = _resolve_environment(
-            progress, getattr(inference_config, "environment", None), "package", need_engine=not self.generate_dockerfile
-        )
-        note = missing_imports_note(inference_config.entry_script_path, inference_config.source_directory_path, house)
+        env = getattr(inference_config, "environment", None)
+        with progress.phase("environment") as phase:
+            if env is None:
+                env = Environment("package-runtime")
+                progress.log("no environment given: the image gets the scoring runtime only")
+            wheels = wheels_for_image(env, need_engine=not self.generate_dockerfile, log=progress.log)
+            phase.detail = f"{env.name} for {wheels.detail}"
+        note = missing_imports_note(inference_config.entry_script_path, inference_config.source_directory_path, wheels.path)
         if note:
             progress.log(note)
+        inputs = ImageInputs(
+            wheels.path,
+            inference_config.entry_script_relative,
+            env.spec_hash,
+            inference_config.source_directory_path,
+            tuple((m["name"], str(m["version"]), m["path"]) for m in laid_out.entries),
+            wheels.platform.base_image,
+        )
         with progress.phase("build") as phase:
-            info = write_build_context(
-                self.context_dir,
-                base_image=base_image(),
-                wheelhouse_dir=house,
-                runtime_wheel=runtime_wheel(),
-                entry_script=inference_config.entry_script_relative,
-                env_hash=env.spec_hash,
-                models=[(m["name"], str(m["version"]), m["path"]) for m in laid_out.entries],
-                source_dir=inference_config.source_directory_path,
-                exist_ok=True,
-            )
             if self.generate_dockerfile:
-                phase.detail = f"Dockerfile and context written (Python {python_version}, {platform}); no build"
+                write_context(inputs, self.context_dir)
+                phase.detail = (
+                    f"Dockerfile and context written (Python {wheels.platform.python_version}, "
+                    f"{wheels.platform.platform}); no build"
+                )
                 progress.log(f"build it with: docker build -t {self.location} DIR  (after package.save(DIR))")
                 return
-            from ..images.engine import service_labels
-            from .docker import LABEL_HOME, _engine
-
-            labels = service_labels(
-                "", models=info.models_label, env_hash=info.env_hash,
-                extra={"mldeploy.package": self.location, LABEL_HOME: str(mldeploy_home().resolve())},
+            built = build_image(
+                self.location, inputs, context_dir=self.context_dir, labels={"mldeploy.package": self.location},
+                on_log=progress.log_text,
             )
-            del labels["mldeploy.service"]
-            result = _engine().build_image(info.path, self.location, labels=labels, on_log=progress.log_text)
-            self.image_id = result.image_id
-            phase.detail = f"{self.location} in {result.seconds:.1f}s"
+            self.image_id = built.image_id
+            phase.detail = f"{self.location} in {built.seconds:.1f}s"
         shutil.rmtree(self.folder, ignore_errors=True)  # the image holds it all
 
 
@@ -294,100 +269,7 @@ def package(
     return ModelPackage(models, inference_config, generate_dockerfile, image_name, image_label)
 
 
-@dataclass(frozen=True)
-class EnvironmentImage:
-    """An environment's image built by ``Environment.build_local(use_docker=True)``."""
-
-    tag: str
-    image_id: str
-    spec_hash: str
-    seconds: float
-    env_layer_cached: bool
-
-
-def build_environment_image(env: Any, log: Callable[[str], None] | None = None) -> EnvironmentImage:
-    """Build ``env``'s image alone (base + environment + scoring runtime), tagged ``mldeploy/env-NAME:HASH12``.
-
-    Examples
-    --------
-    >>> build_environment_image(Environment("sklearn-env"), log=print).tag   # doctest: +SKIP
-    'mldeploy/env-sklearn-env:d44ed03d1272'
-    """
-    import tempfile
-
-    from .._runtime import runtime_wheel
-    from ..images.context import write_build_context
-    from ..images.engine import service_labels
-    from .docker import (
-        _PIP_STEP,
-        _engine,
-        cached_wheelhouse,
-        engine_platform,
-        image_python_version,
-    )
-
-    started = time.monotonic()
-    engine = _engine()
-    image = base_image()
-    python_version = image_python_version(engine, image)
-    house, _ = cached_wheelhouse(env, python_version, engine_platform(engine), log=log)
-    tag = f"mldeploy/env-{_safe(env.name)}:{env.spec_hash[:12]}"
-    with tempfile.TemporaryDirectory(prefix="mldeploy-env-") as temp:
-        source = Path(temp) / "src"
-        source.mkdir()
-        (source / "score.py").write_text(_ENV_ONLY_SCRIPT, encoding="utf-8")
-        info = write_build_context(
-            Path(temp) / "context", base_image=image, wheelhouse_dir=house, runtime_wheel=runtime_wheel(),
-            entry_script="score.py", env_hash=env.spec_hash, source_dir=source,
-        )
-        labels = service_labels("", env_hash=env.spec_hash, extra={"mldeploy.environment": env.name})
-        del labels["mldeploy.service"]
-        lines: list[str] = []
-
-        def on_log(text: str) -> None:
-            for line in text.splitlines():
-                if line.strip():
-                    lines.append(line)
-                    if log is not None:
-                        log(line)
-
-        result = engine.build_image(info.path, tag, labels=labels, on_log=on_log)
-    try:
-        cached = result.step_cached(_PIP_STEP)
-    except KeyError:
-        cached = False
-    return EnvironmentImage(tag, result.image_id, env.spec_hash, time.monotonic() - started, cached)
-
-
 # --- helpers ------------------------------------------------------------------------------------
-
-
-def _resolve_environment(
-    progress: DeploymentProgress, env: Any, name: str, need_engine: bool
-) -> tuple[Any, Path, str, str]:
-    from ..environment import Environment
-    from .docker import _engine, cached_wheelhouse, engine_platform, image_python_version
-
-    with progress.phase("environment") as phase:
-        if env is None:
-            env = Environment(f"{name}-runtime")
-            progress.log("no environment given: the image gets the scoring runtime only")
-        try:
-            engine = _engine()
-            python_version = image_python_version(engine, base_image())
-            platform = engine_platform(engine)
-        except (DockerUnavailableError, BaseImageMissingError) as err:
-            if need_engine:
-                raise
-            python_version, platform = FALLBACK_PYTHON, FALLBACK_PLATFORM
-            why = "no Docker engine answers" if isinstance(err, DockerUnavailableError) else "the base image is not here"
-            progress.log(
-                f"{why}: wheels for Python {python_version} {platform} (the base image "
-                f"{base_image()!r} must have that Python)"
-            )
-        house, reused = cached_wheelhouse(env, python_version, platform, log=progress.log)
-        phase.detail = f"{env.name} for Python {python_version} {platform}: wheels {'reused' if reused else 'resolved'}"
-    return env, house, python_version, platform
 
 
 def _safe(text: str) -> str:
@@ -409,4 +291,4 @@ def _image_ref(image_name: str | None, image_label: str | None, models: Sequence
     return ref
 
 
-__all__ = ["EnvironmentImage", "ModelPackage", "build_environment_image", "package"]
+__all__ = ["ModelPackage", "package"]

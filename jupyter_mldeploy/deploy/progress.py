@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, TextIO
 
 #: The phases of a deployment, in order.
 PHASES: tuple[str, ...] = ("resolve", "environment", "build", "start", "init", "ready")
@@ -141,3 +141,19 @@ class DeploymentProgress:
             listeners = list(self._listeners)
         for listener in listeners:
             listener(event)  # listeners must not raise; a panel catches its own errors
+
+
+class Printer:
+    """Prints deployment events for ``wait_for_deployment(show_output=True)``."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+
+    def __call__(self, event: Event) -> None:
+        if event.kind == "phase-start":
+            self.stream.write(f"[{event.phase}] ...\n")
+        elif event.kind == "phase-end":
+            self.stream.write(f"[{event.phase}] {event.text}\n")
+        elif event.kind == "line":
+            self.stream.write(f"    {event.text}\n")
+        self.stream.flush()

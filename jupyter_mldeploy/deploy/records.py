@@ -52,7 +52,8 @@ class ServiceRecord:
 
     ``compute_type`` is ``"process"`` or ``"docker"``; the target-specific
     fields (``pid``/``pid_start`` for processes, ``container_id``/``image``
-    for Docker) are ``None`` for the other target.
+    for Docker) are ``None`` for the other target. ``entry_script`` is relative
+    to ``source_dir`` (the user's folder) on every target.
     """
 
     name: str
@@ -79,6 +80,11 @@ class ServiceRecord:
     def folder(self) -> Path:
         """The service's folder."""
         return service_dir(self.name)
+
+    @property
+    def entry_script_path(self) -> Path:
+        """The entry script on this machine: ``entry_script`` is relative to ``source_dir``."""
+        return (Path(self.source_dir) / self.entry_script).resolve() if self.source_dir else Path(self.entry_script)
 
     @property
     def log_path(self) -> Path:

@@ -20,9 +20,10 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
-from typing import Any, ClassVar, TextIO
+from pathlib import Path
+from typing import Any, ClassVar
 
+from ..client.client import ScoringClient
 from ..errors import (
     DeploymentError,
     DeploymentTimeoutError,
@@ -32,10 +33,13 @@ from ..errors import (
     ServiceExistsError,
     ServiceNotFoundError,
 )
+from ..registry.layout import LaidOutModels
 from ..scoring.settings import check_auth_key
+from . import pipeline
 from . import records as _state
+from .config import DeploymentConfiguration
+from .progress import DeploymentProgress, Printer
 from .records import ServiceRecord
-from .progress import DeploymentProgress, Event
 
 
 class WebserviceState:
@@ -46,48 +50,6 @@ class WebserviceState:
     UNHEALTHY = "Unhealthy"
     FAILED = "Failed"
     DELETED = "Deleted"
-
-
-@dataclass
-class DeploymentConfiguration:
-    """Settings shared by every target.
-
-    Parameters
-    ----------
-    port
-        Host port on 127.0.0.1; ``None`` picks a free one.
-    auth_enabled
-        Require ``Authorization: Bearer KEY`` on ``/score`` (keys from ``get_keys()``).
-    workers
-        Scoring worker processes.
-    timeout_ms
-        Longest a ``run()`` may take before the answer is 504.
-    debug
-        Put ``run()`` tracebacks in 500 answers (on by default for local deployments).
-    environment_variables
-        Extra variables for the scoring server.
-    """
-
-    compute_type: ClassVar[str] = ""
-
-    port: int | None = None
-    auth_enabled: bool = False
-    workers: int = 1
-    timeout_ms: int = 60_000
-    debug: bool = True
-    environment_variables: dict[str, str] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        if self.port is not None and not (isinstance(self.port, int) and 0 < self.port < 65536):
-            raise InvalidArgumentError(f"port must be a number from 1 to 65535 or None (pick a free one), got {self.port!r}.")
-        if not isinstance(self.workers, int) or self.workers < 1:
-            raise InvalidArgumentError(f"workers must be a whole number >= 1, got {self.workers!r}.")
-        if not isinstance(self.timeout_ms, int) or self.timeout_ms < 1:
-            raise InvalidArgumentError(f"timeout_ms must be a whole number of milliseconds >= 1, got {self.timeout_ms!r}.")
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return the configuration as JSON-ready data (with ``compute_type``)."""
-        return {"compute_type": self.compute_type, **asdict(self)}
 
 
 class Webservice:
@@ -123,9 +85,6 @@ class Webservice:
             name = _name_from_args(args, kwargs)
             record = _load_record(name)
             target = Webservice._targets.get(record.compute_type)
-            if target is None:
-                _load_target_modules()
-                target = Webservice._targets.get(record.compute_type)
             if target is None:
                 raise DeploymentError(
                     f"service {name!r} was deployed with target {record.compute_type!r}, which this "
@@ -187,7 +146,7 @@ class Webservice:
         :meth:`_full_deploy` runs the phases.
         """
         service = cls._create(name, config)
-        service._start_operation(lambda p: service._full_deploy(p, models, inference_config, config, note))
+        service._start_operation(lambda p: pipeline.deploy(service, p, models, inference_config, config, note))
         return service
 
     def _attach(self, record: ServiceRecord) -> None:
@@ -201,7 +160,6 @@ class Webservice:
     @staticmethod
     def list(workspace: object = None, compute_type: str | None = None, **_: Any) -> builtins.list[Webservice]:
         """All deployed services (optionally of one ``compute_type``: ``"process"`` or ``"docker"``)."""
-        _load_target_modules()
         services = []
         for name in _state.names():
             try:
@@ -244,6 +202,11 @@ class Webservice:
     def swagger_uri(self) -> str | None:
         """``http://127.0.0.1:PORT/swagger.json``."""
         return f"http://127.0.0.1:{self.port}/swagger.json" if self.port else None
+
+    @property
+    def entry_script_path(self) -> Path:
+        """The entry script the service runs, on this machine (in its source folder)."""
+        return self._record.entry_script_path
 
     @property
     def models(self) -> builtins.list[str]:
@@ -324,9 +287,10 @@ class Webservice:
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
         """Readable lines in a terminal; the DeploymentPanel in a Jupyter kernel."""
-        from ..widgets._display import mimebundle, service_text
+        from ..display import mimebundle
+        from .describe import service_text
 
-        return mimebundle(self, service_text, include, exclude)
+        return mimebundle(self, "service", service_text, include, exclude)
 
     # --- using it -------------------------------------------------------------------------
 
@@ -338,8 +302,6 @@ class Webservice:
         ScoringRequestError
             The service answered with an error status; ``status`` and ``body`` hold the answer.
         """
-        from ..client.client import ScoringClient
-
         self._require_port("run")
         key = self._record.auth_keys[0] if self._record.auth_keys else None
         # wait as long as the server lets run() take, plus a margin (its 504 then says why)
@@ -402,7 +364,7 @@ class Webservice:
         traceback and the last log lines.
         """
         deadline = time.monotonic() + timeout_sec
-        printer = _Printer(sys.stdout) if show_output else None
+        printer = Printer(sys.stdout) if show_output else None
         op, progress = self._operation, self.progress
         if op is not None and progress is not None:
             seen = 0
@@ -461,14 +423,14 @@ class Webservice:
         or :meth:`reload` restarts the server on the new code.
         """
         self._check_alive("update")
-        self._start_operation(lambda p: self._target_update(p, models, inference_config, deployment_config))
+        self._start_operation(lambda p: pipeline.update(self, p, models, inference_config, deployment_config))
         if wait:
             self.wait_for_deployment()
 
     def reload(self, wait: bool = True) -> None:
         """Restart the scoring server on the current code and models (re-running ``init()``)."""
         self._check_alive("reload")
-        self._start_operation(self._target_reload)
+        self._start_operation(lambda p: pipeline.reload(self, p))
         if wait:
             self.wait_for_deployment()
 
@@ -503,8 +465,6 @@ class Webservice:
 
     def _ready_state(self) -> str:
         """The state ``/ready`` reports for a server whose process or container runs."""
-        from ..client.client import ScoringClient
-
         try:
             with ScoringClient(f"http://127.0.0.1:{self.port}", timeout=2.0) as client:
                 answer = client.request("GET", "/ready", auth=False)
@@ -517,19 +477,73 @@ class Webservice:
         return WebserviceState.TRANSITIONING if answer.status == 503 else WebserviceState.UNHEALTHY
 
 
+    # --- the target's part (see deploy/pipeline.py for when each hook runs) ---------------------
+
+    #: The configuration class of this target (what ``deploy_configuration`` returns).
+    configuration_class: ClassVar[type[DeploymentConfiguration]] = DeploymentConfiguration
+    #: Whether the server runs from an image this target builds (a ``build`` phase).
+    builds_images: ClassVar[bool] = False
+    #: Whether the source folder is copied where the server reads it (``reload`` re-copies it).
+    copies_source: ClassVar[bool] = False
+
+    @classmethod
+    def deploy_configuration(
+        cls,
+        port: int | None = None,
+        auth_enabled: bool = False,
+        workers: int = 1,
+        timeout_ms: int = 60_000,
+        debug: bool = True,
+        environment_variables: dict[str, str] | None = None,
+    ) -> DeploymentConfiguration:
+        """Settings for a deployment of this target (``port=None`` picks a free port on 127.0.0.1).
+
+        Examples
+        --------
+        >>> from jupyter_mldeploy import LocalWebservice
+        >>> LocalWebservice.deploy_configuration(port=6789).port
+        6789
+        """
+        return cls.configuration_class(
+            port=port,
+            auth_enabled=auth_enabled,
+            workers=workers,
+            timeout_ms=timeout_ms,
+            debug=debug,
+            environment_variables=dict(environment_variables or {}),
+        )
+
     @classmethod
     def _discover(cls, name: str | None = None) -> builtins.list[ServiceRecord]:
         """Records of services this target finds without a record file (Docker: container labels)."""
         return []
 
-    def _full_deploy(
-        self,
-        progress: DeploymentProgress,
-        models: Sequence[Any],
-        inference_config: Any,
-        config: DeploymentConfiguration,
-        note: str = "",
-    ) -> None:
+    def _target_model_dir(self, laid_out: LaidOutModels) -> str:
+        """``AZUREML_MODEL_DIR`` as the server will see it."""
+        raise NotImplementedError
+
+    def _target_sync_source(self) -> int:
+        """Copy the source folder where the server reads it; return the file count (if ``copies_source``)."""
+        raise NotImplementedError
+
+    def _target_environment(self, progress: DeploymentProgress, env: Any, inference_config: Any) -> tuple[str, bool]:
+        """Make the environment ready (``inference_config=None``: keep the current one); return ``(detail, changed)``."""
+        raise NotImplementedError
+
+    def _target_build(self, progress: DeploymentProgress) -> str:
+        """Build what the server runs (if ``builds_images``); return the phase detail."""
+        raise NotImplementedError
+
+    def _target_needs_build(self) -> bool:
+        """Whether what the server runs is missing (an image removed meanwhile)."""
+        return False
+
+    def _target_start(self, port: int | None) -> str:
+        """Start the server on ``port`` (``None``: a free one), replacing a running one; return the phase detail."""
+        raise NotImplementedError
+
+    def _target_exited(self) -> str | None:
+        """How the server ended if it no longer runs (``None`` while it runs)."""
         raise NotImplementedError
 
     def _target_state(self) -> str:
@@ -539,18 +553,6 @@ class Webservice:
         raise NotImplementedError
 
     def _target_follow(self, poll_s: float) -> Iterator[str]:
-        raise NotImplementedError
-
-    def _target_update(
-        self,
-        progress: DeploymentProgress,
-        models: Sequence[Any] | None,
-        inference_config: Any,
-        deployment_config: DeploymentConfiguration | None,
-    ) -> None:
-        raise NotImplementedError
-
-    def _target_reload(self, progress: DeploymentProgress) -> None:
         raise NotImplementedError
 
     def _target_delete(self, delete_image: bool) -> None:
@@ -619,36 +621,14 @@ def _name_from_args(args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> str:
     return name
 
 
-def _load_target_modules() -> None:
-    """Import the target modules so that their classes register themselves."""
-    from . import docker, process  # noqa: F401
-
-
 def _load_record(name: str) -> ServiceRecord:
     """The record of service ``name``; when its file is gone, rebuilt by a target that still finds it."""
     try:
         return _state.load(name)
     except ServiceNotFoundError:
-        _load_target_modules()
         for target in list(Webservice._targets.values()):
             for record in target._discover(name):
                 if record.name == name:
                     _state.save(record)  # remember it again
                     return record
         raise
-
-
-class _Printer:
-    """Prints deployment events for ``wait_for_deployment(show_output=True)``."""
-
-    def __init__(self, stream: TextIO) -> None:
-        self.stream = stream
-
-    def __call__(self, event: Event) -> None:
-        if event.kind == "phase-start":
-            self.stream.write(f"[{event.phase}] ...\n")
-        elif event.kind == "phase-end":
-            self.stream.write(f"[{event.phase}] {event.text}\n")
-        elif event.kind == "line":
-            self.stream.write(f"    {event.text}\n")
-        self.stream.flush()

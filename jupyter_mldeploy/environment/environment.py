@@ -30,8 +30,8 @@ from .conda_dependencies import CondaDependencies, host_python_version
 from .spec import EnvironmentSpec, resolve_spec
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ..deploy.package import EnvironmentImage
     from ._uv import LogFn
+    from .image import EnvironmentImage
     from .local_build import LocalEnvironmentBuild
     from .wheelhouse import Wheelhouse
 
@@ -414,7 +414,7 @@ class Environment:
         (False, PosixPath('/home/me/.mldeploy/envs/4f1c.../bin/python'))
         """
         if use_docker or useDocker:
-            from ..deploy.package import build_environment_image
+            from .image import build_environment_image
 
             return build_environment_image(self, log=log)
         if self.python.user_managed_dependencies:

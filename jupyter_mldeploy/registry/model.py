@@ -279,57 +279,6 @@ class Model:
         ]
 
     @staticmethod
-    def deploy(*args: Any, **kwargs: Any) -> Any:
-        """Deploy models with an inference config as a web service (returns at once).
-
-        Azure's call shapes work: ``Model.deploy(name, models, inference_config,
-        deployment_config=None, overwrite=False)`` and
-        ``Model.deploy(workspace, name, models, inference_config, deployment_config, ...)``
-        (the workspace is ignored). Call ``wait_for_deployment()`` on the returned
-        :class:`~jupyter_mldeploy.Webservice`; see :func:`jupyter_mldeploy.deploy.deploy`.
-
-        Examples
-        --------
-        >>> service = Model.deploy("ridge", [model], inference_config)   # doctest: +SKIP
-        >>> service.wait_for_deployment(show_output=True)                # doctest: +SKIP
-        """
-        from ..deploy import deploy
-
-        if args and _is_workspace(args[0]):
-            args = args[1:]
-        kwargs.pop("workspace", None)
-        kwargs.pop("show_output", None)  # progress is shown by wait_for_deployment(show_output=True)
-        if kwargs.pop("deployment_target", None) is not None:
-            raise InvalidArgumentError(
-                "deployment_target (an Azure compute cluster) has no local meaning: drop it and pass "
-                "deployment_config=ProcessWebservice.deploy_configuration(...) for a local service."
-            )
-        return deploy(*args, **kwargs)
-
-    @staticmethod
-    def package(*args: Any, **kwargs: Any) -> Any:
-        """Package models with an inference config as a Docker image, or a Dockerfile and its context.
-
-        Azure's call shapes work: ``Model.package(models, inference_config,
-        generate_dockerfile=False, image_name=None, image_label=None)`` and the same with the
-        workspace first (ignored). Returns a :class:`~jupyter_mldeploy.deploy.package.ModelPackage`:
-        ``wait_for_creation(show_output=True)``, ``location`` (the image tag), ``get_logs()``,
-        and ``save(output_directory)`` with ``generate_dockerfile=True``.
-
-        Examples
-        --------
-        >>> pkg = Model.package([model], inference_config, generate_dockerfile=True)   # doctest: +SKIP
-        >>> pkg.wait_for_creation(show_output=True)                                      # doctest: +SKIP
-        >>> pkg.save("./imagefiles")                                                    # doctest: +SKIP
-        """
-        from ..deploy.package import package
-
-        if args and _is_workspace(args[0]):
-            args = args[1:]
-        kwargs.pop("workspace", None)
-        return package(*args, **kwargs)
-
-    @staticmethod
     def get_model_path(
         model_name: str,
         version: int | None = None,
@@ -552,17 +501,17 @@ class Model:
     def _repr_mimebundle_(
         self, include: Iterable[str] | None = None, exclude: Iterable[str] | None = None
     ) -> dict[str, Any]:
-        """Notebook display: this version in a compact registry browser in a kernel, readable text elsewhere.
+        """Notebook display: readable text, and in a kernel the compact registry browser the widgets register.
 
         The ``text/plain`` part is always there (with a note when this version was deleted
         from the registry meanwhile); the widget view only when a Jupyter kernel runs and
         ipywidgets is installed, so a terminal never imports ipywidgets. Never raises.
         """
-        from ..widgets._display import mimebundle  # never imports ipywidgets
+        from ..display import mimebundle  # never imports a widget library
 
         wanted = None if include is None else set(include)
         unwanted = None if exclude is None else set(exclude)
-        return mimebundle(self, _display_text, wanted, unwanted, panel=_compact_browser)
+        return mimebundle(self, "model", _display_text, wanted, unwanted)
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Model):
@@ -581,12 +530,6 @@ def _display_text(model: Model) -> str:
     except ModelNotFoundError:
         text += f"\n({model.id} was deleted from the registry: this is what it was.)"
     return text
-
-
-def _compact_browser(model: Model) -> Any:
-    from ..widgets.registry_browser import RegistryBrowser
-
-    return RegistryBrowser.for_model(model, compact=True)
 
 
 def _split_id(model_id: str) -> tuple[str, int | None]:

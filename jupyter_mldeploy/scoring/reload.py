@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from .app import ScriptState
+from .lifecycle import freeze_heap
 from .logs import ServerLog
 from .metrics import RELOAD_FAILURES, RELOADS, WorkerMetrics
 
@@ -158,8 +159,6 @@ class Reloader:
         if module is not None:  # let the old version (and its model) be freed once its requests finish
             sys.modules.pop(module.__name__, None)
         del previous, module
-        from .workers import freeze_heap
-
         freeze_heap()
         self.metrics.add(RELOADS, 1)
         self.log.info(f"reload: now serving generation {self.state.generation} "

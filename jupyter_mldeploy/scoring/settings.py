@@ -39,6 +39,14 @@ ENV_NAMES: dict[str, tuple[str, ...]] = {
     "auth_keys": ("MLDEPLOY_AUTH_KEYS",),
     "cors_origins": ("MLDEPLOY_CORS_ORIGINS", "AML_CORS_ORIGINS"),
     "reload": ("MLDEPLOY_RELOAD",),
+    "service_name": ("MLDEPLOY_SERVICE_NAME",),
+}
+
+#: Options whose Azure name is also written, because entry scripts written for Azure read it.
+_AZURE_NAMES_FOR_SCRIPTS = {
+    "entry_script": "AZUREML_ENTRY_SCRIPT",
+    "source_dir": "AZUREML_SOURCE_DIRECTORY",
+    "model_dir": "AZUREML_MODEL_DIR",
 }
 
 
@@ -133,6 +141,45 @@ class ServeSettings:
     def max_body_bytes(self) -> int:
         """The body limit in bytes."""
         return int(self.max_body_mb * 1024 * 1024)
+
+    def to_env(self) -> dict[str, str]:
+        """These settings as the environment names the server reads: the one writer of ``MLDEPLOY_*``.
+
+        Every deployment target and :class:`~jupyter_mldeploy.client.server.ScoringServer`
+        start the server with these variables (``--fd`` and ``--debug`` stay flags), and
+        :func:`settings_from_args` reads them back, from a container's environment too.
+        Each option is written under our name, and the entry script, source folder and
+        model folder also under Azure's (``AZUREML_ENTRY_SCRIPT``, ...) because entry
+        scripts read those. Unset folders are left out.
+
+        Examples
+        --------
+        >>> env = ServeSettings(entry_script="score.py", workers=2).to_env()
+        >>> env["MLDEPLOY_WORKERS"], env["AZUREML_ENTRY_SCRIPT"]
+        ('2', 'score.py')
+        """
+        values: dict[str, object] = {
+            "entry_script": self.entry_script,
+            "source_dir": self.source_dir,
+            "model_dir": self.model_dir,
+            "host": self.host,
+            "port": self.port,
+            "workers": self.workers,
+            "timeout_ms": self.timeout_ms,
+            "max_body_mb": self.max_body_mb,
+            "auth_keys": ",".join(self.auth_keys),
+            "cors_origins": ",".join(self.cors_origins),
+            "reload": "1" if self.reload else "0",
+            "service_name": self.service_name,
+        }
+        env: dict[str, str] = {}
+        for name, value in values.items():
+            if value is None:
+                continue
+            env[ENV_NAMES[name][0]] = str(value)
+            if name in _AZURE_NAMES_FOR_SCRIPTS:
+                env[_AZURE_NAMES_FOR_SCRIPTS[name]] = str(value)
+        return env
 
     def to_json(self) -> str:
         """Serialise for a worker process (``MLDEPLOY_SERVE_SETTINGS``)."""

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import os
 import signal
 import socket
@@ -32,71 +31,13 @@ from typing import Any
 
 from ..errors import MLDeployError
 from .app import ScriptState, create_app
-from .contract import current_request_id
+from .lifecycle import freeze_heap, load_and_init, model_folder_listing
 from .logs import LogWriter, ServerLog, install
 from .metrics import READY, WorkerMetrics
 from .settings import ServeSettings
 
 HEARTBEAT_S = 1.0
 KEEP_ALIVE_S = 65
-
-
-def model_folder_listing(folder: str | None, limit: int = 40) -> str:
-    """A short listing of the model folder (what ``Model.get_model_path`` can see), for init errors."""
-    if not folder:
-        return "AZUREML_MODEL_DIR is not set (no --model-dir given)"
-    root = Path(folder)
-    if not root.is_dir():
-        return f"model folder {root} does not exist"
-    lines = [f"model folder {root}:"]
-    count = 0
-    for path in sorted(root.rglob("*")):
-        if count >= limit:
-            lines.append("  ... (more files)")
-            break
-        rel = path.relative_to(root)
-        lines.append(f"  {rel}/" if path.is_dir() else f"  {rel} ({path.stat().st_size} bytes)")
-        count += 1
-    if count == 0:
-        lines.append("  (empty)")
-    return "\n".join(lines)
-
-
-def load_and_init(settings: ServeSettings) -> Any:
-    """Import the entry script as a fresh module and run its ``init()``; raises on failure."""
-    from .entry_script import load_entry_script
-
-    entry = load_entry_script(settings.script_path, settings.source_dir, debug=settings.debug)
-    token = current_request_id.set("init")
-    try:
-        entry.init()
-    except BaseException:
-        forget_module(entry)  # a failed reload must not keep its half-loaded model in memory
-        raise
-    finally:
-        current_request_id.reset(token)
-    return entry
-
-
-def freeze_heap() -> None:
-    """Move everything alive now (the model, its libraries) out of the garbage collector's way.
-
-    A loaded model leaves about a million tracked objects; without this, a full
-    collection every few seconds under load pauses the worker for ~100 ms while
-    freeing nothing (p99 at c=64 went from 86 ms to 34 ms in bench/serve_vs_peers.py).
-    Called after ``init()`` and after each reload (unfreezing first, so that a
-    replaced script can still be freed).
-    """
-    gc.unfreeze()
-    gc.collect()
-    gc.freeze()
-
-
-def forget_module(entry: Any) -> None:
-    """Drop a script's module from ``sys.modules`` (requests holding it keep it alive until they finish)."""
-    module = getattr(entry, "module", None)
-    if module is not None:
-        sys.modules.pop(module.__name__, None)
 
 
 class _Pipe:

@@ -19,8 +19,9 @@ from typing import Any
 import ipywidgets as widgets
 
 from .._names import validate_name
+from ..api import Model
 from ..errors import EntryScriptError, InvalidArgumentError, ModelNotFoundError
-from ..registry import Model, Registry
+from ..registry import Registry
 from ._base import Panel, esc, human_bytes, show
 from ._display import panel_for
 
@@ -623,7 +624,7 @@ class DeployForm(Panel):
 
     def show_for(self, model: Model) -> None:
         """Show the form for ``model``, prefilled, with the target Docker would be chosen by ``deploy()``."""
-        from ..deploy.docker import docker_available
+        from ..deploy import choose_target
 
         self.model = model
         self.clear_status()
@@ -631,12 +632,13 @@ class DeployForm(Panel):
             self._default_name = f"{model.name}-svc"
             self.service_name.value = self._default_name
         self.header.value = f"<b>Deploy {esc(model.id)}</b> as a local web service"
-        usable, why = docker_available()
-        if usable:
+        choice = choose_target()
+        if choice.compute_type == "docker":
             self.target.disabled = False
             self.target.value = "docker"
             self.target_note.value = ""
         else:
+            why = choice.note.removeprefix("target process: ").removesuffix("; deploying as a local process")
             self.target.value = "process"
             self.target.disabled = True
             self.target_note.value = (
@@ -659,8 +661,7 @@ class DeployForm(Panel):
             A field is wrong; the message names the field and the fix (shown in the form
             when called from the Deploy button).
         """
-        from .. import LocalWebservice, ProcessWebservice
-        from ..deploy import deploy, inference_config_from_files
+        from ..deploy import deploy_from_files
 
         self.clear_status()
         if self.model is None:
@@ -677,11 +678,9 @@ class DeployForm(Panel):
                 f"environment file {env_file!r} not found (looked at {Path(env_file).expanduser().resolve()}): "
                 "give a requirements.txt or conda .yml path, or leave it blank."
             )
-        config = inference_config_from_files(entry, source, env_file, f"{name}-env")
-        target = LocalWebservice if self.target.value == "docker" else ProcessWebservice
-        deployment_config = target.deploy_configuration(port=port)
-        service = deploy(
-            name, [self.model], config, deployment_config, overwrite=self.overwrite.value
+        service = deploy_from_files(
+            name, [self.model], entry, source_dir=source, env_file=env_file, target=self.target.value,
+            port=port, overwrite=self.overwrite.value,
         )
         self.hide()
         if self._on_deployed is not None:

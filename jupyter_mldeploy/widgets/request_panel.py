@@ -33,7 +33,6 @@ from typing import Any
 
 import ipywidgets as widgets
 
-from ..errors import InvalidArgumentError, ScoringRequestError
 from ..client.client import Response, ScoringClient
 from ..client.loadtest import (
     LoadTestResult,
@@ -43,6 +42,7 @@ from ..client.loadtest import (
     status_label,
     swagger_example,
 )
+from ..errors import InvalidArgumentError, ScoringRequestError
 from ._base import Panel, badge, esc, human_bytes, human_seconds, show
 
 __all__ = ["HISTORY_SIZE", "HistoryEntry", "TestRequestPanel", "clear_history", "hex_dump"]

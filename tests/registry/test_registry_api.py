@@ -25,8 +25,13 @@ from jupyter_mldeploy.registry import Registry, default_registry
 
 
 def test_model_is_exported_lazily_from_the_package() -> None:
+    from jupyter_mldeploy.registry.model import Model as RegisteredModel
+
     assert jupyter_mldeploy.Model is Model
-    assert Model.__module__ == "jupyter_mldeploy.registry.model"
+    # the registry's Model, with Azure's static deploy/package added above the deployment layer
+    assert issubclass(Model, RegisteredModel) and Model.__module__ == "jupyter_mldeploy.api"
+    assert callable(Model.deploy) and callable(Model.package)
+    assert not hasattr(RegisteredModel, "deploy")  # the registry knows nothing of deployments
 
 
 def test_register_single_file(tmp_path: Path) -> None:

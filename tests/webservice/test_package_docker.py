@@ -13,8 +13,11 @@ import pytest
 
 from jupyter_mldeploy import Environment, InferenceConfig, Model
 from jupyter_mldeploy.images.engine import DockerEngine
-from jupyter_mldeploy.deploy.package import EnvironmentImage, ModelPackage, package
+from jupyter_mldeploy.deploy.package import ModelPackage, package
+from jupyter_mldeploy.environment.image import EnvironmentImage
 from jupyter_mldeploy.errors import InvalidArgumentError, TargetExistsError
+
+from engine_helpers import wait_ready
 
 pytestmark = pytest.mark.docker
 
@@ -43,7 +46,7 @@ def _serve_and_score(engine: DockerEngine, image: str, data: list[float]) -> Any
     name = f"mldeploy-t-{uuid.uuid4().hex[:8]}"
     engine.created.append(name)  # type: ignore[attr-defined]
     running = engine.run_container(image, name)  # 127.0.0.1:FREE -> 5001, non-root
-    engine.wait_ready(name, running.port, timeout=60)
+    wait_ready(engine, name, running.port, timeout=60)
     request = urllib.request.Request(
         f"{running.url}/score", data=json.dumps({"data": data}).encode(),
         headers={"Content-Type": "application/json"},

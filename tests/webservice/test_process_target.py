@@ -300,7 +300,7 @@ def test_model_deploy_accepts_azure_call_shapes(app_dir: Path, k_model: Model) -
 
 
 def test_stale_objects_do_not_orphan_servers(app_dir: Path, k_model: Model) -> None:
-    from jupyter_mldeploy.deploy.process import _group_members
+    from jupyter_mldeploy.deploy._procs import group_members as _group_members
 
     first = _deploy("shared", [k_model], app_dir)
     other = Webservice("shared")  # e.g. another kernel or the CLI

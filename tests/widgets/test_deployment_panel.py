@@ -711,14 +711,14 @@ def test_docker_build_drives_the_progress_bar(
     # and comes back by itself (the SDK's ConnectionError used to stop the refresh for good)
     import docker
 
-    from jupyter_mldeploy.deploy import docker as local_docker
+    from jupyter_mldeploy.images import engine as engine_module
     from jupyter_mldeploy.images.engine import DockerEngine
 
     with _restarting_daemon() as socket_path, pytest.MonkeyPatch.context() as patch:
         gone = DockerEngine(
             docker.DockerClient(base_url=f"unix://{socket_path}", version="1.41", timeout=5)
         )
-        patch.setattr(local_docker, "_engine", lambda *args, **kwargs: gone)
+        patch.setattr(engine_module, "shared_engine", lambda *args, **kwargs: gone)
         wait_for(lambda: "Refresh failed" in visible_text(panel), "the refresh error")
         # (the refresh that failed first may have probed just before): not a stale Healthy
         wait_for(lambda: panel.state == "Unhealthy", "the badge to say Unhealthy")

@@ -1,0 +1,238 @@
+"""The deployment pipeline every target shares: resolve, environment, build, start, init, ready.
+
+:func:`deploy`, :func:`update` and :func:`reload` run the phases in order, each under
+``progress.phase(...)`` so that ``wait_for_deployment(show_output=True)`` and the panels
+show them live. What is the same for every target lives here once: laying out the
+models, the phase details, when a build is needed, the port-in-use message, and the
+wait until ``/ready`` answers (an ``init()`` failure raises at once with its traceback;
+a server that stops first raises with how it ended). A target implements only what
+differs, as the ``_target_*`` hooks of its :class:`~jupyter_mldeploy.deploy.service.Webservice`
+subclass, listed in :class:`Target` (model folder as the server sees it, copying the
+source, the environment, the build, starting, whether the server has stopped, logs).
+
+Adding a target (Kubernetes, say) means one new module with those hooks.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+from ..client.client import ScoringClient
+from ..errors import DeploymentError, InitError, PortInUseError, ServerStartError
+from ..registry.layout import LaidOutModels, lay_out_models
+from . import records
+from .config import DeploymentConfiguration
+from .progress import DeploymentProgress
+from .records import ServiceRecord
+
+__all__ = ["Target", "deploy", "reload", "update", "wait_ready"]
+
+class Target(Protocol):
+    """What the pipeline needs of a service: its record and its target's hooks (``Webservice`` has them)."""
+
+    _record: ServiceRecord
+    builds_images: bool
+    copies_source: bool
+
+    @property
+    def scoring_uri(self) -> str | None: ...
+
+    def _apply_deployment_config(self, config: DeploymentConfiguration | None) -> int | None: ...
+
+    def _target_model_dir(self, laid_out: LaidOutModels) -> str: ...
+
+    def _target_sync_source(self) -> int: ...
+
+    def _target_environment(
+        self, progress: DeploymentProgress, env: Any, inference_config: Any
+    ) -> tuple[str, bool]: ...
+
+    def _target_build(self, progress: DeploymentProgress) -> str: ...
+
+    def _target_needs_build(self) -> bool: ...
+
+    def _target_start(self, port: int | None) -> str: ...
+
+    def _target_exited(self) -> str | None: ...
+
+    def _target_logs(self, num_lines: int) -> str: ...
+
+
+#: How long a new server may take to load the script and run ``init()``.
+READY_TIMEOUT_S = 600.0
+#: How often the target is asked whether its server still runs while waiting.
+ALIVE_CHECK_S = 0.25
+
+
+def deploy(
+    service: Target,
+    progress: DeploymentProgress,
+    models: Sequence[Any],
+    inference_config: Any,
+    config: DeploymentConfiguration,
+    note: str = "",
+) -> None:
+    """A first deployment: every phase."""
+    _resolve(service, progress, models, inference_config, note)
+    _environment(service, progress, inference_config)
+    if service.builds_images:
+        _build(service, progress)
+    _start_and_wait(service, progress, config.port)
+
+
+def update(
+    service: Target,
+    progress: DeploymentProgress,
+    models: Sequence[Any] | None,
+    inference_config: Any,
+    deployment_config: DeploymentConfiguration | None,
+) -> None:
+    """Change models, code, environment or settings, redoing only the phases that need it."""
+    port = service._apply_deployment_config(deployment_config)
+    _resolve(service, progress, models, inference_config)
+    changed = _environment(service, progress, inference_config)
+    if service.builds_images:
+        if models is not None or changed or service._target_needs_build():
+            _build(service, progress)
+        else:
+            with progress.phase("build", detail="skipped: no model or environment change (code is mounted)"):
+                pass
+    _start_and_wait(service, progress, port)
+
+
+def reload(service: Target, progress: DeploymentProgress) -> None:
+    """Restart the server on the current code and models (re-running ``init()``), rebuilding only what is gone."""
+    if service.copies_source:
+        with progress.phase("resolve") as phase:
+            phase.detail = f"{service._target_sync_source()} source file(s) re-read"
+    if service.builds_images and service._target_needs_build():
+        _environment(service, progress, None)
+        _build(service, progress)
+    _start_and_wait(service, progress, service._record.port)
+
+
+# --- the phases ------------------------------------------------------------------------------
+
+
+def _resolve(
+    service: Target, progress: DeploymentProgress, models: Sequence[Any] | None, inference_config: Any,
+    note: str = "",
+) -> None:
+    record = service._record
+    with progress.phase("resolve") as phase:
+        if note:
+            progress.log(note)
+        if inference_config is not None:
+            record.source_dir = str(inference_config.source_directory_path)
+            record.entry_script = str(inference_config.entry_script_relative)
+        if models is not None:
+            laid_out = lay_out_models(models, record.folder / "azureml-models", log=progress.log)
+            record.models = laid_out.entries
+            record.model_dir = service._target_model_dir(laid_out)
+        copied = service._target_sync_source() if service.copies_source else None
+        phase.detail = (
+            (f"{note}; " if note else "")
+            + f"{len(record.models)} model(s), entry script {record.entry_script}"
+            + (f", {copied} source file(s)" if copied is not None else "")
+        )
+        records.save(record)
+
+
+def _environment(service: Target, progress: DeploymentProgress, inference_config: Any) -> bool:
+    """Make the environment ready; return whether it changed (a build then needs doing)."""
+    env = getattr(inference_config, "environment", None) if inference_config is not None else None
+    with progress.phase("environment") as phase:
+        phase.detail, changed = service._target_environment(progress, env, inference_config)
+        records.save(service._record)
+    return changed
+
+
+def _build(service: Target, progress: DeploymentProgress) -> None:
+    with progress.phase("build") as phase:
+        phase.detail = service._target_build(progress)
+        records.save(service._record)
+
+
+def _start_and_wait(service: Target, progress: DeploymentProgress, port: int | None) -> None:
+    record = service._record
+    with progress.phase("start") as phase:
+        wanted = port if port is not None else record.port
+        try:
+            phase.detail = service._target_start(wanted)
+        except PortInUseError as err:
+            if not wanted:
+                raise  # a free port was taken in between, more than once: the target says so
+            raise _port_taken(wanted, record.name) from err
+        records.save(record)
+    with progress.phase("init"):
+        wait_ready(service)
+    with progress.phase("ready", detail=f"{service.scoring_uri}"):
+        pass
+
+
+def _port_taken(port: int, name: str) -> PortInUseError:
+    """The one message for a taken port: who holds it when it is one of our services, and what to do."""
+    holder = records.holder_of_port(port, exclude=name)
+    who = f" by service {holder!r} (delete it, or redeploy it on another port)" if holder else ""
+    hint = "" if holder else f" (another program holds it: `ss -ltnp | grep :{port}` shows which)"
+    return PortInUseError(
+        f"port {port} on 127.0.0.1 is taken{who}; choose another with "
+        f"deploy_configuration(port=...) or port=None for a free one{hint}."
+    )
+
+
+def wait_ready(service: Target, timeout_s: float = READY_TIMEOUT_S) -> None:
+    """Wait until the service's ``/ready`` answers 200.
+
+    Raises
+    ------
+    DeploymentError
+        ``init()`` failed (at once, with its traceback and the last log lines), the server
+        stopped before it was ready (with how it ended), or it was not ready in time.
+    """
+    record = service._record
+    script = Path(record.entry_script).name
+    deadline = time.monotonic() + timeout_s
+    next_check = 0.0
+    with ScoringClient(f"http://127.0.0.1:{record.port}", timeout=2.0) as client:
+        while True:
+            try:
+                client.wait_ready(timeout=0.0)
+                return
+            except InitError as err:
+                trace = err.traceback_text.strip()
+                logs = service._target_logs(200)
+                raise DeploymentError(
+                    f"init() of {script} failed in service {record.name!r}: {err}\n"
+                    + (f"{trace}\n" if trace else "")
+                    + f"Last log lines:\n{_tail(logs, 20)}\n"
+                    "Fix the script, then call service.reload() (no rebuild needed).",
+                    logs=logs,
+                ) from err
+            except ServerStartError:
+                pass  # not answering yet: connection refused, or 503 while init() runs
+            now = time.monotonic()
+            if now >= next_check:
+                next_check = now + ALIVE_CHECK_S
+                ended = service._target_exited()
+                if ended is not None:
+                    logs = service._target_logs(200)
+                    raise DeploymentError(
+                        f"the scoring server of {record.name!r} stopped before it was ready: {ended}\n"
+                        f"Last log lines:\n{_tail(logs, 30)}\n"
+                        "Fix the entry script or environment, then call service.reload().",
+                        logs=logs,
+                    )
+            if now >= deadline:
+                raise DeploymentError(
+                    f"service {record.name!r} was not ready after {timeout_s:g}s. "
+                    f"Last log lines:\n{_tail(service._target_logs(30), 30)}"
+                )
+            time.sleep(0.05)
+
+
+def _tail(text: str, lines: int) -> str:
+    return "\n".join(text.rstrip("\n").splitlines()[-lines:])
