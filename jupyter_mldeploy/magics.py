@@ -2,7 +2,8 @@
 
 ``%%score_script`` writes and checks an entry script (and tries it, or reloads
 the service using it), ``%deploy_local`` deploys, ``%mldeploy`` runs the
-``mldeploy`` commands (models, register, services, logs, test, delete, package).
+``mldeploy`` commands (models, register, services, logs, test, delete, package) and returns what
+they show (a list of models or services, a model, an answer, a package).
 Bad arguments and every :class:`~jupyter_mldeploy.errors.MLDeployError` show as
 one ``UsageError`` line, never a traceback.
 """
@@ -201,9 +202,12 @@ class MLDeployMagics(Magics):
         help="the command's arguments, e.g. register PATH --name NAME",
     )
     @line_magic
-    def mldeploy(self, line: str) -> None:
+    def mldeploy(self, line: str) -> Any:
         """Registry and service commands: models | register PATH --name NAME [--tag k=v ...] | services |
         logs NAME | test NAME [JSON] | delete NAME | package --model ... --entry-script ...
+
+        Returns what it shows, for notebook code to use: the list of models or of services
+        (displayed as a table), the registered model, the answer of ``test``, the package.
         """
         from .cli import build_parser
 
@@ -217,15 +221,106 @@ class MLDeployMagics(Magics):
         out, err = io.StringIO(), io.StringIO()
         try:
             with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-                cli_args = build_parser().parse_args(argv)
+                parsed = build_parser().parse_args(argv)
         except SystemExit as exc:
             if exc.code == 0:  # -h/--help
                 print(out.getvalue().rstrip())
-                return
+                return None
             text = err.getvalue().strip()
             raise UsageError(text.splitlines()[-1] if text else f"bad arguments: {line}") from exc
         with _usage_errors():
-            cli_args.func(cli_args)
+            return _RUN[args.command](parsed)
+
+
+class _Listing(list):  # type: ignore[type-arg]
+    """Models or services, returned by ``%mldeploy``, that show as the CLI's table."""
+
+    def __init__(self, items: list[Any], table: Callable[[list[Any]], str]) -> None:
+        super().__init__(items)
+        self._table = table
+
+    def __repr__(self) -> str:
+        return self._table(list(self))
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        printer.text(repr(self))
+
+
+def _run_models(args: argparse.Namespace) -> _Listing:
+    from .api import Model
+    from .cli.models import models_table
+    from .registry.tags import parse_tag_filter
+
+    tags = parse_tag_filter(args.tag)
+    found = Model.list(name=args.name, tags=tags or None, latest=args.latest)
+    filtered = args.name is not None or bool(tags)
+    return _Listing(found, lambda models: models_table([m.record for m in models], filtered))
+
+
+def _run_register(args: argparse.Namespace) -> Any:
+    from .api import Model
+    from .registry.records import format_size
+    from .registry.tags import parse_pairs
+
+    model = Model.register(
+        args.path, args.name, tags=parse_pairs(args.tag, "--tag"), properties=parse_pairs(args.property, "--property"),
+        description=args.description, child_paths=args.child_path, model_framework=args.framework,
+        model_framework_version=args.framework_version,
+    )
+    print(f"registered {model.id} ({len(model.files)} file(s), {format_size(model.size)})")
+    return model
+
+
+def _run_services(args: argparse.Namespace) -> _Listing:
+    from .cli.deploy import services_table
+    from .deploy import Webservice
+
+    return _Listing(Webservice.list(), lambda services: services_table([s.to_dict() for s in services]))
+
+
+def _run_logs(args: argparse.Namespace) -> None:
+    from .deploy import Webservice
+
+    print(Webservice(args.name).get_logs(args.tail))
+
+
+def _run_test(args: argparse.Namespace) -> Any:
+    from .cli.deploy import request_body
+    from .deploy import Webservice
+
+    return Webservice(args.name).run(request_body(args.data))
+
+
+def _run_delete(args: argparse.Namespace) -> None:
+    from .deploy import Webservice
+
+    Webservice(args.name).delete(delete_image=args.delete_image)
+    print(f"deleted {args.name}")
+
+
+def _run_package(args: argparse.Namespace) -> Any:
+    from .cli.deploy import package_summary
+    from .deploy import package_from_files
+
+    pkg = package_from_files(
+        args.model, args.entry_script, source_dir=args.source_dir, env_file=args.env, image=args.image,
+        generate_dockerfile=bool(args.dockerfile_only),
+    )
+    pkg.wait_for_creation(show_output=not args.quiet)
+    print(package_summary(pkg, args.dockerfile_only))
+    return pkg
+
+
+#: %mldeploy COMMAND -> what it calls (the arguments are the mldeploy CLI's, parsed by its parser)
+_RUN: dict[str, Callable[[argparse.Namespace], Any]] = {
+    "models": _run_models,
+    "register": _run_register,
+    "services": _run_services,
+    "logs": _run_logs,
+    "test": _run_test,
+    "delete": _run_delete,
+    "package": _run_package,
+}
 
 
 def _show_panel(service: Any) -> bool:

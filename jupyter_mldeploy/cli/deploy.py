@@ -91,27 +91,27 @@ def _deploy(args: argparse.Namespace) -> int:
 
 
 def _package(args: argparse.Namespace) -> int:
-    from ..deploy import inference_config_from_files, models_from_specs
-    from ..deploy.package import package
+    from ..deploy import package_from_files
 
-    models = models_from_specs(args.model)
-    config = inference_config_from_files(args.entry_script, args.source_dir, args.env, "package-env")
-    name, label = None, None
-    if args.image:
-        name, sep, label = args.image.rpartition(":")
-        if not sep or "/" in label:
-            name, label = args.image, None
-    pkg = package(models, config, generate_dockerfile=bool(args.dockerfile_only), image_name=name, image_label=label)
+    pkg = package_from_files(
+        args.model, args.entry_script, source_dir=args.source_dir, env_file=args.env, image=args.image,
+        generate_dockerfile=bool(args.dockerfile_only),
+    )
     pkg.wait_for_creation(show_output=not args.quiet)
-    if args.dockerfile_only:
-        out = pkg.save(args.dockerfile_only)
-        pkg.delete()  # the staging copy; the saved folder is the package
-        print(f"dockerfile:  {out / 'Dockerfile'}")
-        print(f"build it:    docker build -t {pkg.location} {out}")
-    else:
-        print(f"image:       {pkg.location}")
-    print(f"run it:      docker run -p 127.0.0.1:6789:5001 {pkg.location}   # then POST http://127.0.0.1:6789/score")
+    print(package_summary(pkg, args.dockerfile_only))
     return 0
+
+
+def package_summary(pkg: Any, dockerfile_only: str | None) -> str:
+    """Save a Dockerfile-only package into ``dockerfile_only`` (if given), and say how to build and run it."""
+    if dockerfile_only:
+        out = pkg.save(dockerfile_only)
+        pkg.delete()  # the staging copy; the saved folder is the package
+        lines = [f"dockerfile:  {out / 'Dockerfile'}", f"build it:    docker build -t {pkg.location} {out}"]
+    else:
+        lines = [f"image:       {pkg.location}"]
+    lines.append(f"run it:      docker run -p 127.0.0.1:6789:5001 {pkg.location}   # then POST http://127.0.0.1:6789/score")
+    return "\n".join(lines)
 
 
 def _services(args: argparse.Namespace) -> int:
@@ -121,14 +121,19 @@ def _services(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(services, indent=2))
         return 0
-    if not services:
-        print("no services; deploy one with 'mldeploy deploy NAME --model ... --entry-script score.py'")
-        return 0
-    print(f"{'NAME':<24} {'TARGET':<8} {'STATE':<13} {'SCORING URI':<36} MODELS")
-    for s in services:
-        print(f"{s['name']:<24} {s['compute_type']:<8} {s['state']:<13} {s['scoring_uri'] or '-':<36} "
-              f"{', '.join(s['models'])}")
+    print(services_table(services))
     return 0
+
+
+def services_table(services: list[dict[str, Any]]) -> str:
+    """Services (their ``to_dict()``) as the table ``mldeploy services`` prints (``%mldeploy services`` too)."""
+    if not services:
+        return "no services; deploy one with 'mldeploy deploy NAME --model ... --entry-script score.py'"
+    lines = [f"{'NAME':<24} {'TARGET':<8} {'STATE':<13} {'SCORING URI':<36} MODELS"]
+    for s in services:
+        lines.append(f"{s['name']:<24} {s['compute_type']:<8} {s['state']:<13} {s['scoring_uri'] or '-':<36} "
+                     f"{', '.join(s['models'])}")
+    return "\n".join(lines)
 
 
 def _logs(args: argparse.Namespace) -> int:
@@ -146,18 +151,21 @@ def _logs(args: argparse.Namespace) -> int:
 def _score(args: argparse.Namespace) -> int:
     from ..deploy.service import Webservice
 
-    if args.data == "-":
-        data: str = sys.stdin.read()
-    elif args.data.startswith("@"):
-        path = Path(args.data[1:])
-        if not path.is_file():
-            raise InvalidArgumentError(f"cannot read {str(path)!r}: give @FILE with an existing file.")
-        data = path.read_text(encoding="utf-8")
-    else:
-        data = args.data
-    answer = Webservice(args.name).run(data)
+    answer = Webservice(args.name).run(request_body(args.data))
     print(answer if isinstance(answer, str) else json.dumps(answer, indent=2))
     return 0
+
+
+def request_body(data: str) -> str:
+    """The request body the ``score`` argument names: JSON text, ``@FILE``, or ``-`` for standard input."""
+    if data == "-":
+        return sys.stdin.read()
+    if data.startswith("@"):
+        path = Path(data[1:])
+        if not path.is_file():
+            raise InvalidArgumentError(f"cannot read {str(path)!r}: give @FILE with an existing file.")
+        return path.read_text(encoding="utf-8")
+    return data
 
 
 def _delete(args: argparse.Namespace) -> int:

@@ -21,6 +21,7 @@ import sys
 from typing import Any
 
 from ..errors import InvalidArgumentError, RegistryError
+from ..registry.tags import parse_pairs, parse_tag_filter
 
 
 def add_parser(subparsers: Any) -> None:
@@ -121,8 +122,8 @@ def _register(args: argparse.Namespace) -> int:
     record = _registry().register(
         args.path,
         args.name,
-        tags=_pairs(args.tag, "--tag"),
-        properties=_pairs(args.property, "--property"),
+        tags=parse_pairs(args.tag, "--tag"),
+        properties=parse_pairs(args.property, "--property"),
         description=args.description,
         child_paths=args.child_path,
         model_framework=args.framework,
@@ -138,17 +139,19 @@ def _register(args: argparse.Namespace) -> int:
 
 
 def _list(args: argparse.Namespace) -> int:
-    tags: list[list[str]] = []
-    for item in args.tag:
-        key, sep, value = item.partition("=")
-        tags.append([key, value] if sep else [key])
+    tags = parse_tag_filter(args.tag)
     records = _registry().list(name=args.name, tags=tags or None, latest=args.latest)
     if args.json:
         _print_json([r.to_dict() for r in records])
         return 0
+    print(models_table(records, filtered=args.name is not None or bool(tags)))
+    return 0
+
+
+def models_table(records: list[Any], filtered: bool = False) -> str:
+    """Model versions as the table ``mldeploy models list`` prints (``%mldeploy models`` shows it too)."""
     if not records:
-        print("no models registered" if args.name is None and not tags else "no matching models")
-        return 0
+        return "no matching models" if filtered else "no models registered"
     from ..registry.records import format_size
 
     rows = [
@@ -162,8 +165,7 @@ def _list(args: argparse.Namespace) -> int:
         ]
         for r in records
     ]
-    _print_table(["NAME", "VERSION", "FILES", "SIZE", "CREATED (UTC)", "TAGS"], rows)
-    return 0
+    return table(["NAME", "VERSION", "FILES", "SIZE", "CREATED (UTC)", "TAGS"], rows)
 
 
 def _show(args: argparse.Namespace) -> int:
@@ -262,26 +264,20 @@ def _parse_ref(ref: str, need_version: bool) -> tuple[str, int | None]:
     return name, int(version)
 
 
-def _pairs(items: list[str], flag: str) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise InvalidArgumentError(
-                f"bad {flag} {item!r}: write KEY=VALUE, e.g. {flag} stage=dev."
-            )
-        out[key] = value
-    return out
-
-
 def _print_json(value: Any) -> None:
     json.dump(value, sys.stdout, indent=2)
     sys.stdout.write("\n")
 
 
-def _print_table(headers: list[str], rows: list[list[str]]) -> None:
+def table(headers: list[str], rows: list[list[str]]) -> str:
+    """Rows under headers, in columns as wide as their widest cell."""
     widths = [
         max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)
     ]
-    for line in [headers, *rows]:
-        print("  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip())
+    return "\n".join(
+        "  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip() for line in [headers, *rows]
+    )
+
+
+def _print_table(headers: list[str], rows: list[list[str]]) -> None:
+    print(table(headers, rows))

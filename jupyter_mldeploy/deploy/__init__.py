@@ -22,6 +22,7 @@ from ..registry.model import Model
 from . import records as _state
 from .config import DeploymentConfiguration
 from .docker import LocalWebservice
+from .package import ModelPackage, package
 from .process import ProcessWebservice
 from .service import Webservice, WebserviceState
 from .targets import TargetChoice, choose_target, target_of
@@ -38,6 +39,8 @@ __all__ = [
     "deploy_from_files",
     "inference_config_from_files",
     "models_from_specs",
+    "package",
+    "package_from_files",
     "services_using",
 ]
 
@@ -108,6 +111,30 @@ def deploy_from_files(
     choice = choose_target(target)
     deployment_config = choice.target.deploy_configuration(port=port, auth_enabled=auth_enabled)
     return _deploy(name, chosen_models, config, deployment_config, overwrite, choice.note)
+
+
+def package_from_files(
+    models: Sequence[Any],
+    entry_script: str,
+    *,
+    source_dir: str | None = None,
+    env_file: str | None = None,
+    image: str | None = None,
+    generate_dockerfile: bool = False,
+) -> ModelPackage:
+    """Package from names and paths, as the faces take them (``mldeploy package``, ``%mldeploy package``).
+
+    ``image`` is ``NAME:TAG`` or ``NAME`` (default: ``mldeploy/package-<first model>`` and a random
+    tag). Returns at once, like :func:`package`; call ``wait_for_creation()``.
+    """
+    chosen_models = models_from_specs(models)
+    config = inference_config_from_files(entry_script, source_dir, env_file, "package-env")
+    name, label = None, None
+    if image:
+        name, sep, label = image.rpartition(":")
+        if not sep or "/" in label:
+            name, label = image, None
+    return package(chosen_models, config, generate_dockerfile=generate_dockerfile, image_name=name, image_label=label)
 
 
 def _deploy(

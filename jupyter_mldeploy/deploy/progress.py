@@ -1,4 +1,4 @@
-"""Deployment progress: named phases with timings, and the output lines of each.
+"""Deployment progress: named phases with timings, the output lines of each, and how far along they say it is.
 
 A :class:`DeploymentProgress` is filled by the deployment's worker thread and
 read by ``wait_for_deployment(show_output=True)``, the CLI and the notebook
@@ -8,6 +8,7 @@ subscribe a listener; both are thread-safe.
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -17,6 +18,15 @@ from typing import Any, TextIO
 
 #: The phases of a deployment, in order.
 PHASES: tuple[str, ...] = ("resolve", "environment", "build", "start", "init", "ready")
+
+_STEP = re.compile(r"^\s*Step (\d+)/(\d+) ?:")
+#: uv's output lines while it makes an environment, and how far along each says it is.
+_UV_MARKS: tuple[tuple[re.Pattern[str], float], ...] = (
+    (re.compile(r"^\s*(Using (C?Python|Python)|Creating virtual environment)"), 0.1),
+    (re.compile(r"^\s*Resolved \d+ packages?"), 0.4),
+    (re.compile(r"^\s*(Prepared|Downloaded|Built) "), 0.7),
+    (re.compile(r"^\s*(Installed|Audited|Uninstalled) \d+ packages?"), 0.95),
+)
 
 
 @dataclass
@@ -157,3 +167,36 @@ class Printer:
         elif event.kind == "line":
             self.stream.write(f"    {event.text}\n")
         self.stream.flush()
+
+
+# --- how far along the output says a phase is (the panels' progress bar, the CLI) ------------
+
+
+def line_fraction(phase: str, line: str) -> float | None:
+    """How far into ``phase`` an output line says the work is (``None``: this line does not say).
+
+    Examples
+    --------
+    >>> line_fraction("build", "Step 3/12 : COPY src/ /var/azureml-app/src/")
+    0.25
+    >>> line_fraction("environment", "Resolved 7 packages in 12ms")
+    0.4
+    """
+    if phase == "build":
+        step = _STEP.match(line)
+        if step:
+            done, total = int(step.group(1)), int(step.group(2))
+            return min(done / total, 1.0) if total else None
+        return None
+    if phase == "environment":
+        for pattern, fraction in _UV_MARKS:
+            if pattern.match(line):
+                return fraction
+    return None
+
+
+def overall_fraction(phase: str, within: float) -> float:
+    """The bar's value: phases done out of ``PHASES`` plus the fraction of the running one."""
+    if phase not in PHASES:
+        return 0.0
+    return min((PHASES.index(phase) + max(0.0, min(within, 1.0))) / len(PHASES), 1.0)

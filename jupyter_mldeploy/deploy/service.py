@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from ..client.client import ScoringClient
+from ..client.history import RequestHistory
 from ..errors import (
     DeploymentError,
     DeploymentTimeoutError,
@@ -207,6 +208,11 @@ class Webservice:
     def entry_script_path(self) -> Path:
         """The entry script the service runs, on this machine (in its source folder)."""
         return self._record.entry_script_path
+
+    @property
+    def request_history(self) -> RequestHistory:
+        """Requests sent to this service from the test-request panels (kept in its folder)."""
+        return RequestHistory(self._record.folder / "requests.jsonl")
 
     @property
     def models(self) -> builtins.list[str]:

@@ -229,3 +229,41 @@ def install(writer: LogWriter) -> tuple[TextIO, TextIO]:
         lg.setLevel(logging.WARNING)
     logging.getLogger("uvicorn.access").disabled = True
     return original
+
+
+def last_traceback(logs: str) -> str:
+    """The last Python traceback in a server log, without the log's time/source prefixes.
+
+    The log lines are the ones :class:`ServerLog` writes; deployments and panels use this
+    to show an ``init()`` failure by itself.
+
+    Examples
+    --------
+    >>> log = ("t1 server ERROR worker 1:   Traceback (most recent call last):\\n"
+    ...        "t2 server ERROR worker 1:     File \\"score.py\\", line 5, in init\\n"
+    ...        "t3 server ERROR worker 1:   ValueError: no weights\\n")
+    >>> print(last_traceback(log))
+    Traceback (most recent call last):
+      File "score.py", line 5, in init
+    ValueError: no weights
+    """
+    lines = logs.splitlines()
+    starts = [i for i, line in enumerate(lines) if "Traceback (most recent call last):" in line]
+    if not starts:
+        return ""
+    first = lines[starts[-1]]
+    column = first.index("Traceback (most recent call last):")
+    head = first[:column]
+    tag = head.split(" ", 1)[1] if " " in head.strip() else head  # drop the line's timestamp
+    out = ["Traceback (most recent call last):"]
+    for line in lines[starts[-1] + 1 :]:
+        at = line.find(tag) if tag else 0
+        if at < 0:
+            break
+        rest = line[at + len(tag) :]
+        if not rest.strip():
+            break
+        out.append(rest)
+        if not rest.startswith(" "):
+            break  # the exception line ends the traceback
+    return "\n".join(out)

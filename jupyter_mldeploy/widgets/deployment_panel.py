@@ -15,7 +15,6 @@ service deleted or the package finished.
 from __future__ import annotations
 
 import json
-import re
 import threading
 import time
 import traceback
@@ -24,20 +23,13 @@ from typing import Any
 
 import ipywidgets as widgets
 
-from ..deploy.progress import PHASES, DeploymentProgress, Event
+from ..deploy.progress import DeploymentProgress, Event, line_fraction, overall_fraction
 from ..errors import DeploymentError, MLDeployError, ServiceNotFoundError
+from ..scoring.logs import last_traceback
 from ._base import STATE_COLOURS, Panel, badge, esc, human_seconds, set_value, show
 
-__all__ = ["DeploymentPanel", "PackagePanel", "init_traceback", "line_fraction"]
+__all__ = ["DeploymentPanel", "PackagePanel"]
 
-_STEP = re.compile(r"^\s*Step (\d+)/(\d+) ?:")
-#: uv's output lines while it makes an environment, and how far along each says it is.
-_UV_MARKS: tuple[tuple[re.Pattern[str], float], ...] = (
-    (re.compile(r"^\s*(Using (C?Python|Python)|Creating virtual environment)"), 0.1),
-    (re.compile(r"^\s*Resolved \d+ packages?"), 0.4),
-    (re.compile(r"^\s*(Prepared|Downloaded|Built) "), 0.7),
-    (re.compile(r"^\s*(Installed|Audited|Uninstalled) \d+ packages?"), 0.95),
-)
 _LOG_BOX = (
     "max-height:18em;overflow:auto;display:flex;flex-direction:column-reverse;"
     "background:#f6f8fa;border:1px solid #d0d7de;border-radius:4px;padding:4px 6px"
@@ -51,71 +43,6 @@ FAILED_PROBE_S = 10.0
 MAX_RETRY_S = 15.0
 #: Seconds the swagger.json button waits for the server.
 SWAGGER_TIMEOUT_S = 5.0
-
-
-def line_fraction(phase: str, line: str) -> float | None:
-    """How far into ``phase`` an output line says the work is (``None``: this line does not say).
-
-    Examples
-    --------
-    >>> line_fraction("build", "Step 3/12 : COPY src/ /var/azureml-app/src/")
-    0.25
-    >>> line_fraction("environment", "Resolved 7 packages in 12ms")
-    0.4
-    """
-    if phase == "build":
-        step = _STEP.match(line)
-        if step:
-            done, total = int(step.group(1)), int(step.group(2))
-            return min(done / total, 1.0) if total else None
-        return None
-    if phase == "environment":
-        for pattern, fraction in _UV_MARKS:
-            if pattern.match(line):
-                return fraction
-    return None
-
-
-def overall_fraction(phase: str, within: float) -> float:
-    """The bar's value: phases done out of ``PHASES`` plus the fraction of the running one."""
-    if phase not in PHASES:
-        return 0.0
-    return min((PHASES.index(phase) + max(0.0, min(within, 1.0))) / len(PHASES), 1.0)
-
-
-def init_traceback(logs: str) -> str:
-    """The last Python traceback in a server log, without the log's time/source prefixes.
-
-    Examples
-    --------
-    >>> log = ("t1 server ERROR worker 1:   Traceback (most recent call last):\\n"
-    ...        "t2 server ERROR worker 1:     File \\"score.py\\", line 5, in init\\n"
-    ...        "t3 server ERROR worker 1:   ValueError: no weights\\n")
-    >>> print(init_traceback(log))
-    Traceback (most recent call last):
-      File "score.py", line 5, in init
-    ValueError: no weights
-    """
-    lines = logs.splitlines()
-    starts = [i for i, line in enumerate(lines) if "Traceback (most recent call last):" in line]
-    if not starts:
-        return ""
-    first = lines[starts[-1]]
-    column = first.index("Traceback (most recent call last):")
-    head = first[:column]
-    tag = head.split(" ", 1)[1] if " " in head.strip() else head  # drop the line's timestamp
-    out = ["Traceback (most recent call last):"]
-    for line in lines[starts[-1] + 1 :]:
-        at = line.find(tag) if tag else 0
-        if at < 0:
-            break
-        rest = line[at + len(tag) :]
-        if not rest.strip():
-            break
-        out.append(rest)
-        if not rest.startswith(" "):
-            break  # the exception line ends the traceback
-    return "\n".join(out)
 
 
 def _phase_rows(phases: list[dict[str, Any]], running_ok: bool = True) -> str:
@@ -568,7 +495,7 @@ class DeploymentPanel(Panel):
         else:
             message = (self.service.error or "the service failed; see its log").splitlines()[0]
             logs = ""
-        trace = init_traceback(logs) or init_traceback(self.service.get_logs(200))
+        trace = last_traceback(logs) or last_traceback(self.service.get_logs(200))
         label = "Unhealthy" if unhealthy and error is None else "Failed"
         if trace:
             hint = "Fix the entry script, then press Reload (no rebuild needed)."

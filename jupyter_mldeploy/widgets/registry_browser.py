@@ -22,10 +22,11 @@ from .._names import validate_name
 from ..api import Model
 from ..errors import EntryScriptError, InvalidArgumentError, ModelNotFoundError
 from ..registry import Registry
+from ..registry.tags import parse_tag_filter
 from ._base import Panel, esc, human_bytes, show
 from ._display import panel_for
 
-__all__ = ["DeployForm", "RegistryBrowser", "parse_tag_filter"]
+__all__ = ["DeployForm", "RegistryBrowser"]
 
 #: Files listed in a version's details before "... and N more".
 MAX_FILES_SHOWN = 200
@@ -38,34 +39,6 @@ _EMPTY_NOTE = (
 )
 _TABLE = 'style="border-collapse:collapse;margin:2px 0 6px 0;font-size:90%"'
 _CELL = 'style="padding:1px 10px 1px 0;text-align:left;vertical-align:top"'
-
-
-def parse_tag_filter(text: str) -> list[list[str]]:
-    """Turn ``"stage=prod, team"`` into ``[["stage", "prod"], ["team"]]`` (the ``Model.list(tags=...)`` form).
-
-    Terms are separated by commas; a term is a key (the tag must exist) or ``key=value``
-    (the tag must have that value).
-
-    Examples
-    --------
-    >>> parse_tag_filter("stage=prod, team")
-    [['stage', 'prod'], ['team']]
-    >>> parse_tag_filter("")
-    []
-    """
-    wanted: list[list[str]] = []
-    for term in text.split(","):
-        term = term.strip()
-        if not term:
-            continue
-        key, sep, value = term.partition("=")
-        key = key.strip()
-        if not key:
-            raise InvalidArgumentError(
-                f"tag filter {term!r} has no key: write key or key=value, e.g. stage or stage=prod."
-            )
-        wanted.append([key, value.strip()] if sep else [key])
-    return wanted
 
 
 def _plural(count: int, word: str) -> str:

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import collections
 import concurrent.futures
 import json
 import math
@@ -34,6 +33,7 @@ from typing import Any
 import ipywidgets as widgets
 
 from ..client.client import Response, ScoringClient
+from ..client.history import HistoryEntry, RequestHistory
 from ..client.loadtest import (
     LoadTestResult,
     check_headers,
@@ -45,10 +45,8 @@ from ..client.loadtest import (
 from ..errors import InvalidArgumentError, ScoringRequestError
 from ._base import Panel, badge, esc, human_bytes, human_seconds, show
 
-__all__ = ["HISTORY_SIZE", "HistoryEntry", "TestRequestPanel", "clear_history", "hex_dump"]
+__all__ = ["TestRequestPanel", "hex_dump"]
 
-#: How many requests the History tab keeps per service.
-HISTORY_SIZE = 50
 #: Longest body text shown (characters); longer bodies are cut with their size shown.
 MAX_SHOWN = 20_000
 _WIDE = {"description_width": "initial"}
@@ -67,56 +65,10 @@ _STYLE = (
 )
 
 
-@dataclass(frozen=True)
-class HistoryEntry:
-    """One request sent from a panel, and what came back (``status`` 0: no answer)."""
-
-    when: str
-    method: str
-    content_type: str
-    encoding: str
-    headers_text: str
-    body_text: str
-    status: int = 0
-    latency_ms: float = 0.0
-    size: int = 0
-
-    def label(self) -> str:
-        """One line for the History list: time, method, status, latency, first bytes of the body."""
-        status = str(self.status) if self.status else "no answer"
-        preview = " ".join(self.body_text.split())
-        preview = preview if len(preview) <= 60 else preview[:57] + "..."
-        return f"{self.when}  {self.method:<4} {status:>9}  {self.latency_ms:8.1f} ms  {preview}"
-
-
-#: Requests sent from panels in this kernel, per service (name or URL), newest last.
-_HISTORY: dict[str, collections.deque[HistoryEntry]] = {}
-_HISTORY_LOCK = threading.Lock()
-
-
-def _history(key: str) -> collections.deque[HistoryEntry]:
-    with _HISTORY_LOCK:
-        return _HISTORY.setdefault(key, collections.deque(maxlen=HISTORY_SIZE))
-
-
-def clear_history(service: Any = None) -> None:
-    """Forget the requests panels sent to ``service`` (a Webservice, its name or URL), or to all services.
-
-    Examples
-    --------
-    >>> clear_history()
-    """
-    with _HISTORY_LOCK:
-        if service is None:
-            _HISTORY.clear()
-        else:
-            _HISTORY.pop(_history_key(service), None)
-
-
-def _history_key(service: Any) -> str:
-    if isinstance(service, str) and "://" not in service:
-        return service
-    return str(getattr(service, "name", None) or resolve_target(service)[0])
+def _history_of(service: Any) -> RequestHistory:
+    """A deployed service's own history, or the history of a server's URL."""
+    history = getattr(service, "request_history", None)
+    return history if isinstance(history, RequestHistory) else RequestHistory.for_url(resolve_target(service)[0])
 
 
 def hex_dump(data: bytes, limit: int = 64) -> str:
@@ -249,7 +201,7 @@ class TestRequestPanel(Panel):
         self.add_class("mldeploy-test-request-panel")
         self.service = service
         self.timeout = float(timeout)
-        self._key = _history_key(service)
+        self.history = _history_of(service)
         self._executor = concurrent.futures.ThreadPoolExecutor(
             1, thread_name_prefix="mldeploy-send"
         )
@@ -408,7 +360,7 @@ class TestRequestPanel(Panel):
 
     def _show_title(self) -> None:
         name = getattr(self.service, "name", None)
-        uri = getattr(self.service, "scoring_uri", None) or f"{self._key}/score"
+        uri = getattr(self.service, "scoring_uri", None) or f"{resolve_target(self.service)[0]}/score"
         label = f"{esc(name)} · " if name else ""
         self.title.value = f"<b>Test requests</b> · {label}<code>{esc(uri)}</code>"
 
@@ -418,7 +370,7 @@ class TestRequestPanel(Panel):
         if sample is not None:
             self._set_editor_value(sample)
             return
-        history = _history(self._key)
+        history = self.history.entries()
         if history:  # the last request wins: re-running the cell keeps an edited body
             self._load_entry(history[-1])
             return
@@ -660,17 +612,17 @@ class TestRequestPanel(Panel):
     # --- history -------------------------------------------------------------------------
 
     def _remember(self, entry: HistoryEntry) -> None:
-        _history(self._key).append(entry)
+        self.history.append(entry)
         self._refresh_history()
 
     def _refresh_history(self) -> None:
-        self._shown = list(reversed(_history(self._key)))
+        self._shown = list(reversed(self.history.entries()))
         self.history_list.options = [(e.label(), i) for i, e in enumerate(self._shown)]
         self.history_list.value = 0 if self._shown else None
         count = len(self._shown)
         self.history_note.value = (
-            f"{count} request{'s' if count != 1 else ''} sent to this service from this kernel "
-            f"(newest first, last {HISTORY_SIZE} kept)."
+            f"{count} request{'s' if count != 1 else ''} sent to this service from its panels "
+            f"(newest first, last {self.history.size} kept)."
             if count
             else "No requests sent yet."
         )

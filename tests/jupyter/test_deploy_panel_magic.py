@@ -185,10 +185,13 @@ def test_deploy_local_docker_target_in_a_kernel(
     mldeploy_home: Path,
 ) -> None:
     monkeypatch.setenv("MLDEPLOY_BASE_IMAGE", base_image)
-    (tmp_path / "score.py").write_text(SCALE_SCRIPT)
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "score.py").write_text(SCALE_SCRIPT)  # a script in a subfolder, as notebooks keep them
     displays = Displays(kernel_shell, monkeypatch)
     try:
-        service = kernel_shell.run_line_magic("deploy_local", "dockmagic --model k --target docker")
+        service = kernel_shell.run_line_magic(
+            "deploy_local", "dockmagic --model k --entry-script src/score.py --target docker"
+        )
         assert service.compute_type == "docker" and service.state == "Healthy"
         (panel,) = displays.panels()
         assert panel.service is service
@@ -200,6 +203,14 @@ def test_deploy_local_docker_target_in_a_kernel(
         )  # Step N/M moved the bar
         assert re.search(r"✓\s+build\s+", visible_text(panel))
         assert service.run({"data": [1]}) == [3.0]
+
+        # re-running the %%score_script cell of that same relative path reloads the container (no rebuild)
+        doubled = SCALE_SCRIPT.replace("x * k", "x * k * 2")
+        result = kernel_shell.run_cell(f"%%score_script src/score.py\n{doubled}")
+        assert result.success, result.error_in_exec
+        assert service.run({"data": [1]}) == [6.0]
+        phases = {p["name"]: p for p in Webservice("dockmagic").phases}  # what the reload did
+        assert phases["resolve"]["detail"].endswith("source file(s) re-read") and "build" not in phases
     finally:
         _close(displays.panels())
         label = f"mldeploy.home={mldeploy_home.resolve()}"

@@ -5,7 +5,6 @@ Deployments use the process target (real scoring servers on 127.0.0.1 ephemeral 
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 import textwrap
@@ -16,6 +15,7 @@ from IPython.core.error import UsageError
 from scale_script import SCALE_SCRIPT
 
 from jupyter_mldeploy import Model
+from jupyter_mldeploy.client.check import check_entry_script, try_entry_script
 from jupyter_mldeploy.errors import (
     EntryScriptError,
     EntryScriptLoadError,
@@ -23,7 +23,6 @@ from jupyter_mldeploy.errors import (
     InvalidArgumentError,
     ModelNotFoundError,
 )
-from jupyter_mldeploy.client.check import check_entry_script, try_entry_script
 
 NO_RUN = "def init():\n    pass\n"
 SYNTAX = "import json\n\ndef run(raw_data:\n    return 1\n"
@@ -226,10 +225,11 @@ def test_deploy_local_then_edit_reloads_the_service(
         shell.run_cell_magic("score_script", "other.py --service scale", SCALE_SCRIPT)  # type: ignore[attr-defined]
 
     # %mldeploy services / test / logs / delete
-    shell.run_line_magic("mldeploy", "services")  # type: ignore[attr-defined]
-    assert "scale" in capsys.readouterr().out
-    shell.run_line_magic("mldeploy", "test scale '{\"data\": [1]}'")  # type: ignore[attr-defined]
-    assert json.loads(capsys.readouterr().out) == [6.0]
+    services = shell.run_line_magic("mldeploy", "services")  # type: ignore[attr-defined]
+    assert [s.name for s in services] == ["scale"] and services[0].run({"data": [1]}) == [6.0]
+    assert "scale" in repr(services) and "Healthy" in repr(services)  # shown as the CLI's table
+    answer = shell.run_line_magic("mldeploy", "test scale '{\"data\": [1]}'")  # type: ignore[attr-defined]
+    assert answer == [6.0]
     shell.run_line_magic("mldeploy", "logs scale --tail 50")  # type: ignore[attr-defined]
     assert "init loaded k = 3.0" in capsys.readouterr().out
     shell.run_line_magic("mldeploy", "delete scale")  # type: ignore[attr-defined]
@@ -266,10 +266,10 @@ def test_mldeploy_register_and_models(
     shell: object, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     (tmp_path / "w.bin").write_bytes(b"weights")
-    shell.run_line_magic("mldeploy", "register w.bin --name ridge --tag stage=dev")  # type: ignore[attr-defined]
-    assert "registered ridge:1" in capsys.readouterr().out
-    shell.run_line_magic("mldeploy", "models")  # type: ignore[attr-defined]
-    assert "ridge" in capsys.readouterr().out
+    model = shell.run_line_magic("mldeploy", "register w.bin --name ridge --tag stage=dev")  # type: ignore[attr-defined]
+    assert "registered ridge:1" in capsys.readouterr().out and model.id == "ridge:1"
+    models = shell.run_line_magic("mldeploy", "models")  # type: ignore[attr-defined]
+    assert [m.id for m in models] == ["ridge:1"] and "ridge" in repr(models)
     assert Model.get("ridge").tags == {"stage": "dev"}  # the same registry as the API
 
     with pytest.raises(UsageError, match="invalid choice: 'frobnicate'"):
@@ -284,11 +284,11 @@ def test_mldeploy_package_writes_a_dockerfile(
     shell: object, tmp_path: Path, k_model: Model, capsys: pytest.CaptureFixture[str]
 ) -> None:
     (tmp_path / "score.py").write_text(SCALE_SCRIPT)
-    shell.run_line_magic(  # type: ignore[attr-defined]
+    pkg = shell.run_line_magic(  # type: ignore[attr-defined]
         "mldeploy",
         f"package --model k --entry-script score.py --dockerfile-only {tmp_path / 'pkg'} --quiet",
     )
-    assert "dockerfile:" in capsys.readouterr().out
+    assert "dockerfile:" in capsys.readouterr().out and pkg.generate_dockerfile
     assert (tmp_path / "pkg" / "Dockerfile").is_file()
 
 

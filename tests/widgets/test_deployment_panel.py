@@ -30,7 +30,8 @@ from jupyter_mldeploy.errors import ServiceNotFoundError
 from jupyter_mldeploy.widgets import DeploymentPanel, PackagePanel
 from jupyter_mldeploy.widgets._base import visible_text
 from jupyter_mldeploy.widgets._display import WIDGET_VIEW
-from jupyter_mldeploy.widgets.deployment_panel import init_traceback, line_fraction
+from jupyter_mldeploy.deploy.progress import line_fraction
+from jupyter_mldeploy.scoring.logs import last_traceback
 
 SCRIPT = textwrap.dedent(
     """
@@ -126,11 +127,11 @@ def test_traceback_is_taken_out_of_the_server_log() -> None:
         "2026-01-01T00:00:00.006Z server ERROR worker 1:   \n"
         "2026-01-01T00:00:00.007Z server INFO something else\n"
     )
-    assert init_traceback(log) == (
+    assert last_traceback(log) == (
         'Traceback (most recent call last):\n  File "/app/score.py", line 5, in init\n'
         "    raise ValueError('x')\nValueError: x"
     )
-    assert init_traceback("no trace here\n") == ""
+    assert last_traceback("no trace here\n") == ""
 
 
 # --- DeploymentPanel on the process target ------------------------------------------------------

@@ -24,7 +24,7 @@ from jupyter_mldeploy import Model, Webservice
 from jupyter_mldeploy.errors import ModelNotFoundError
 from jupyter_mldeploy.widgets import RegistryBrowser
 from jupyter_mldeploy.widgets._base import visible_text
-from jupyter_mldeploy.widgets.registry_browser import parse_tag_filter
+from jupyter_mldeploy.registry.tags import parse_tag_filter
 
 
 @pytest.fixture

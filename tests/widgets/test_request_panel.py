@@ -16,7 +16,8 @@ from jupyter_mldeploy.deploy import deploy
 from jupyter_mldeploy.deploy.process import ProcessWebservice
 from jupyter_mldeploy.widgets import TestRequestPanel
 from jupyter_mldeploy.widgets._base import human_seconds, visible_text
-from jupyter_mldeploy.widgets.request_panel import HISTORY_SIZE, clear_history, hex_dump
+from jupyter_mldeploy.client.history import HISTORY_SIZE
+from jupyter_mldeploy.widgets.request_panel import hex_dump
 
 #: k = 3 from the k model; a schema (so swagger has an example); 500 for negative numbers;
 #: sleeps x seconds for a single number 0 < x < 1 (to keep a load test busy).
@@ -61,10 +62,8 @@ RAW = textwrap.dedent(
 
 @pytest.fixture(autouse=True)
 def _no_leaks(no_leaked_services: None) -> Iterator[None]:
-    """Every test here deploys: delete what it leaves (see tests/conftest.py); forget the kernel's history."""
-    clear_history()
+    """Every test here deploys: delete what it leaves (see tests/conftest.py); histories live in MLDEPLOY_HOME."""
     yield
-    clear_history()
 
 
 @pytest.fixture
