@@ -12,6 +12,18 @@ Subclasses also derive from the closest built-in exception where that helps
 existing code (``ValueError`` for bad arguments, ``LookupError`` for things
 that are not found, ``FileNotFoundError`` for missing paths, ``TimeoutError``
 for timeouts).
+
+The errors are grouped by area, each group with one base to catch::
+
+    InvalidArgumentError    bad values and names (InvalidNameError, PathEscapeError, EnvironmentSpecError, ...)
+    NotFoundError           ModelNotFoundError, EnvironmentNotFoundError, ServiceNotFoundError
+    RegistryError           the registry's storage (IntegrityError; the model/environment lookups above)
+    EnvironmentBuildError   virtualenv builds and wheel downloads (WheelDownloadError)
+    EntryScriptError        loading an entry script and its init() (EntryScriptLoadError, InitError)
+    ScoringServerError      a server that did not start or answered an error (ServerStartError, ScoringRequestError)
+    DeploymentError         deployments and packages (ServiceNotFoundError, ServiceExistsError, PortInUseError,
+                            DeploymentTimeoutError, DockerError: DockerUnavailableError, BaseImageMissingError,
+                            ImageBuildError)
 """
 
 from __future__ import annotations
@@ -21,6 +33,7 @@ __all__ = [
     "CondaOnlyPackageError",
     "DeploymentError",
     "DeploymentTimeoutError",
+    "DockerError",
     "DockerUnavailableError",
     "EntryScriptError",
     "EntryScriptLoadError",
@@ -68,24 +81,23 @@ class InvalidNameError(InvalidArgumentError):
 # --- registry ------------------------------------------------------------------------
 
 
+class NotFoundError(MLDeployError, LookupError):
+    """Something asked for by name (and version) does not exist: a model, an environment, a service.
+
+    Catch this to handle every "not found" alike; each subclass also belongs to its area's group.
+    """
+
+
 class RegistryError(MLDeployError):
     """The registry (``MLDEPLOY_HOME``) cannot be read or written."""
 
 
-class NotFoundError(RegistryError, LookupError):
-    """Something asked for by name (and version) does not exist."""
-
-
-class ModelNotFoundError(NotFoundError):
+class ModelNotFoundError(NotFoundError, RegistryError):
     """No model with that name, or no such version of it."""
 
 
-class EnvironmentNotFoundError(NotFoundError):
+class EnvironmentNotFoundError(NotFoundError, RegistryError):
     """No registered environment with that name, or no such version of it."""
-
-
-class ServiceNotFoundError(NotFoundError):
-    """No deployed web service with that name."""
 
 
 class ModelPathError(MLDeployError, FileNotFoundError):
@@ -186,6 +198,10 @@ class DeploymentError(MLDeployError):
         self.logs = logs
 
 
+class ServiceNotFoundError(NotFoundError, DeploymentError):
+    """No deployed web service with that name."""
+
+
 class ServiceExistsError(DeploymentError):
     """A service with that name exists already; pass ``overwrite=True`` to replace it."""
 
@@ -194,15 +210,19 @@ class PortInUseError(DeploymentError):
     """The requested port is taken; the message names who holds it when it is one of ours."""
 
 
-class DockerUnavailableError(DeploymentError):
+class DockerError(DeploymentError):
+    """The Docker engine could not do what a deployment or package needed (the group of the three below)."""
+
+
+class DockerUnavailableError(DockerError):
     """No Docker engine answers; the message says how to start one."""
 
 
-class BaseImageMissingError(DeploymentError):
+class BaseImageMissingError(DockerError):
     """The configured base image is not present and cannot be pulled (names ``MLDEPLOY_BASE_IMAGE``)."""
 
 
-class ImageBuildError(DeploymentError):
+class ImageBuildError(DockerError):
     """A Docker image build failed; the message has the failing step and its output."""
 
 

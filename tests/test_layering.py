@@ -24,7 +24,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "jupyter_mldeploy"
 #: (layer name, module prefixes), lowest first. A module belongs to the layer of its
 #: longest matching prefix.
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("base", ("errors", "_version", "_config", "_names", "_net", "_sqlite", "display")),
+    ("base", ("errors", "_version", "_config", "_names", "_net", "_sqlite", "display", "source_copy")),
     ("runtime", ("scoring",)),
     ("runtime wheel", ("_runtime",)),
     ("registry", ("registry",)),

@@ -81,9 +81,10 @@ def deploy(
     >>> service = deploy("ridge", [model], InferenceConfig("score.py"))   # doctest: +SKIP
     >>> service.wait_for_deployment(show_output=True)                     # doctest: +SKIP
     """
-    choice = None if deployment_config is not None else choose_target()
-    config = deployment_config if choice is None else choice.target.deploy_configuration()
-    return _deploy(name, models, inference_config, config, overwrite, choice.note if choice else "")
+    if deployment_config is not None:
+        return _deploy(name, models, inference_config, deployment_config, overwrite, "")
+    choice = choose_target()
+    return _deploy(name, models, inference_config, choice.target.deploy_configuration(), overwrite, choice.note)
 
 
 def deploy_from_files(

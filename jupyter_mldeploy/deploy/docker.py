@@ -27,14 +27,8 @@ from ..environment.environment import Environment
 from ..environment.image import wheels_for_image
 from ..errors import DeploymentError, DockerUnavailableError, MLDeployError, ServiceNotFoundError
 from ..images import engine as docker_engine
-from ..images.context import (
-    CONTAINER_PORT,
-    MODELS_ROOT,
-    SOURCE_ROOT,
-    VENV,
-    model_dir_for,
-    source_ignore,
-)
+from ..images.context import model_dir_for
+from ..images.dockerfile import CONTAINER_PORT, MODELS_ROOT, SOURCE_ROOT, VENV
 from ..images.engine import (
     LABEL_ENV_HASH,
     LABEL_HOME,
@@ -50,6 +44,7 @@ from ..images.imports import missing_imports_note
 from ..images.pipeline import ImageInputs, build_image
 from ..registry.layout import LaidOutModels
 from ..scoring.settings import ServeSettings, settings_from_args
+from ..source_copy import copy_source
 from . import records as _state
 from .config import DeploymentConfiguration
 from .progress import DeploymentProgress
@@ -112,8 +107,7 @@ class LocalWebservice(Webservice):
                 f"the source folder {record.source_dir!r} of service {record.name!r} is gone; "
                 "update the service with an InferenceConfig whose source_directory exists."
             )
-        shutil.copytree(source, dest, ignore=source_ignore(source), dirs_exist_ok=True, ignore_dangling_symlinks=True)
-        count = 0
+        count = copy_source(source, dest)
         os.chmod(dest, 0o755)
         for root, dirs, files in os.walk(dest):
             for d in dirs:
@@ -121,7 +115,6 @@ class LocalWebservice(Webservice):
             for f in files:
                 path = os.path.join(root, f)
                 os.chmod(path, os.stat(path).st_mode | 0o444)
-                count += 1
         return count
 
     def _target_environment(self, progress: DeploymentProgress, env: Any, inference_config: Any) -> tuple[str, bool]:

@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import re
 import shutil
-import sys
 import threading
-import time
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
@@ -26,9 +24,7 @@ from .._config import mldeploy_home
 from ..environment.environment import Environment
 from ..environment.image import wheels_for_image
 from ..errors import (
-    DeploymentError,
     DeploymentTimeoutError,
-    DockerUnavailableError,
     InvalidArgumentError,
     TargetExistsError,
 )
@@ -36,7 +32,7 @@ from ..images.engine import shared_engine
 from ..images.imports import missing_imports_note
 from ..images.pipeline import ImageInputs, build_image, write_context
 from ..registry.layout import lay_out_models
-from .progress import DeploymentProgress, Printer
+from .progress import DeploymentProgress, follow
 
 
 class ModelPackage:
@@ -102,29 +98,15 @@ class ModelPackage:
 
         With ``show_output=True`` the phases and the build output are printed as they happen.
         """
-        printer = Printer(sys.stdout) if show_output else None
-        deadline = time.monotonic() + timeout_sec
-        seen = 0
-        while self._thread.is_alive() and time.monotonic() < deadline:
-            self._thread.join(timeout=0.1)
-            if printer:
-                for event in self.progress.events_since(seen):
-                    printer(event)
-                    seen = event.seq + 1
-        if printer:
-            for event in self.progress.events_since(seen):
-                printer(event)
-        if self._thread.is_alive():
+        if not follow(
+            self._thread, self.progress, show_output=show_output, timeout_sec=timeout_sec,
+            what=f"packaging {self.location}",
+        ):
             raise DeploymentTimeoutError(
                 f"package {self.location} was not created within {timeout_sec:g}s "
                 f"({self.progress.summary()}); wait longer, or look at get_logs()."
             )
-        error = self.progress.error
-        if error is not None:
-            if isinstance(error, DeploymentError | InvalidArgumentError | DockerUnavailableError):
-                raise error
-            raise DeploymentError(f"packaging {self.location} failed: {error}") from error
-        if printer:
+        if show_output:
             what = f"Dockerfile context in {self.context_dir}" if self.generate_dockerfile else f"image {self.location}"
             print(f"package {what} ready ({self.progress.summary()})")
 

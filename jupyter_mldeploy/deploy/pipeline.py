@@ -7,8 +7,9 @@ models, the phase details, when a build is needed, the port-in-use message, and 
 wait until ``/ready`` answers (an ``init()`` failure raises at once with its traceback;
 a server that stops first raises with how it ended). A target implements only what
 differs, as the ``_target_*`` hooks of its :class:`~jupyter_mldeploy.deploy.service.Webservice`
-subclass, listed in :class:`Target` (model folder as the server sees it, copying the
-source, the environment, the build, starting, whether the server has stopped, logs).
+subclass, declared in :class:`~jupyter_mldeploy.deploy.hooks.TargetHooks` (model folder as
+the server sees it, copying the source, the environment, the build, starting, whether the
+server has stopped, logs).
 
 Adding a target (Kubernetes, say) means one new module with those hooks.
 """
@@ -18,48 +19,17 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from ..client.client import ScoringClient
 from ..errors import DeploymentError, InitError, PortInUseError, ServerStartError
-from ..registry.layout import LaidOutModels, lay_out_models
+from ..registry.layout import lay_out_models
 from . import records
 from .config import DeploymentConfiguration
+from .hooks import TargetHooks
 from .progress import DeploymentProgress
-from .records import ServiceRecord
 
-__all__ = ["Target", "deploy", "reload", "update", "wait_ready"]
-
-class Target(Protocol):
-    """What the pipeline needs of a service: its record and its target's hooks (``Webservice`` has them)."""
-
-    _record: ServiceRecord
-    builds_images: bool
-    copies_source: bool
-
-    @property
-    def scoring_uri(self) -> str | None: ...
-
-    def _apply_deployment_config(self, config: DeploymentConfiguration | None) -> int | None: ...
-
-    def _target_model_dir(self, laid_out: LaidOutModels) -> str: ...
-
-    def _target_sync_source(self) -> int: ...
-
-    def _target_environment(
-        self, progress: DeploymentProgress, env: Any, inference_config: Any
-    ) -> tuple[str, bool]: ...
-
-    def _target_build(self, progress: DeploymentProgress) -> str: ...
-
-    def _target_needs_build(self) -> bool: ...
-
-    def _target_start(self, port: int | None) -> str: ...
-
-    def _target_exited(self) -> str | None: ...
-
-    def _target_logs(self, num_lines: int) -> str: ...
-
+__all__ = ["deploy", "reload", "update", "wait_ready"]
 
 #: How long a new server may take to load the script and run ``init()``.
 READY_TIMEOUT_S = 600.0
@@ -68,7 +38,7 @@ ALIVE_CHECK_S = 0.25
 
 
 def deploy(
-    service: Target,
+    service: TargetHooks,
     progress: DeploymentProgress,
     models: Sequence[Any],
     inference_config: Any,
@@ -84,7 +54,7 @@ def deploy(
 
 
 def update(
-    service: Target,
+    service: TargetHooks,
     progress: DeploymentProgress,
     models: Sequence[Any] | None,
     inference_config: Any,
@@ -103,7 +73,7 @@ def update(
     _start_and_wait(service, progress, port)
 
 
-def reload(service: Target, progress: DeploymentProgress) -> None:
+def reload(service: TargetHooks, progress: DeploymentProgress) -> None:
     """Restart the server on the current code and models (re-running ``init()``), rebuilding only what is gone."""
     if service.copies_source:
         with progress.phase("resolve") as phase:
@@ -118,7 +88,7 @@ def reload(service: Target, progress: DeploymentProgress) -> None:
 
 
 def _resolve(
-    service: Target, progress: DeploymentProgress, models: Sequence[Any] | None, inference_config: Any,
+    service: TargetHooks, progress: DeploymentProgress, models: Sequence[Any] | None, inference_config: Any,
     note: str = "",
 ) -> None:
     record = service._record
@@ -141,7 +111,7 @@ def _resolve(
         records.save(record)
 
 
-def _environment(service: Target, progress: DeploymentProgress, inference_config: Any) -> bool:
+def _environment(service: TargetHooks, progress: DeploymentProgress, inference_config: Any) -> bool:
     """Make the environment ready; return whether it changed (a build then needs doing)."""
     env = getattr(inference_config, "environment", None) if inference_config is not None else None
     with progress.phase("environment") as phase:
@@ -150,13 +120,13 @@ def _environment(service: Target, progress: DeploymentProgress, inference_config
     return changed
 
 
-def _build(service: Target, progress: DeploymentProgress) -> None:
+def _build(service: TargetHooks, progress: DeploymentProgress) -> None:
     with progress.phase("build") as phase:
         phase.detail = service._target_build(progress)
         records.save(service._record)
 
 
-def _start_and_wait(service: Target, progress: DeploymentProgress, port: int | None) -> None:
+def _start_and_wait(service: TargetHooks, progress: DeploymentProgress, port: int | None) -> None:
     record = service._record
     with progress.phase("start") as phase:
         wanted = port if port is not None else record.port
@@ -184,7 +154,7 @@ def _port_taken(port: int, name: str) -> PortInUseError:
     )
 
 
-def wait_ready(service: Target, timeout_s: float = READY_TIMEOUT_S) -> None:
+def wait_ready(service: TargetHooks, timeout_s: float = READY_TIMEOUT_S) -> None:
     """Wait until the service's ``/ready`` answers 200.
 
     Raises

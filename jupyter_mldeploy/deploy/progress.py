@@ -9,12 +9,15 @@ subscribe a listener; both are thread-safe.
 from __future__ import annotations
 
 import re
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import Any, TextIO
+
+from ..errors import DeploymentError, MLDeployError
 
 #: The phases of a deployment, in order.
 PHASES: tuple[str, ...] = ("resolve", "environment", "build", "start", "init", "ready")
@@ -151,6 +154,40 @@ class DeploymentProgress:
             listeners = list(self._listeners)
         for listener in listeners:
             listener(event)  # listeners must not raise; a panel catches its own errors
+
+
+def follow(
+    thread: threading.Thread, progress: DeploymentProgress, *, show_output: bool, timeout_sec: float, what: str
+) -> bool:
+    """Wait for an operation's ``thread``, printing its events with ``show_output``; return whether it ended.
+
+    Then, if the operation failed, raise its error: an :class:`~jupyter_mldeploy.errors.MLDeployError`
+    as it is (its own type says what went wrong), anything else as a ``DeploymentError``
+    saying ``f"{what} failed: ..."``.
+    """
+    printer = Printer(sys.stdout) if show_output else None
+    deadline = time.monotonic() + timeout_sec
+    seen = 0
+
+    def show() -> None:
+        nonlocal seen
+        if printer is not None:
+            for event in progress.events_since(seen):
+                printer(event)
+                seen = event.seq + 1
+
+    while thread.is_alive() and time.monotonic() < deadline:
+        thread.join(timeout=0.1)
+        show()
+    show()
+    if thread.is_alive():
+        return False
+    error = progress.error
+    if isinstance(error, MLDeployError):
+        raise error
+    if error is not None:
+        raise DeploymentError(f"{what} failed: {error}") from error
+    return True
 
 
 class Printer:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import secrets
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -22,7 +23,7 @@ from typing import Any
 
 from .._config import mldeploy_home
 from .._names import validate_name
-from ..errors import MLDeployError, RegistryError, ServiceNotFoundError
+from ..errors import DeploymentError, MLDeployError, ServiceNotFoundError
 
 RECORD_FILE = "service.json"
 LOG_FILE = "server.log"
@@ -143,7 +144,7 @@ def load(name: str) -> ServiceRecord:
             + " Deploy one with Model.deploy(...) or 'mldeploy deploy'."
         ) from None
     except (OSError, ValueError) as err:
-        raise RegistryError(f"cannot read {path}: {err}. Delete the service folder to start over.") from err
+        raise DeploymentError(f"cannot read {path}: {err}. Delete the service folder to start over.") from err
     return ServiceRecord.from_dict(data)
 
 
@@ -168,3 +169,8 @@ def holder_of_port(port: int, exclude: str = "") -> str | None:
         except MLDeployError:
             continue  # deleted meanwhile, or a broken record: it holds no port
     return None
+
+
+def new_key() -> str:
+    """A new random auth key (URL-safe, 256 bits)."""
+    return secrets.token_urlsafe(32)

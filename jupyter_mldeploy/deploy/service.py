@@ -15,8 +15,6 @@ panel can show the phases as they happen.
 from __future__ import annotations
 
 import builtins
-import secrets
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -29,18 +27,17 @@ from ..errors import (
     DeploymentError,
     DeploymentTimeoutError,
     InvalidArgumentError,
-    MLDeployError,
     ScoringRequestError,
     ServiceExistsError,
     ServiceNotFoundError,
 )
-from ..registry.layout import LaidOutModels
 from ..scoring.settings import check_auth_key
 from . import pipeline
 from . import records as _state
 from .config import DeploymentConfiguration
-from .progress import DeploymentProgress, Printer
-from .records import ServiceRecord
+from .hooks import TargetHooks
+from .progress import DeploymentProgress, follow
+from .records import ServiceRecord, new_key
 
 
 class WebserviceState:
@@ -53,7 +50,7 @@ class WebserviceState:
     DELETED = "Deleted"
 
 
-class Webservice:
+class Webservice(TargetHooks):
     """A deployed scoring service (base of every target).
 
     ``Webservice(name)`` (or Azure's ``Webservice(workspace, name)``) finds a
@@ -370,29 +367,15 @@ class Webservice:
         traceback and the last log lines.
         """
         deadline = time.monotonic() + timeout_sec
-        printer = Printer(sys.stdout) if show_output else None
         op, progress = self._operation, self.progress
         if op is not None and progress is not None:
-            seen = 0
-            while op.is_alive() and time.monotonic() < deadline:
-                op.join(timeout=0.1)
-                if printer:
-                    for event in progress.events_since(seen):
-                        printer(event)
-                        seen = event.seq + 1
-            if printer:
-                for event in progress.events_since(seen):
-                    printer(event)
-            if op.is_alive():
+            # raises the operation's own error: ModelPathError, PortInUseError, DeploymentError, ...
+            if not follow(op, progress, show_output=show_output, timeout_sec=timeout_sec, what=f"deploying {self.name!r}"):
                 raise DeploymentTimeoutError(
                     f"service {self.name!r} was not deployed within {timeout_sec:g}s (phases so far: "
                     f"{progress.summary()}). Wait longer, or look at service.get_logs()."
                 )
-            if progress.error is not None:
-                if isinstance(progress.error, MLDeployError):
-                    raise progress.error  # its own type: ModelPathError, PortInUseError, DeploymentError, ...
-                raise DeploymentError(f"deploying {self.name!r} failed: {progress.error}") from progress.error
-            if printer:
+            if show_output:
                 print(f"{self.name}: {self.state} at {self.scoring_uri} ({progress.summary()})")
             return
         # no operation of ours under way (a service found again): poll its true state
@@ -455,20 +438,6 @@ class Webservice:
             _state.remove(self.name)
         self._deleted = True
 
-    # --- the target's part -----------------------------------------------------------------
-
-    def _apply_deployment_config(self, config: DeploymentConfiguration | None) -> int | None:
-        """Take a new configuration into the record (keys made or dropped); return the port to use."""
-        record = self._record
-        if config is None:
-            return record.port
-        record.config = config.to_dict()
-        if config.auth_enabled and not record.auth_keys:
-            record.auth_keys = [new_key(), new_key()]
-        elif not config.auth_enabled:
-            record.auth_keys = []
-        return config.port or record.port
-
     def _ready_state(self) -> str:
         """The state ``/ready`` reports for a server whose process or container runs."""
         try:
@@ -482,87 +451,6 @@ class Webservice:
             return WebserviceState.FAILED
         return WebserviceState.TRANSITIONING if answer.status == 503 else WebserviceState.UNHEALTHY
 
-
-    # --- the target's part (see deploy/pipeline.py for when each hook runs) ---------------------
-
-    #: The configuration class of this target (what ``deploy_configuration`` returns).
-    configuration_class: ClassVar[type[DeploymentConfiguration]] = DeploymentConfiguration
-    #: Whether the server runs from an image this target builds (a ``build`` phase).
-    builds_images: ClassVar[bool] = False
-    #: Whether the source folder is copied where the server reads it (``reload`` re-copies it).
-    copies_source: ClassVar[bool] = False
-
-    @classmethod
-    def deploy_configuration(
-        cls,
-        port: int | None = None,
-        auth_enabled: bool = False,
-        workers: int = 1,
-        timeout_ms: int = 60_000,
-        debug: bool = True,
-        environment_variables: dict[str, str] | None = None,
-    ) -> DeploymentConfiguration:
-        """Settings for a deployment of this target (``port=None`` picks a free port on 127.0.0.1).
-
-        Examples
-        --------
-        >>> from jupyter_mldeploy import LocalWebservice
-        >>> LocalWebservice.deploy_configuration(port=6789).port
-        6789
-        """
-        return cls.configuration_class(
-            port=port,
-            auth_enabled=auth_enabled,
-            workers=workers,
-            timeout_ms=timeout_ms,
-            debug=debug,
-            environment_variables=dict(environment_variables or {}),
-        )
-
-    @classmethod
-    def _discover(cls, name: str | None = None) -> builtins.list[ServiceRecord]:
-        """Records of services this target finds without a record file (Docker: container labels)."""
-        return []
-
-    def _target_model_dir(self, laid_out: LaidOutModels) -> str:
-        """``AZUREML_MODEL_DIR`` as the server will see it."""
-        raise NotImplementedError
-
-    def _target_sync_source(self) -> int:
-        """Copy the source folder where the server reads it; return the file count (if ``copies_source``)."""
-        raise NotImplementedError
-
-    def _target_environment(self, progress: DeploymentProgress, env: Any, inference_config: Any) -> tuple[str, bool]:
-        """Make the environment ready (``inference_config=None``: keep the current one); return ``(detail, changed)``."""
-        raise NotImplementedError
-
-    def _target_build(self, progress: DeploymentProgress) -> str:
-        """Build what the server runs (if ``builds_images``); return the phase detail."""
-        raise NotImplementedError
-
-    def _target_needs_build(self) -> bool:
-        """Whether what the server runs is missing (an image removed meanwhile)."""
-        return False
-
-    def _target_start(self, port: int | None) -> str:
-        """Start the server on ``port`` (``None``: a free one), replacing a running one; return the phase detail."""
-        raise NotImplementedError
-
-    def _target_exited(self) -> str | None:
-        """How the server ended if it no longer runs (``None`` while it runs)."""
-        raise NotImplementedError
-
-    def _target_state(self) -> str:
-        raise NotImplementedError
-
-    def _target_logs(self, num_lines: int) -> str:
-        raise NotImplementedError
-
-    def _target_follow(self, poll_s: float) -> Iterator[str]:
-        raise NotImplementedError
-
-    def _target_delete(self, delete_image: bool) -> None:
-        raise NotImplementedError
 
     # --- helpers --------------------------------------------------------------------------
 
@@ -606,11 +494,6 @@ class Webservice:
             raise DeploymentError(
                 f"service {self.name!r} has no port yet; call wait_for_deployment() before {what}()."
             )
-
-
-def new_key() -> str:
-    """A new random auth key (URL-safe, 256 bits)."""
-    return secrets.token_urlsafe(32)
 
 
 def _name_from_args(args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import contextlib
 import os
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,7 +17,7 @@ from .._net import free_port, port_is_free
 from ..errors import DeploymentError, PortInUseError, ServiceExistsError, ServiceNotFoundError
 from ._builds import LABEL_MANAGED
 from ._sdk import docker_sdk, engine_errors, env_dict, unavailable
-from .context import CONTAINER_PORT, SOURCE_ROOT, USER_UID
+from .dockerfile import CONTAINER_PORT, SOURCE_ROOT, USER_UID
 
 LABEL_SERVICE = "mldeploy.service"
 LABEL_PORT = "mldeploy.port"
@@ -114,6 +114,7 @@ class ContainerCalls:
     """Container methods of :class:`~jupyter_mldeploy.images.engine.DockerEngine`."""
 
     client: Any
+    remove_image: Callable[[str], bool]  # from ImageCalls, the engine's other half
 
     def run_container(
         self,

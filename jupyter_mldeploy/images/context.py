@@ -30,115 +30,23 @@ Examples
 
 from __future__ import annotations
 
-import fnmatch
 import os
 import re
 import shutil
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from .._names import validate_name
 from ..errors import InvalidArgumentError, ModelPathError, PathEscapeError, TargetExistsError
-from ..registry.layout import guard_links
-
-#: Root of the app inside the image, as in Azure ML containers.
-APP_ROOT = "/var/azureml-app"
-#: Where registered models go inside the image (``NAME/VERSION/...``).
-MODELS_ROOT = f"{APP_ROOT}/azureml-models"
-#: Where the source folder (entry script and its modules) goes inside the image.
-SOURCE_ROOT = f"{APP_ROOT}/src"
-#: The virtualenv holding the environment's packages and the scoring runtime.
-VENV = "/opt/mldeploy/venv"
-#: The port the scoring server listens on inside the container.
-CONTAINER_PORT = 5001
-#: The non-root user every container runs as.
-USER_UID = 1000
-USER_NAME = "mldeploy"
-
-#: Names never copied from a source folder (caches, VCS and virtualenv folders).
-DEFAULT_IGNORE: tuple[str, ...] = (
-    ".git",
-    ".hg",
-    ".svn",
-    ".venv",
-    "venv",
-    "env",
-    "__pycache__",
-    "*.pyc",
-    "*.pyo",
-    ".ipynb_checkpoints",
-    ".mypy_cache",
-    ".pytest_cache",
-    ".ruff_cache",
-    ".tox",
-    ".DS_Store",
-    "node_modules",
-    ".amlignore",
-    ".dockerignore",
+from ..source_copy import copy_source, guard_links
+from .dockerfile import (
+    APP_ROOT,
+    MODELS_ROOT,
+    RUNTIME_INSTALLER,
+    SOURCE_ROOT,
+    render_dockerfile,
 )
-
-#: The script in ``runtime/`` that unpacks the runtime wheel into the venv (no pip needed).
-RUNTIME_INSTALLER = "install_runtime.py"
-_RUNTIME_INSTALLER_SOURCE = '''"""Install the pure-Python runtime wheel(s) next to this file into the running venv.
-
-Written by jupyter-mldeploy into Docker build contexts. A py3-none-any wheel is
-installed by unpacking it into site-packages; before that, every requirement
-the wheel declares must already be installed (from the wheelhouse), so a
-wheelhouse that lacks one fails the build here with its name.
-"""
-
-import compileall
-import pathlib
-import sys
-import sysconfig
-import zipfile
-from email.parser import Parser
-from importlib import metadata
-
-try:
-    from packaging.requirements import Requirement
-except ImportError:  # the check needs packaging; without it, install without checking
-    Requirement = None
-
-here = pathlib.Path(__file__).resolve().parent
-purelib = pathlib.Path(sysconfig.get_paths()["purelib"])
-wheels = sorted(here.glob("*.whl"))
-if not wheels:
-    sys.exit(f"no runtime wheel in {here}: put the jupyter-mldeploy wheel in the build context's runtime/ folder")
-for wheel in wheels:
-    with zipfile.ZipFile(wheel) as archive:
-        meta_name = next(n for n in archive.namelist() if n.endswith(".dist-info/METADATA"))
-        wheel_info = archive.read(meta_name.rsplit("/", 1)[0] + "/WHEEL").decode()
-        if "Root-Is-Purelib: true" not in wheel_info:
-            sys.exit(f"{wheel.name} is not a pure-Python wheel; build the runtime wheel with jupyter_mldeploy._runtime")
-        missing = []
-        for text in Parser().parsestr(archive.read(meta_name).decode()).get_all("Requires-Dist") or []:
-            if Requirement is None:
-                break
-            req = Requirement(text)
-            if req.marker is not None and not req.marker.evaluate({"extra": ""}):
-                continue
-            try:
-                version = metadata.version(req.name)
-            except metadata.PackageNotFoundError:
-                missing.append(f"{req} (not installed)")
-                continue
-            if req.specifier and not req.specifier.contains(version, prereleases=True):
-                missing.append(f"{req} (found {version})")
-        if missing:
-            sys.exit(
-                f"{wheel.name} needs packages the environment lacks: {', '.join(missing)}; "
-                "add them to the wheelhouse (the environment's requirements) and build again"
-            )
-        archive.extractall(purelib)
-        dist_info = purelib / meta_name.rsplit("/", 1)[0]
-        (dist_info / "INSTALLER").write_text("jupyter-mldeploy\\n")
-        top = {n.split("/", 1)[0] for n in archive.namelist() if not n.split("/", 1)[0].endswith(".dist-info")}
-    for name in sorted(top):
-        compileall.compile_dir(str(purelib / name), quiet=1)
-    print(f"installed {wheel.name} into {purelib}")
-'''
 
 _ENV_KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _WHEEL_RE = re.compile(r"^(?P<name>[^-]+)-(?P<version>[^-]+)(-\d[^-]*)?-[^-]+-[^-]+-[^-]+\.whl$")
@@ -312,55 +220,16 @@ class BuildContext:
         return env
 
     def dockerfile(self) -> str:
-        """Return the Dockerfile text (see the module docstring for the order and why)."""
-        py = self.python
-        pip = f"{VENV}/bin/python -m pip install --no-index --no-cache-dir --disable-pip-version-check"
-        health = (
-            "import urllib.request; "
-            f"urllib.request.urlopen('http://127.0.0.1:{CONTAINER_PORT}/ready', timeout=2)"
-        )
-        env_lines = " \\\n    ".join(f"{key}={_env_value(value)}" for key, value in self.image_env().items())
-        # pip and setuptools are only needed to install: leave them out of the image (-25 MB)
-        # unless the environment asks for them
+        """Return the Dockerfile text (see :mod:`.dockerfile` for the order and why)."""
         drop = [name for name in ("pip", "setuptools") if name not in self._requirement_names()]
-        uninstall = f" \\\n && {VENV}/bin/python -m pip uninstall -y -q {' '.join(drop)}" if drop else ""
-        models = ",".join(f"{m.name}:{m.version}" for m in self.models) or "(none)"
-        return f"""\
-# Written by jupyter-mldeploy. Builds offline: `docker build -t NAME .`, then
-# `docker run -p 127.0.0.1:6789:{CONTAINER_PORT} NAME` serves http://127.0.0.1:6789/score.
-# Environment spec hash: {self.env_hash}; models: {models}
-# Layers go from what changes least to what changes most, so the layer cache
-# reuses the environment for new models and new code.
-
-# --- stage 1: the environment (rebuilt only when wheels/ changes) ----------------------
-FROM {self.base_image} AS env
-RUN {py} -m venv {VENV}
-COPY wheels/ /tmp/wheels/
-RUN {pip} --find-links /tmp/wheels -r /tmp/wheels/requirements.txt{uninstall}
-LABEL mldeploy.managed="true" mldeploy.stage="env" mldeploy.env-hash="{self.env_hash}"
-
-# --- stage 2: the service image ---------------------------------------------------------
-FROM {self.base_image}
-ENV PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1 PATH={VENV}/bin:$PATH
-RUN if getent passwd {USER_UID} >/dev/null; then :; \\
-    elif command -v useradd >/dev/null; then \\
-      useradd --uid {USER_UID} --user-group --create-home --no-log-init --shell /bin/sh {USER_NAME}; \\
-    else adduser -D -u {USER_UID} {USER_NAME}; fi
-COPY --from=env {VENV} {VENV}
-# the scoring runtime (jupyter-mldeploy itself, a pure-Python wheel): unpacked into the venv,
-# after checking that the environment holds every package it requires
-COPY runtime/ /opt/mldeploy/runtime/
-RUN {VENV}/bin/python /opt/mldeploy/runtime/{RUNTIME_INSTALLER}
-WORKDIR {APP_ROOT}
-COPY azureml-models/ {MODELS_ROOT}/
-COPY src/ {SOURCE_ROOT}/
-ENV {env_lines}
-USER {USER_UID}:{USER_UID}
-EXPOSE {CONTAINER_PORT}
-HEALTHCHECK --interval=10s --timeout=3s --start-period=60s --retries=3 \\
-    CMD ["{VENV}/bin/python", "-c", "{health}"]
-CMD ["{VENV}/bin/python", "-m", "jupyter_mldeploy.scoring", "--host", "0.0.0.0", "--port", "{CONTAINER_PORT}"]
-"""
+        return render_dockerfile(
+            base_image=self.base_image,
+            env_hash=self.env_hash,
+            image_env=self.image_env(),
+            python=self.python,
+            models=",".join(f"{m.name}:{m.version}" for m in self.models) or "(none)",
+            drop_after_install=drop,
+        )
 
     def _requirement_names(self) -> set[str]:
         """Normalised names of the packages the wheelhouse installs."""
@@ -401,7 +270,7 @@ CMD ["{VENV}/bin/python", "-m", "jupyter_mldeploy.scoring", "--host", "0.0.0.0",
         runtime = dest / "runtime"
         runtime.mkdir()
         shutil.copy2(self.runtime_wheel, runtime / self.runtime_wheel.name)
-        (runtime / RUNTIME_INSTALLER).write_text(_RUNTIME_INSTALLER_SOURCE, encoding="utf-8")
+        shutil.copyfile(Path(__file__).with_name(RUNTIME_INSTALLER), runtime / RUNTIME_INSTALLER)
         self._write_models(dest / "azureml-models")
         self._write_source(dest / "src", entry_rel)
         # COPY keeps file modes: make models and code readable by the non-root user
@@ -482,16 +351,7 @@ CMD ["{VENV}/bin/python", "-m", "jupyter_mldeploy.scoring", "--host", "0.0.0.0",
             src.mkdir()
             shutil.copy2(script, src / script.name)
             return
-        try:
-            shutil.copytree(
-                self.source_dir, src, ignore=guard_links(self.source_dir, source_ignore(self.source_dir)),
-                ignore_dangling_symlinks=True,
-            )
-        except (OSError, shutil.Error) as err:
-            raise ModelPathError(
-                f"copying source directory {self.source_dir} failed: {err}; make those files readable, "
-                "or list them in an .amlignore file in that folder to leave them out"
-            ) from err
+        copy_source(self.source_dir, src)
         if not (src / entry_rel).is_file():
             raise ModelPathError(
                 f"entry script {entry_rel!r} is not a file in source directory {self.source_dir}; "
@@ -604,35 +464,6 @@ def model_dir_for(models: Iterable[tuple[str, str]]) -> str:
     return MODELS_ROOT
 
 
-def source_ignore(source_dir: Path, exclude: tuple[Path, ...] = ()) -> Callable[[str, list[str]], set[str]]:
-    """Return a ``copytree`` ignore function: :data:`DEFAULT_IGNORE` plus ``.amlignore`` name patterns.
-
-    Folders that must never be copied into an image are left out too wherever they sit in
-    the source tree: ``MLDEPLOY_HOME`` (the registry, the services and the build context
-    being written; copying it would copy the copy) and the paths in ``exclude``.
-    """
-    from .._config import mldeploy_home
-
-    skipped = {Path(p).resolve() for p in (mldeploy_home(), *exclude)}
-    ancestors = {parent for path in skipped for parent in path.parents}
-    patterns = list(DEFAULT_IGNORE)
-    amlignore = source_dir / ".amlignore"
-    if amlignore.is_file():
-        for line in amlignore.read_text(encoding="utf-8", errors="replace").splitlines():
-            line = line.strip().strip("/")
-            if line and not line.startswith(("#", "!")):
-                patterns.append(line)
-
-    def ignore(folder: str, names: list[str]) -> set[str]:
-        left_out = {n for n in names if any(fnmatch.fnmatch(n, p) for p in patterns)}
-        here = Path(folder).resolve()
-        if here in ancestors:  # one resolve per folder; names only checked on the way to a skipped path
-            left_out |= {n for n in names if (here / n).resolve() in skipped}
-        return left_out
-
-    return ignore
-
-
 _RUNTIME_REQ_RE = re.compile(r"^\s*jupyter[-_.]mldeploy\s*(==|@|\s|$)", re.IGNORECASE)
 
 
@@ -657,11 +488,6 @@ def _requirements_from_wheels(wheels: Iterable[Path]) -> str:
         if match:
             lines.append(f"{match['name'].replace('_', '-')}=={match['version']}")
     return "\n".join(lines) + "\n"
-
-
-def _env_value(value: str) -> str:
-    escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("$", "\\$")
-    return f'"{escaped}"'
 
 
 def _version_key(version: str) -> tuple[int, int | str]:

@@ -10,13 +10,14 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from .._names import validate_name
-from ..errors import InvalidArgumentError, ModelPathError, PathEscapeError
+from ..errors import InvalidArgumentError, ModelPathError
+from ..source_copy import guard_links
 
 
 @dataclass(frozen=True)
@@ -97,33 +98,3 @@ def _copy_local(path: Path, dest: Path) -> dict[str, Any]:
     else:
         shutil.copy2(path, target / path.name)
     return {"name": name, "version": 1, "id": f"{name}:1", "source": str(path)}
-
-
-def guard_links(
-    folder: Path, ignore: Callable[[str, list[str]], Iterable[str]] | None = None
-) -> Callable[[str, list[str]], set[str]]:
-    """A ``shutil.copytree`` ignore function that also refuses links leaving ``folder``.
-
-    ``copytree`` copies what a link points to, so a link to ``~/.ssh`` inside a
-    model or source folder would carry secrets into a deployment or an image. Names
-    that ``ignore`` leaves out are not checked. Raises :class:`PathEscapeError`.
-    """
-    root = folder.resolve()
-
-    def check(directory: str, names: list[str]) -> set[str]:
-        ignored = set(ignore(directory, names)) if ignore is not None else set()
-        for name in names:
-            entry = Path(directory) / name
-            if name in ignored or not entry.is_symlink():
-                continue
-            target = entry.resolve()
-            if not target.exists():
-                continue  # a dangling link carries nothing (copytree skips or reports it)
-            if target != root and root not in target.parents:
-                raise PathEscapeError(
-                    f"{entry} links to {target}, outside {folder}: copy what you need into the "
-                    "folder or remove the link (links may only point inside it)."
-                )
-        return ignored
-
-    return check

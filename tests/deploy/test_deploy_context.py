@@ -7,10 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from jupyter_mldeploy.images.dockerfile import MODELS_ROOT, SOURCE_ROOT, VENV
 from jupyter_mldeploy.images.context import (
-    MODELS_ROOT,
-    SOURCE_ROOT,
-    VENV,
     BuildContext,
     model_dir_for,
     normalize_models,

@@ -1,0 +1,124 @@
+"""What a deployment target implements: the hooks the pipeline calls, in one place.
+
+``Webservice`` derives from :class:`TargetHooks`; a target (``ProcessWebservice``,
+``LocalWebservice``, the next one) subclasses ``Webservice`` and fills in the
+``_target_*`` methods below. ``deploy/pipeline.py`` calls them in phase order
+(resolve, environment, build, start, init, ready); ``Webservice`` calls the rest
+(state, logs, delete). Everything else a user sees is written once, in ``service.py``.
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Iterator
+from typing import Any, ClassVar
+
+from ..registry.layout import LaidOutModels
+from .config import DeploymentConfiguration
+from .progress import DeploymentProgress
+from .records import ServiceRecord, new_key
+
+__all__ = ["TargetHooks"]
+
+
+class TargetHooks:
+    """The target's part of a ``Webservice`` (see the module docstring)."""
+
+    #: The service's record (what is saved under ``$MLDEPLOY_HOME/services/NAME``).
+    _record: ServiceRecord
+
+    @property
+    def scoring_uri(self) -> str | None:
+        """``http://127.0.0.1:PORT/score`` (``Webservice`` defines it)."""
+        raise NotImplementedError
+
+    #: The configuration class of this target (what ``deploy_configuration`` returns).
+    configuration_class: ClassVar[type[DeploymentConfiguration]] = DeploymentConfiguration
+    #: Whether the server runs from an image this target builds (a ``build`` phase).
+    builds_images: ClassVar[bool] = False
+    #: Whether the source folder is copied where the server reads it (``reload`` re-copies it).
+    copies_source: ClassVar[bool] = False
+
+    @classmethod
+    def deploy_configuration(
+        cls,
+        port: int | None = None,
+        auth_enabled: bool = False,
+        workers: int = 1,
+        timeout_ms: int = 60_000,
+        debug: bool = True,
+        environment_variables: dict[str, str] | None = None,
+    ) -> DeploymentConfiguration:
+        """Settings for a deployment of this target (``port=None`` picks a free port on 127.0.0.1).
+
+        Examples
+        --------
+        >>> from jupyter_mldeploy import LocalWebservice
+        >>> LocalWebservice.deploy_configuration(port=6789).port
+        6789
+        """
+        return cls.configuration_class(
+            port=port,
+            auth_enabled=auth_enabled,
+            workers=workers,
+            timeout_ms=timeout_ms,
+            debug=debug,
+            environment_variables=dict(environment_variables or {}),
+        )
+
+    @classmethod
+    def _discover(cls, name: str | None = None) -> builtins.list[ServiceRecord]:
+        """Records of services this target finds without a record file (Docker: container labels)."""
+        return []
+
+    def _target_model_dir(self, laid_out: LaidOutModels) -> str:
+        """``AZUREML_MODEL_DIR`` as the server will see it."""
+        raise NotImplementedError
+
+    def _target_sync_source(self) -> int:
+        """Copy the source folder where the server reads it; return the file count (if ``copies_source``)."""
+        raise NotImplementedError
+
+    def _target_environment(self, progress: DeploymentProgress, env: Any, inference_config: Any) -> tuple[str, bool]:
+        """Make the environment ready (``inference_config=None``: keep the current one); return ``(detail, changed)``."""
+        raise NotImplementedError
+
+    def _target_build(self, progress: DeploymentProgress) -> str:
+        """Build what the server runs (if ``builds_images``); return the phase detail."""
+        raise NotImplementedError
+
+    def _target_needs_build(self) -> bool:
+        """Whether what the server runs is missing (an image removed meanwhile)."""
+        return False
+
+    def _target_start(self, port: int | None) -> str:
+        """Start the server on ``port`` (``None``: a free one), replacing a running one; return the phase detail."""
+        raise NotImplementedError
+
+    def _target_exited(self) -> str | None:
+        """How the server ended if it no longer runs (``None`` while it runs)."""
+        raise NotImplementedError
+
+    def _target_state(self) -> str:
+        raise NotImplementedError
+
+    def _target_logs(self, num_lines: int) -> str:
+        raise NotImplementedError
+
+    def _target_follow(self, poll_s: float) -> Iterator[str]:
+        raise NotImplementedError
+
+    def _target_delete(self, delete_image: bool) -> None:
+        raise NotImplementedError
+
+    def _apply_deployment_config(self, config: DeploymentConfiguration | None) -> int | None:
+        """Take a new configuration into the record (keys made or dropped); return the port to use."""
+        record = self._record
+        if config is None:
+            return record.port
+        record.config = config.to_dict()
+        if config.auth_enabled and not record.auth_keys:
+            record.auth_keys = [new_key(), new_key()]
+        elif not config.auth_enabled:
+            record.auth_keys = []
+        return config.port or record.port

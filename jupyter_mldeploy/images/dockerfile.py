@@ -1,0 +1,98 @@
+"""The Dockerfile of every image, and the paths and user it sets up inside the image.
+
+Ordered for the layer cache, from what changes least to what changes most::
+
+    stage "env"   FROM base; venv at /opt/mldeploy/venv; COPY wheels/; pip install --no-index
+    final stage   FROM base; non-root user (uid 1000); COPY --from=env the venv
+                  COPY runtime/ (jupyter-mldeploy wheel) + install_runtime.py
+                  COPY azureml-models/; COPY src/; ENV AZUREML_*; USER 1000; CMD scoring server
+
+The environment layer depends only on the wheelhouse, so a new model version or a code
+change never reinstalls packages, and the wheels stay out of the final image.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+#: Root of the app inside the image, as in Azure ML containers.
+APP_ROOT = "/var/azureml-app"
+#: Where registered models go inside the image (``NAME/VERSION/...``).
+MODELS_ROOT = f"{APP_ROOT}/azureml-models"
+#: Where the source folder (entry script and its modules) goes inside the image.
+SOURCE_ROOT = f"{APP_ROOT}/src"
+#: The virtualenv holding the environment's packages and the scoring runtime.
+VENV = "/opt/mldeploy/venv"
+#: The port the scoring server listens on inside the container.
+CONTAINER_PORT = 5001
+#: The non-root user every container runs as.
+USER_UID = 1000
+USER_NAME = "mldeploy"
+#: The script in ``runtime/`` that unpacks the runtime wheel into the venv (no pip needed).
+RUNTIME_INSTALLER = "install_runtime.py"
+
+
+def render_dockerfile(
+    *,
+    base_image: str,
+    env_hash: str,
+    image_env: Mapping[str, str],
+    python: str = "python3",
+    models: str = "(none)",
+    drop_after_install: Sequence[str] = ("pip", "setuptools"),
+) -> str:
+    """Return the Dockerfile text of a build context (see the module docstring for the order and why).
+
+    ``drop_after_install`` are packages only needed to install (pip, setuptools): they are
+    left out of the image (-25 MB) unless the environment asks for them.
+    """
+    py = python
+    pip = f"{VENV}/bin/python -m pip install --no-index --no-cache-dir --disable-pip-version-check"
+    health = (
+        "import urllib.request; "
+        f"urllib.request.urlopen('http://127.0.0.1:{CONTAINER_PORT}/ready', timeout=2)"
+    )
+    env_lines = " \\\n    ".join(f"{key}={_env_value(value)}" for key, value in image_env.items())
+    drop = list(drop_after_install)
+    uninstall = f" \\\n && {VENV}/bin/python -m pip uninstall -y -q {' '.join(drop)}" if drop else ""
+    return f"""\
+# Written by jupyter-mldeploy. Builds offline: `docker build -t NAME .`, then
+# `docker run -p 127.0.0.1:6789:{CONTAINER_PORT} NAME` serves http://127.0.0.1:6789/score.
+# Environment spec hash: {env_hash}; models: {models}
+# Layers go from what changes least to what changes most, so the layer cache
+# reuses the environment for new models and new code.
+
+# --- stage 1: the environment (rebuilt only when wheels/ changes) ----------------------
+FROM {base_image} AS env
+RUN {py} -m venv {VENV}
+COPY wheels/ /tmp/wheels/
+RUN {pip} --find-links /tmp/wheels -r /tmp/wheels/requirements.txt{uninstall}
+LABEL mldeploy.managed="true" mldeploy.stage="env" mldeploy.env-hash="{env_hash}"
+
+# --- stage 2: the service image ---------------------------------------------------------
+FROM {base_image}
+ENV PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1 PATH={VENV}/bin:$PATH
+RUN if getent passwd {USER_UID} >/dev/null; then :; \\
+    elif command -v useradd >/dev/null; then \\
+      useradd --uid {USER_UID} --user-group --create-home --no-log-init --shell /bin/sh {USER_NAME}; \\
+    else adduser -D -u {USER_UID} {USER_NAME}; fi
+COPY --from=env {VENV} {VENV}
+# the scoring runtime (jupyter-mldeploy itself, a pure-Python wheel): unpacked into the venv,
+# after checking that the environment holds every package it requires
+COPY runtime/ /opt/mldeploy/runtime/
+RUN {VENV}/bin/python /opt/mldeploy/runtime/{RUNTIME_INSTALLER}
+WORKDIR {APP_ROOT}
+COPY azureml-models/ {MODELS_ROOT}/
+COPY src/ {SOURCE_ROOT}/
+ENV {env_lines}
+USER {USER_UID}:{USER_UID}
+EXPOSE {CONTAINER_PORT}
+HEALTHCHECK --interval=10s --timeout=3s --start-period=60s --retries=3 \\
+    CMD ["{VENV}/bin/python", "-c", "{health}"]
+CMD ["{VENV}/bin/python", "-m", "jupyter_mldeploy.scoring", "--host", "0.0.0.0", "--port", "{CONTAINER_PORT}"]
+"""
+
+
+def _env_value(value: str) -> str:
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("$", "\\$")
+    return f'"{escaped}"'
