@@ -25,7 +25,7 @@ __all__ = ["DeploymentPanel", "PackagePanel", "RegistryBrowser", "TestRequestPan
 _HOMES = {
     "RegistryBrowser": ".registry_browser",
     "DeploymentPanel": ".deployment_panel",
-    "PackagePanel": ".deployment_panel",
+    "PackagePanel": ".package_panel",
     "TestRequestPanel": ".request_panel",
 }
 

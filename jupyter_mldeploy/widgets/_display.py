@@ -50,7 +50,7 @@ def panel_for(obj: Any) -> Any:
     if hasattr(obj, "wait_for_creation"):  # a ModelPackage
         panel = obj.__dict__.get("_mldeploy_panel")
         if not _is_open(panel):
-            from .deployment_panel import PackagePanel
+            from .package_panel import PackagePanel
 
             panel = PackagePanel(obj)
             obj.__dict__["_mldeploy_panel"] = panel

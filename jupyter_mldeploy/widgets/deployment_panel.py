@@ -1,11 +1,11 @@
-"""The deployment panels: a service's state, phases, build progress, log tail and actions; a package's build.
+"""The deployment panel: a service's state, phases, build progress, log tail and actions.
 
 :class:`DeploymentPanel` follows one ``Webservice``: a state badge probed every
 ``refresh_s``, the phases of the current operation with their timings, a progress
 bar driven by the streamed build output (``Step N/M`` of a Docker build, uv's
 ``Resolved``/``Prepared``/``Installed`` lines), the last ``log_lines`` lines of the
 server log, ``init()`` failures with their traceback, and Reload / Delete buttons.
-:class:`PackagePanel` shows a ``ModelPackage`` being built.
+:class:`~jupyter_mldeploy.widgets.package_panel.PackagePanel` shows a ``ModelPackage`` being built.
 
 Both panels only use the public API (``Webservice``, ``ModelPackage``,
 ``DeploymentProgress``); their refresh stops when the panel is closed, the
@@ -18,196 +18,32 @@ import json
 import threading
 import time
 import traceback
-from collections.abc import Callable
 from typing import Any
 
 import ipywidgets as widgets
 
-from ..deploy.progress import DeploymentProgress, Event, line_fraction, overall_fraction
+from ..deploy.progress import DeploymentProgress
 from ..errors import DeploymentError, MLDeployError, ServiceNotFoundError
 from ..scoring.logs import last_traceback
-from ._base import STATE_COLOURS, Panel, badge, esc, human_seconds, set_value, show
-
-__all__ = ["DeploymentPanel", "PackagePanel"]
-
-_LOG_BOX = (
-    "max-height:18em;overflow:auto;display:flex;flex-direction:column-reverse;"
-    "background:#f6f8fa;border:1px solid #d0d7de;border-radius:4px;padding:4px 6px"
+from ._base import Panel, badge, esc, human_seconds, set_value, show
+from ._progress_view import (
+    _HIDDEN,
+    _LOG_BOX,
+    _PRE,
+    ProgressView,
+    _log_html,
+    _title_html,
+    _title_row,
 )
-_PRE = "flex:none;overflow:visible;margin:0;font-size:85%;line-height:1.35;white-space:pre-wrap;word-break:break-all"
-_HIDDEN = "none"
-_TD = "padding:1px 10px 1px 0;border:none;line-height:1.4;"
+
+__all__ = ["DeploymentPanel"]
+
 #: Seconds between state probes of a Failed service (each probe adds a line to its log).
 FAILED_PROBE_S = 10.0
 #: Longest wait between retries after refreshes that failed (the wait doubles from ``refresh_s``).
 MAX_RETRY_S = 15.0
 #: Seconds the swagger.json button waits for the server.
 SWAGGER_TIMEOUT_S = 5.0
-
-
-def _phase_rows(phases: list[dict[str, Any]], running_ok: bool = True) -> str:
-    """An HTML table of phases: mark, name, time, detail (a failed one in red)."""
-    if not phases:
-        return '<div style="color:#57606a">No operation yet.</div>'
-    rows = []
-    for phase in phases:
-        ok = phase.get("ok")
-        if ok is False:
-            mark, colour = "✗", "#cf222e"
-        elif ok is None and running_ok:
-            mark, colour = "▶", "#9a6700"
-        else:
-            mark, colour = "✓", "#1a7f37"
-        detail = str(phase.get("detail") or "")
-        first = detail.splitlines()[0] if detail else ""
-        shown = first if len(first) <= 160 else first[:159] + "…"
-        rows.append(
-            f'<tr style="color:{colour if ok is not True else "inherit"}">'
-            f'<td style="{_TD}color:{colour}">{mark}</td>'
-            f'<td style="{_TD}font-weight:600">{esc(phase.get("name", "?"))}</td>'
-            f'<td style="{_TD}text-align:right;white-space:nowrap">'
-            f"{esc(human_seconds(float(phase.get('seconds') or 0)))}"
-            f"{' (running)' if ok is None and running_ok else ''}</td>"
-            f'<td style="{_TD}white-space:pre-wrap">{esc(shown)}</td></tr>'
-        )
-    return f'<table class="mldeploy-phases" style="border-collapse:collapse;font-size:90%">{"".join(rows)}</table>'
-
-
-def _title_html(title: str, subtitle: str = "") -> str:
-    """The panel's title line: a name, and what it is in grey."""
-    return f'<span style="font-size:120%;font-weight:600">{esc(title)}</span>' + (
-        f' <span style="color:#57606a">{esc(subtitle)}</span>' if subtitle else ""
-    )
-
-
-def _title_row(title: widgets.HTML, state_badge: widgets.HTML) -> widgets.HBox:
-    """The title and the state badge on one line (both panels start with it)."""
-    return widgets.HBox([title, state_badge], layout=widgets.Layout(align_items="center"))
-
-
-def _log_html(lines: list[str], empty: str = "(no log lines yet)") -> str:
-    """A scrolled log box (the newest line at the bottom, kept in view) holding ``lines``."""
-    body = (
-        esc("\n".join(lines)) if lines else f'<span style="color:#57606a">{esc(empty)}</span>'
-    )
-    return f'<div class="mldeploy-log" style="{_LOG_BOX}"><pre style="{_PRE}">{body}</pre></div>'
-
-
-class ProgressView:
-    """Phases with timings, a progress bar and the last output line of one ``DeploymentProgress``.
-
-    It follows one progress at a time (:meth:`follow`), through a listener (live, from the
-    deployment's own thread) and :meth:`pump` calls (from the panel's ticker); both read
-    ``events_since`` under one lock, so no event is lost or handled twice.
-    """
-
-    def __init__(
-        self, on_error: Callable[[BaseException], None], on_finish: Callable[[], None] | None = None
-    ) -> None:
-        self._on_error = on_error
-        self._on_finish = on_finish
-        #: the phases table (HTML)
-        self.phases = widgets.HTML()
-        #: phases done out of PHASES, plus the running phase's fraction from its output lines
-        self.bar = widgets.FloatProgress(
-            value=0.0,
-            min=0.0,
-            max=1.0,
-            description="Deploying",
-            bar_style="info",
-            layout=widgets.Layout(width="60%", display=_HIDDEN),
-        )
-        #: the last output line (build output, uv, notes)
-        self.last_line = widgets.HTML(layout=widgets.Layout(display=_HIDDEN))
-        self.progress: DeploymentProgress | None = None
-        self.fractions: list[float] = []  #: every bar value shown for the followed progress
-        self._lock = threading.RLock()
-        self._seen = 0
-        self._phase = ""
-        self._within = 0.0
-        self._unsubscribe: Callable[[], None] | None = None
-
-    def follow(self, progress: DeploymentProgress | None) -> None:
-        """Show ``progress`` from its start (replaying what happened so far) and live from now on."""
-        with self._lock:
-            if progress is self.progress:
-                return
-            self.stop()
-            self.progress, self._seen, self._phase, self._within = progress, 0, "", 0.0
-            self.fractions = []
-            if progress is None:
-                return
-            self.bar.value, self.bar.bar_style, self.bar.description = 0.0, "info", "Deploying"
-            show(self.bar)
-            self._unsubscribe = progress.subscribe(self._listener)
-        self.pump()
-
-    def show_saved(self, phases: list[dict[str, Any]]) -> None:
-        """Show phases saved with a service (no live progress to follow)."""
-        with self._lock:
-            if self.progress is None:
-                set_value(self.phases, _phase_rows(phases, running_ok=False))
-
-    def stop(self) -> None:
-        """Stop listening to the followed progress (the widgets keep what they show)."""
-        with self._lock:
-            if self._unsubscribe is not None:
-                self._unsubscribe()
-                self._unsubscribe = None
-
-    def _listener(self, event: Event) -> None:
-        try:
-            self.pump()
-            if event.kind == "finished" and self._on_finish is not None:
-                self._on_finish()
-        except Exception as err:  # noqa: BLE001 - a listener must never raise into the deployment
-            self._on_error(err)
-
-    def pump(self) -> None:
-        """Handle the events not seen yet and redraw (the running phase's time too)."""
-        with self._lock:
-            progress = self.progress
-            if progress is None:
-                return
-            events = progress.events_since(self._seen)
-            for event in events:
-                self._handle(event)
-            if events:
-                self._seen = events[-1].seq + 1
-            phases = [p.to_dict() for p in list(progress.phases)]
-            set_value(self.phases, _phase_rows(phases))
-            if progress.done:
-                failed = progress.error is not None
-                self.bar.bar_style = "danger" if failed else "success"
-                self.bar.description = "Failed" if failed else "Done"
-                if not failed:
-                    self._show_fraction(1.0)
-                    show(self.last_line, False)  # done: the last output line is old news
-
-    def _handle(self, event: Event) -> None:
-        if event.kind == "phase-start":
-            self._phase, self._within = event.phase, 0.0
-            self._show_fraction(overall_fraction(event.phase, 0.0))
-        elif event.kind == "phase-end":
-            self._show_fraction(overall_fraction(event.phase, 1.0))
-        elif event.kind == "line":
-            fraction = line_fraction(event.phase, event.text)
-            if fraction is not None and event.phase == self._phase and fraction > self._within:
-                self._within = fraction
-                self._show_fraction(overall_fraction(event.phase, fraction))
-            text = event.text.strip()
-            if text:
-                show(self.last_line)
-                set_value(
-                    self.last_line,
-                    f'<div style="font-family:monospace;font-size:85%;color:#57606a;white-space:nowrap;'
-                    f'overflow:hidden;text-overflow:ellipsis">{esc(event.phase)}: {esc(text[:300])}</div>',
-                )
-
-    def _show_fraction(self, value: float) -> None:
-        if value > self.bar.value:  # never backwards within one operation
-            self.bar.value = value
-            self.fractions.append(value)
 
 
 class DeploymentPanel(Panel):
@@ -617,108 +453,3 @@ class DeploymentPanel(Panel):
         super().close()
 
 
-#: Colours of a package's state badge.
-PACKAGE_COLOURS = {
-    "Running": STATE_COLOURS["Transitioning"],
-    "Succeeded": STATE_COLOURS["Healthy"],
-    "Failed": STATE_COLOURS["Failed"],
-}
-
-
-class PackagePanel(Panel):
-    """A model package being built: state, phases, build progress, output, and Save for a Dockerfile context.
-
-    Parameters
-    ----------
-    package
-        A ``ModelPackage`` (from ``Model.package``).
-    refresh_s
-        Seconds between refreshes while the package is built (the refresh stops when it is done).
-
-    Examples
-    --------
-    >>> from jupyter_mldeploy.widgets import PackagePanel
-    >>> PackagePanel(Model.package([model], config, generate_dockerfile=True))   # doctest: +SKIP
-    """
-
-    def __init__(self, package: Any, refresh_s: float = 1.0) -> None:
-        super().__init__()
-        self.add_class("mldeploy-package-panel")
-        self.package = package
-        self.title = widgets.HTML()
-        self.state_badge = widgets.HTML()
-        self.location = widgets.HTML()
-        self.progress_view = ProgressView(self.show_error)
-        self.phases = self.progress_view.phases
-        self.progress_bar = self.progress_view.bar
-        self.progress_bar.description = "Building"
-        self.last_line = self.progress_view.last_line
-        self.log_view = widgets.HTML()
-        self.folder = widgets.Text(
-            description="Folder", placeholder="where to write the Dockerfile context"
-        )
-        self.save_button = widgets.Button(
-            description="Save...",
-            icon="save",
-            disabled=True,
-            tooltip="Write the Dockerfile and its build context into the folder",
-        )
-        self.save_button.on_click(self.guard(self._on_save))
-        save_row = widgets.HBox([self.folder, self.save_button])
-        show(save_row, package.generate_dockerfile)
-        self.children = [
-            _title_row(self.title, self.state_badge),
-            self.location,
-            self.phases,
-            self.progress_bar,
-            self.last_line,
-            widgets.HTML("<b>Build output</b>"),
-            self.log_view,
-            save_row,
-            *self._footer(),
-        ]
-        self.progress_view.follow(package.progress)
-        self.progress_bar.description = "Building"
-        #: the refresh; stops once the package is built (or failed) or the panel is closed
-        self.ticker = self.every(refresh_s, self.refresh, name=f"package-{package.id}")
-
-    def __repr__(self) -> str:
-        return f"PackagePanel(package={self.package.location!r}, state={self.package.state!r})"
-
-    def refresh(self) -> bool:
-        """Redraw; returns False (stop) once the package has finished."""
-        package = self.package
-        state = package.state
-        self.progress_view.pump()
-        set_value(self.title, _title_html(f"Package {package.location}"))
-        set_value(self.state_badge, badge(state, PACKAGE_COLOURS.get(state)))
-        if package.generate_dockerfile:
-            where = f"Dockerfile context: <code>{esc(package.context_dir)}</code> (Save writes it to a folder)"
-        else:
-            where = f"image: <code>{esc(package.location)}</code>" + (
-                f" · id <code>{esc(package.image_id[:19])}</code>" if package.image_id else ""
-            )
-        set_value(self.location, where)
-        set_value(self.log_view, _log_html(package.get_logs().splitlines()[-40:], "(no output yet)"))
-        self.save_button.disabled = state != "Succeeded"
-        if state == "Failed" and package.progress.error is not None:
-            self.show_error(package.progress.error)
-        return state == "Running"
-
-    def _on_save(self, _: Any = None) -> None:
-        folder = self.folder.value.strip()
-        if not folder:
-            from ..errors import InvalidArgumentError
-
-            raise InvalidArgumentError(
-                "type a folder to save the Dockerfile context into, then press Save."
-            )
-        saved = self.package.save(folder)
-        self.show_note(
-            f"Saved the Dockerfile and its context to {saved}: docker build -t {self.package.location} {saved}"
-        )
-
-    def close(self) -> None:
-        """Stop the refresh and stop following the build, then close the widgets."""
-        self.progress_view.stop()
-        super().close()

@@ -20,14 +20,11 @@ or silent service never blocks the kernel; :meth:`TestRequestPanel.wait` waits f
 
 from __future__ import annotations
 
-import base64
-import binascii
 import concurrent.futures
 import json
-import math
 import threading
 import time
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
 import ipywidgets as widgets
@@ -36,24 +33,26 @@ from ..client.client import Response, ScoringClient
 from ..client.history import HistoryEntry, RequestHistory
 from ..client.loadtest import (
     LoadTestResult,
-    check_headers,
-    load_test,
     resolve_target,
-    status_label,
     swagger_example,
 )
 from ..errors import InvalidArgumentError, ScoringRequestError
 from ._base import Panel, badge, esc, human_bytes, human_seconds, show
+from ._bodies import (
+    _body_html,
+    _decode_bytes,
+    _parse_headers,
+    _Prepared,
+    hex_dump,
+)
+from ._history_tab import HistoryTab
+from ._load_test_tab import LoadTestTab
 
 __all__ = ["TestRequestPanel", "hex_dump"]
 
-#: Longest body text shown (characters); longer bodies are cut with their size shown.
-MAX_SHOWN = 20_000
 _WIDE = {"description_width": "initial"}
 CONTENT_TYPES = ("application/json", "text/plain", "application/octet-stream")
 DEFAULT_BODY = '{"data": []}'
-#: Size of the latency histogram picture (pixels).
-PLOT_SIZE = (640, 280)
 #: Seconds to wait for ``swagger.json`` when fetching the example (in the background).
 EXAMPLE_TIMEOUT = 2.0
 
@@ -71,101 +70,7 @@ def _history_of(service: Any) -> RequestHistory:
     return history if isinstance(history, RequestHistory) else RequestHistory.for_url(resolve_target(service)[0])
 
 
-def hex_dump(data: bytes, limit: int = 64) -> str:
-    """The first ``limit`` bytes of ``data`` as hex-dump lines (offset, 16 hex bytes, ASCII).
-
-    Examples
-    --------
-    >>> print(hex_dump(b"PNG\\x00\\x01"))
-    00000000  50 4e 47 00 01                                   |PNG..|
-    """
-    lines = []
-    chunk = data[:limit]
-    for offset in range(0, len(chunk), 16):
-        row = chunk[offset : offset + 16]
-        hexes = " ".join(f"{b:02x}" for b in row)
-        text = "".join(chr(b) if 32 <= b < 127 else "." for b in row)
-        lines.append(f"{offset:08x}  {hexes:<47}  |{text}|")
-    return "\n".join(lines)
-
-
-@dataclass(frozen=True)
-class _Prepared:
-    """A request built from the editor, ready to send."""
-
-    method: str
-    body: bytes | None
-    headers: dict[str, str]
-    entry: HistoryEntry
-
-
-def _parse_headers(text: str) -> dict[str, str]:
-    headers: dict[str, str] = {}
-    for number, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        name, sep, value = line.partition(":")
-        if not sep or not name.strip() or " " in name.strip():
-            raise InvalidArgumentError(
-                f"header line {number} ({line.strip()[:60]!r}) is not 'Name: value'; write one header per "
-                "line like 'X-Trace: 42'. Nothing was sent."
-            )
-        headers[name.strip()] = value.strip()
-    return check_headers(headers)  # e.g. a non-Latin-1 value: refused here, naming the header
-
-
-def _decode_bytes(text: str, encoding: str) -> bytes:
-    if encoding == "hex":
-        try:
-            return bytes.fromhex("".join(text.split()))
-        except ValueError as err:
-            raise InvalidArgumentError(
-                f"the body is not valid hex ({err}); write bytes as hex pairs like '89 50 4e 47' or "
-                "pick base64. Nothing was sent."
-            ) from err
-    try:
-        return base64.b64decode("".join(text.split()), validate=True)
-    except (binascii.Error, ValueError) as err:
-        raise InvalidArgumentError(
-            f"the body is not valid base64 ({err}); paste base64 text or pick hex. Nothing was sent."
-        ) from err
-
-
-def _is_text(content_type: str) -> bool:
-    return content_type.startswith("text/") or any(
-        token in content_type for token in ("json", "xml", "javascript", "x-www-form-urlencoded")
-    )
-
-
-def _body_html(body: bytes, content_type: str) -> str:
-    """The response body as HTML: pretty JSON, text, or a hex summary for binary bodies."""
-    size = len(body)
-    if not body:
-        return "<i>(empty body)</i>"
-    text: str | None = None
-    if "json" in content_type:
-        try:
-            text = json.dumps(json.loads(body), indent=2, ensure_ascii=False)
-        except ValueError:
-            text = None
-    if text is None and (_is_text(content_type) or not content_type):
-        try:
-            text = body.decode("utf-8")
-        except UnicodeDecodeError:
-            text = None
-    if text is None:
-        return (
-            f"<b>Binary body</b>: {esc(content_type or 'no content type')}, {human_bytes(size)} "
-            f"({size:,} bytes); first {min(size, 64)} bytes:<pre>{esc(hex_dump(body))}</pre>"
-        )
-    note = ""
-    if len(text) > MAX_SHOWN:
-        note = f"<br><i>(showing the first {MAX_SHOWN:,} characters of {human_bytes(size)})</i>"
-        text = text[:MAX_SHOWN]
-    return f"<pre>{esc(text)}</pre>{note}"
-
-
-class TestRequestPanel(Panel):
+class TestRequestPanel(HistoryTab, LoadTestTab, Panel):
     """Send test requests to a service and load-test it, from a notebook.
 
     Parameters
@@ -297,66 +202,6 @@ class TestRequestPanel(Panel):
             ]
         )
 
-    def _build_history_tab(self) -> widgets.Widget:
-        self.history_list = widgets.Select(options=[], rows=10, layout=widgets.Layout(width="100%"))
-        self.history_list.add_class("mldeploy-mono")
-        self.history_note = widgets.HTML()
-        self.replay_button = widgets.Button(
-            description="Replay",
-            icon="repeat",
-            tooltip="Load the selected request into the editor and send it",
-        )
-        self.replay_button.on_click(self.guard(lambda _: self.replay()))
-        return widgets.VBox([self.history_note, self.history_list, self.replay_button])
-
-    def _build_load_tab(self) -> widgets.Widget:
-        self.lt_requests = widgets.BoundedIntText(
-            value=200,
-            min=1,
-            max=100_000,
-            description="Requests",
-            style=_WIDE,
-            layout=widgets.Layout(width="200px"),
-        )
-        self.lt_concurrency = widgets.BoundedIntText(
-            value=8,
-            min=1,
-            max=256,
-            description="Concurrency",
-            style=_WIDE,
-            layout=widgets.Layout(width="200px"),
-        )
-        self.run_button = widgets.Button(description="Run", button_style="primary", icon="play")
-        self.stop_button = widgets.Button(description="Stop", icon="stop", disabled=True)
-        self.lt_progress = widgets.FloatProgress(
-            value=0.0,
-            min=0.0,
-            max=1.0,
-            description="Progress",
-            layout=widgets.Layout(display="none"),
-        )
-        self.lt_result = widgets.HTML(
-            "<i>Sends the Request tab's body (POST) N times from C workers.</i>"
-        )
-        #: the latency histogram, shown at its natural size (PLOT_SIZE pixels, narrower if need be)
-        self.lt_image = widgets.Image(
-            format="png",
-            layout=widgets.Layout(
-                display="none", width=f"{PLOT_SIZE[0]}px", max_width="100%", height="auto"
-            ),
-        )
-        self.run_button.on_click(self.guard(lambda _: self.run_load_test()))
-        self.stop_button.on_click(self.guard(lambda _: self.stop_load_test()))
-        return widgets.VBox(
-            [
-                widgets.HBox(
-                    [self.lt_requests, self.lt_concurrency, self.run_button, self.stop_button]
-                ),
-                self.lt_progress,
-                self.lt_result,
-                self.lt_image,
-            ]
-        )
 
     def _show_title(self) -> None:
         name = getattr(self.service, "name", None)
@@ -611,146 +456,9 @@ class TestRequestPanel(Panel):
 
     # --- history -------------------------------------------------------------------------
 
-    def _remember(self, entry: HistoryEntry) -> None:
-        self.history.append(entry)
-        self._refresh_history()
-
-    def _refresh_history(self) -> None:
-        self._shown = list(reversed(self.history.entries()))
-        self.history_list.options = [(e.label(), i) for i, e in enumerate(self._shown)]
-        self.history_list.value = 0 if self._shown else None
-        count = len(self._shown)
-        self.history_note.value = (
-            f"{count} request{'s' if count != 1 else ''} sent to this service from its panels "
-            f"(newest first, last {self.history.size} kept)."
-            if count
-            else "No requests sent yet."
-        )
-
-    def _load_entry(self, entry: HistoryEntry) -> None:
-        self.method.value = entry.method
-        self.content_type.value = entry.content_type
-        self.encoding.value = entry.encoding
-        self.headers_text.value = entry.headers_text
-        self.editor.value = entry.body_text
-
-    def replay(self, wait: bool = False) -> None:
-        """Load the request selected in History into the editor and send it again."""
-        index = self.history_list.value
-        if index is None or not 0 <= index < len(self._shown):
-            raise InvalidArgumentError(
-                "pick a request in the History list first, then click Replay"
-            )
-        self._load_entry(self._shown[index])
-        self.tabs.selected_index = 0
-        self.send(wait=wait)
 
     # --- load test -----------------------------------------------------------------------
 
-    def run_load_test(self) -> None:
-        """Start a load test in the background with the editor's request (N, C from the tab)."""
-        if self._load_thread is not None and self._load_thread.is_alive():
-            raise InvalidArgumentError("a load test is running already; wait for it or click Stop")
-        self._settle_example()
-        prepared = self._prepare()
-        if prepared.method != "POST":
-            raise InvalidArgumentError(
-                "a load test sends POST requests; pick POST in the Request tab"
-            )
-        requests, concurrency = int(self.lt_requests.value), int(self.lt_concurrency.value)
-        self._sends += 1
-        self.clear_status()
-        self._cancel = threading.Event()
-        self.run_button.disabled, self.stop_button.disabled = True, False
-        self.lt_progress.value = 0.0
-        show(self.lt_progress)
-        self.lt_result.value = f"Sending {requests} requests from {concurrency} workers..."
-        self._load_thread = threading.Thread(
-            target=self.guard(self._load_now),
-            args=(prepared, requests, concurrency),
-            name="mldeploy-loadtest",
-            daemon=True,
-        )
-        self._load_thread.start()
-
-    def stop_load_test(self) -> None:
-        """Stop the running load test (requests in flight finish)."""
-        self._cancel.set()
-        self.stop_button.disabled = True
-
-    def _on_progress(self, done: int, total: int) -> bool:
-        self.lt_progress.value = done / total if total else 0.0
-        return not self._cancel.is_set()
-
-    def _load_now(self, prepared: _Prepared, requests: int, concurrency: int) -> None:
-        try:
-            result = load_test(  # the same headers as Send: a typed Content-Type wins
-                self.service,
-                prepared.body or b"",
-                requests=requests,
-                concurrency=concurrency,
-                headers=prepared.headers,
-                timeout=self.timeout,
-                on_progress=self._on_progress,
-                content_type=prepared.entry.content_type,
-                cancel=self._cancel,
-            )
-        except BaseException:
-            self.lt_result.value = "<i>The load test did not run (see the message below).</i>"
-            raise
-        finally:
-            self.run_button.disabled, self.stop_button.disabled = False, True
-        self.last_load_test = result
-        self.lt_result.value = self._result_html(result)
-        self.lt_image.value = result.plot_png(*PLOT_SIZE)
-        show(self.lt_image)
-
-    @staticmethod
-    def _result_html(result: LoadTestResult) -> str:
-        def ms(value: float) -> str:
-            return "-" if math.isnan(value) else f"{value * 1000:.2f} ms"  # NaN: nothing answered
-
-        cell = "padding:2px 12px 2px 0;text-align:left"
-        counts = [
-            ("sent", f"{result.sent} of {result.requests}"),
-            ("ok", str(result.ok)),
-            ("errors", str(result.errors)),
-            ("throughput", f"{result.throughput:.1f} req/s"),
-        ]
-        rows = [("all answers", result.percentile)]
-        if result.errors:  # fast error answers would set the percentiles: show the 2xx apart
-            rows.append(("2xx answers", result.ok_percentile))
-        head = "".join(
-            f"<th style='{cell}'>{esc(k)}</th>"
-            for k in ("latency of", "p50", "p95", "p99", "min", "max")
-        )
-        body = "".join(
-            f"<tr><td style='{cell}'>{esc(label)}</td>"
-            + "".join(f"<td style='{cell}'>{esc(ms(pick(p)))}</td>" for p in (50, 95, 99, 0, 100))
-            + "</tr>"
-            for label, pick in rows
-        )
-        stopped = (
-            f"<div><b>Stopped</b> ({esc(result.stopped)}) after {result.sent} requests.</div>"
-            if result.stopped
-            else ""
-        )
-        summary = (
-            f"{stopped}<div>"
-            + " · ".join(f"<b>{esc(k)}</b> {esc(v)}" for k, v in counts)
-            + f"</div><table><tr>{head}</tr>{body}</table>"
-            f"<div style='color:#57606a'>{result.wall_s:.2f} s wall time, concurrency "
-            f"{result.concurrency}</div>"
-        )
-        if not result.errors_by_status:
-            return f"{summary}<b>Errors by status</b>: none"
-        errors = "".join(
-            f"<tr><td style='{cell}'>{badge(status_label(status), '#cf222e')}</td>"
-            f"<td style='{cell}'>{count} x</td>"
-            f"<td><code>{esc(result.error_samples.get(status, '')[:160])}</code></td></tr>"
-            for status, count in sorted(result.errors_by_status.items())
-        )
-        return f"{summary}<b>Errors by status</b><table>{errors}</table>"
 
     # --- life cycle ----------------------------------------------------------------------
 

@@ -1,0 +1,111 @@
+"""Bodies in the test-request panel: typed-in text to bytes (JSON, text, base64 or hex), headers, answers shown.
+
+A request is checked here before anything is sent (bad headers, undecodable bytes say
+so); an answer is shown pretty-printed when it is text and as a hex summary when not.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass
+
+from ..client.history import HistoryEntry
+from ..client.loadtest import check_headers
+from ..errors import InvalidArgumentError
+from ._base import esc, human_bytes
+
+__all__ = ["MAX_SHOWN", "hex_dump"]
+
+#: Longest body text shown (characters); longer bodies are cut with their size shown.
+MAX_SHOWN = 20_000
+
+
+def hex_dump(data: bytes, limit: int = 64) -> str:
+    """The first ``limit`` bytes of ``data`` as hex-dump lines (offset, 16 hex bytes, ASCII).
+
+    Examples
+    --------
+    >>> print(hex_dump(b"PNG\\x00\\x01"))
+    00000000  50 4e 47 00 01                                   |PNG..|
+    """
+    lines = []
+    chunk = data[:limit]
+    for offset in range(0, len(chunk), 16):
+        row = chunk[offset : offset + 16]
+        hexes = " ".join(f"{b:02x}" for b in row)
+        text = "".join(chr(b) if 32 <= b < 127 else "." for b in row)
+        lines.append(f"{offset:08x}  {hexes:<47}  |{text}|")
+    return "\n".join(lines)
+
+@dataclass(frozen=True)
+class _Prepared:
+    """A request built from the editor, ready to send."""
+
+    method: str
+    body: bytes | None
+    headers: dict[str, str]
+    entry: HistoryEntry
+
+def _parse_headers(text: str) -> dict[str, str]:
+    headers: dict[str, str] = {}
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        name, sep, value = line.partition(":")
+        if not sep or not name.strip() or " " in name.strip():
+            raise InvalidArgumentError(
+                f"header line {number} ({line.strip()[:60]!r}) is not 'Name: value'; write one header per "
+                "line like 'X-Trace: 42'. Nothing was sent."
+            )
+        headers[name.strip()] = value.strip()
+    return check_headers(headers)  # e.g. a non-Latin-1 value: refused here, naming the header
+
+def _decode_bytes(text: str, encoding: str) -> bytes:
+    if encoding == "hex":
+        try:
+            return bytes.fromhex("".join(text.split()))
+        except ValueError as err:
+            raise InvalidArgumentError(
+                f"the body is not valid hex ({err}); write bytes as hex pairs like '89 50 4e 47' or "
+                "pick base64. Nothing was sent."
+            ) from err
+    try:
+        return base64.b64decode("".join(text.split()), validate=True)
+    except (binascii.Error, ValueError) as err:
+        raise InvalidArgumentError(
+            f"the body is not valid base64 ({err}); paste base64 text or pick hex. Nothing was sent."
+        ) from err
+
+def _is_text(content_type: str) -> bool:
+    return content_type.startswith("text/") or any(
+        token in content_type for token in ("json", "xml", "javascript", "x-www-form-urlencoded")
+    )
+
+def _body_html(body: bytes, content_type: str) -> str:
+    """The response body as HTML: pretty JSON, text, or a hex summary for binary bodies."""
+    size = len(body)
+    if not body:
+        return "<i>(empty body)</i>"
+    text: str | None = None
+    if "json" in content_type:
+        try:
+            text = json.dumps(json.loads(body), indent=2, ensure_ascii=False)
+        except ValueError:
+            text = None
+    if text is None and (_is_text(content_type) or not content_type):
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError:
+            text = None
+    if text is None:
+        return (
+            f"<b>Binary body</b>: {esc(content_type or 'no content type')}, {human_bytes(size)} "
+            f"({size:,} bytes); first {min(size, 64)} bytes:<pre>{esc(hex_dump(body))}</pre>"
+        )
+    note = ""
+    if len(text) > MAX_SHOWN:
+        note = f"<br><i>(showing the first {MAX_SHOWN:,} characters of {human_bytes(size)})</i>"
+        text = text[:MAX_SHOWN]
+    return f"<pre>{esc(text)}</pre>{note}"
