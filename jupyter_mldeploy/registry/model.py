@@ -14,7 +14,8 @@ from datetime import datetime
 from typing import Any
 
 from ..errors import InvalidArgumentError, ModelNotFoundError
-from ._registry import Registry, _check_version, default_registry
+from ._args import check_version
+from ._registry import Registry, default_registry
 from .records import ModelFile, ModelVersion, format_size
 
 # Azure keyword arguments that have no local meaning; accepted and ignored so code ports as is.
@@ -101,7 +102,7 @@ class Model:
             )
         self._registry = registry or default_registry()
         if tags or properties or model_framework:
-            number = _check_version(version)
+            number = check_version(version)
             matches = [
                 m
                 for m in self._registry.list(name=name, tags=tags, properties=properties)
