@@ -12,7 +12,7 @@ Writing a blob: the bytes are copied into a temp file on the same filesystem
 and hashed *from the copy* (so the recorded sha256 is the hash of the stored
 bytes), then made durable and renamed into place with :func:`os.replace`. An
 object that exists already is never rewritten. Large files are copied and
-hashed by :mod:`._fileio` (a kernel copy with a hashing thread); small files are
+hashed by ``_fileio`` (a kernel copy with a hashing thread); small files are
 read once, hashed in memory and written only when new.
 """
 
