@@ -13,8 +13,9 @@ Examples
 
 from __future__ import annotations
 
+from ._definition import DockerSection, PythonSection
 from .conda_dependencies import CondaDependencies
-from .environment import DockerSection, Environment, PythonSection
+from .environment import Environment
 from .local_build import LocalEnvironmentBuild
 from .spec import EnvironmentSpec
 from .wheelhouse import Wheelhouse

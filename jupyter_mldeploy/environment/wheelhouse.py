@@ -17,7 +17,6 @@ same CPU architecture, Linux); otherwise :class:`WheelDownloadError` names it.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 import os
@@ -27,24 +26,29 @@ import shutil
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
 
-from packaging import tags
 from packaging.markers import Marker
 from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name, parse_wheel_filename
 
-from .._config import mldeploy_home
 from .._runtime import SCORING_RUNTIME_REQUIREMENTS, runtime_wheel
-from ..errors import InvalidArgumentError, WheelDownloadError
+from ..errors import WheelDownloadError
 from ._interpreters import find_interpreters
+from ._platforms import (
+    ARCHES,
+    TargetPlatform,
+    marker_env,
+    parse_platform,
+    python_tuple,
+    target_tags,
+)
 from ._uv import LogFn, run_uv
+from ._wheel_cache import cache_dir, fetch, index_credentials, place, sha256_of
 from .spec import EnvironmentSpec
 
 if sys.version_info >= (3, 11):
@@ -52,107 +56,8 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-#: glibc assumed for Docker-style platforms (``linux/amd64``): Debian 10 / RHEL 8 and newer.
-DEFAULT_GLIBC = (2, 28)
 META_FILE = "wheelhouse.json"
-_UV_GLIBC_MINORS = (17, 28, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40)
-_ARCHES = {"amd64": "x86_64", "x86_64": "x86_64", "arm64": "aarch64", "aarch64": "aarch64"}
-_LEGACY = {"manylinux1": (2, 5), "manylinux2010": (2, 12), "manylinux2014": (2, 17)}
 _DOWNLOAD_THREADS = 8
-
-
-@dataclass(frozen=True)
-class TargetPlatform:
-    """A Linux target: CPU architecture and the oldest glibc it must run on."""
-
-    arch: str
-    glibc: tuple[int, int]
-
-    @property
-    def tag(self) -> str:
-        """The PEP 600 platform tag, e.g. ``manylinux_2_28_x86_64``."""
-        return f"manylinux_{self.glibc[0]}_{self.glibc[1]}_{self.arch}"
-
-    def uv_platform(self) -> str:
-        """uv's ``--python-platform`` value: the newest uv knows that the target still runs."""
-        minor = max((m for m in _UV_GLIBC_MINORS if m <= self.glibc[1]), default=17)
-        return f"{self.arch}-manylinux_2_{minor}"
-
-    def wheel_platforms(self) -> list[str]:
-        """Platform tags the target accepts, best first (``linux_<arch>`` last: host-built wheels)."""
-        lowest = 17 if self.arch == "aarch64" else 5
-        out: list[str] = []
-        for minor in range(self.glibc[1], lowest - 1, -1):
-            out.append(f"manylinux_2_{minor}_{self.arch}")
-            for legacy, (_, legacy_minor) in _LEGACY.items():
-                if legacy_minor == minor:
-                    out.append(f"{legacy}_{self.arch}")
-        out.append(f"linux_{self.arch}")
-        return out
-
-
-def parse_platform(text: str) -> TargetPlatform:
-    """Read ``linux/amd64``, ``manylinux_2_17_x86_64``, ``manylinux2014_aarch64`` or ``x86_64-manylinux_2_28``.
-
-    Raises
-    ------
-    InvalidArgumentError
-        For other values (the message lists the accepted forms).
-    """
-    value = str(text).strip().lower()
-    docker = re.fullmatch(r"linux/(amd64|x86_64|arm64|aarch64)(?:/v8)?", value)
-    if docker:
-        return TargetPlatform(_ARCHES[docker.group(1)], DEFAULT_GLIBC)
-    pep600 = re.fullmatch(r"manylinux_(\d+)_(\d+)_(x86_64|aarch64)", value)
-    if pep600:
-        return TargetPlatform(pep600.group(3), (int(pep600.group(1)), int(pep600.group(2))))
-    legacy = re.fullmatch(r"(manylinux1|manylinux2010|manylinux2014)_(x86_64|aarch64)", value)
-    if legacy:
-        return TargetPlatform(legacy.group(2), _LEGACY[legacy.group(1)])
-    uv_style = re.fullmatch(r"(x86_64|aarch64)-manylinux(?:_(\d+)_(\d+)|(2014))", value)
-    if uv_style:
-        glibc = (2, 17) if uv_style.group(4) else (int(uv_style.group(2)), int(uv_style.group(3)))
-        return TargetPlatform(uv_style.group(1), glibc)
-    raise InvalidArgumentError(
-        f"platform {text!r} is not understood: use 'linux/amd64' or 'linux/arm64' (Docker style, "
-        f"glibc {DEFAULT_GLIBC[0]}.{DEFAULT_GLIBC[1]}+), a wheel tag like 'manylinux_2_17_x86_64', "
-        "or uv's 'x86_64-manylinux_2_28'. Only Linux targets are supported."
-    )
-
-
-def _python_tuple(python_version: str) -> tuple[int, int]:
-    match = re.fullmatch(r"(\d+)\.(\d+)(?:\.\d+)?", str(python_version).strip())
-    if not match:
-        raise InvalidArgumentError(
-            f"python_version {python_version!r} is not valid: give the target interpreter as 'X.Y', e.g. '3.11'."
-        )
-    return int(match.group(1)), int(match.group(2))
-
-
-def target_tags(python: tuple[int, int], target: TargetPlatform) -> list[tags.Tag]:
-    """Every wheel tag the target interpreter accepts, best first."""
-    platforms = target.wheel_platforms()
-    interpreter = f"cp{python[0]}{python[1]}"
-    found = list(tags.cpython_tags(python_version=python, abis=[interpreter], platforms=platforms))
-    found += list(tags.compatible_tags(python_version=python, interpreter=interpreter, platforms=platforms))
-    return found
-
-
-def _marker_env(python: tuple[int, int], target: TargetPlatform) -> dict[str, str]:
-    version = f"{python[0]}.{python[1]}"
-    return {
-        "implementation_name": "cpython",
-        "implementation_version": f"{version}.0",
-        "os_name": "posix",
-        "platform_machine": target.arch,
-        "platform_python_implementation": "CPython",
-        "platform_release": "",
-        "platform_system": "Linux",
-        "platform_version": "",
-        "python_full_version": f"{version}.0",
-        "python_version": version,
-        "sys_platform": "linux",
-    }
 
 
 @dataclass(frozen=True)
@@ -219,7 +124,7 @@ def _file_entry(entry: dict[str, Any]) -> tuple[str | None, Path | None, str | N
 def _pick_files(lock: dict[str, Any], python: tuple[int, int], target: TargetPlatform) -> list[_Pick]:
     """Choose the best wheel (or note the sdist) of every package the lock installs on the target."""
     rank = {tag: i for i, tag in enumerate(target_tags(python, target))}
-    env = _marker_env(python, target)
+    env = marker_env(python, target)
     picks: list[_Pick] = []
     for package in lock.get("packages", []):
         marker = package.get("marker")
@@ -254,102 +159,11 @@ def _pick_files(lock: dict[str, Any], python: tuple[int, int], target: TargetPla
     return picks
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def _cache_dir() -> Path:
-    path = mldeploy_home() / "cache" / "wheels"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
-def _index_credentials(spec: EnvironmentSpec) -> dict[str, str]:
-    """``host -> Authorization header`` for index URLs that carry ``user:password@``.
-
-    uv strips credentials from the file URLs it writes into the lock, so
-    downloads from a private index send them again, to that host only.
-    """
-    found: dict[str, str] = {}
-    for url in (spec.index_url, *spec.extra_index_urls, *spec.find_links):
-        if not url:
-            continue
-        parsed = urlparse(url)
-        if parsed.username and parsed.hostname:
-            pair = f"{unquote(parsed.username)}:{unquote(parsed.password or '')}"
-            found[parsed.hostname] = "Basic " + base64.b64encode(pair.encode()).decode()
-    return found
-
-
-def _fetch(
-    url: str, sha256: str | None, filename: str, name: str, auth: dict[str, str] | None = None
-) -> Path:
-    """Download ``url`` into the sha256-keyed cache (reused when present) and return the cached file."""
-    key = sha256 or hashlib.sha256(url.encode()).hexdigest()
-    cached = _cache_dir() / key[:2] / key / filename
-    if cached.is_file() and (sha256 is None or _sha256(cached) == sha256):
-        return cached
-    cached.parent.mkdir(parents=True, exist_ok=True)
-    last: Exception | None = None
-    for _attempt in range(3):
-        fd, tmp = tempfile.mkstemp(dir=cached.parent, prefix=".part-")
-        try:
-            digest = hashlib.sha256()
-            request = urllib.request.Request(url)
-            header = (auth or {}).get(urlparse(url).hostname or "")
-            if header:
-                request.add_header("Authorization", header)
-            with os.fdopen(fd, "wb") as out, urllib.request.urlopen(request, timeout=120) as response:
-                for chunk in iter(lambda: response.read(1 << 20), b""):
-                    digest.update(chunk)
-                    out.write(chunk)
-            if sha256 and digest.hexdigest() != sha256:
-                raise WheelDownloadError(
-                    f"the download of {filename} ({name}) does not match its recorded sha256: the index "
-                    "served other bytes. Try again; if it persists, the index or a proxy alters files."
-                )
-            os.replace(tmp, cached)
-            return cached
-        except urllib.error.HTTPError as err:
-            last = err
-            if err.code in (401, 403, 404):
-                break  # retrying will not help
-        except (urllib.error.URLError, OSError, TimeoutError) as err:
-            last = err
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-    if isinstance(last, urllib.error.HTTPError) and last.code in (401, 403):
-        advice = ("the index refused it: give the credentials in the index URL "
-                  "(--extra-index-url https://USER:TOKEN@host/simple)")
-    else:
-        advice = "check the network access to the package index (proxy, certificates: SSL_CERT_FILE) and try again"
-    raise WheelDownloadError(f"cannot download {filename} for {name} from {url}: {last}; {advice}.") from last
-
-
-def _place(source: Path, dest_dir: Path) -> Path:
-    """Hard-link (or copy) ``source`` into ``dest_dir``; return the placed file."""
-    target = dest_dir / source.name
-    if target.exists():
-        if target.stat().st_size == source.stat().st_size and _sha256(target) == _sha256(source):
-            return target
-        target.unlink()
-    try:
-        os.link(source, target)
-    except OSError:
-        shutil.copy2(source, target)
-    return target
-
-
 def _host_can_build(python: tuple[int, int], target: TargetPlatform) -> str | None:
     """Return a local interpreter path when the target is this host's kind, else None."""
     if not sys.platform.startswith("linux"):
         return None
-    if _ARCHES.get(host_platform.machine().lower()) != target.arch:
+    if ARCHES.get(host_platform.machine().lower()) != target.arch:
         return None
     found = find_interpreters(SpecifierSet(f"=={python[0]}.{python[1]}.*"))
     return str(found[0].path) if found else None
@@ -378,11 +192,11 @@ def _build_sdists(
     for pick in need:
         source = pick.sdist_path
         if source is None and pick.sdist_url:
-            source = _fetch(pick.sdist_url, pick.sdist_sha256, pick.sdist_url.rsplit("/", 1)[-1], pick.name, auth)
+            source = fetch(pick.sdist_url, pick.sdist_sha256, pick.sdist_url.rsplit("/", 1)[-1], pick.name, auth)
         if source is None:
             raise WheelDownloadError(f"{pick.name} has neither a wheel nor a source archive in the resolution.")
-        key = hashlib.sha256(f"{_sha256(source)}:{interpreter}".encode()).hexdigest()
-        cached = _cache_dir() / "built" / key
+        key = hashlib.sha256(f"{sha256_of(source)}:{interpreter}".encode()).hexdigest()
+        cached = cache_dir() / "built" / key
         wheels = sorted(cached.glob("*.whl"))
         if wheels:
             say(f"[mldeploy] reusing the wheel built earlier for {pick.name}=={pick.version}")
@@ -406,7 +220,7 @@ def _build_sdists(
         if not cached.is_dir():
             cached.mkdir(parents=True, exist_ok=True)
             wheel = Path(shutil.copy2(wheel, cached / wheel.name))
-        pick.filename, pick.path, pick.sha256 = wheel.name, wheel, _sha256(wheel)
+        pick.filename, pick.path, pick.sha256 = wheel.name, wheel, sha256_of(wheel)
         built.append(wheel)
     return built
 
@@ -433,7 +247,7 @@ def download_wheels(
     """
     started = time.monotonic()
     say = log or (lambda line: None)
-    python = _python_tuple(python_version)
+    python = python_tuple(python_version)
     target = parse_platform(platform)
     dest_dir = Path(dest).expanduser().resolve()
     dest_dir.mkdir(parents=True, exist_ok=True)
@@ -461,32 +275,32 @@ def download_wheels(
             )
         lock = tomllib.loads((work / "pylock.toml").read_text(encoding="utf-8"))
         picks = _pick_files(lock, python, target)
-        auth = _index_credentials(spec)
+        auth = index_credentials(spec)
         built = _build_sdists(picks, python, target, work, say, auth)
 
-        def fetch(pick: _Pick) -> Path:
+        def fetch_pick(pick: _Pick) -> Path:
             if pick.path is not None:
                 return pick.path
             assert pick.url is not None
-            return _fetch(pick.url, pick.sha256, pick.filename, pick.name, auth)
+            return fetch(pick.url, pick.sha256, pick.filename, pick.name, auth)
 
         downloads = [p for p in picks if p.path is None]
         say(f"[mldeploy] fetching {len(downloads)} wheel(s) ({len(picks)} packages)")
         with ThreadPoolExecutor(max_workers=_DOWNLOAD_THREADS) as pool:
-            sources = list(pool.map(fetch, picks))
+            sources = list(pool.map(fetch_pick, picks))
         _remove_previous(dest_dir)
         placed: list[tuple[_Pick, Path]] = []
         for pick, source in zip(picks, sources):
             if pick.name == "jupyter-mldeploy" and not include_runtime_wheel:
                 continue
-            placed.append((pick, _place(source, dest_dir)))
+            placed.append((pick, place(source, dest_dir)))
     lines = [
         "# Written by jupyter-mldeploy: install offline with",
         "#   pip install --no-index --find-links /wheels -r /wheels/requirements.txt",
         f"# target: Python {python[0]}.{python[1]}, {target.tag}; environment spec hash {spec.spec_hash}",
     ]
     for pick, path in sorted(placed, key=lambda item: item[0].name):
-        lines.append(f"{pick.name}=={pick.version} --hash=sha256:{_sha256(path)}")
+        lines.append(f"{pick.name}=={pick.version} --hash=sha256:{sha256_of(path)}")
     requirements_file = dest_dir / "requirements.txt"
     requirements_file.write_text("\n".join(lines) + "\n", encoding="utf-8")
     wheels = tuple(sorted(path for _, path in placed))

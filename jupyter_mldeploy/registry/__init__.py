@@ -13,7 +13,8 @@ Examples
 
 from __future__ import annotations
 
-from ._registry import BlobProblem, GcReport, Registry, default_registry
+from ._reading import BlobProblem
+from ._registry import GcReport, Registry, default_registry
 from .model import Model
 from .records import ModelFile, ModelVersion
 

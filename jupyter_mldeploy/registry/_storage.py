@@ -11,40 +11,30 @@ Layout under ``MLDEPLOY_HOME``::
 Writing a blob: the bytes are copied into a temp file on the same filesystem
 and hashed *from the copy* (so the recorded sha256 is the hash of the stored
 bytes), then made durable and renamed into place with :func:`os.replace`. An
-object that exists already is never rewritten. Large files are copied by the
-kernel (``copy_file_range``) while a second thread hashes the part copied so
-far; small files are read once, hashed in memory and written only when new.
+object that exists already is never rewritten. Large files are copied and
+hashed by ``_fileio`` (a kernel copy with a hashing thread); small files are
+read once, hashed in memory and written only when new.
 """
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import hashlib
 import os
 import re
 import secrets
 import shutil
 import stat
-import sys
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import IntegrityError, RegistryError
+from . import _fileio
 
 #: Files up to this size are read into memory, hashed, and written only when new.
 SMALL_FILE_LIMIT = 4 << 20
-#: Bytes per ``copy_file_range`` call for large files.
-COPY_CHUNK = 16 << 20
-#: Read buffer for hashing and for the plain read/write fallback.
-READ_CHUNK = 4 << 20
-#: Up to this many paths are flushed with one fsync each; more with one syncfs.
-FSYNC_EACH_LIMIT = 16
-#: Test hook: seconds to sleep after each copied chunk (makes "kill mid-register" testable).
-SLOW_COPY_ENV = "MLDEPLOY_TEST_SLOW_COPY"
 
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 _O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
@@ -143,7 +133,7 @@ class BlobStore:
                 if size <= SMALL_FILE_LIMIT:
                     return self._stage_small(fd, size)
                 if hash_first:
-                    digest, hashed_size = _hash_fd(fd)
+                    digest, hashed_size = _fileio.hash_fd(fd)
                     if self.has(digest, hashed_size):
                         return StagedBlob(digest, hashed_size, None)
                     os.lseek(fd, 0, os.SEEK_SET)
@@ -160,7 +150,7 @@ class BlobStore:
         data = os.read(fd, size + 1)
         if len(data) > size:  # the file grew since fstat: read the rest
             chunks = [data]
-            while chunk := os.read(fd, READ_CHUNK):
+            while chunk := os.read(fd, _fileio.READ_CHUNK):
                 chunks.append(chunk)
             data = b"".join(chunks)
         digest = hashlib.sha256(data).hexdigest()
@@ -173,7 +163,7 @@ class BlobStore:
             while view:
                 written = os.write(out, view)
                 view = view[written:]
-            _slow_copy_pause()
+            _fileio.slow_copy_pause()
         finally:
             os.close(out)
         return StagedBlob(digest, len(data), temp)
@@ -182,7 +172,7 @@ class BlobStore:
         temp = self._new_temp_path(self.temp_dir)
         fd = os.open(temp, os.O_RDWR | os.O_CREAT | os.O_EXCL | _O_CLOEXEC, 0o444)
         try:
-            digest, size = _copy_and_hash(src_fd, fd)
+            digest, size = _fileio.copy_and_hash(src_fd, fd)
         except BaseException:
             os.close(fd)
             temp.unlink(missing_ok=True)
@@ -204,7 +194,7 @@ class BlobStore:
         if not pending:
             return
         try:
-            _flush([blob.temp for blob in pending if blob.temp is not None], self.temp_dir)
+            _fileio.flush([blob.temp for blob in pending if blob.temp is not None], self.temp_dir)
             shards: set[str] = set()
             for blob in pending:
                 assert blob.temp is not None
@@ -216,7 +206,7 @@ class BlobStore:
                     os.unlink(blob.temp)
                 else:
                     os.replace(blob.temp, self._object_str(blob.sha256))
-            _flush(sorted(shards), self.objects_dir)
+            _fileio.flush(sorted(shards), self.objects_dir)
         except OSError as err:
             raise RegistryError(
                 f"cannot write to the blob store {self.objects_dir}: {err}. "
@@ -260,7 +250,7 @@ class BlobStore:
                         while view:
                             view = view[os.write(out, view) :]
                 else:
-                    digest, copied = _copy_and_hash(src, out)
+                    digest, copied = _fileio.copy_and_hash(src, out)
             finally:
                 os.close(out)
         finally:
@@ -278,7 +268,7 @@ class BlobStore:
         try:
             fd = os.open(path, os.O_RDONLY | _O_CLOEXEC)
             try:
-                digest, length = _hash_fd(fd)
+                digest, length = _fileio.hash_fd(fd)
             finally:
                 os.close(fd)
         except FileNotFoundError:
@@ -364,170 +354,6 @@ def make_read_only(path: Path) -> None:
 def temp_sibling(target: Path) -> Path:
     """Return a fresh hidden path next to ``target`` (same filesystem, so a rename is atomic)."""
     return target.parent / f".{target.name}.{os.getpid()}-{secrets.token_hex(4)}.partial"
-
-
-# --- byte copying ------------------------------------------------------------------------
-
-
-def _slow_copy_pause() -> None:
-    delay = os.environ.get(SLOW_COPY_ENV)
-    if delay:
-        time.sleep(float(delay))
-
-
-def _hash_fd(fd: int) -> tuple[str, int]:
-    """Hash the rest of ``fd`` from its current offset; return (sha256, bytes read)."""
-    digest = hashlib.sha256()
-    buf = bytearray(READ_CHUNK)
-    view = memoryview(buf)
-    total = 0
-    while True:
-        n = os.readv(fd, [buf])
-        if not n:
-            return digest.hexdigest(), total
-        digest.update(view[:n])
-        total += n
-
-
-def _copy_and_hash(src_fd: int, dst_fd: int) -> tuple[str, int]:
-    """Copy from ``src_fd`` (current offset) to ``dst_fd`` and return (sha256 of the copy, size)."""
-    if hasattr(os, "copy_file_range") and sys.platform.startswith("linux"):
-        try:
-            return _kernel_copy_and_hash(src_fd, dst_fd)
-        except _NoKernelCopy:
-            pass
-    return _plain_copy_and_hash(src_fd, dst_fd)
-
-
-class _NoKernelCopy(Exception):
-    """copy_file_range is not supported between these two files (nothing was copied)."""
-
-
-def _plain_copy_and_hash(src_fd: int, dst_fd: int) -> tuple[str, int]:
-    digest = hashlib.sha256()
-    buf = bytearray(READ_CHUNK)
-    view = memoryview(buf)
-    total = 0
-    while True:
-        n = os.readv(src_fd, [buf])
-        if not n:
-            return digest.hexdigest(), total
-        digest.update(view[:n])
-        chunk = view[:n]
-        while chunk:
-            written = os.write(dst_fd, chunk)
-            chunk = chunk[written:]
-        total += n
-        _slow_copy_pause()
-
-
-def _kernel_copy_and_hash(src_fd: int, dst_fd: int) -> tuple[str, int]:
-    """Copy with copy_file_range in a thread while this thread hashes what was copied so far.
-
-    Hashing the destination (not the source) means the digest describes the
-    stored bytes even if the source changes meanwhile.
-    """
-    cond = threading.Condition()
-    state: dict[str, object] = {"copied": 0, "done": False, "error": None}
-
-    try:
-        first = os.copy_file_range(src_fd, dst_fd, COPY_CHUNK)
-    except OSError as err:
-        raise _NoKernelCopy() from err
-    if first == 0 and os.fstat(src_fd).st_size > 0:
-        raise _NoKernelCopy()  # e.g. pseudo or network filesystems that copy nothing
-    state["copied"] = first
-
-    def copier() -> None:
-        try:
-            n = first
-            while n:
-                _slow_copy_pause()
-                n = os.copy_file_range(src_fd, dst_fd, COPY_CHUNK)
-                with cond:
-                    state["copied"] = int(state["copied"]) + n  # type: ignore[call-overload]
-                    cond.notify()
-        except BaseException as err:  # noqa: BLE001 - handed to the hashing thread
-            state["error"] = err
-        finally:
-            with cond:
-                state["done"] = True
-                cond.notify()
-
-    thread = threading.Thread(target=copier, name="mldeploy-copy", daemon=True)
-    thread.start()
-    digest = hashlib.sha256()
-    buf = bytearray(READ_CHUNK)
-    view = memoryview(buf)
-    pos = 0
-    try:
-        while True:
-            with cond:
-                while int(state["copied"]) == pos and not state["done"]:  # type: ignore[call-overload]
-                    cond.wait()
-                available = int(state["copied"])  # type: ignore[call-overload]
-                finished = bool(state["done"])
-            while pos < available:
-                want = min(READ_CHUNK, available - pos)
-                n = os.preadv(dst_fd, [view[:want]], pos)
-                if n <= 0:
-                    raise OSError(f"short read at offset {pos} of a file being stored")
-                digest.update(view[:n])
-                pos += n
-            if finished and pos >= int(state["copied"]):  # type: ignore[call-overload]
-                break
-    finally:
-        thread.join()
-    if state["error"] is not None:
-        raise state["error"]  # type: ignore[misc]
-    return digest.hexdigest(), pos
-
-
-# --- durability --------------------------------------------------------------------------
-
-
-def _load_syncfs() -> object | None:
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-        func = libc.syncfs
-    except (OSError, AttributeError):
-        return None
-    func.argtypes = [ctypes.c_int]
-    func.restype = ctypes.c_int
-    return func
-
-
-_SYNCFS = _load_syncfs()
-
-
-def _flush(paths: Sequence[str], anchor: Path) -> None:
-    """Flush ``paths`` (files or folders) to disk.
-
-    A few paths get an fsync each (waiting only for our own bytes); many get one
-    ``syncfs`` of the filesystem holding ``anchor`` on Linux (one journal commit
-    instead of thousands, though it also waits for other programs' pending writes).
-    """
-    if _SYNCFS is not None and len(paths) > FSYNC_EACH_LIMIT:
-        fd = os.open(anchor, os.O_RDONLY)
-        try:
-            if _SYNCFS(fd) == 0:  # type: ignore[operator]
-                return
-        finally:
-            os.close(fd)
-    for path in dict.fromkeys(paths):
-        flags = os.O_RDONLY
-        try:
-            fd = os.open(path, flags)
-        except OSError:
-            continue  # folders cannot be opened on some platforms
-        try:
-            os.fsync(fd)
-        except OSError:
-            pass  # fsync on a folder is not supported everywhere
-        finally:
-            os.close(fd)
 
 
 def _pid_alive(pid: int) -> bool:

@@ -10,7 +10,7 @@ import pytest
 from packaging.tags import Tag
 
 from jupyter_mldeploy import CondaDependencies, Environment
-from jupyter_mldeploy.environment.wheelhouse import TargetPlatform, parse_platform, target_tags
+from jupyter_mldeploy.environment._platforms import TargetPlatform, parse_platform, target_tags
 from jupyter_mldeploy.errors import InvalidArgumentError, WheelDownloadError
 
 

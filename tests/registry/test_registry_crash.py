@@ -13,7 +13,7 @@ from registry_helpers import object_files, sha256_of, temp_files, worker_cmd, wo
 
 from jupyter_mldeploy import Model
 from jupyter_mldeploy.errors import ModelNotFoundError
-from jupyter_mldeploy.registry import _storage, default_registry
+from jupyter_mldeploy.registry import _fileio, default_registry
 
 
 def _big_model(root: Path, big_mb: int, small: int) -> Path:
@@ -49,7 +49,7 @@ def test_kill_9_while_storing_leaves_no_version(tmp_path: Path, mldeploy_home: P
     try:
         deadline = time.monotonic() + 120
         # wait until the large file is partly copied (one 16 MiB chunk, then a 1 s pause)
-        while not any(size >= _storage.COPY_CHUNK for size in sizes()):
+        while not any(size >= _fileio.COPY_CHUNK for size in sizes()):
             assert proc.poll() is None, proc.communicate()
             assert time.monotonic() < deadline, "the register never started storing the large file"
             time.sleep(0.02)
@@ -64,7 +64,7 @@ def test_kill_9_while_storing_leaves_no_version(tmp_path: Path, mldeploy_home: P
     leftovers = temp_files(mldeploy_home)
     assert leftovers, "the killed register should have left temp files behind"
     big = max(sizes())
-    assert _storage.COPY_CHUNK <= big < 64 << 20, "killed in the middle of copying the large file"
+    assert _fileio.COPY_CHUNK <= big < 64 << 20, "killed in the middle of copying the large file"
     assert Model.list() == []
     with pytest.raises(ModelNotFoundError, match="registry at .* is empty"):
         Model("big")

@@ -13,7 +13,7 @@ import pytest
 from registry_helpers import object_files, sha256_of, temp_files
 
 from jupyter_mldeploy import Model
-from jupyter_mldeploy.registry import Registry, _db, _storage
+from jupyter_mldeploy.registry import Registry, _db, _fileio, _storage
 
 
 def test_blob_layout_and_read_only_objects(make_tree, mldeploy_home: Path) -> None:
@@ -56,7 +56,7 @@ def test_plain_copy_fallback_gives_the_same_hash(
     def no_kernel_copy(*args: object) -> int:
         raise OSError(18, "Invalid cross-device link")
 
-    monkeypatch.setattr(_storage.os, "copy_file_range", no_kernel_copy)
+    monkeypatch.setattr(_fileio.os, "copy_file_range", no_kernel_copy)
     store = _storage.BlobStore(tmp_path / "home")
     blob = store.stage(source)
     assert blob.sha256 == sha256_of(source)
@@ -68,7 +68,7 @@ def test_kernel_copy_that_copies_nothing_falls_back(
 ) -> None:
     source = tmp_path / "f.bin"
     source.write_bytes(os.urandom(5 << 20))
-    monkeypatch.setattr(_storage.os, "copy_file_range", lambda *args: 0)
+    monkeypatch.setattr(_fileio.os, "copy_file_range", lambda *args: 0)
     blob = _storage.BlobStore(tmp_path / "home").stage(source)
     assert (blob.size, blob.sha256) == (5 << 20, sha256_of(source))
 
@@ -101,7 +101,7 @@ def test_publish_flushes_temp_files_before_renaming(
         events.append("rename")
         real_replace(src, dst)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(_storage, "_flush", flush)
+    monkeypatch.setattr(_fileio, "flush", flush)
     monkeypatch.setattr(_storage.os, "replace", replace)
     store.publish(sources)
     assert events == ["flush:objects", "rename", "rename", "rename", "flush:sha256"]
@@ -202,13 +202,13 @@ def test_reregistering_a_large_file_hashes_without_copying(
     root = make_tree("m", {"big.bin": os.urandom(_storage.SMALL_FILE_LIMIT + 10)})
     Model.register(root, "m")
     copies: list[int] = []
-    real = _storage._copy_and_hash
+    real = _fileio.copy_and_hash
 
     def counting(src_fd: int, dst_fd: int) -> tuple[str, int]:
         copies.append(src_fd)
         return real(src_fd, dst_fd)
 
-    monkeypatch.setattr(_storage, "_copy_and_hash", counting)
+    monkeypatch.setattr(_fileio, "copy_and_hash", counting)
     assert Model.register(root, "m").version == 2
     assert copies == []  # same name, same size: hashed first, found, not copied
     Model.register(root, "new-name")
@@ -242,14 +242,14 @@ def test_many_files_are_flushed_with_one_syncfs(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     calls: list[str] = []
-    real = _storage._SYNCFS
+    real = _fileio._SYNCFS
     if real is None:
         pytest.skip("syncfs is Linux-only")
-    monkeypatch.setattr(_storage, "_SYNCFS", lambda fd: (calls.append("syncfs"), real(fd))[1])
-    monkeypatch.setattr(_storage.os, "fsync", lambda fd: calls.append("fsync"))
+    monkeypatch.setattr(_fileio, "_SYNCFS", lambda fd: (calls.append("syncfs"), real(fd))[1])
+    monkeypatch.setattr(_fileio.os, "fsync", lambda fd: calls.append("fsync"))
     store = _storage.BlobStore(tmp_path / "home")
     staged = []
-    for i in range(_storage.FSYNC_EACH_LIMIT + 1):
+    for i in range(_fileio.FSYNC_EACH_LIMIT + 1):
         (tmp_path / f"f{i}").write_bytes(f"file {i}".encode())
         staged.append(store.stage(tmp_path / f"f{i}"))
     store.publish(staged)
@@ -260,10 +260,10 @@ def test_many_files_are_flushed_with_one_syncfs(
 def test_publish_without_syncfs_fsyncs_each_path(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(_storage, "_SYNCFS", None)
+    monkeypatch.setattr(_fileio, "_SYNCFS", None)
     synced: list[int] = []
     real_fsync = os.fsync
-    monkeypatch.setattr(_storage.os, "fsync", lambda fd: (synced.append(fd), real_fsync(fd)))
+    monkeypatch.setattr(_fileio.os, "fsync", lambda fd: (synced.append(fd), real_fsync(fd)))
     store = _storage.BlobStore(tmp_path / "home")
     source = tmp_path / "f"
     source.write_bytes(b"portable")
