@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import InvalidArgumentError, ModelNotFoundError
 from ._args import check_version
@@ -37,6 +37,10 @@ def _unknown_kwargs(kwargs: Mapping[str, Any], allowed: frozenset[str], where: s
     unknown = sorted(set(kwargs) - allowed)
     if unknown:
         raise TypeError(f"{where}() got unexpected keyword argument(s): {', '.join(unknown)}")
+
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
 
 
 class Model(ModelView):
@@ -122,7 +126,7 @@ class Model(ModelView):
             self._record = self._registry.get(name, version)
 
     @classmethod
-    def _wrap(cls, record: ModelVersion, registry: Registry) -> Model:
+    def _wrap(cls, record: ModelVersion, registry: Registry) -> Self:
         model = cls.__new__(cls)
         model._record = record
         model._registry = registry
@@ -133,7 +137,7 @@ class Model(ModelView):
     @classmethod
     def register(
         cls, *args: Any, workspace: Any = None, registry: Registry | None = None, **kwargs: Any
-    ) -> Model:
+    ) -> Self:
         """Register a model file or folder as the next version of ``model_name``.
 
         Signature: ``register([workspace,] model_path, model_name, tags=None, properties=None,
@@ -190,7 +194,7 @@ class Model(ModelView):
         model_framework: str | None = None,
         model_framework_version: str | None = None,
         **azure_options: Any,
-    ) -> Model:
+    ) -> Self:
         _unknown_kwargs(azure_options, _IGNORED_REGISTER_KWARGS, "register")
         if model_name is None:
             raise InvalidArgumentError(
@@ -216,7 +220,7 @@ class Model(ModelView):
         *,
         workspace: Any = None,
         registry: Registry | None = None,
-    ) -> Model:
+    ) -> Self:
         """Return ``name:version``, or the latest version of ``name``.
 
         Examples
@@ -244,7 +248,7 @@ class Model(ModelView):
         *,
         registry: Registry | None = None,
         **azure_options: Any,
-    ) -> list[Model]:
+    ) -> list[Self]:
         """Return registered versions, newest first, filtered as in Azure ML.
 
         Parameters
