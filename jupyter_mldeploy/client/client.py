@@ -3,6 +3,14 @@
 Used by the deployment targets, the widgets' test panel and load test, and the
 tests. One keep-alive connection per thread, so one client can be shared by
 a thread pool.
+
+Kept over ``httpx`` and ``requests`` after measuring the three in the same load loop
+against a 1-worker ``ScoringServer`` on 127.0.0.1 with ``python bench/libraries.py --only
+client`` (2026-12-01, the project's 2-core box, medians of 5 rounds): 2240 / 3490 req/s at
+concurrency 1 / 8 here, against 1080 / 965 for ``httpx.Client`` (0.48x / 0.28x) and
+800 / 705 for ``requests.Session`` (0.36x / 0.20x), because they spend 3.3x-6x more client
+CPU per request (about 200 us here, 660-1160 us there), which would cap what ``load_test``
+can measure.
 """
 
 from __future__ import annotations

@@ -1,13 +1,22 @@
 """``--reload``: watch the entry script and its source folder, reload and re-``init()`` on change.
 
 A polling thread compares modification times (no extra dependency; polling a
-source folder twice a second costs next to nothing and works on bind mounts
-and network folders where inotify does not). On a change it loads the script
+source folder about three times a second works on bind mounts and network
+folders where inotify events may not arrive). On a change it loads the script
 as a fresh module and runs ``init()`` on the watcher thread, while the old
 script keeps serving. Only when both succeed is the new script swapped in (one
 attribute assignment); a request in flight finishes on the script object it
 started with. A failed reload keeps the old script, logs the traceback and
 shows the error in ``GET /ready`` (``reload_error``) and in ``/metrics``.
+
+Kept over ``watchfiles`` after measuring both with ``python bench/libraries.py --only reload
+--docker`` (2026-12-01, the project's 2-core box, medians of 5 rounds): its inotify watcher
+reacts in 57 ms against our 605 ms (0.3 s poll + 0.3 s settle) and idles at 0.3 % against
+3.2 % of a core on a 2000-file folder (0.2 % against 0.3 % on 50 files), and inotify did
+reach a container through a bind mount on this Linux engine; but its polling fallback, the
+one needed where host events do not arrive (Docker Desktop mounts from Windows, network
+folders), compares mtimes in whole seconds and missed 9 of 25 saves, and it would add a
+440 KiB native wheel (1.2 MiB installed) to every image.
 """
 
 from __future__ import annotations
