@@ -43,7 +43,7 @@ from ..images.engine import (
 from ..images.imports import missing_imports_note
 from ..images.pipeline import ImageInputs, build_image
 from ..registry.layout import LaidOutModels
-from ..scoring.settings import ServeSettings, settings_from_args
+from ..scoring.settings import settings_from_args, settings_from_env
 from ..source_copy import copy_source
 from . import records as _state
 from .config import DeploymentConfiguration
@@ -226,7 +226,8 @@ class LocalWebservice(Webservice):
         record = self._record
         config = record.config
         env = {k: str(v) for k, v in (config.get("environment_variables") or {}).items()}
-        settings = ServeSettings(
+        settings = settings_from_env(
+            env,
             entry_script=record.entry_script,
             source_dir=SOURCE_ROOT,
             model_dir=record.model_dir or MODELS_ROOT,

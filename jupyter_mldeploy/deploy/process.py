@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from ..registry.layout import LaidOutModels
-from ..scoring.settings import ServeSettings
+from ..scoring.settings import settings_from_env
 from ..scoring.supervisor import bind_socket
 from . import records as _state
 from ._procs import adopt_child, is_running, process_start_time, rotate_log, stop_group, tail_file
@@ -103,7 +103,9 @@ class ProcessWebservice(Webservice):
         folder.mkdir(parents=True, exist_ok=True)
         exit_file = folder / EXIT_FILE
         exit_file.unlink(missing_ok=True)
-        settings = ServeSettings(
+        user = {k: str(v) for k, v in (config.get("environment_variables") or {}).items()}
+        settings = settings_from_env(
+            user,
             entry_script=record.entry_script,
             source_dir=record.source_dir or None,
             model_dir=record.model_dir or None,
@@ -117,7 +119,7 @@ class ProcessWebservice(Webservice):
         # the kernel's own MLDEPLOY_* settings (a model dir, CORS, reload, ...) must not
         # override this service's: start from the environment without them
         env = {k: v for k, v in os.environ.items() if not k.startswith("MLDEPLOY_") or k == "MLDEPLOY_HOME"}
-        env.update({k: str(v) for k, v in (config.get("environment_variables") or {}).items()})
+        env.update(user)
         env.update(settings.to_env())
         env.update(AML_APP_ROOT=str(folder), PYTHONUNBUFFERED="1")
         args = [record.python, "-m", "jupyter_mldeploy.scoring", "--fd", str(sock.fileno())]

@@ -11,6 +11,7 @@ the default.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import re
@@ -316,6 +317,26 @@ def settings_from_args(
     if given.get("debug"):
         values["debug"] = True
     return ServeSettings(**values)
+
+
+def settings_from_env(environ: Mapping[str, str], **fixed: Any) -> ServeSettings:
+    """Settings read from ``environ`` (a deployment's own variables, by any of their names), with ``fixed`` on top.
+
+    What a deployment target starts its server with: the user's ``environment_variables``
+    may set any option by its environment name (``MLDEPLOY_RELOAD``, ``AML_CORS_ORIGINS``,
+    ``MLDEPLOY_MAX_BODY_MB``, ...), and the target's own values (entry script, folders,
+    host, port, workers, timeout, keys) win over them.
+
+    Examples
+    --------
+    >>> settings_from_env({"MLDEPLOY_RELOAD": "1", "WORKER_COUNT": "4"}, entry_script="score.py", workers=2)
+    ... # doctest: +ELLIPSIS
+    ServeSettings(entry_script='score.py', ..., workers=2, ..., reload=True, ...)
+    """
+    merged = dict(environ)
+    if "entry_script" in fixed:
+        merged[ENV_NAMES["entry_script"][0]] = str(fixed["entry_script"])
+    return dataclasses.replace(settings_from_args(None, merged), **fixed)
 
 
 def parse_args(argv: Sequence[str] | None = None) -> ServeSettings:

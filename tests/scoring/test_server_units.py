@@ -133,3 +133,15 @@ def test_metrics_files_sum_over_workers(tmp_path):
     assert "mldeploy_requests_in_flight 0" in render(read_folder(tmp_path))
     a.close()
     b.close()
+
+
+def test_a_deployments_own_variables_set_server_options_and_the_targets_values_win() -> None:
+    from jupyter_mldeploy.scoring.settings import settings_from_env
+
+    user = {"MLDEPLOY_RELOAD": "1", "AML_CORS_ORIGINS": "https://a.example", "MLDEPLOY_MAX_BODY_MB": "5",
+            "MLDEPLOY_PORT": "1", "WORKER_COUNT": "7"}
+    settings = settings_from_env(user, entry_script="score.py", port=5001, workers=2)
+    assert settings.reload and settings.cors_origins == ("https://a.example",) and settings.max_body_mb == 5
+    assert (settings.port, settings.workers, settings.entry_script) == (5001, 2, "score.py")
+    env = {**user, **settings.to_env()}  # what a target starts the server with
+    assert env["MLDEPLOY_RELOAD"] == "1" and env["MLDEPLOY_PORT"] == "5001" and env["MLDEPLOY_WORKERS"] == "2"
