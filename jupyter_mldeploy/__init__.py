@@ -16,6 +16,7 @@ Examples
 from __future__ import annotations
 
 import importlib
+import sys
 from typing import TYPE_CHECKING, Any
 
 from . import errors
@@ -91,6 +92,8 @@ def _install_panels() -> None:
     public name used in a kernel registers them (a terminal registers nothing and
     never imports a widget library).
     """
+    if "IPython" not in sys.modules:  # not in a kernel (and maybe a deployment's runtime, without display)
+        return
     from .display import in_widget_kernel, panel_factory
 
     if panel_factory("service") is None and in_widget_kernel():

@@ -6,11 +6,15 @@ jupyter-mldeploy itself from :func:`runtime_wheel`, so that
 ``python -m jupyter_mldeploy.scoring`` runs there. Keep the list in step with
 the server's imports.
 
-:func:`runtime_wheel` packs the *running* jupyter-mldeploy (a source checkout
-or an installed copy alike) into a small, reproducible wheel whose only
-dependencies are the scoring runtime's: the same bytes give the same wheel, and
-its version carries a fingerprint of the code (``0.1.0+g1a2b3c4d5e6f``), so
-an environment or image built with it is rebuilt exactly when the code changes.
+:func:`runtime_wheel` packs the scoring runtime of the *running* jupyter-mldeploy
+(a source checkout or an installed copy alike) into a small, reproducible wheel
+whose only dependencies are the scoring runtime's: the same bytes give the same
+wheel, and its version carries a fingerprint of the runtime's files
+(``0.1.0+g1a2b3c4d5e6f``), so an environment or image built with it is rebuilt
+exactly when the runtime changes. The runtime is :data:`RUNTIME_FILES`: the
+``scoring/`` package and the few modules it imports (the package root, the
+version, the errors); editing a widget, the CLI or a deployment target changes
+no fingerprint and rebuilds nothing.
 """
 
 from __future__ import annotations
@@ -33,8 +37,11 @@ SCORING_RUNTIME_REQUIREMENTS: tuple[str, ...] = (
     "packaging>=23",
 )
 
-#: Folders of the package that the scoring runtime never needs (large UI assets, caches).
-_EXCLUDED_DIRS = frozenset({"__pycache__", "labextension", "node_modules"})
+#: What of the package goes into deployments: files and folders, relative to the package.
+#: ``tests/test_layering.py`` checks that these import nothing else of the package.
+RUNTIME_FILES: tuple[str, ...] = ("__init__.py", "_version.py", "errors.py", "py.typed", "scoring")
+
+_EXCLUDED_DIRS = frozenset({"__pycache__", "node_modules"})
 _EXCLUDED_SUFFIXES = (".pyc", ".pyo", ".so.tmp")
 _ZIP_DATE = (1980, 1, 1, 0, 0, 0)
 
@@ -45,24 +52,29 @@ def package_dir() -> Path:
 
 
 def _package_files() -> list[tuple[str, Path]]:
-    """Return ``(archive name, path)`` of every file the runtime wheel holds, sorted."""
+    """Return ``(archive name, path)`` of every file the runtime wheel holds (:data:`RUNTIME_FILES`), sorted."""
     root = package_dir()
     files: list[tuple[str, Path]] = []
-    for folder, dirs, names in os.walk(root):
-        dirs[:] = sorted(d for d in dirs if d not in _EXCLUDED_DIRS and not d.startswith("."))
-        for name in names:
-            if name.endswith(_EXCLUDED_SUFFIXES) or name.startswith("."):
-                continue
-            path = Path(folder) / name
-            files.append((f"jupyter_mldeploy/{path.relative_to(root).as_posix()}", path))
+    for entry in RUNTIME_FILES:
+        top = root / entry
+        if top.is_file():
+            files.append((f"jupyter_mldeploy/{entry}", top))
+            continue
+        for folder, dirs, names in os.walk(top):
+            dirs[:] = sorted(d for d in dirs if d not in _EXCLUDED_DIRS and not d.startswith("."))
+            for name in names:
+                if name.endswith(_EXCLUDED_SUFFIXES) or name.startswith("."):
+                    continue
+                path = Path(folder) / name
+                files.append((f"jupyter_mldeploy/{path.relative_to(root).as_posix()}", path))
     return sorted(files)
 
 
 def runtime_fingerprint() -> str:
-    """Return a sha256 (hex) of the package's files, version and runtime requirements.
+    """Return a sha256 (hex) of the runtime's files, version and requirements.
 
-    Environment build keys include it, so changing jupyter-mldeploy's code
-    rebuilds the environments that carry it.
+    Environment build keys include it, so changing the scoring runtime rebuilds the
+    environments and image layers that carry it (and changing anything else does not).
     """
     from ._version import __version__
 
@@ -100,11 +112,9 @@ def _wheel_members(version: str) -> list[tuple[str, bytes]]:
         ]
     )
     wheel = "Wheel-Version: 1.0\nGenerator: jupyter-mldeploy\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
-    entry_points = "[console_scripts]\nmldeploy = jupyter_mldeploy.cli:main\n"
     members += [
         (f"{dist_info}/METADATA", metadata.encode()),
         (f"{dist_info}/WHEEL", wheel.encode()),
-        (f"{dist_info}/entry_points.txt", entry_points.encode()),
     ]
     record = "".join(f"{name},{_record_hash(data)},{len(data)}\n" for name, data in members)
     record += f"{dist_info}/RECORD,,\n"

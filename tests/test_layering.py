@@ -214,6 +214,43 @@ def _one_cycle(graph: dict[str, set[str]], group: set[str]) -> list[str]:
     return sorted(group)
 
 
+def runtime_problems(root: Path = PACKAGE) -> list[str]:
+    """Imports from the runtime that goes into images (``_runtime.RUNTIME_FILES``) to a module it lacks.
+
+    The root package is checked at module level only: its lazy names and its Jupyter hooks
+    load other modules when asked, never in a deployment.
+    """
+    from jupyter_mldeploy._runtime import RUNTIME_FILES
+
+    def in_runtime(module: str) -> bool:
+        for entry in RUNTIME_FILES:
+            name = entry.removesuffix(".py")
+            if module == name or module.startswith(name + "."):
+                return True
+        return False
+
+    known = _modules(root)
+    problems = []
+    for path in sorted(root.rglob("*.py")):
+        source = module_name(path, root)
+        if not in_runtime(source):
+            continue
+        top_level = None
+        if source == "__init__":
+            tree = ast.parse(path.read_text(encoding="utf-8"))
+            top_level = {n.lineno for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))}
+        for imp in imports_of(path, root, known):
+            if imp.target in known and not in_runtime(imp.target) and (top_level is None or imp.line in top_level):
+                problems.append(f"{imp.where(root)}: the runtime module {source} imports {imp.target}, "
+                                "which deployments do not get (add it to RUNTIME_FILES or drop the import)")
+    return problems
+
+
+def test_the_runtime_in_images_imports_only_itself() -> None:
+    problems = runtime_problems()
+    assert not problems, "\n".join(problems)
+
+
 def test_every_module_has_a_layer() -> None:
     for module in sorted(_modules(PACKAGE)):
         layer_of(module)
@@ -268,3 +305,11 @@ def test_a_planted_cycle_is_named(tmp_path: Path) -> None:
     assert len(cycles) == 1, problems
     assert "scoring.app (jupyter_mldeploy/scoring/app.py:" in cycles[0]
     assert "scoring.contract (jupyter_mldeploy/scoring/contract.py:" in cycles[0]
+
+
+def test_a_planted_runtime_import_is_named(tmp_path: Path) -> None:
+    copy = _copy_package(tmp_path)
+    line = _plant(copy, "scoring/app.py", "from .._config import mldeploy_home")
+    problems = runtime_problems(copy)
+    assert any(p.startswith(f"jupyter_mldeploy/scoring/app.py:{line}: the runtime module scoring.app imports _config")
+               for p in problems), problems
