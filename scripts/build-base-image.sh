@@ -25,12 +25,18 @@ if ! command -v debootstrap >/dev/null 2>&1; then
   apt-get install -y -qq debootstrap >/dev/null 2>&1 || { apt-get update -qq; apt-get install -y -qq debootstrap >/dev/null; }
 fi
 
-# debootstrap's default mirror is the one apt uses; read it from apt's sources.
+# The Debian mirror is the one this machine's apt uses (read from its sources), unless
+# MLDEPLOY_DEBIAN_MIRROR names another.
 MIRROR="${MLDEPLOY_DEBIAN_MIRROR:-}"
 if [ -z "$MIRROR" ]; then
   MIRROR=$( (cat /etc/apt/sources.list.d/*.sources 2>/dev/null | awk '/^URIs:/{print $2; exit}') || true)
-  [ -n "$MIRROR" ] || MIRROR=$(awk '/^deb /{print $2; exit}' /etc/apt/sources.list 2>/dev/null || true)
-  [ -n "$MIRROR" ] || MIRROR="http://deb.debian.org/debian"
+  [ -n "$MIRROR" ] || MIRROR=$(awk '/^deb /{for (i = 2; i <= NF; i++) if ($i !~ /^\[/ && $i !~ /\]$/) {print $i; exit}}' \
+    /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null | head -n 1 || true)
+  if [ -z "$MIRROR" ]; then
+    log "no Debian mirror in apt's sources (/etc/apt/sources.list, /etc/apt/sources.list.d/):"
+    log "set MLDEPLOY_DEBIAN_MIRROR to the URL of a Debian mirror and run again"
+    exit 1
+  fi
 fi
 
 ROOTFS=$(mktemp -d /tmp/mldeploy-rootfs.XXXXXX)

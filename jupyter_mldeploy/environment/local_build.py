@@ -252,7 +252,7 @@ def _install_failure_message(spec: EnvironmentSpec, lines: tuple[str, ...]) -> s
             )
     if any(Requirement(r).name in text for r in SCORING_RUNTIME_REQUIREMENTS):
         hints.append(f"the scoring runtime needs {', '.join(SCORING_RUNTIME_REQUIREMENTS)}")
-    hints.append("check the names and versions on https://pypi.org and fix the requirements, then build again")
+    hints.append("check the names and versions on the package index and fix the requirements, then build again")
     return message + "What to do: " + "; ".join(hints) + "."
 
 
