@@ -299,16 +299,9 @@ def _run_delete(args: argparse.Namespace) -> None:
 
 
 def _run_package(args: argparse.Namespace) -> Any:
-    from .cli.deploy import package_summary
-    from .deploy import package_from_files
+    from .cli.deploy import make_package
 
-    pkg = package_from_files(
-        args.model, args.entry_script, source_dir=args.source_dir, env_file=args.env, image=args.image,
-        generate_dockerfile=bool(args.dockerfile_only),
-    )
-    pkg.wait_for_creation(show_output=not args.quiet)
-    print(package_summary(pkg, args.dockerfile_only))
-    return pkg
+    return make_package(args)
 
 
 #: %mldeploy COMMAND -> what it calls (the arguments are the mldeploy CLI's, parsed by its parser)

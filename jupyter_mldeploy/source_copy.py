@@ -18,7 +18,7 @@ from pathlib import Path
 from ._config import mldeploy_home
 from .errors import ModelPathError, PathEscapeError
 
-__all__ = ["DEFAULT_IGNORE", "copy_source", "guard_links", "source_ignore"]
+__all__ = ["DEFAULT_IGNORE", "copy_folder", "copy_source", "guard_links", "source_ignore"]
 
 #: Names never copied from a source folder (caches, VCS and virtualenv folders).
 DEFAULT_IGNORE: tuple[str, ...] = (
@@ -53,17 +53,32 @@ def copy_source(source: Path, dest: Path) -> int:
     ModelPathError
         A file cannot be read.
     """
-    source, dest = Path(source), Path(dest)
+    source = Path(source)
+    return copy_folder(
+        source, Path(dest), ignore=source_ignore(source),
+        fix="make those files readable, or list them in an .amlignore file in that folder to leave them out",
+    )
+
+
+def copy_folder(
+    source: Path, dest: Path, *, ignore: Callable[[str, list[str]], Iterable[str]] | None = None,
+    fix: str = "make its files readable (or remove broken links) and try again",
+) -> int:
+    """Copy folder ``source`` into ``dest`` with the link guard (model folders too); return the file count.
+
+    Raises
+    ------
+    PathEscapeError
+        A symlink in ``source`` leads outside it.
+    ModelPathError
+        A file cannot be read (the message ends with ``fix``).
+    """
     try:
         shutil.copytree(
-            source, dest, ignore=guard_links(source, source_ignore(source)), dirs_exist_ok=True,
-            ignore_dangling_symlinks=True,
+            source, dest, ignore=guard_links(source, ignore), dirs_exist_ok=True, ignore_dangling_symlinks=True
         )
     except (OSError, shutil.Error) as err:
-        raise ModelPathError(
-            f"copying source directory {source} failed: {err}; make those files readable, "
-            "or list them in an .amlignore file in that folder to leave them out"
-        ) from err
+        raise ModelPathError(f"copying {source} failed: {err}; {fix}") from err
     return sum(1 for p in dest.rglob("*") if p.is_file())
 
 

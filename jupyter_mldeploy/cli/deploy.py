@@ -91,6 +91,12 @@ def _deploy(args: argparse.Namespace) -> int:
 
 
 def _package(args: argparse.Namespace) -> int:
+    make_package(args)
+    return 0
+
+
+def make_package(args: argparse.Namespace) -> Any:
+    """Package as the ``package`` arguments say, wait for it, print how to build and run it; return the package."""
     from ..deploy import package_from_files
 
     pkg = package_from_files(
@@ -99,7 +105,7 @@ def _package(args: argparse.Namespace) -> int:
     )
     pkg.wait_for_creation(show_output=not args.quiet)
     print(package_summary(pkg, args.dockerfile_only))
-    return 0
+    return pkg
 
 
 def package_summary(pkg: Any, dockerfile_only: str | None) -> str:

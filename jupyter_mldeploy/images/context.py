@@ -39,7 +39,7 @@ from pathlib import Path, PurePosixPath
 
 from .._names import validate_name
 from ..errors import InvalidArgumentError, ModelPathError, PathEscapeError, TargetExistsError
-from ..source_copy import copy_source, guard_links
+from ..source_copy import copy_folder, copy_source
 from .dockerfile import (
     APP_ROOT,
     MODELS_ROOT,
@@ -324,17 +324,7 @@ class BuildContext:
                 target.mkdir(parents=True)
                 shutil.copy2(model.path, target / model.path.name)
             elif model.path.is_dir():
-                try:
-                    shutil.copytree(
-                        model.path, target,
-                        ignore=guard_links(model.path, shutil.ignore_patterns("__pycache__", ".git")),
-                        ignore_dangling_symlinks=True,
-                    )
-                except (OSError, shutil.Error) as err:
-                    raise ModelPathError(
-                        f"copying model {model.name}:{model.version} from {model.path} failed: {err}; "
-                        "make its files readable (or remove broken links) and try again"
-                    ) from err
+                copy_folder(model.path, target, ignore=shutil.ignore_patterns("__pycache__", ".git"))
             else:
                 raise ModelPathError(
                     f"model {model.name}:{model.version} path {model.path} does not exist; "

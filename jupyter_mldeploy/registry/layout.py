@@ -17,7 +17,7 @@ from typing import Any
 
 from .._names import validate_name
 from ..errors import InvalidArgumentError, ModelPathError
-from ..source_copy import guard_links
+from ..source_copy import copy_folder
 
 
 @dataclass(frozen=True)
@@ -94,7 +94,7 @@ def _copy_local(path: Path, dest: Path) -> dict[str, Any]:
     target = dest / name / "1"
     target.mkdir(parents=True, exist_ok=True)
     if path.is_dir():
-        shutil.copytree(path, target / path.name, symlinks=False, ignore=guard_links(path))
+        copy_folder(path, target / path.name)
     else:
         shutil.copy2(path, target / path.name)
     return {"name": name, "version": 1, "id": f"{name}:1", "source": str(path)}

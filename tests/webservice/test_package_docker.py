@@ -102,7 +102,7 @@ def test_environment_image_alone(engine: DockerEngine, docker_client: Any) -> No
     assert image.labels["mldeploy.env-hash"] == build.spec_hash
     # the runtime is in it: the scoring server imports
     output = docker_client.containers.run(
-        build.tag, ["python", "-c", "import jupyter_mldeploy.client.server; print('ok')"],
+        build.tag, ["python", "-c", "import jupyter_mldeploy.scoring.supervisor; print('ok')"],
         remove=True, network_disabled=True,
     )
     assert output.strip() == b"ok"
