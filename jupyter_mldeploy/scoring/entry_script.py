@@ -47,8 +47,9 @@ from ..errors import (
 )
 from . import azureml_shim
 from ._json import DEFAULT_EXAMPLE, UnserializableResultError, encode_result, parse_body
-from .aml import AMLRequest, AMLResponse, Headers, is_rawhttp
+from .aml import AMLRequest, AMLResponse, is_rawhttp
 from .contract import ErrorCode, ScoringRequest, ScoringResponse, error_body, error_response
+from .datastructures import Headers
 from .schema import RunSchema, inspect_run_schema
 from .swagger import build_swagger, normalize_version, read_user_swagger
 
