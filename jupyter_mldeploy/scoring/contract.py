@@ -1,8 +1,9 @@
 """The framework-free request/response types between the HTTP layer and entry scripts.
 
-The HTTP layer (``scoring/app.py``) turns each request into a
-:class:`ScoringRequest`, hands it to ``EntryScript.handle()`` (in a worker
-thread) and sends the :class:`ScoringResponse` back. Neither side knows the
+The HTTP layer (``scoring/app.py``; ``/score`` in ``scoring/score_route.py``)
+turns each request into a :class:`ScoringRequest`, hands it to
+``EntryScript.handle()`` (in a worker thread) and sends the
+:class:`ScoringResponse` back. Neither side knows the
 other's internals; both build error answers with :func:`error_response` so
 that every error body has the one shape
 ``{"error": {"code", "message", "request_id"}}``.

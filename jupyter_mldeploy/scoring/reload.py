@@ -30,10 +30,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .app import ScriptState
 from .lifecycle import freeze_heap
 from .logs import ServerLog
 from .metrics import RELOAD_FAILURES, RELOADS, WorkerMetrics
+from .state import ScriptState
 
 _SKIP_DIRS = {"__pycache__", ".git", ".ipynb_checkpoints", "node_modules", ".venv", "venv", ".mypy_cache"}
 _MAX_FILES = 5000

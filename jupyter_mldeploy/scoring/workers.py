@@ -30,11 +30,12 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import MLDeployError
-from .app import ScriptState, create_app
+from .app import create_app
 from .lifecycle import freeze_heap, load_and_init, model_folder_listing
 from .logs import LogWriter, ServerLog, install
 from .metrics import READY, WorkerMetrics
 from .settings import ServeSettings
+from .state import ScriptState
 
 HEARTBEAT_S = 1.0
 KEEP_ALIVE_S = 65

@@ -91,7 +91,7 @@ def test_run_raising_is_500_with_type_and_message_and_logged_traceback(tmp_path:
         "def run(raw_data):\n    return helper(raw_data)\n"
     )
     script = load_script(script_file)
-    with caplog.at_level(logging.ERROR, logger="jupyter_mldeploy.scoring.entry_script"):
+    with caplog.at_level(logging.ERROR, logger="jupyter_mldeploy.scoring.handling"):
         resp = script.handle(make_request(body=b"abc", request_id="rid-boom"))
     assert resp.status == 500
     assert resp.headers.get("x-ms-run-function-failed") == "True"
@@ -114,6 +114,7 @@ def test_debug_mode_puts_traceback_in_500_body(tmp_path: Path, load_script):
     assert error["traceback"].startswith("Traceback (most recent call last):")
     assert str(script_file) in error["traceback"]
     assert "entry_script.py" not in error["traceback"]  # our own frames are cut off
+    assert "handling.py" not in error["traceback"]
 
 
 def test_request_headers_parameter_receives_case_insensitive_headers(load_script):

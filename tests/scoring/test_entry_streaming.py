@@ -23,7 +23,7 @@ def test_failure_mid_stream_ends_with_an_error_line_and_a_log(load_script, caplo
     script = load_script("streaming", debug=True)
     resp = script.handle(make_request(body=b'{"chunks": 5, "fail_at": 2}', request_id="rid-stream"))
     assert resp.status == 200  # the status line went out with the first chunk
-    with caplog.at_level(logging.ERROR, logger="jupyter_mldeploy.scoring.entry_script"):
+    with caplog.at_level(logging.ERROR, logger="jupyter_mldeploy.scoring.handling"):
         lines = [json.loads(line) for line in response_bytes(resp).splitlines()]
     assert lines[:2] == [{"chunk": 0}, {"chunk": 1}]
     error = lines[2]["error"]
