@@ -28,7 +28,7 @@ from ..environment.image import wheels_for_image
 from ..errors import DeploymentError, DockerUnavailableError, MLDeployError, ServiceNotFoundError
 from ..images import engine as docker_engine
 from ..images.context import model_dir_for
-from ..images.dockerfile import CONTAINER_PORT, MODELS_ROOT, SOURCE_ROOT, VENV
+from ..images.dockerfile import CONTAINER_PORT, MODELS_ROOT, SOURCE_ROOT, USER_UID, VENV
 from ..images.engine import (
     LABEL_ENV_HASH,
     LABEL_HOME,
@@ -44,7 +44,7 @@ from ..images.imports import missing_imports_note
 from ..images.pipeline import ImageInputs, build_image
 from ..registry.layout import LaidOutModels
 from ..scoring.settings import settings_from_args, settings_from_env
-from ..source_copy import copy_source
+from ..source_copy import SourceCopy, copy_source
 from . import records as _state
 from .config import DeploymentConfiguration
 from .progress import DeploymentProgress
@@ -87,11 +87,12 @@ class LocalWebservice(Webservice):
     def _target_model_dir(self, laid_out: LaidOutModels) -> str:
         return model_dir_for([(m["name"], str(m["version"])) for m in laid_out.entries])
 
-    def _target_sync_source(self) -> int:
-        """Copy the user's source folder into the service's mounted ``src/``; return the file count.
+    def _target_sync_source(self) -> SourceCopy:
+        """Copy the user's source folder into the service's mounted ``src/`` and hand it to the container's user.
 
         The folder is emptied and refilled in place (the container's bind mount keeps pointing
-        at it) and made readable by the container's non-root user.
+        at it). Modes are kept; the container's user (uid 1000) reads the files through
+        ownership (when we run as root) or through our group (added to the container).
         """
         record = self._record
         dest = record.folder / "src"
@@ -107,15 +108,9 @@ class LocalWebservice(Webservice):
                 f"the source folder {record.source_dir!r} of service {record.name!r} is gone; "
                 "update the service with an InferenceConfig whose source_directory exists."
             )
-        count = copy_source(source, dest)
-        os.chmod(dest, 0o755)
-        for root, dirs, files in os.walk(dest):
-            for d in dirs:
-                os.chmod(os.path.join(root, d), 0o755)
-            for f in files:
-                path = os.path.join(root, f)
-                os.chmod(path, os.stat(path).st_mode | 0o444)
-        return count
+        copied = copy_source(source, dest)
+        hand_to_container_user(dest)
+        return copied
 
     def _target_environment(self, progress: DeploymentProgress, env: Any, inference_config: Any) -> tuple[str, bool]:
         """Resolve the environment's wheels for the image; say whether the environment changed."""
@@ -182,6 +177,7 @@ class LocalWebservice(Webservice):
             env=self._run_env(),
             source_dir=record.folder / "src",
             command=self._command(),
+            group_add=container_groups(),
         )
         record.port = running.port
         record.container_id = running.id
@@ -360,6 +356,34 @@ def _record_from_container(engine: DockerEngine, info: ContainerInfo) -> Service
         image=info.image,
         created_time=str(attrs.get("Created", ""))[:19] + "+00:00" if attrs.get("Created") else _state.now_iso(),
     )
+
+
+def hand_to_container_user(root: Path) -> None:
+    """Let the container's user (uid 1000) read ``root``'s files without making them world-readable.
+
+    As root: the files become the container user's (modes kept). As uid 1000: nothing to do.
+    As anyone else: the files get group read (and folders group search) for our own group,
+    which :func:`container_groups` adds to the container.
+    """
+    uid = os.geteuid()
+    if uid == USER_UID:
+        return
+    for folder, dirs, files in os.walk(root):
+        entries = [folder, *(os.path.join(folder, d) for d in dirs), *(os.path.join(folder, f) for f in files)]
+        for path in entries:
+            if os.path.islink(path):
+                continue
+            if uid == 0:
+                os.chown(path, USER_UID, USER_UID)
+            else:
+                extra = 0o050 if os.path.isdir(path) else 0o040
+                os.chmod(path, os.stat(path).st_mode | extra)
+
+
+def container_groups() -> list[str] | None:
+    """The supplementary group the container's user needs to read files :func:`hand_to_container_user` shared."""
+    uid = os.geteuid()
+    return None if uid in (0, USER_UID) else [str(os.getegid())]
 
 
 def docker_available(timeout: float = PING_TIMEOUT_S) -> tuple[bool, str]:

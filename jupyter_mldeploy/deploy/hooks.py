@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from typing import Any, ClassVar
 
 from ..registry.layout import LaidOutModels
+from ..source_copy import SourceCopy
 from .config import DeploymentConfiguration
 from .progress import DeploymentProgress
 from .records import ServiceRecord, new_key
@@ -75,8 +76,8 @@ class TargetHooks:
         """``AZUREML_MODEL_DIR`` as the server will see it."""
         raise NotImplementedError
 
-    def _target_sync_source(self) -> int:
-        """Copy the source folder where the server reads it; return the file count (if ``copies_source``)."""
+    def _target_sync_source(self) -> SourceCopy:
+        """Copy the source folder where the server reads it (if ``copies_source``) with ``source_copy.copy_source``."""
         raise NotImplementedError
 
     def _target_environment(self, progress: DeploymentProgress, env: Any, inference_config: Any) -> tuple[str, bool]:

@@ -32,6 +32,7 @@ from ..images.engine import shared_engine
 from ..images.imports import missing_imports_note
 from ..images.pipeline import ImageInputs, build_image, write_context
 from ..registry.layout import lay_out_models
+from ..source_copy import left_out_note
 from .progress import DeploymentProgress, follow
 
 
@@ -206,7 +207,9 @@ class ModelPackage:
         )
         with progress.phase("build") as phase:
             if self.generate_dockerfile:
-                write_context(inputs, self.context_dir)
+                note = left_out_note(write_context(inputs, self.context_dir).left_out)
+                if note:
+                    progress.log(note)
                 phase.detail = (
                     f"Dockerfile and context written (Python {wheels.platform.python_version}, "
                     f"{wheels.platform.platform}); no build"

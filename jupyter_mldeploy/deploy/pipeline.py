@@ -77,7 +77,7 @@ def reload(service: TargetHooks, progress: DeploymentProgress) -> None:
     """Restart the server on the current code and models (re-running ``init()``), rebuilding only what is gone."""
     if service.copies_source:
         with progress.phase("resolve") as phase:
-            phase.detail = f"{service._target_sync_source()} source file(s) re-read"
+            phase.detail = f"{_sync(service, progress)} source file(s) re-read"
     if service.builds_images and service._target_needs_build():
         _environment(service, progress, None)
         _build(service, progress)
@@ -102,13 +102,22 @@ def _resolve(
             laid_out = lay_out_models(models, record.folder / "azureml-models", log=progress.log)
             record.models = laid_out.entries
             record.model_dir = service._target_model_dir(laid_out)
-        copied = service._target_sync_source() if service.copies_source else None
+        copied = _sync(service, progress) if service.copies_source else None
         phase.detail = (
             (f"{note}; " if note else "")
             + f"{len(record.models)} model(s), entry script {record.entry_script}"
             + (f", {copied} source file(s)" if copied is not None else "")
         )
         records.save(record)
+
+
+def _sync(service: TargetHooks, progress: DeploymentProgress) -> int:
+    """Copy the source where the server reads it; say what was left out; return the file count."""
+    copied = service._target_sync_source()
+    note = copied.note()
+    if note:
+        progress.log(note)
+    return copied.files
 
 
 def _environment(service: TargetHooks, progress: DeploymentProgress, inference_config: Any) -> bool:

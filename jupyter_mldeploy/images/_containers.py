@@ -130,6 +130,7 @@ class ContainerCalls:
         read_only: bool = False,
         mem_limit: str | None = None,
         command: list[str] | None = None,
+        group_add: list[str] | None = None,
     ) -> RunningContainer:
         """Start ``image`` as container ``name``, published on ``127.0.0.1:port -> 5001``.
 
@@ -152,6 +153,8 @@ class ContainerCalls:
             Mount the container's root filesystem read-only (``/tmp`` stays writable).
         command
             Replaces the image's ``CMD`` (e.g. the scoring server with ``--debug``).
+        group_add
+            Supplementary groups of the container's user (a group that may read a mounted folder).
 
         Raises
         ------
@@ -203,6 +206,7 @@ class ContainerCalls:
                     tmpfs={"/tmp": "rw,size=256m"} if read_only else None,
                     mem_limit=mem_limit,
                     command=command,
+                    group_add=group_add,
                 )
             except docker.errors.ImageNotFound as err:
                 raise DeploymentError(

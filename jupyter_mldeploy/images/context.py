@@ -39,7 +39,7 @@ from pathlib import Path, PurePosixPath
 
 from .._names import validate_name
 from ..errors import InvalidArgumentError, ModelPathError, PathEscapeError, TargetExistsError
-from ..source_copy import copy_folder, copy_source
+from ..source_copy import SourceCopy, copy_folder, copy_source
 from .dockerfile import (
     APP_ROOT,
     MODELS_ROOT,
@@ -92,6 +92,8 @@ class ContextInfo:
         ``(name, version)`` of every model copied.
     env:
         Every environment variable the image sets for the scoring server.
+    left_out:
+        The source folder's dotfiles, secrets and ignored paths that were not copied.
     """
 
     path: Path
@@ -102,6 +104,8 @@ class ContextInfo:
     entry_script: str
     models: tuple[tuple[str, str], ...] = ()
     env: dict[str, str] = field(default_factory=dict)
+    #: What the source copy left out and names (dotfiles, secrets, ignore-file entries).
+    left_out: tuple[str, ...] = ()
 
     @property
     def models_label(self) -> str:
@@ -272,10 +276,8 @@ class BuildContext:
         shutil.copy2(self.runtime_wheel, runtime / self.runtime_wheel.name)
         shutil.copyfile(Path(__file__).with_name(RUNTIME_INSTALLER), runtime / RUNTIME_INSTALLER)
         self._write_models(dest / "azureml-models")
-        self._write_source(dest / "src", entry_rel)
-        # COPY keeps file modes: make models and code readable by the non-root user
-        for folder in (dest / "azureml-models", dest / "src", runtime):
-            _make_readable(folder)
+        copied = self._write_source(dest / "src", entry_rel)
+        # modes are kept: the Dockerfile's COPY --chown gives models and code to the non-root user
         dockerfile = dest / "Dockerfile"
         dockerfile.write_text(self.dockerfile(), encoding="utf-8")
         (dest / ".dockerignore").write_text("# everything in this folder is part of the image\n", encoding="utf-8")
@@ -288,6 +290,7 @@ class BuildContext:
             entry_script=entry_rel,
             models=tuple((m.name, m.version) for m in self.models),
             env=self.image_env(),
+            left_out=tuple(copied.left_out),
         )
 
     def _write_wheels(self, wheels: Path) -> None:
@@ -333,20 +336,21 @@ class BuildContext:
         if not self.models:  # keeps the folder when the context is archived (COPY needs it)
             (root / ".keep").write_text("", encoding="utf-8")
 
-    def _write_source(self, src: Path, entry_rel: str) -> None:
+    def _write_source(self, src: Path, entry_rel: str) -> SourceCopy:
         if self.source_dir is None:
             script = Path(self.entry_script)
             if not script.is_file():
                 raise ModelPathError(f"entry script {script} does not exist; pass the path of your score.py")
             src.mkdir()
             shutil.copy2(script, src / script.name)
-            return
-        copy_source(self.source_dir, src)
+            return SourceCopy(files=1)
+        copied = copy_source(self.source_dir, src)
         if not (src / entry_rel).is_file():
             raise ModelPathError(
                 f"entry script {entry_rel!r} is not a file in source directory {self.source_dir}; "
                 "pass its path relative to that folder"
             )
+        return copied
 
 
 def write_build_context(
@@ -459,16 +463,6 @@ _RUNTIME_REQ_RE = re.compile(r"^\s*jupyter[-_.]mldeploy\s*(==|@|\s|$)", re.IGNOR
 
 def _is_runtime_wheel(filename: str) -> bool:
     return filename.lower().startswith("jupyter_mldeploy-")
-
-
-def _make_readable(root: Path) -> None:
-    """Give everyone read access to files (and read + search to folders) under ``root``."""
-    for folder, dirs, files in os.walk(root):
-        os.chmod(folder, os.stat(folder).st_mode | 0o555)
-        for name in files:
-            path = os.path.join(folder, name)
-            if not os.path.islink(path):
-                os.chmod(path, os.stat(path).st_mode | 0o444)
 
 
 def _requirements_from_wheels(wheels: Iterable[Path]) -> str:

@@ -5,7 +5,8 @@ Ordered for the layer cache, from what changes least to what changes most::
     stage "env"   FROM base; venv at /opt/mldeploy/venv; COPY wheels/; pip install --no-index
     final stage   FROM base; non-root user (uid 1000); COPY --from=env the venv
                   COPY runtime/ (jupyter-mldeploy wheel) + install_runtime.py
-                  COPY azureml-models/; COPY src/; ENV AZUREML_*; USER 1000; CMD scoring server
+                  COPY --chown=1000:1000 azureml-models/ and src/ (modes kept); ENV AZUREML_*;
+                  USER 1000; CMD scoring server
 
 The environment layer depends only on the wheelhouse, so a new model version or a code
 change never reinstalls packages, and the wheels stay out of the final image.
@@ -82,8 +83,8 @@ COPY --from=env {VENV} {VENV}
 COPY runtime/ /opt/mldeploy/runtime/
 RUN {VENV}/bin/python /opt/mldeploy/runtime/{RUNTIME_INSTALLER}
 WORKDIR {APP_ROOT}
-COPY azureml-models/ {MODELS_ROOT}/
-COPY src/ {SOURCE_ROOT}/
+COPY --chown={USER_UID}:{USER_UID} azureml-models/ {MODELS_ROOT}/
+COPY --chown={USER_UID}:{USER_UID} src/ {SOURCE_ROOT}/
 ENV {env_lines}
 USER {USER_UID}:{USER_UID}
 EXPOSE {CONTAINER_PORT}

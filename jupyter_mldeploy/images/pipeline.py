@@ -24,6 +24,7 @@ from pathlib import Path
 
 from .._config import base_image, mldeploy_home
 from .._runtime import runtime_wheel
+from ..source_copy import left_out_note
 from .context import ContextInfo, write_build_context
 from .engine import (
     LABEL_ENV_HASH,
@@ -131,6 +132,9 @@ def build_image(
     engine = engine or shared_engine()
     started = time.monotonic()
     info = write_context(inputs, context_dir)
+    note = left_out_note(info.left_out)
+    if note and on_log is not None:
+        on_log(note + "\n")
     all_labels = {
         LABEL_MANAGED: "true",
         LABEL_MODELS: info.models_label,

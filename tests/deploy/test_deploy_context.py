@@ -83,8 +83,8 @@ def test_layout_and_dockerfile_order(tmp_path: Path, fake_wheelhouse: Path, fake
         "RUN if getent passwd 1000",
         f"COPY --from=env {VENV}",
         "COPY runtime/",
-        "COPY azureml-models/",
-        "COPY src/",
+        "COPY --chown=1000:1000 azureml-models/",  # the container's user owns models and code: modes kept
+        "COPY --chown=1000:1000 src/",
         "ENV AML_APP_ROOT=\"/var/azureml-app\" \\",
         "AZUREML_MODEL_DIR=\"/var/azureml-app/azureml-models/ridge/1\" \\",
         "USER 1000:1000",
@@ -374,10 +374,10 @@ def test_models_from_the_registry_land_where_get_model_path_looks(
     assert info.models_label == "ridge:1,tok:1"
 
 
-def test_private_files_become_readable_and_dangling_links_are_skipped(
+def test_private_files_keep_their_modes_and_dangling_links_are_skipped(
     tmp_path: Path, fake_wheelhouse: Path, fake_runtime: Path
 ) -> None:
-    """COPY keeps modes: a 0600 model or script would be unreadable by uid 1000 in the image."""
+    """Nothing is widened to world-readable: COPY --chown gives the files to uid 1000 with their modes."""
     import os
     import stat
 
@@ -391,9 +391,68 @@ def test_private_files_become_readable_and_dangling_links_are_skipped(
         source_dir=src, entry_script="score.py", env_hash="h", models={"m": {1: secret_model.parent}},
     )
     for path in [info.path / "src" / "score.py", info.path / "azureml-models" / "m" / "1" / "model.json"]:
-        assert stat.S_IMODE(path.stat().st_mode) & 0o444 == 0o444, path
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
+    assert "COPY --chown=1000:1000 src/ /var/azureml-app/src/" in info.dockerfile.read_text()
     assert not os.path.lexists(info.path / "src" / "gone.txt")
     assert secret_model.stat().st_mode & 0o077 == 0  # the user's own files are not touched
+
+
+def _secrets_folder(root: Path) -> Path:
+    src = write_service_source(root)
+    (src / ".ssh").mkdir()
+    (src / ".ssh" / "id_rsa").write_text("PRIVATE KEY")
+    (src / ".aws").mkdir()
+    (src / ".aws" / "credentials").write_text("aws_secret_access_key=x")
+    (src / ".env").write_text("PASSWORD=hunter2")
+    (src / ".env.public").write_text("COLOUR=blue")
+    (src / "tls.pem").write_text("CERT")
+    (src / "conf").mkdir()
+    (src / "conf" / "id_ed25519").write_text("KEY")
+    (src / "conf" / "settings.json").write_text("{}")
+    (src / "data").mkdir()
+    (src / "data" / "big.bin").write_text("x")
+    for secret in (".ssh/id_rsa", ".aws/credentials", ".env", "tls.pem"):
+        (src / secret).chmod(0o600)
+    return src
+
+
+def test_dotfiles_and_secrets_are_left_out_and_named(tmp_path: Path) -> None:
+    from jupyter_mldeploy.source_copy import copy_source
+
+    src = _secrets_folder(tmp_path / "app")
+    copied = copy_source(src, tmp_path / "copy")
+    kept = sorted(p.relative_to(tmp_path / "copy").as_posix() for p in (tmp_path / "copy").rglob("*"))
+    assert kept == ["conf", "conf/settings.json", "data", "data/big.bin", "helpers.py", "score.py"]
+    assert copied.left_out == [".aws/", ".env", ".env.public", ".ssh/", "conf/id_ed25519", "tls.pem"]
+    assert copied.files == 4
+    note = copied.note()
+    assert note is not None and ".ssh/" in note and ".mldeployignore" in note
+    assert ".git" not in note and "__pycache__" not in note  # caches and VCS go quietly
+
+
+def test_mldeployignore_takes_things_in_and_leaves_others_out(tmp_path: Path) -> None:
+    from jupyter_mldeploy.source_copy import copy_source
+
+    src = _secrets_folder(tmp_path / "app")
+    (src / ".mldeployignore").write_text("# gitignore syntax\n!.env.public\ndata/\n")
+    copied = copy_source(src, tmp_path / "copy")
+    kept = sorted(p.relative_to(tmp_path / "copy").as_posix() for p in (tmp_path / "copy").rglob("*"))
+    assert kept == [".env.public", "conf", "conf/settings.json", "helpers.py", "score.py"]
+    assert "data/" in copied.left_out and ".env.public" not in copied.left_out and ".env" in copied.left_out
+
+
+def test_secrets_stay_out_of_a_saved_dockerfile_context(
+    tmp_path: Path, fake_wheelhouse: Path, fake_runtime: Path
+) -> None:
+    src = _secrets_folder(tmp_path / "app")
+    info = write_build_context(
+        tmp_path / "ctx", base_image="b:1", wheelhouse_dir=fake_wheelhouse, runtime_wheel=fake_runtime,
+        source_dir=src, entry_script="score.py", env_hash="h",
+    )
+    everything = [p.relative_to(info.path).as_posix() for p in info.path.rglob("*")]
+    for secret in ("id_rsa", "credentials", ".env", "tls.pem", "id_ed25519"):
+        assert not any(name.endswith(secret) for name in everything), secret
+    assert ".ssh/" in info.left_out and "tls.pem" in info.left_out
 
 
 def test_links_leaving_the_source_or_model_folder_are_refused(
