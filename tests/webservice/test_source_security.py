@@ -8,7 +8,6 @@ packaged as a Dockerfile context, and looked at inside the container and the ima
 from __future__ import annotations
 
 import json
-import os
 import textwrap
 from pathlib import Path
 from typing import Any
