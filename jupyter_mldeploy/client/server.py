@@ -28,6 +28,7 @@ import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 from ..errors import ServerStartError
 from ..scoring.settings import DEFAULT_MAX_BODY_MB, DEFAULT_TIMEOUT_MS, ServeSettings
@@ -50,6 +51,9 @@ class ScoringServer:
         Where to listen (``127.0.0.1``; ``port=0`` picks a free port).
     workers, timeout_ms, max_body_mb, auth_keys, cors_origins, reload, debug
         As the ``mldeploy serve`` options of the same names.
+    limits
+        The other server options by their ``ServeSettings`` names: ``max_header_kb``,
+        ``max_headers``, ``read_timeout_s``, ``max_connections``.
     python
         Interpreter to run the server with (default: this one), e.g. a deployment's environment.
     env
@@ -84,6 +88,7 @@ class ScoringServer:
         python: str | os.PathLike[str] | None = None,
         env: Mapping[str, str] | None = None,
         log_path: str | os.PathLike[str] | None = None,
+        **limits: Any,
     ) -> None:
         self.settings = ServeSettings(
             entry_script=str(Path(entry_script).expanduser().resolve()),
@@ -98,6 +103,7 @@ class ScoringServer:
             cors_origins=tuple(cors_origins),
             reload=reload,
             debug=debug,
+            **limits,
         )
         self.python = str(python) if python else sys.executable
         self.env = dict(env or {})

@@ -13,7 +13,7 @@ import hmac
 from .asgi import Receive, Send, send_error
 from .contract import ErrorCode
 
-__all__ = ["authorized", "cors_headers", "preflight_headers", "read_body", "send_not_ready",
+__all__ = ["CLIENT_GONE", "ClientGone", "authorized", "cors_headers", "preflight_headers", "read_body", "send_not_ready",
            "send_too_large", "send_unauthorized"]
 
 
@@ -72,14 +72,28 @@ def preflight_headers() -> list[tuple[bytes, bytes]]:
 # --- the body-size limit -----------------------------------------------------------------
 
 
+class ClientGone(Exception):
+    """The client went away before its request body was complete: the request is not run."""
+
+
+#: The status the access log records for a request whose client went away (nginx's name for it).
+CLIENT_GONE = 499
+
+
 async def read_body(receive: Receive, limit: int) -> bytes | None:
-    """The whole body, or ``None`` once it goes over ``limit`` bytes (reading stops there)."""
+    """The whole body, or ``None`` once it goes over ``limit`` bytes (reading stops there).
+
+    Raises
+    ------
+    ClientGone
+        The connection closed before the body was complete (a body cut short never reaches ``run()``).
+    """
     chunks: list[bytes] = []
     size = 0
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
-            break
+            raise ClientGone
         chunk = message.get("body", b"")
         if chunk:
             size += len(chunk)

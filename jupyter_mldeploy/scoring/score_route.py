@@ -17,7 +17,15 @@ from typing import Any
 
 from .asgi import Receive, Scope, Send, header_bytes, ms_header, send_error, send_response
 from .contract import ErrorCode, ScoringRequest, ScoringResponse
-from .guards import authorized, read_body, send_not_ready, send_too_large, send_unauthorized
+from .guards import (
+    CLIENT_GONE,
+    ClientGone,
+    authorized,
+    read_body,
+    send_not_ready,
+    send_too_large,
+    send_unauthorized,
+)
 from .logs import ServerLog
 from .metrics import TIMEOUTS, WorkerMetrics
 from .runner import Runner, RunTimeout
@@ -62,18 +70,20 @@ class ScoreRoute:
         length: int,
         extra: list[tuple[bytes, bytes]],
     ) -> tuple[int, float | None]:
+        entry = self.state.entry
+        method = scope["method"]
+        if method == "OPTIONS" and entry is not None and method not in entry.allowed_methods:
+            # which methods /score takes is no secret: answered without a key, as the docs say
+            allow = ", ".join(sorted({*entry.allowed_methods, "OPTIONS"})).encode()
+            await send_response(send, 200, b"", None, rid, extra + [(b"allow", allow)], None)
+            return 200, None
         if self._keys and not authorized(self._keys, auth):
             return await send_unauthorized(send, rid, extra), None
-        entry = self.state.entry
         if entry is None:
             return await send_not_ready(send, self.state.init_error, rid, extra), None
-        method = scope["method"]
         allowed = entry.allowed_methods
         if method not in allowed:
             allow = ", ".join(sorted({*allowed, "OPTIONS"})).encode()
-            if method == "OPTIONS":
-                await send_response(send, 200, b"", None, rid, extra + [(b"allow", allow)], None)
-                return 200, None
             return await send_error(
                 send, 405, ErrorCode.METHOD_NOT_ALLOWED,
                 f"{method} is not supported on /score; use {' or '.join(sorted(allowed))}.",
@@ -81,7 +91,10 @@ class ScoreRoute:
             ), None
         if length > self._limit:
             return await send_too_large(send, rid, extra, self.settings.max_body_mb), None
-        body = await read_body(receive, self._limit)
+        try:
+            body = await read_body(receive, self._limit)
+        except ClientGone:
+            return CLIENT_GONE, None  # nothing to answer: the client is gone
         if body is None:
             return await send_too_large(send, rid, extra, self.settings.max_body_mb), None
         request = ScoringRequest(

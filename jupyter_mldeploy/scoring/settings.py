@@ -26,6 +26,10 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 5001
 DEFAULT_TIMEOUT_MS = 60_000
 DEFAULT_MAX_BODY_MB = 100.0
+DEFAULT_MAX_HEADER_KB = 64.0
+DEFAULT_MAX_HEADERS = 100
+DEFAULT_READ_TIMEOUT_S = 30.0
+DEFAULT_MAX_CONNECTIONS = 1000
 
 #: option -> environment names read, in order (first set one wins)
 ENV_NAMES: dict[str, tuple[str, ...]] = {
@@ -37,6 +41,10 @@ ENV_NAMES: dict[str, tuple[str, ...]] = {
     "workers": ("MLDEPLOY_WORKERS", "WORKER_COUNT"),
     "timeout_ms": ("MLDEPLOY_TIMEOUT_MS", "SCORING_TIMEOUT_MS"),
     "max_body_mb": ("MLDEPLOY_MAX_BODY_MB",),
+    "max_header_kb": ("MLDEPLOY_MAX_HEADER_KB",),
+    "max_headers": ("MLDEPLOY_MAX_HEADERS",),
+    "read_timeout_s": ("MLDEPLOY_READ_TIMEOUT_S",),
+    "max_connections": ("MLDEPLOY_MAX_CONNECTIONS",),
     "auth_keys": ("MLDEPLOY_AUTH_KEYS",),
     "cors_origins": ("MLDEPLOY_CORS_ORIGINS", "AML_CORS_ORIGINS"),
     "reload": ("MLDEPLOY_RELOAD",),
@@ -71,6 +79,13 @@ class ServeSettings:
         Longest a ``run()`` may take; a longer one answers 504 and its worker is replaced.
     max_body_mb
         Largest request body accepted; a larger one answers 413.
+    max_header_kb, max_headers
+        Largest request line plus headers, and most headers, accepted; more answers 431.
+    read_timeout_s
+        Longest a request may take to arrive whole (from its first byte; for a new
+        connection, from the connection); a slower one answers 408 and is closed.
+    max_connections
+        Open connections a worker serves at once; requests beyond answer 503.
     auth_keys
         Keys accepted as ``Authorization: Bearer KEY`` on ``/score`` and ``/swagger.json`` (none: auth off).
     cors_origins
@@ -93,6 +108,10 @@ class ServeSettings:
     workers: int = 1
     timeout_ms: int = DEFAULT_TIMEOUT_MS
     max_body_mb: float = DEFAULT_MAX_BODY_MB
+    max_header_kb: float = DEFAULT_MAX_HEADER_KB
+    max_headers: int = DEFAULT_MAX_HEADERS
+    read_timeout_s: float = DEFAULT_READ_TIMEOUT_S
+    max_connections: int = DEFAULT_MAX_CONNECTIONS
     auth_keys: tuple[str, ...] = ()
     cors_origins: tuple[str, ...] = ()
     reload: bool = False
@@ -120,6 +139,11 @@ class ServeSettings:
             raise InvalidArgumentError(
                 f"max_body_mb must be positive, got {self.max_body_mb}; pass --max-body-mb N (e.g. 100)"
             )
+        for name, value in (("max_header_kb", self.max_header_kb), ("max_headers", self.max_headers),
+                            ("read_timeout_s", self.read_timeout_s), ("max_connections", self.max_connections)):
+            if float(value) <= 0:
+                flag = "--" + name.replace("_", "-")
+                raise InvalidArgumentError(f"{name} must be positive, got {value}; pass {flag} with a positive number")
         for key in self.auth_keys:
             check_auth_key(key)
 
@@ -168,6 +192,10 @@ class ServeSettings:
             "workers": self.workers,
             "timeout_ms": self.timeout_ms,
             "max_body_mb": self.max_body_mb,
+            "max_header_kb": self.max_header_kb,
+            "max_headers": self.max_headers,
+            "read_timeout_s": self.read_timeout_s,
+            "max_connections": self.max_connections,
             "auth_keys": ",".join(self.auth_keys),
             "cors_origins": ",".join(self.cors_origins),
             "reload": "1" if self.reload else "0",
@@ -249,6 +277,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--max-body-mb", type=float, help=f"largest body, default {DEFAULT_MAX_BODY_MB:g} ({env_help('max_body_mb')})"
     )
     parser.add_argument(
+        "--max-header-kb", type=float,
+        help=f"largest request line + headers, default {DEFAULT_MAX_HEADER_KB:g} KiB, else 431 ({env_help('max_header_kb')})",
+    )
+    parser.add_argument(
+        "--max-headers", type=int, help=f"most headers, default {DEFAULT_MAX_HEADERS}, else 431 ({env_help('max_headers')})"
+    )
+    parser.add_argument(
+        "--read-timeout-s", type=float,
+        help=f"longest a request may take to arrive, default {DEFAULT_READ_TIMEOUT_S:g} s, else 408 "
+             f"({env_help('read_timeout_s')})",
+    )
+    parser.add_argument(
+        "--max-connections", type=int,
+        help=f"open connections per worker, default {DEFAULT_MAX_CONNECTIONS}, beyond: 503 ({env_help('max_connections')})",
+    )
+    parser.add_argument(
         "--auth-key", dest="auth_keys", action="append", metavar="KEY",
         help=f"require Authorization: Bearer KEY on /score (repeatable) ({env_help('auth_keys')})",
     )
@@ -289,7 +333,9 @@ def settings_from_args(
                 continue
             value = raw
         values[name] = value
-    for name, cast in (("port", int), ("workers", int), ("timeout_ms", int), ("max_body_mb", float)):
+    for name, cast in (("port", int), ("workers", int), ("timeout_ms", int), ("max_body_mb", float),
+                       ("max_header_kb", float), ("max_headers", int), ("read_timeout_s", float),
+                       ("max_connections", int)):
         if name in values:
             try:
                 values[name] = cast(values[name])

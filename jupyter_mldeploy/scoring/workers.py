@@ -60,7 +60,13 @@ class _Pipe:
 def _make_server(app: Any, settings: ServeSettings) -> Any:
     import uvicorn
 
-    from .protocol import CoalescingHttpToolsProtocol
+    from .protocol import CoalescingHttpToolsProtocol, Limits
+
+    CoalescingHttpToolsProtocol.limits = Limits(
+        max_header_bytes=int(settings.max_header_kb * 1024),
+        max_headers=settings.max_headers,
+        read_timeout_s=settings.read_timeout_s,
+    )
 
     class WorkerServer(uvicorn.Server):
         """uvicorn's server without its signal capture (the worker installs its own handlers)."""
@@ -84,6 +90,7 @@ def _make_server(app: Any, settings: ServeSettings) -> Any:
         log_config=None,
         log_level="warning",
         timeout_keep_alive=KEEP_ALIVE_S,
+        limit_concurrency=settings.max_connections,
         timeout_graceful_shutdown=max(5, int(settings.timeout_s) + 5),
         server_header=False,
         date_header=False,
