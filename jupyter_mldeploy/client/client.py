@@ -218,7 +218,7 @@ class ScoringClient:
         last = "no answer"
         while True:
             try:
-                answer = self.request("GET", "/ready", auth=False)
+                answer = self.request("GET", "/ready")  # with the key (if any): its details come with it
             except ScoringRequestError as err:
                 last = str(err)
             else:

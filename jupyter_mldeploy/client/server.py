@@ -224,7 +224,7 @@ class ScoringServer:
         """
         if self.process is None:
             self.start()
-        client = ScoringClient(self.url, timeout=5.0)
+        client = self.client(timeout=5.0)  # with the first key, if any: init() tracebacks come with it
         deadline = time.monotonic() + timeout
         try:
             while True:

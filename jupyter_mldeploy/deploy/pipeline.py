@@ -176,7 +176,8 @@ def wait_ready(service: TargetHooks, timeout_s: float = READY_TIMEOUT_S) -> None
     script = Path(record.entry_script).name
     deadline = time.monotonic() + timeout_s
     next_check = 0.0
-    with ScoringClient(f"http://127.0.0.1:{record.port}", timeout=2.0) as client:
+    key = record.auth_keys[0] if record.auth_keys else None  # the owner's key: init() tracebacks come with it
+    with ScoringClient(f"http://127.0.0.1:{record.port}", auth_key=key, timeout=2.0) as client:
         while True:
             try:
                 client.wait_ready(timeout=0.0)

@@ -19,7 +19,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -32,6 +32,21 @@ from .config import DeploymentConfiguration
 from .progress import DeploymentProgress
 from .records import EXIT_FILE
 from .service import Webservice, WebserviceState
+
+#: What a process service keeps of the kernel's environment: system, locale, temp folders, Python and
+#: library paths, GPU and thread settings, CA bundles. Everything else (credentials, tokens, the
+#: kernel's MLDEPLOY_* settings) stays out; list what a script needs in environment_variables.
+PASSED_VARIABLES = frozenset({
+    "PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "LANGUAGE", "TZ", "TMPDIR", "TEMP", "TMP",
+    "PYTHONPATH", "LD_LIBRARY_PATH", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
+    "NUMEXPR_MAX_THREADS", "SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE", "MLDEPLOY_HOME",
+})
+PASSED_PREFIXES = ("LC_", "CUDA_", "NVIDIA_")
+
+
+def service_environment(environ: Mapping[str, str]) -> dict[str, str]:
+    """The part of ``environ`` a process service starts with (see :data:`PASSED_VARIABLES`)."""
+    return {k: v for k, v in environ.items() if k in PASSED_VARIABLES or k.startswith(PASSED_PREFIXES)}
 
 
 @dataclass
@@ -116,9 +131,10 @@ class ProcessWebservice(Webservice):
             auth_keys=tuple(record.auth_keys),
             service_name=record.name,
         )
-        # the kernel's own MLDEPLOY_* settings (a model dir, CORS, reload, ...) must not
-        # override this service's: start from the environment without them
-        env = {k: v for k, v in os.environ.items() if not k.startswith("MLDEPLOY_") or k == "MLDEPLOY_HOME"}
+        # a clean environment, as a container has: what a Python service needs from the kernel's
+        # (no AWS_SECRET_ACCESS_KEY, tokens, or the kernel's own MLDEPLOY_* settings), then the
+        # deployment's own environment_variables, then the server's settings
+        env = service_environment(os.environ)
         env.update(user)
         env.update(settings.to_env())
         env.update(AML_APP_ROOT=str(folder), PYTHONUNBUFFERED="1")

@@ -216,6 +216,8 @@ class RegistryReader:
                         "pass exist_ok=True or choose a new folder."
                     ) from None
                 _merge_into(temp, target, record)
+        except TargetExistsError:
+            raise
         except OSError as err:
             raise RegistryError(f"cannot write the download into {str(target)!r}: {err}.") from err
         finally:
@@ -344,11 +346,27 @@ def _safe_parts(relpath: str, record: ModelVersion) -> tuple[str, ...]:
 
 
 def _merge_into(temp: Path, target: Path, record: ModelVersion) -> None:
+    """Move the downloaded files into an existing ``target``, never writing through a link in it.
+
+    A link planted in the target where a file goes is replaced (``os.replace`` replaces the
+    link itself); one where a folder goes is replaced by a real folder, so nothing lands
+    where the link points.
+    """
     for item in record.files:
         parts = _safe_parts(item.path, record)
-        dest = target.joinpath(*parts)
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(temp.joinpath(*parts), dest)
+        folder = target
+        for part in parts[:-1]:
+            folder = folder / part
+            if folder.is_symlink():
+                folder.unlink()  # the link only, not what it points to
+            if not folder.is_dir():
+                if folder.exists():
+                    raise TargetExistsError(
+                        f"{str(folder)!r} is a file where the download needs a folder: remove it or "
+                        "download into a new folder."
+                    )
+                folder.mkdir()
+        os.replace(temp.joinpath(*parts), target.joinpath(*parts))
 
 
 def _result_path(record: ModelVersion, folder: Path) -> str:

@@ -184,7 +184,8 @@ class ScoringApp(ScoreRoute):
             await send_response(send, 200, b"Healthy", b"text/plain; charset=utf-8", rid, extra, None)
             return 200
         if path == "/ready":
-            return await self._ready(send, rid, extra)
+            # open to probes; the details (script path, init() traceback) only with the key when auth is on
+            return await self._ready(send, rid, extra, not self._keys or authorized(self._keys, auth))
         if path == "/metrics":
             snaps = read_folder(self.metrics_folder) if self.metrics_folder else [self.metrics.snapshot()]
             live = self._live_workers() if self._live_workers else None
@@ -199,17 +200,17 @@ class ScoringApp(ScoreRoute):
             return await send_not_ready(send, self.state.init_error, rid, extra)
         return await self._swagger(scope, send, entry, rid, extra)
 
-    async def _ready(self, send: Send, rid: str, extra: list[tuple[bytes, bytes]]) -> int:
+    async def _ready(self, send: Send, rid: str, extra: list[tuple[bytes, bytes]], detailed: bool) -> int:
         state = self.state
         if state.entry is None:
-            return await send_not_ready(send, state.init_error, rid, extra)
-        info: dict[str, object] = {
-            "status": "Ready",
-            "entry_script": str(getattr(state.entry, "path", "")),
-            "generation": state.generation,
-        }
-        if state.reload_error is not None:
-            info["reload_error"] = state.reload_error
+            return await send_not_ready(send, state.init_error, rid, extra, detailed=detailed)
+        info: dict[str, object] = {"status": "Ready", "generation": state.generation}
+        if detailed:
+            info["entry_script"] = str(getattr(state.entry, "path", ""))
+            if state.reload_error is not None:
+                info["reload_error"] = state.reload_error
+        elif state.reload_error is not None:
+            info["reload_failed"] = True
         await send_response(send, 200, json.dumps(info).encode(), JSON, rid, extra, None)
         return 200
 

@@ -122,9 +122,21 @@ async def send_too_large(send: Send, rid: str, extra: list[tuple[bytes, bytes]],
 
 
 async def send_not_ready(
-    send: Send, init_error: dict[str, str] | None, rid: str, extra: list[tuple[bytes, bytes]]
+    send: Send, init_error: dict[str, str] | None, rid: str, extra: list[tuple[bytes, bytes]],
+    *, detailed: bool = True,
 ) -> int:
-    """Answer 503: ``init()`` failed (``init_error``, with its traceback) or has not finished yet."""
+    """Answer 503: ``init()`` failed (``init_error``, with its traceback) or has not finished yet.
+
+    Without ``detailed`` (a caller without the key on a server with auth) the answer says only
+    that ``init()`` failed: its message and traceback may hold secrets (a connection string).
+    """
+    if init_error is not None and not detailed:
+        return await send_error(
+            send, 503, ErrorCode.INIT_FAILED,
+            "The entry script's init() failed: the traceback is in the server log, and in this answer "
+            "when asked with the service's key.",
+            rid, extra,
+        )
     if init_error is not None:
         return await send_error(
             send, 503, ErrorCode.INIT_FAILED,

@@ -142,3 +142,21 @@ def test_download_refuses_paths_altered_in_the_database(make_tree, mldeploy_home
     assert not (mldeploy_home.parent.parent / "escaped.txt").exists()
     assert not target.exists()
     assert model.id == "m:1"
+
+
+def test_download_never_writes_through_a_folder_link_planted_in_the_target(tmp_path: Path) -> None:
+    """``models download --exist-ok`` into a folder holding ``mf -> /elsewhere``: nothing lands in /elsewhere."""
+    from jupyter_mldeploy import Model
+    from jupyter_mldeploy.cli import main
+
+    (tmp_path / "mf").mkdir()
+    (tmp_path / "mf" / "a.txt").write_text("model bytes")
+    Model.register(str(tmp_path / "mf"), "linked")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    target = tmp_path / "dl"
+    target.mkdir()
+    (target / "mf").symlink_to(elsewhere)
+    assert main(["models", "download", "linked:1", str(target), "--exist-ok"]) == 0
+    assert list(elsewhere.iterdir()) == []  # the planted link's target is untouched
+    assert not (target / "mf").is_symlink() and (target / "mf" / "a.txt").read_text() == "model bytes"

@@ -15,7 +15,9 @@ from pathlib import Path
 
 import pytest
 
+from jupyter_mldeploy.client.client import ScoringClient
 from jupyter_mldeploy.client.server import ScoringServer
+from jupyter_mldeploy.errors import InitError
 
 SCRIPT = textwrap.dedent(
     """
@@ -201,3 +203,30 @@ def test_connections_beyond_the_limit_get_503(server: ScoringServer) -> None:
         except Exception:  # noqa: BLE001 - retried until the deadline
             time.sleep(0.1)
     _still_serves(server)
+
+
+def test_ready_says_only_ready_without_the_key(server: ScoringServer) -> None:
+    with server.client() as keyed, ScoringClient(server.url) as anonymous:
+        open_answer = anonymous.request("GET", "/ready", auth=False).json()
+        assert open_answer["status"] == "Ready" and "entry_script" not in open_answer  # no path for strangers
+        assert keyed.request("GET", "/ready").json()["entry_script"].endswith("score.py")
+
+
+def test_an_init_failure_shows_its_traceback_only_with_the_key(tmp_path: Path) -> None:
+    (tmp_path / "score.py").write_text(
+        "def init():\n    raise RuntimeError('cannot connect: postgres://app:hunter2@db/models')\n"
+        "def run(raw_data):\n    return 1\n"
+    )
+    server = ScoringServer(tmp_path / "score.py", auth_keys=["k" * 16]).start()
+    try:
+        with pytest.raises(InitError) as failed:  # the owner, with the key, sees why at once
+            server.wait_ready(timeout=60)
+        assert "hunter2" in failed.value.traceback_text
+        with ScoringClient(server.url) as anonymous:
+            answer = anonymous.request("GET", "/ready", auth=False)
+            assert answer.status == 503 and answer.error["code"] == "InitFailed"
+            assert "hunter2" not in answer.text and "Traceback" not in answer.text and "score.py" not in answer.text
+            assert anonymous.request("POST", "/score", b"{}", auth=False).status == 401
+        assert "hunter2" in server.logs()  # the traceback stays in the log
+    finally:
+        server.stop()

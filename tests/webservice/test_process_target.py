@@ -403,3 +403,30 @@ def test_package_without_an_environment_warns_about_imports_the_image_lacks(
     logs = pkg.get_logs()
     assert "warning: score.py imports sklearn, which the image will not have" in logs
     assert "--env requirements.txt" in logs
+
+
+def test_a_process_service_gets_a_clean_environment(
+    tmp_path: Path, k_model: Model, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The kernel's secrets never reach run(): only what a service needs, plus environment_variables."""
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "kernel-secret")
+    monkeypatch.setenv("GITHUB_TOKEN", "ghp-kernel")
+    monkeypatch.setenv("MLDEPLOY_CORS_ORIGINS", "*")  # the kernel's own server settings stay out too
+    monkeypatch.setenv("LC_ALL", "C.UTF-8")
+    app = tmp_path / "envapp"
+    app.mkdir()
+    (app / "score.py").write_text(textwrap.dedent("""
+        import os
+        def init():
+            pass
+        def run(raw_data):
+            return {k: os.environ.get(k) for k in
+                    ("AWS_SECRET_ACCESS_KEY", "GITHUB_TOKEN", "MLDEPLOY_CORS_ORIGINS", "MY_SETTING", "LC_ALL", "PATH")}
+    """))
+    service = deploy("clean", [k_model], InferenceConfig("score.py", source_directory=str(app)),
+                     ProcessWebservice.deploy_configuration(environment_variables={"MY_SETTING": "on"}))
+    service.wait_for_deployment(timeout_sec=120)
+    seen = service.run("{}")
+    assert seen["AWS_SECRET_ACCESS_KEY"] is None and seen["GITHUB_TOKEN"] is None
+    assert not seen["MLDEPLOY_CORS_ORIGINS"]  # the service's own (empty) setting, not the kernel's "*"
+    assert seen["MY_SETTING"] == "on" and seen["LC_ALL"] == "C.UTF-8" and seen["PATH"]
