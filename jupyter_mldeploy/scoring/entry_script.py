@@ -39,8 +39,9 @@ from ..errors import (
     EntryScriptLoadError,
     InitError,
 )
-from . import azureml_shim
+from . import azureml_shim, fresh_source
 from .aml import is_rawhttp
+from .fresh_source import FreshSourceLoader
 from .handling import ScriptHandler
 from .schema import inspect_run_schema
 from .swagger import build_swagger, normalize_version, read_user_swagger
@@ -268,10 +269,11 @@ def load_entry_script(path: str | Path, source_dir: str | Path | None = None, *,
 
     azureml_shim.install()
     with _load_lock:
+        fresh_source.install(src)
         if not sys.path or sys.path[0] != str(src):
             sys.path.insert(0, str(src))
         name = _module_name(script)
-        spec = importlib.util.spec_from_file_location(name, script)
+        spec = importlib.util.spec_from_file_location(name, script, loader=FreshSourceLoader(name, str(script)))
         if spec is None or spec.loader is None:
             raise EntryScriptError(f"{script} cannot be imported as Python code; the entry script must be a .py file.")
         module = importlib.util.module_from_spec(spec)

@@ -144,3 +144,31 @@ def test_multi_model_script_loads_models_with_get_model_path(multi_model_dir: Pa
         "linear": str(multi_model_dir / "linear" / "2" / "model.json"),
         "offset": str(multi_model_dir / "offset" / "3"),
     }
+
+
+def test_a_same_size_edit_in_the_same_second_is_not_hidden_by_a_stale_pycache(tmp_path: Path) -> None:
+    """Python trusts a .pyc whose source mtime (whole seconds) and size match: user code must not."""
+    import os
+    import py_compile
+    import sys
+
+    from jupyter_mldeploy.scoring.entry_script import load_entry_script
+
+    script, helper = tmp_path / "score.py", tmp_path / "stalehelper.py"
+    script.write_text("import stalehelper\ndef init(): pass\ndef run(raw_data): return [1, stalehelper.V]\n")
+    helper.write_text("V = 1\n")
+    for path in (script, helper):  # what a kernel that imported the old code leaves behind
+        py_compile.compile(str(path), cfile=None, doraise=True)
+    stamp = (script.stat().st_atime, script.stat().st_mtime)
+    script.write_text(script.read_text().replace("[1,", "[2,"))  # same size, same second
+    helper.write_text("V = 2\n")
+    for path in (script, helper):
+        os.utime(path, stamp)
+    sys.modules.pop("stalehelper", None)
+    caches = {p: p.stat().st_mtime_ns for p in (tmp_path / "__pycache__").iterdir()}
+    entry = load_entry_script(script)
+    try:
+        assert entry.module.run("{}") == [2, 2]
+        assert {p: p.stat().st_mtime_ns for p in (tmp_path / "__pycache__").iterdir()} == caches  # none written
+    finally:
+        sys.modules.pop("stalehelper", None)
