@@ -25,6 +25,7 @@ from dataclasses import asdict, dataclass
 from ._config import OFFLINE_BASE_IMAGE, base_image, mldeploy_home, repo_script
 from ._net import port_is_free
 from ._version import __version__
+from .errors import MLDeployError
 
 #: Ports users meet first: ``mldeploy serve``'s default and the Azure docs' LocalWebservice port.
 DEFAULT_PORTS: tuple[int, ...] = (5001, 6789)
@@ -88,14 +89,17 @@ def check_registry() -> Check:
             required=True,
         )
     size = sum(p.stat().st_size for p in home.rglob("*") if p.is_file() and not p.is_symlink())
-    counts = ""
     try:
         from .registry.model import Model
 
         models = Model.list()
-        counts = f", {len({m.name for m in models})} model(s) / {len(models)} version(s)"
-    except Exception as err:  # noqa: BLE001 - a doctor reports, it does not fail
-        counts = f", models not readable: {err}"
+    except MLDeployError as err:
+        return Check(
+            "Registry", False, f"{home} ({_human(size)}): {str(err).splitlines()[0]}",
+            "restore registry.db from a backup, or point MLDEPLOY_HOME at a new folder to start over",
+            required=True,
+        )
+    counts = f", {len({m.name for m in models})} model(s) / {len(models)} version(s)"
     return Check("Registry", True, f"{home} ({_human(size)}{counts})", required=True)
 
 

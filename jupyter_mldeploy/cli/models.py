@@ -257,7 +257,7 @@ def _parse_ref(ref: str, need_version: bool) -> tuple[str, int | None]:
                 "('mldeploy models list --name NAME' shows the versions)."
             )
         return ref, None
-    if not version.isdigit() or int(version) < 1:
+    if not (version.isascii() and version.isdecimal()) or int(version) < 1:
         raise InvalidArgumentError(
             f"bad version in {ref!r}: write NAME:VERSION with a number, e.g. ridge:2."
         )

@@ -11,6 +11,7 @@ Examples
 from __future__ import annotations
 
 import argparse
+import sys
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -36,4 +37,6 @@ def run(args: argparse.Namespace) -> int:
     from ..scoring.supervisor import serve
 
     settings = settings_from_args(args)
+    for warning in settings.exposure_warnings():
+        print(f"mldeploy: warning: {warning}", file=sys.stderr)
     return serve(settings)

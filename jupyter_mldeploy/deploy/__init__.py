@@ -156,13 +156,28 @@ def _deploy(
         _log.info("service %s: %s", name, note)
         print(f"{name}: {note}", file=sys.stderr)
     if name in _state.names() or _discovered(name):
-        if not overwrite:
+        existing = Webservice(name)
+        if not overwrite and not _failed_to_deploy(existing):
             raise ServiceExistsError(
-                f"a service named {name!r} exists already; pass overwrite=True to replace it, "
-                "or choose another name."
+                f"a service named {name!r} exists already; pass overwrite=True (--overwrite in the CLI and "
+                "%deploy_local) to replace it, or choose another name."
             )
-        Webservice(name).delete()
+        if not overwrite:
+            print(f"{name}: replacing the deployment of that name that failed ({existing._record.error})",
+                  file=sys.stderr)
+        existing.delete()
     return target._deploy(name, models, inference_config, config, note)
+
+
+def _failed_to_deploy(service: Webservice) -> bool:
+    """Whether ``service``'s last deploy or update failed and it does not serve: deploying it again replaces it.
+
+    (A service that served and then crashed is not replaced without ``overwrite``: its logs may matter.)
+    """
+    try:
+        return bool(service._record.error) and service.state == WebserviceState.FAILED
+    except MLDeployError:
+        return False
 
 
 def _discovered(name: str) -> bool:
@@ -203,7 +218,7 @@ def models_from_specs(specs: Sequence[Any]) -> list[Any]:
             models.append(spec)
         else:
             name, _, version = spec.partition(":")
-            if version and not version.isdigit():
+            if version and not (version.isascii() and version.isdecimal()):
                 raise InvalidArgumentError(
                     f"--model {spec}: VERSION must be a number, got {version!r} "
                     "(use NAME for the latest version, NAME:3 for version 3, or a local path)."

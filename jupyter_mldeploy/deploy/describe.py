@@ -38,6 +38,7 @@ def service_text(service: Any) -> str:
         f"  swagger:     {service.swagger_uri or '(no port yet)'}",
         f"  models:      {', '.join(service.models) or '(none)'}",
         f"  auth:        {'on (keys: service.get_keys())' if service.auth_enabled else 'off'}",
+        f"  debug:       {_debug_text(service)}",
     ]
     phases = service.phases
     if phases:
@@ -65,3 +66,9 @@ def package_text(package: Any) -> str:
     if error is not None:
         lines.append(f"  error: {(str(error) or type(error).__name__).splitlines()[0]}")
     return "\n".join(lines)
+
+
+def _debug_text(service: Any) -> str:
+    if getattr(service, "debug", False):
+        return "on: run() tracebacks go into 500 answers (deploy_configuration(debug=False) turns it off)"
+    return "off"

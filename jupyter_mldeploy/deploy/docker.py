@@ -15,6 +15,7 @@ re-sync ``src/`` and restart the container. Containers carry labels
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 from collections.abc import Iterator
@@ -25,7 +26,13 @@ from typing import Any, ClassVar
 from .._config import mldeploy_home
 from ..environment.environment import Environment
 from ..environment.image import wheels_for_image
-from ..errors import DeploymentError, DockerUnavailableError, MLDeployError, ServiceNotFoundError
+from ..errors import (
+    DeploymentError,
+    DockerUnavailableError,
+    InvalidArgumentError,
+    MLDeployError,
+    ServiceNotFoundError,
+)
 from ..images import engine as docker_engine
 from ..images.context import model_dir_for
 from ..images.dockerfile import CONTAINER_PORT, MODELS_ROOT, SOURCE_ROOT, USER_UID, VENV
@@ -57,13 +64,35 @@ __all__ = ["DockerDeploymentConfiguration", "LocalWebservice", "docker_available
 LABEL_USER_SOURCE = "mldeploy.user-source"
 LABEL_ENTRY_SCRIPT = "mldeploy.entry-script"
 LABEL_ENV_NAME = "mldeploy.env-name"
+#: Processes and threads a container may run unless its configuration says otherwise.
+DEFAULT_PIDS_LIMIT = 1024
 
 
 @dataclass
 class DockerDeploymentConfiguration(DeploymentConfiguration):
-    """Settings of a Docker deployment (see :class:`DeploymentConfiguration`)."""
+    """Settings of a Docker deployment (see :class:`DeploymentConfiguration`).
+
+    Parameters
+    ----------
+    cpu_cores, memory_gb
+        Container limits (``None``: none, since a model's needs vary; set them for shared machines).
+    pids_limit
+        Most processes and threads in the container (a fork bomb in a script stops there).
+    """
 
     compute_type: ClassVar[str] = "docker"
+
+    cpu_cores: float | None = None
+    memory_gb: float | None = None
+    pids_limit: int = DEFAULT_PIDS_LIMIT
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        for name, value in (("cpu_cores", self.cpu_cores), ("memory_gb", self.memory_gb)):
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0):
+                raise InvalidArgumentError(f"{name} must be a positive number or None (no limit), got {value!r}.")
+        if isinstance(self.pids_limit, bool) or not isinstance(self.pids_limit, int) or self.pids_limit < 16:
+            raise InvalidArgumentError(f"pids_limit must be a whole number >= 16, got {self.pids_limit!r}.")
 
 
 class LocalWebservice(Webservice):
@@ -81,6 +110,35 @@ class LocalWebservice(Webservice):
     configuration_class = DockerDeploymentConfiguration
     builds_images = True
     copies_source = True
+
+    @classmethod
+    def deploy_configuration(  # type: ignore[override]
+        cls,
+        port: int | None = None,
+        auth_enabled: bool = False,
+        workers: int = 1,
+        timeout_ms: int = 60_000,
+        debug: bool = True,
+        environment_variables: dict[str, str] | None = None,
+        cpu_cores: float | None = None,
+        memory_gb: float | None = None,
+        pids_limit: int = DEFAULT_PIDS_LIMIT,
+    ) -> DockerDeploymentConfiguration:
+        """Settings for a Docker deployment (``port=None`` picks a free port on 127.0.0.1).
+
+        ``cpu_cores`` and ``memory_gb`` limit the container (none by default); ``pids_limit``
+        caps its processes and threads.
+
+        Examples
+        --------
+        >>> LocalWebservice.deploy_configuration(port=6789, memory_gb=2).memory_gb
+        2
+        """
+        return DockerDeploymentConfiguration(
+            port=port, auth_enabled=auth_enabled, workers=workers, timeout_ms=timeout_ms, debug=debug,
+            environment_variables=dict(environment_variables or {}), cpu_cores=cpu_cores, memory_gb=memory_gb,
+            pids_limit=pids_limit,
+        )
 
     # --- pipeline hooks (deploy/pipeline.py) -----------------------------------------------------
 
@@ -178,6 +236,7 @@ class LocalWebservice(Webservice):
             source_dir=record.folder / "src",
             command=self._command(),
             group_add=container_groups(),
+            **self._limits(),
         )
         record.port = running.port
         record.container_id = running.id
@@ -202,6 +261,16 @@ class LocalWebservice(Webservice):
     @property
     def _container(self) -> str:
         return container_name(self._record.name)
+
+    def _limits(self) -> dict[str, Any]:
+        """The container's resource limits from the configuration."""
+        config = self._record.config
+        limits: dict[str, Any] = {"pids_limit": int(config.get("pids_limit") or DEFAULT_PIDS_LIMIT)}
+        if config.get("memory_gb"):
+            limits["mem_limit"] = f"{int(float(config['memory_gb']) * 1024)}m"
+        if config.get("cpu_cores"):
+            limits["nano_cpus"] = int(float(config["cpu_cores"]) * 1e9)
+        return limits
 
     def _labels(self) -> dict[str, str]:
         record = self._record
@@ -392,8 +461,22 @@ def docker_available(timeout: float = PING_TIMEOUT_S) -> tuple[bool, str]:
 
 
 def image_tag(service: str) -> str:
-    """The image tag of service ``service``'s builds (``mldeploy/service-<name>:latest``, lowercase)."""
+    """The image tag of service ``service``'s builds: ``mldeploy/service-<name>:latest``.
+
+    Image names are lowercase and at most 255 characters: a name that is not already a
+    lowercase image name, or is long, gets a hash of the whole name, so ``Ridge`` and
+    ``ridge`` (two services) never share one image.
+
+    Examples
+    --------
+    >>> image_tag("ridge")
+    'mldeploy/service-ridge:latest'
+    >>> image_tag("Ridge")
+    'mldeploy/service-ridge-8f5db5c7f3:latest'
+    """
     safe = "".join(c if c.isalnum() or c in "._-" else "-" for c in service.lower()).strip("._-") or "service"
+    if safe != service or len(safe) > 200:
+        safe = f"{safe[:200]}-{hashlib.sha256(service.encode()).hexdigest()[:10]}"
     return f"mldeploy/service-{safe}:latest"
 
 

@@ -9,6 +9,7 @@ module is the only one that builds those paths.
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
 import os
 import secrets
@@ -106,7 +107,9 @@ class ServiceRecord:
 @contextmanager
 def service_lock(name: str) -> Iterator[None]:
     """Hold an exclusive lock on service ``name`` (deploy, update and delete take it)."""
-    lock_path = services_dir() / f".{validate_name(name, 'service')}.lock"
+    # named by a hash: a 255-character service name is a valid folder name but not a valid "NAME.lock"
+    digest = hashlib.sha256(validate_name(name, "service").encode()).hexdigest()[:32]
+    lock_path = services_dir() / f".lock-{digest}"
     with open(lock_path, "a+b") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:

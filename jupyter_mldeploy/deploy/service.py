@@ -124,7 +124,7 @@ class Webservice(TargetHooks):
             if name in _state.names():
                 raise ServiceExistsError(
                     f"a service named {name!r} was just deployed by another process; pass "
-                    "overwrite=True to replace it, or choose another name."
+                    "overwrite=True (--overwrite in the CLI and %deploy_local) to replace it, or choose another name."
                 )
             _state.save(record)
         return Webservice._from_record(record)
@@ -217,6 +217,11 @@ class Webservice(TargetHooks):
         return [m["id"] for m in self._record.models]
 
     @property
+    def debug(self) -> bool:
+        """Whether ``run()`` tracebacks go into 500 answers (on by default for local deployments)."""
+        return bool(self._record.config.get("debug", True))
+
+    @property
     def auth_enabled(self) -> bool:
         """Whether ``/score`` needs a key."""
         return bool(self._record.auth_keys)
@@ -277,6 +282,7 @@ class Webservice(TargetHooks):
             "port": self.port,
             "models": self.models,
             "auth_enabled": self.auth_enabled,
+            "debug": self.debug,
             "created_time": self.created_time,
             "updated_time": self._record.updated_time,
             "error": self.error,

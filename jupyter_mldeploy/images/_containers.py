@@ -131,6 +131,8 @@ class ContainerCalls:
         mem_limit: str | None = None,
         command: list[str] | None = None,
         group_add: list[str] | None = None,
+        nano_cpus: int | None = None,
+        pids_limit: int | None = None,
     ) -> RunningContainer:
         """Start ``image`` as container ``name``, published on ``127.0.0.1:port -> 5001``.
 
@@ -155,6 +157,8 @@ class ContainerCalls:
             Replaces the image's ``CMD`` (e.g. the scoring server with ``--debug``).
         group_add
             Supplementary groups of the container's user (a group that may read a mounted folder).
+        mem_limit, nano_cpus, pids_limit
+            Resource limits (``"2048m"``; 1e9 per CPU core; processes and threads).
 
         Raises
         ------
@@ -207,6 +211,8 @@ class ContainerCalls:
                     mem_limit=mem_limit,
                     command=command,
                     group_add=group_add,
+                    nano_cpus=nano_cpus,
+                    pids_limit=pids_limit,
                 )
             except docker.errors.ImageNotFound as err:
                 raise DeploymentError(

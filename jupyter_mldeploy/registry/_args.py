@@ -13,6 +13,9 @@ from typing import Any
 
 from ..errors import InvalidArgumentError
 
+#: The largest version number (SQLite's integers are 64-bit).
+MAX_VERSION = 2**63 - 1
+
 
 def check_version(version: object) -> int | None:
     """``None`` (the latest), or a positive int given as an int or a digit string."""
@@ -24,9 +27,9 @@ def check_version(version: object) -> int | None:
         number = int(version)
     except ValueError:
         number = 0
-    if number < 1:
+    if number < 1 or number > MAX_VERSION:
         raise InvalidArgumentError(
-            f"version must be a positive integer such as 1, got {version!r}."
+            f"version must be a positive integer such as 1 (at most {MAX_VERSION}), got {version!r}."
         )
     return number
 

@@ -158,6 +158,29 @@ class ServeSettings:
         return path.resolve()
 
     @property
+    def loopback_only(self) -> bool:
+        """Whether the server listens on this machine only (127.x, ::1, localhost)."""
+        host = self.host.strip("[]").lower()
+        return host == "localhost" or host == "::1" or host.startswith("127.")
+
+    def exposure_warnings(self) -> list[str]:
+        """What is risky about these settings when the server can be reached beyond this machine."""
+        if self.loopback_only or self.fd is not None:
+            return []
+        warnings = []
+        if not self.auth_keys:
+            warnings.append(
+                f"listening on {self.host}: anyone who can reach this machine can call /score; "
+                "pass --auth-key KEY (or MLDEPLOY_AUTH_KEYS) to require a key"
+            )
+        if self.debug:
+            warnings.append(
+                f"--debug on {self.host}: run() tracebacks (source lines, values) go into 500 answers to "
+                "anyone who can reach this machine; leave --debug off beyond loopback"
+            )
+        return warnings
+
+    @property
     def timeout_s(self) -> float:
         """The ``run()`` timeout in seconds."""
         return self.timeout_ms / 1000.0

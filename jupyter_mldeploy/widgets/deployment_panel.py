@@ -306,7 +306,10 @@ class DeploymentPanel(Panel):
         models = ", ".join(service.models) or "(none)"
         set_value(
             self.details,
-            f"models: <b>{esc(models)}</b> · auth: <b>{'on' if service.auth_enabled else 'off'}</b>",
+            f"models: <b>{esc(models)}</b> · auth: <b>{'on' if service.auth_enabled else 'off'}</b>"
+            + (" · debug: <b>on</b> <span title=\"run() tracebacks go into 500 answers; "
+               "deploy_configuration(debug=False) turns it off\">(tracebacks in 500 answers)</span>"
+               if getattr(service, "debug", False) else ""),
         )
 
     def _show_logs(self) -> None:
