@@ -33,7 +33,6 @@ def connect(path: Path | None = None) -> sqlite3.Connection:
     front (``BEGIN IMMEDIATE``) and cannot deadlock on lock upgrades.
     """
     path = path or db_path()
-    _refuse_a_lost_database(path)
     try:
         conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False)
         conn.row_factory = sqlite3.Row
@@ -51,25 +50,6 @@ def connect(path: Path | None = None) -> sqlite3.Connection:
             "Check that MLDEPLOY_HOME points at a writable folder on a local disk."
         ) from err
     return conn
-
-
-def _refuse_a_lost_database(path: Path) -> None:
-    """An empty ``registry.db`` beside stored model files means the records were lost: say so, never start over.
-
-    (SQLite would take a 0-byte file for a new database, and the registry would look empty.)
-    """
-    try:
-        if path.stat().st_size != 0:
-            return
-    except FileNotFoundError:
-        return
-    objects = path.parent / "objects"
-    if objects.is_dir() and any(p.is_file() for p in objects.rglob("*")):
-        raise RegistryError(
-            f"{path} is empty but {objects} holds stored model files: the registry's records were lost. "
-            "Restore registry.db from a backup (the stored files are intact), or move MLDEPLOY_HOME aside to "
-            "start a new registry."
-        )
 
 
 def _set_wal(conn: sqlite3.Connection, timeout_s: float = BUSY_TIMEOUT_S) -> None:

@@ -20,9 +20,11 @@ from __future__ import annotations
 import collections
 import dataclasses
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterable, Mapping
@@ -31,7 +33,12 @@ from types import TracebackType
 from typing import Any
 
 from ..errors import ServerStartError
-from ..scoring.settings import DEFAULT_MAX_BODY_MB, DEFAULT_TIMEOUT_MS, ServeSettings
+from ..scoring.settings import (
+    DEFAULT_MAX_BODY_MB,
+    DEFAULT_TIMEOUT_MS,
+    ServeSettings,
+    write_keys_file,
+)
 from ..scoring.supervisor import bind_socket
 from .client import ScoringClient
 
@@ -160,7 +167,11 @@ class ScoringServer:
         for name in ("MLDEPLOY_SOURCE_DIR", "MLDEPLOY_MODEL_DIR"):
             env.pop(name, None)
         s = self.settings
-        env.update(dataclasses.replace(s, port=self.port).to_env())
+        keys_file = None
+        if s.auth_keys:  # through a private file the server deletes, not the environment
+            self._keys_dir = tempfile.mkdtemp(prefix="mldeploy-keys-")
+            keys_file = write_keys_file(s.auth_keys, Path(self._keys_dir) / "keys")
+        env.update(dataclasses.replace(s, port=self.port, auth_keys_file=keys_file).to_env())
         env["PYTHONUNBUFFERED"] = "1"
         if s.debug:
             args.append("--debug")
@@ -262,6 +273,8 @@ class ScoringServer:
                 proc.wait()
         if self._reader is not None:
             self._reader.join(timeout=2)
+        if getattr(self, "_keys_dir", None):
+            shutil.rmtree(self._keys_dir, ignore_errors=True)
         if proc.stdout is not None:
             proc.stdout.close()
         return proc.returncode

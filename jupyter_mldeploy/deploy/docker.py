@@ -64,6 +64,8 @@ __all__ = ["DockerDeploymentConfiguration", "LocalWebservice", "docker_available
 LABEL_USER_SOURCE = "mldeploy.user-source"
 LABEL_ENTRY_SCRIPT = "mldeploy.entry-script"
 LABEL_ENV_NAME = "mldeploy.env-name"
+#: Where a container's auth keys are put before it starts (the server reads, then deletes them).
+KEYS_FILE = "/tmp/mldeploy-auth-keys"
 #: Processes and threads a container may run unless its configuration says otherwise.
 DEFAULT_PIDS_LIMIT = 1024
 
@@ -236,6 +238,9 @@ class LocalWebservice(Webservice):
             source_dir=record.folder / "src",
             command=self._command(),
             group_add=container_groups(),
+            # the keys: a private file put into the container before it starts, which the server
+            # reads and deletes; never in its environment or labels (docker inspect)
+            files={KEYS_FILE: "".join(f"{k}\n" for k in record.auth_keys).encode()} if record.auth_keys else None,
             **self._limits(),
         )
         record.port = running.port
@@ -301,6 +306,7 @@ class LocalWebservice(Webservice):
             workers=int(config.get("workers", 1)),
             timeout_ms=int(config.get("timeout_ms", 60_000)),
             auth_keys=tuple(record.auth_keys),
+            auth_keys_file=KEYS_FILE if record.auth_keys else None,
             service_name=record.name,
         )
         env.update(settings.to_env())
@@ -405,7 +411,7 @@ def _record_from_container(engine: DockerEngine, info: ContainerInfo) -> Service
         models.append({"name": model_name, "version": int(version or 1), "id": item})
     config = DockerDeploymentConfiguration(
         port=info.port,
-        auth_enabled=bool(settings.auth_keys),
+        auth_enabled=bool(settings.auth_keys or settings.auth_keys_file),
         workers=settings.workers,
         timeout_ms=settings.timeout_ms,
     )

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from ..registry.layout import LaidOutModels
-from ..scoring.settings import settings_from_env
+from ..scoring.settings import settings_from_env, write_keys_file
 from ..scoring.supervisor import bind_socket
 from . import records as _state
 from ._procs import adopt_child, is_running, process_start_time, rotate_log, stop_group, tail_file
@@ -129,6 +129,8 @@ class ProcessWebservice(Webservice):
             workers=int(config.get("workers", 1)),
             timeout_ms=int(config.get("timeout_ms", 60_000)),
             auth_keys=tuple(record.auth_keys),
+            # handed over in a private file the server deletes before init(): not in the environment
+            auth_keys_file=write_keys_file(record.auth_keys, folder / "auth-keys") if record.auth_keys else None,
             service_name=record.name,
         )
         # a clean environment, as a container has: what a Python service needs from the kernel's

@@ -342,6 +342,11 @@ class Webservice(TargetHooks):
             Auth is off for this service.
         """
         if not self._record.auth_keys:
+            if self._record.config.get("auth_enabled"):
+                raise InvalidArgumentError(
+                    f"the keys of service {self.name!r} were not kept (it was found again from its container, "
+                    "which never shows them): call service.regen_key('Primary') to make new ones."
+                )
             raise InvalidArgumentError(
                 f"service {self.name!r} has no keys: auth is off. Deploy or update it with "
                 "deploy_configuration(auth_enabled=True) to require keys."
@@ -357,7 +362,10 @@ class Webservice(TargetHooks):
         which = {"primary": 0, "secondary": 1}.get(str(key).lower())
         if which is None:
             raise InvalidArgumentError(f"key must be 'Primary' or 'Secondary', got {key!r}.")
-        keys = list(self.get_keys())
+        if not self._record.auth_keys and self._record.config.get("auth_enabled"):
+            keys = [new_key(), new_key()]  # lost with its record: both are made again
+        else:
+            keys = list(self.get_keys())
         keys[which] = check_auth_key(set_key) if set_key is not None else new_key()
         self._record.auth_keys = keys
         _state.save(self._record)

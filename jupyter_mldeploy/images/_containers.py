@@ -6,7 +6,9 @@ A part of :class:`~jupyter_mldeploy.images.engine.DockerEngine`.
 from __future__ import annotations
 
 import contextlib
+import io
 import os
+import tarfile
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -133,6 +135,7 @@ class ContainerCalls:
         group_add: list[str] | None = None,
         nano_cpus: int | None = None,
         pids_limit: int | None = None,
+        files: Mapping[str, bytes] | None = None,
     ) -> RunningContainer:
         """Start ``image`` as container ``name``, published on ``127.0.0.1:port -> 5001``.
 
@@ -159,6 +162,9 @@ class ContainerCalls:
             Supplementary groups of the container's user (a group that may read a mounted folder).
         mem_limit, nano_cpus, pids_limit
             Resource limits (``"2048m"``; 1e9 per CPU core; processes and threads).
+        files
+            ``{path in the container: bytes}`` put into it before it starts, private to ``user``
+            (0400): secrets that must not show in its environment or labels.
 
         Raises
         ------
@@ -194,10 +200,9 @@ class ContainerCalls:
             all_labels[LABEL_PORT] = str(host_port)
             all_labels[LABEL_SOURCE] = str(Path(source_dir).resolve()) if source_dir is not None else ""
             try:
-                container = self.client.containers.run(
+                container = self.client.containers.create(
                     image,
                     name=name,
-                    detach=True,
                     ports={f"{CONTAINER_PORT}/tcp": ("127.0.0.1", host_port)},
                     labels=all_labels,
                     environment=dict(env or {}),
@@ -214,6 +219,9 @@ class ContainerCalls:
                     nano_cpus=nano_cpus,
                     pids_limit=pids_limit,
                 )
+                if files:
+                    _put_files(container, files, user)
+                container.start()
             except docker.errors.ImageNotFound as err:
                 raise DeploymentError(
                     f"image {image!r} is not present; build it first (DockerEngine.build_image)"
@@ -481,3 +489,16 @@ def _is_port_conflict(err: Any) -> bool:
     text = str(getattr(err, "explanation", "") or err).lower()
     return "port is already allocated" in text or "address already in use" in text
 
+
+def _put_files(container: Any, files: Mapping[str, bytes], user: str) -> None:
+    """Put ``files`` into a created (not yet started) container, owned by ``user`` and readable by it alone."""
+    uid, _, gid = user.partition(":")
+    for path, data in files.items():
+        folder, _, name = path.rpartition("/")
+        buffer = io.BytesIO()
+        with tarfile.open(fileobj=buffer, mode="w") as archive:
+            info = tarfile.TarInfo(name)
+            info.size, info.mode = len(data), 0o400
+            info.uid, info.gid = int(uid or 0), int(gid or uid or 0)
+            archive.addfile(info, io.BytesIO(data))
+        container.put_archive(folder or "/", buffer.getvalue())

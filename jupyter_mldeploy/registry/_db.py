@@ -55,6 +55,12 @@ _SCHEMA = (
 _VERSION_COLUMNS = "id, name, version, kind, created_time, description, tags, properties, framework, framework_version"
 
 
+def has_schema(conn: sqlite3.Connection) -> bool:
+    """Whether the model tables exist in this database."""
+    row = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'model_meta'").fetchone()
+    return row is not None
+
+
 def ensure_schema(conn: sqlite3.Connection) -> None:
     """Create the model tables if they do not exist (safe to run from many processes at once)."""
     row = None

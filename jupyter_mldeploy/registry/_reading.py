@@ -86,6 +86,14 @@ class RegistryReader:
             self._local.pid = os.getpid()
         if not self._schema_ready:
             try:
+                if not _db.has_schema(conn) and self.store.has_any():
+                    # the tables are made before any file is stored: stored files without them
+                    # mean the database lost its records (emptied or replaced), not a new registry
+                    raise RegistryError(
+                        f"{self.home / 'registry.db'} has no model records but {self.store.objects_dir} holds "
+                        "stored model files: the registry's records were lost. Restore registry.db from a backup "
+                        "(the stored files are intact), or move MLDEPLOY_HOME aside to start a new registry."
+                    )
                 _db.ensure_schema(conn)
             except sqlite3.Error as err:
                 raise db_error(err) from err

@@ -132,6 +132,7 @@ class Registry(RegistryReader):
             with self._read() as conn:
                 previous = _db.get_version(conn, model_name, None)
             sizes = {f.size for f in previous.files} if previous else set()
+        self._conn()  # the tables exist before any file is stored (see RegistryReader._conn)
         staged = self._stage(source.files, sizes)
         restaged: dict[str, _storage.StagedBlob] = {}
         leftovers = list(staged.values())  # temp files to remove if we stop before publishing

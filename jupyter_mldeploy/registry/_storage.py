@@ -107,6 +107,10 @@ class BlobStore:
             self.object_path(sha256)  # raises the IntegrityError
         return f"{self._objects_str}/{sha256[:2]}/{sha256}"
 
+    def has_any(self) -> bool:
+        """Whether any file is stored (stops at the first one found)."""
+        return self.objects_dir.is_dir() and any(p.is_file() for p in self.objects_dir.rglob("*"))
+
     def has(self, sha256: str, size: int) -> bool:
         """Return True when the blob ``sha256`` is stored with the expected ``size``."""
         try:

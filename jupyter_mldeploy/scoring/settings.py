@@ -15,7 +15,7 @@ import dataclasses
 import json
 import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping, MutableMapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,6 +46,7 @@ ENV_NAMES: dict[str, tuple[str, ...]] = {
     "read_timeout_s": ("MLDEPLOY_READ_TIMEOUT_S",),
     "max_connections": ("MLDEPLOY_MAX_CONNECTIONS",),
     "auth_keys": ("MLDEPLOY_AUTH_KEYS",),
+    "auth_keys_file": ("MLDEPLOY_AUTH_KEYS_FILE",),
     "cors_origins": ("MLDEPLOY_CORS_ORIGINS", "AML_CORS_ORIGINS"),
     "reload": ("MLDEPLOY_RELOAD",),
     "service_name": ("MLDEPLOY_SERVICE_NAME",),
@@ -88,6 +89,10 @@ class ServeSettings:
         Open connections a worker serves at once; requests beyond answer 503.
     auth_keys
         Keys accepted as ``Authorization: Bearer KEY`` on ``/score`` and ``/swagger.json`` (none: auth off).
+    auth_keys_file
+        A file with more keys, one per line, that the server reads and then deletes before the
+        entry script loads: how deployments hand keys over, so that neither the script's
+        environment nor ``docker inspect`` shows them.
     cors_origins
         Origins allowed by CORS (``*`` for any; none: CORS off).
     reload
@@ -113,6 +118,8 @@ class ServeSettings:
     read_timeout_s: float = DEFAULT_READ_TIMEOUT_S
     max_connections: int = DEFAULT_MAX_CONNECTIONS
     auth_keys: tuple[str, ...] = ()
+    #: a private file holding the keys (one per line): read, then removed, before any script runs
+    auth_keys_file: str | None = None
     cors_origins: tuple[str, ...] = ()
     reload: bool = False
     #: an already listening socket handed over by the parent (ScoringServer), instead of host/port
@@ -219,7 +226,9 @@ class ServeSettings:
             "max_headers": self.max_headers,
             "read_timeout_s": self.read_timeout_s,
             "max_connections": self.max_connections,
-            "auth_keys": ",".join(self.auth_keys),
+            # keys go through auth_keys_file when there is one: never through the environment then
+            "auth_keys": None if self.auth_keys_file else ",".join(self.auth_keys),
+            "auth_keys_file": self.auth_keys_file,
             "cors_origins": ",".join(self.cors_origins),
             "reload": "1" if self.reload else "0",
             "service_name": self.service_name,
@@ -234,7 +243,7 @@ class ServeSettings:
         return env
 
     def to_json(self) -> str:
-        """Serialise for a worker process (``MLDEPLOY_SERVE_SETTINGS``)."""
+        """Serialise for a worker process (sent through a pipe, ``MLDEPLOY_SETTINGS_FD``)."""
         return json.dumps(asdict(self))
 
     @classmethod
@@ -320,6 +329,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"require Authorization: Bearer KEY on /score (repeatable) ({env_help('auth_keys')})",
     )
     parser.add_argument(
+        "--auth-keys-file", metavar="FILE",
+        help=f"read keys from FILE (one per line), then delete it, before the script loads ({env_help('auth_keys_file')})",
+    )
+    parser.add_argument(
         "--cors-origins", help=f"comma-separated allowed origins or * ({env_help('cors_origins')})"
     )
     parser.add_argument(
@@ -386,6 +399,49 @@ def settings_from_args(
     if given.get("debug"):
         values["debug"] = True
     return ServeSettings(**values)
+
+
+def write_keys_file(keys: Sequence[str], path: str | os.PathLike[str]) -> str:
+    """Write ``keys`` to a new private (0600) file for :attr:`ServeSettings.auth_keys_file`; return its path."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.unlink(missing_ok=True)
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write("".join(f"{check_auth_key(key)}\n" for key in keys))
+    return str(target)
+
+
+def take_keys(settings: ServeSettings, environ: MutableMapping[str, str]) -> ServeSettings:
+    """Read and delete ``settings.auth_keys_file``, and drop the keys' names from ``environ``.
+
+    What the server does before any worker (and so any entry script) starts: afterwards the
+    keys live only in the server's memory, not in a file, not in the environment a script
+    inherits.
+
+    Raises
+    ------
+    InvalidArgumentError
+        The file cannot be read, or holds something that is not a key.
+    """
+    for name in ("MLDEPLOY_AUTH_KEYS", "MLDEPLOY_AUTH_KEYS_FILE"):
+        environ.pop(name, None)
+    if not settings.auth_keys_file:
+        return settings
+    path = Path(settings.auth_keys_file)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as err:
+        raise InvalidArgumentError(
+            f"cannot read the auth keys file {path}: {err.strerror}; pass an existing file (one key per line)"
+        ) from err
+    try:
+        path.unlink()
+    except OSError:
+        pass  # read-only (a file mounted by hand): the keys still only go where they are needed
+    keys = tuple(k for k in _split(text) if k)
+    return dataclasses.replace(settings, auth_keys=tuple(dict.fromkeys(settings.auth_keys + keys)),
+                               auth_keys_file=None)
 
 
 def settings_from_env(environ: Mapping[str, str], **fixed: Any) -> ServeSettings:

@@ -32,7 +32,7 @@ from pathlib import Path
 from ..errors import PortInUseError, ScoringServerError
 from .logs import LogWriter, ServerLog
 from .metrics import zero_in_flight
-from .settings import ServeSettings
+from .settings import ServeSettings, take_keys
 
 STOP_GRACE_S = 10.0
 
@@ -151,21 +151,29 @@ class Supervisor:
         wid = self._next_id
         read_fd, write_fd = os.pipe()
         os.set_blocking(read_fd, False)
+        # the settings (with the keys) go through a pipe the worker reads once: never through
+        # its environment, which the entry script (and /proc/PID/environ) could read
+        settings_r, settings_w = os.pipe()
         env = dict(os.environ)
         env.update(
-            MLDEPLOY_SERVE_SETTINGS=self.settings.to_json(),
+            MLDEPLOY_SETTINGS_FD=str(settings_r),
             MLDEPLOY_WORKER_FD=str(self.sock.fileno()),
             MLDEPLOY_WORKER_PIPE=str(write_fd),
             MLDEPLOY_WORKER_ID=str(wid),
             MLDEPLOY_METRICS_DIR=self.metrics_dir,
             PYTHONUNBUFFERED="1",
         )
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "jupyter_mldeploy.scoring.workers"],
-            pass_fds=(self.sock.fileno(), write_fd),
-            env=env,
-            stdin=subprocess.DEVNULL,
-        )
+        try:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "jupyter_mldeploy.scoring.workers"],
+                pass_fds=(self.sock.fileno(), write_fd, settings_r),
+                env=env,
+                stdin=subprocess.DEVNULL,
+            )
+            with os.fdopen(settings_w, "wb") as handle:
+                handle.write(self.settings.to_json().encode())
+        finally:
+            os.close(settings_r)
         os.close(write_fd)
         worker = Worker(wid=wid, proc=proc, pipe=read_fd, started=time.monotonic())
         self.workers[wid] = worker
@@ -291,5 +299,9 @@ class Supervisor:
 
 
 def serve(settings: ServeSettings) -> int:
-    """Run the scoring server in this process until stopped; return the exit code."""
-    return Supervisor(settings).run()
+    """Run the scoring server in this process until stopped; return the exit code.
+
+    The auth keys are taken first (:func:`~jupyter_mldeploy.scoring.settings.take_keys`): out
+    of their file and out of the environment, before a worker starts.
+    """
+    return Supervisor(take_keys(settings, os.environ)).run()

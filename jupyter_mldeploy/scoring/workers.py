@@ -209,7 +209,8 @@ def run_worker(
 
 def main() -> None:
     """Worker process entry point (started by the supervisor; not for direct use)."""
-    settings = ServeSettings.from_json(os.environ["MLDEPLOY_SERVE_SETTINGS"])
+    with os.fdopen(int(os.environ.pop("MLDEPLOY_SETTINGS_FD")), "rb") as handle:  # once, then closed
+        settings = ServeSettings.from_json(handle.read().decode())
     sock = socket.socket(fileno=int(os.environ["MLDEPLOY_WORKER_FD"]))
     pipe_fd = int(os.environ["MLDEPLOY_WORKER_PIPE"])
     code = run_worker(

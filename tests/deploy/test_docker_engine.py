@@ -312,7 +312,7 @@ def test_model_only_change_reuses_the_environment_layer(
         assert result.step_cached(ENV_PIP_STEP), result.log
         assert result.step_cached("COPY --from=env"), result.log
         assert result.step_cached(RUNTIME_PIP_STEP), result.log
-        assert not result.step_cached("COPY azureml-models/"), result.log
+        assert not result.step_cached("COPY --chown=1000:1000 azureml-models/"), result.log
         history = {layer["Id"] for layer in service.engine.client.images.get(tag).history()}
         shared = {layer["Id"] for layer in service.engine.client.images.get(service.tag).history()}
         common = history & shared - {"<missing>"}

@@ -131,3 +131,70 @@ def test_containers_have_process_and_asked_for_resource_limits(
     service.delete(delete_image=True)
     with pytest.raises(InvalidArgumentError, match="memory_gb must be a positive number"):
         LocalWebservice.deploy_configuration(memory_gb=0)
+
+
+PEEKING_SCRIPT = textwrap.dedent(
+    """
+    import glob, os
+
+    def init():
+        pass
+
+    def run(raw_data):
+        seen = [f"{k}={v}" for k, v in os.environ.items()]
+        for pid in ("self", str(os.getppid())):
+            try:
+                with open(f"/proc/{pid}/environ", "rb") as handle:
+                    seen.append(handle.read().decode("utf-8", "replace"))
+            except OSError:
+                pass
+        for path in glob.glob("/tmp/*") + glob.glob(os.path.join(os.getcwd(), "*")):
+            try:
+                with open(path, errors="replace") as handle:
+                    seen.append(handle.read(4096))
+            except OSError:
+                pass
+        return {"seen": "\\n".join(seen)}
+    """
+)
+
+
+def _peeking_app(root: Path) -> Path:
+    folder = root / "peek"
+    folder.mkdir()
+    (folder / "score.py").write_text(PEEKING_SCRIPT)
+    return folder
+
+
+def test_a_process_services_keys_are_not_where_its_script_can_read_them(tmp_path: Path, k_model: Model) -> None:
+    service = deploy("keyed", [k_model], InferenceConfig("score.py", source_directory=str(_peeking_app(tmp_path))),
+                     ProcessWebservice.deploy_configuration(auth_enabled=True))
+    service.wait_for_deployment(timeout_sec=120)
+    primary, secondary = service.get_keys()
+    seen = service.run("{}")["seen"]
+    assert primary not in seen and secondary not in seen  # not in its environment, its parent's, or files
+    assert not (service._record.folder / "auth-keys").exists()  # read, then deleted
+    service.regen_key("Primary")
+    assert service.run("{}")["seen"] and service.get_keys()[0] != primary
+
+
+@pytest.mark.docker
+def test_a_containers_keys_are_not_in_docker_inspect_or_its_script(
+    docker_home: Path, tmp_path: Path, k_model: Model, docker_client: Any
+) -> None:
+    service = deploy("dkeyed", [k_model], InferenceConfig("score.py", source_directory=str(_peeking_app(tmp_path))),
+                     LocalWebservice.deploy_configuration(auth_enabled=True))
+    service.wait_for_deployment(timeout_sec=600)
+    try:
+        primary, secondary = service.get_keys()
+        inspected = str(docker_client.containers.get("mldeploy-dkeyed").attrs)
+        assert primary not in inspected and secondary not in inspected  # env, labels, command: none has them
+        seen = service.run("{}")["seen"]
+        assert primary not in seen and secondary not in seen
+        with pytest.raises(Exception, match="401"):
+            from jupyter_mldeploy.client.client import ScoringClient
+
+            with ScoringClient(f"http://127.0.0.1:{service.port}") as anonymous:
+                anonymous.score("{}")
+    finally:
+        service.delete(delete_image=True)
