@@ -102,6 +102,16 @@ def _install_panels() -> None:
         install()
 
 
+def _jupyter_server_extension_points() -> list[dict[str, str]]:
+    """The Jupyter server extension (the sidebar's REST API), enabled by the config file the package installs."""
+    return [{"module": "jupyter_mldeploy.labapi"}]
+
+
+def _jupyter_labextension_paths() -> list[dict[str, str]]:
+    """The prebuilt JupyterLab extension (the "ML Deploy" sidebar), for ``jupyter labextension develop``."""
+    return [{"src": "labextension", "dest": "jupyter-mldeploy"}]
+
+
 def load_ipython_extension(ipython: Any) -> None:
     """Register the magics: ``%load_ext jupyter_mldeploy`` (imports IPython only now)."""
     from .magics import load_ipython_extension as load

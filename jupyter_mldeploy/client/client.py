@@ -24,6 +24,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ..errors import InitError, InvalidArgumentError, ScoringRequestError, ServerStartError
+from .bodies import MAX_SHOWN, summarise_body
 
 
 @dataclass
@@ -57,6 +58,26 @@ class Response:
         except ValueError:
             return None
         return data.get("error") if isinstance(data, dict) and isinstance(data.get("error"), dict) else None
+
+    def to_dict(self, max_chars: int = MAX_SHOWN) -> dict[str, Any]:
+        """A JSON-ready summary: status, latency, headers, content type, the server's ``run()`` time,
+        and the body as :func:`~jupyter_mldeploy.client.bodies.summarise_body` shows it (pretty JSON
+        or text cut at ``max_chars``; binary bodies as ``hex`` of their first bytes).
+        """
+        content_type = self.headers.get("content-type", "")
+        run_ms = self.headers.get("x-ms-run-fn-exec-ms")
+        try:
+            server_ms = float(run_ms) if run_ms is not None else None
+        except ValueError:
+            server_ms = None
+        return {
+            "status": self.status,
+            "latency_ms": round(self.latency_ms, 3),
+            "headers": dict(self.headers),
+            "content_type": content_type,
+            "server_ms": server_ms,
+            **summarise_body(self.body, content_type, max_chars).to_dict(),
+        }
 
 
 #: Reuse a kept-alive connection only if it was used this recently (the server keeps idle

@@ -1,9 +1,11 @@
-"""Where a hand-made request goes and what it carries (the test panel, the load test, the CLI).
+"""Where a hand-made request goes and what it carries (the test panel, the load test, the CLI, the sidebar).
 
 :func:`resolve_target` turns a ``Webservice``, a ``ScoringServer`` or a URL into a
-loopback base URL and key; :func:`swagger_example` finds the example body of a service's
-``swagger.json``; :func:`encode_body` and :func:`check_headers` make what is sent and
-say clearly why something cannot be; :func:`status_label` names an answer's status.
+loopback base URL and key; :func:`send_request` sends one request there and returns the
+whole answer (status, headers, body, latency) whatever its status; :func:`swagger_example`
+finds the example body of a service's ``swagger.json`` (:func:`fetch_swagger` gets it); :func:`encode_body` and
+:func:`check_headers` make what is sent and say clearly why something cannot be;
+:func:`status_label` names an answer's status.
 """
 
 from __future__ import annotations
@@ -14,11 +16,13 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-from ..errors import InvalidArgumentError
+from ..errors import InvalidArgumentError, ScoringRequestError
+from .client import Response, ScoringClient
 
 __all__ = [
-    "CLIENT_ERROR", "CONNECTION_ERROR", "check_headers", "encode_body", "resolve_target", "status_label",
-    "swagger_example",
+    "CLIENT_ERROR", "CONNECTION_ERROR", "check_headers", "encode_body", "fetch_swagger", "resolve_target",
+    "send_request",
+    "status_label", "swagger_example",
 ]
 
 #: The status recorded for a request that got no HTTP answer (refused, reset, timed out).
@@ -96,6 +100,58 @@ def resolve_target(target: Any, auth_key: str | None = None) -> tuple[str, str |
     if key is None and target.auth_enabled:
         key = target.get_keys()[0]
     return f"http://127.0.0.1:{int(port)}", key
+
+
+def send_request(
+    target: Any,
+    body: bytes | None = None,
+    headers: Mapping[str, Any] | None = None,
+    method: str = "POST",
+    path: str = "/score",
+    timeout: float = 70.0,
+) -> Response:
+    """Send one request to a ``Webservice`` (its key when auth is on) or a loopback URL; return the answer.
+
+    Unlike ``Webservice.run``, an error status is an answer too (``Response.status``), so a
+    face can show a 4xx or 5xx as it came; ``Response.to_dict()`` summarises it for JSON.
+    ``headers`` are checked with :func:`check_headers` before anything is sent.
+
+    Raises
+    ------
+    InvalidArgumentError
+        The target has no port yet, is not on a loopback address, or a header cannot be sent.
+    ScoringRequestError
+        No answer: the server could not be reached or closed the connection.
+
+    Examples
+    --------
+    >>> send_request(service, b'{"data": [1]}', {"Content-Type": "application/json"}).status  # doctest: +SKIP
+    200
+    """
+    base_url, key = resolve_target(target)
+    checked = check_headers(headers)
+    with ScoringClient(base_url, auth_key=key, timeout=timeout) as client:
+        return client.request(method.upper(), path, body, checked)
+
+
+def fetch_swagger(target: Any, timeout: float = 2.0) -> dict[str, Any]:
+    """The ``swagger.json`` of a ``Webservice`` or loopback URL (what the example and "open swagger" show).
+
+    Raises
+    ------
+    InvalidArgumentError
+        The target has no port yet, or is not on a loopback address.
+    ScoringRequestError
+        No answer within ``timeout`` seconds, an error status, or an answer that is not JSON.
+    """
+    base_url, key = resolve_target(target)
+    with ScoringClient(base_url, auth_key=key, timeout=timeout) as client:
+        try:
+            return client.swagger()
+        except ValueError as err:  # a 200 that is not JSON: not one of our servers
+            raise ScoringRequestError(
+                f"{base_url}/swagger.json is not JSON ({err}); is this a scoring server?"
+            ) from err
 
 
 def swagger_example(doc: Mapping[str, Any]) -> Any | None:

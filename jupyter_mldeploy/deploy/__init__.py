@@ -19,6 +19,7 @@ from ..environment import Environment
 from ..errors import InvalidArgumentError, MLDeployError, ServiceExistsError
 from ..inference_config import InferenceConfig
 from ..registry.model import Model
+from . import pipeline
 from . import records as _state
 from .config import DeploymentConfiguration
 from .docker import LocalWebservice
@@ -104,13 +105,15 @@ def deploy_from_files(
     ``models`` are ``NAME``, ``NAME:VERSION`` or local paths (:func:`models_from_specs`);
     ``entry_script``, ``source_dir`` and ``env_file`` make the inference config
     (:func:`inference_config_from_files`); ``target`` is ``"docker"``, ``"process"`` or
-    ``None`` for the automatic choice (:func:`choose_target`). Returns at once, like
-    :func:`deploy`.
+    ``None`` for the automatic choice (:func:`choose_target`). A ``port`` that another
+    program or service holds raises :class:`~jupyter_mldeploy.errors.PortInUseError` here,
+    before anything is recorded. Returns at once, like :func:`deploy`.
     """
     chosen_models = models_from_specs(models)
     config = inference_config_from_files(entry_script, source_dir, env_file, f"{name}-env")
     choice = choose_target(target)
     deployment_config = choice.target.deploy_configuration(port=port, auth_enabled=auth_enabled)
+    pipeline.check_port(deployment_config.port, name)
     return _deploy(name, chosen_models, config, deployment_config, overwrite, choice.note)
 
 
@@ -204,17 +207,19 @@ def services_using(script: str | Path) -> list[Webservice]:
     return found
 
 
-def models_from_specs(specs: Sequence[Any]) -> list[Any]:
+def models_from_specs(specs: Sequence[Any], local_paths: bool = True) -> list[Any]:
     """Turn ``NAME``, ``NAME:VERSION`` or local paths (the CLI's and magics' ``--model``) into models.
 
     An existing path is kept as a local path; anything else is a registered model
     (its latest version when none is given). A ``Model`` object is kept as it is.
+    With ``local_paths=False`` every string is a registered model's spec, never a path
+    (what a face answering remote requests uses: a client cannot name the server's files).
     """
     if not specs:
         raise InvalidArgumentError("give at least one --model NAME[:VERSION] or --model PATH.")
     models: list[Any] = []
     for spec in specs:
-        if not isinstance(spec, str) or Path(spec).exists():
+        if not isinstance(spec, str) or (local_paths and Path(spec).exists()):
             models.append(spec)
         else:
             name, _, version = spec.partition(":")

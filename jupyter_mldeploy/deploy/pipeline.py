@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from .._net import port_is_free
 from ..client.client import ScoringClient
 from ..errors import DeploymentError, InitError, PortInUseError, ServerStartError
 from ..registry.layout import lay_out_models
@@ -29,7 +30,7 @@ from .config import DeploymentConfiguration
 from .hooks import TargetHooks
 from .progress import DeploymentProgress
 
-__all__ = ["deploy", "reload", "update", "wait_ready"]
+__all__ = ["check_port", "deploy", "reload", "update", "wait_ready"]
 
 #: How long a new server may take to load the script and run ``init()``.
 READY_TIMEOUT_S = 600.0
@@ -150,6 +151,24 @@ def _start_and_wait(service: TargetHooks, progress: DeploymentProgress, port: in
         wait_ready(service)
     with progress.phase("ready", detail=f"{service.scoring_uri}"):
         pass
+
+
+def check_port(port: int | None, name: str) -> None:
+    """Refuse now a ``port`` that something other than service ``name`` holds (the same message as at start).
+
+    What the faces' :func:`~jupyter_mldeploy.deploy.deploy_from_files` calls before anything is
+    recorded, so a taken port is a clear error at once instead of a failed deployment; the
+    ``start`` phase checks again (the port may be taken in between). ``None`` (a free port) and
+    the service's own port (it is being replaced) pass.
+
+    Raises
+    ------
+    PortInUseError
+        The port is taken; the message names the service holding it when it is one of ours.
+    """
+    if port is None or port_is_free(port) or records.holder_of_port(port) == name:
+        return
+    raise _port_taken(port, name)
 
 
 def _port_taken(port: int, name: str) -> PortInUseError:

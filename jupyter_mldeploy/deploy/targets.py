@@ -16,15 +16,20 @@ from .docker import LocalWebservice, docker_available
 from .process import ProcessWebservice
 from .service import Webservice
 
-__all__ = ["TargetChoice", "choose_target", "target_of"]
+__all__ = ["TargetChoice", "choose_target", "target_names", "target_of"]
 
 
 @dataclass(frozen=True)
 class TargetChoice:
-    """A target class, and why it was chosen (``note`` is empty when the caller named it)."""
+    """A target class, and why it was chosen (``note`` is empty when the caller named it).
+
+    ``reason`` is the bare cause (e.g. ``"no Docker engine answers (...)"``), for faces that
+    word the choice themselves; ``note`` is the sentence ``deploy()`` prints and logs.
+    """
 
     target: type[Webservice]
     note: str = ""
+    reason: str = ""
 
     @property
     def compute_type(self) -> str:
@@ -55,8 +60,19 @@ def choose_target(name: str | None = None) -> TargetChoice:
         return TargetChoice(target)
     usable, why = docker_available()
     if usable:
-        return TargetChoice(LocalWebservice, f"target docker: {why}")
-    return TargetChoice(ProcessWebservice, f"target process: {why}; deploying as a local process")
+        return TargetChoice(LocalWebservice, f"target docker: {why}", why)
+    return TargetChoice(ProcessWebservice, f"target process: {why}; deploying as a local process", why)
+
+
+def target_names() -> list[str]:
+    """The names :func:`choose_target` takes, sorted (``["docker", "process"]``), for faces that offer a choice.
+
+    Examples
+    --------
+    >>> target_names()
+    ['docker', 'process']
+    """
+    return sorted(Webservice._targets)
 
 
 def target_of(config: DeploymentConfiguration) -> type[Webservice]:

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 from dataclasses import dataclass
 
+from ..client.bodies import MAX_SHOWN, hex_dump, summarise_body
 from ..client.history import HistoryEntry
 from ..client.loadtest import check_headers
 from ..errors import InvalidArgumentError
@@ -18,26 +18,6 @@ from ._base import esc, human_bytes
 
 __all__ = ["MAX_SHOWN", "hex_dump"]
 
-#: Longest body text shown (characters); longer bodies are cut with their size shown.
-MAX_SHOWN = 20_000
-
-
-def hex_dump(data: bytes, limit: int = 64) -> str:
-    """The first ``limit`` bytes of ``data`` as hex-dump lines (offset, 16 hex bytes, ASCII).
-
-    Examples
-    --------
-    >>> print(hex_dump(b"PNG\\x00\\x01"))
-    00000000  50 4e 47 00 01                                   |PNG..|
-    """
-    lines = []
-    chunk = data[:limit]
-    for offset in range(0, len(chunk), 16):
-        row = chunk[offset : offset + 16]
-        hexes = " ".join(f"{b:02x}" for b in row)
-        text = "".join(chr(b) if 32 <= b < 127 else "." for b in row)
-        lines.append(f"{offset:08x}  {hexes:<47}  |{text}|")
-    return "\n".join(lines)
 
 @dataclass(frozen=True)
 class _Prepared:
@@ -78,34 +58,18 @@ def _decode_bytes(text: str, encoding: str) -> bytes:
             f"the body is not valid base64 ({err}); paste base64 text or pick hex. Nothing was sent."
         ) from err
 
-def _is_text(content_type: str) -> bool:
-    return content_type.startswith("text/") or any(
-        token in content_type for token in ("json", "xml", "javascript", "x-www-form-urlencoded")
-    )
-
 def _body_html(body: bytes, content_type: str) -> str:
     """The response body as HTML: pretty JSON, text, or a hex summary for binary bodies."""
-    size = len(body)
-    if not body:
+    summary = summarise_body(body, content_type, MAX_SHOWN)
+    if summary.size == 0:
         return "<i>(empty body)</i>"
-    text: str | None = None
-    if "json" in content_type:
-        try:
-            text = json.dumps(json.loads(body), indent=2, ensure_ascii=False)
-        except ValueError:
-            text = None
-    if text is None and (_is_text(content_type) or not content_type):
-        try:
-            text = body.decode("utf-8")
-        except UnicodeDecodeError:
-            text = None
-    if text is None:
+    if summary.hex is not None:
+        size = summary.size
         return (
             f"<b>Binary body</b>: {esc(content_type or 'no content type')}, {human_bytes(size)} "
-            f"({size:,} bytes); first {min(size, 64)} bytes:<pre>{esc(hex_dump(body))}</pre>"
+            f"({size:,} bytes); first {min(size, 64)} bytes:<pre>{esc(summary.hex)}</pre>"
         )
     note = ""
-    if len(text) > MAX_SHOWN:
-        note = f"<br><i>(showing the first {MAX_SHOWN:,} characters of {human_bytes(size)})</i>"
-        text = text[:MAX_SHOWN]
-    return f"<pre>{esc(text)}</pre>{note}"
+    if summary.truncated:
+        note = f"<br><i>(showing the first {MAX_SHOWN:,} characters of {human_bytes(summary.size)})</i>"
+    return f"<pre>{esc(summary.text or '')}</pre>{note}"

@@ -29,6 +29,7 @@ from typing import Any
 
 import ipywidgets as widgets
 
+from ..client.bodies import json_body
 from ..client.client import Response, ScoringClient
 from ..client.history import HistoryEntry, RequestHistory
 from ..client.loadtest import (
@@ -36,6 +37,7 @@ from ..client.loadtest import (
     resolve_target,
     swagger_example,
 )
+from ..client.sending import fetch_swagger
 from ..errors import InvalidArgumentError, ScoringRequestError
 from ._base import Panel, badge, esc, human_bytes, human_seconds, show
 from ._bodies import (
@@ -313,15 +315,7 @@ class TestRequestPanel(HistoryTab, LoadTestTab, Panel):
 
     def _example(self) -> Any | None:
         """The swagger example of the service's input, or None (call it off the kernel thread)."""
-        base_url, key = resolve_target(self.service)
-        with ScoringClient(base_url, auth_key=key, timeout=EXAMPLE_TIMEOUT) as client:
-            try:
-                doc = client.swagger()
-            except ValueError as err:  # a 200 that is not JSON: not one of our servers
-                raise ScoringRequestError(
-                    f"{base_url}/swagger.json is not JSON ({err}); is this a scoring server?"
-                ) from err
-        return swagger_example(doc)
+        return swagger_example(fetch_swagger(self.service, EXAMPLE_TIMEOUT))
 
     def _on_content_type(self, change: dict[str, Any]) -> None:
         binary = change["new"] == "application/octet-stream"
@@ -335,14 +329,7 @@ class TestRequestPanel(HistoryTab, LoadTestTab, Panel):
         if method == "GET":
             body = None
         elif content_type == "application/json":
-            try:
-                json.loads(text)
-            except json.JSONDecodeError as err:
-                raise InvalidArgumentError(
-                    f"the body is not valid JSON: {err.msg} at line {err.lineno}, column {err.colno}. "
-                    "Fix it (or pick text/plain to send it as it is); nothing was sent."
-                ) from err
-            body = text.encode("utf-8")
+            body = json_body(text)
         elif content_type == "application/octet-stream":
             body = _decode_bytes(text, self.encoding.value)
         else:
