@@ -65,12 +65,12 @@ def choose_target(name: str | None = None) -> TargetChoice:
 
 
 def target_names() -> list[str]:
-    """The names :func:`choose_target` takes, sorted (``["docker", "process"]``), for faces that offer a choice.
+    """The names :func:`choose_target` takes, sorted (``["docker", "kubernetes", "process"]``), for faces that offer a choice.
 
     Examples
     --------
     >>> target_names()
-    ['docker', 'process']
+    ['docker', 'kubernetes', 'process']
     """
     return sorted(Webservice._targets)
 
