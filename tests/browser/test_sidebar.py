@@ -202,3 +202,84 @@ def test_sidebar_shows_models_and_services_tests_deploys_and_deletes(
     assert sum(channels) / 3 > 128, f"the sidebar's text is dark on the dark theme: {background}"
     shot(sidebar, "sidebar-dark.png")
     page.evaluate("() => window.jupyterapp.commands.execute('apputils:change-theme', {theme: 'JupyterLab Light'})")
+
+
+def _notebook(lab: LabServer, name: str) -> None:
+    """A notebook ``name`` in the Lab root: one code cell (``1 + 1``), the venv's kernel."""
+    doc = {
+        "cells": [{"cell_type": "code", "execution_count": None, "id": "first", "metadata": {},
+                   "outputs": [], "source": "1 + 1"}],
+        "metadata": {"kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"}},
+        "nbformat": 4, "nbformat_minor": 5,
+    }
+    (lab.root / name).write_text(json.dumps(doc))
+
+
+def test_file_browser_palette_and_insert_cell(page: Any, lab: LabServer, deployed: Any) -> None:
+    from ._lab import open_notebook, wait_all_ran
+
+    _notebook(lab, "calls_service.ipynb")
+    open_notebook(page, lab, "calls_service.ipynb")
+
+    # the command palette lists the sidebar's commands
+    page.keyboard.press("Control+Shift+C")
+    palette = page.locator(".lm-CommandPalette")
+    palette.locator("input").fill("ML Deploy")
+    labels = palette.locator(".lm-CommandPalette-itemLabel")
+    wait_for(lambda: labels.count() >= 3, 15, "the ML Deploy commands in the palette")
+    assert {"ML Deploy: Show the models and services", "ML Deploy: Refresh models and services",
+            "ML Deploy: Deploy a model…"} <= set(labels.all_inner_texts())
+    labels.filter(has_text="Show the models and services").click()
+    sidebar = page.locator(SIDEBAR)
+    sidebar.wait_for(state="visible")
+
+    # "Insert cell" puts a cell calling the service into the notebook; run, it answers
+    scale = _service(page, "scale")
+    scale.wait_for()
+    scale.locator(".jp-MLDeploy-row").click()
+    scale.get_by_role("button", name="Insert cell").click()
+    scale.locator(".jp-MLDeploy-success").filter(has_text="Inserted a code cell").wait_for()
+    cells = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-CodeCell")
+    wait_for(lambda: cells.count() == 2, 15, "the inserted cell")
+    code = page.evaluate(
+        "() => window.jupyterapp.shell.currentWidget.content.activeCell.model.sharedModel.getSource()"
+    )
+    assert "Webservice('scale')" in code and '{"data": [1.0, 2.0]}' in code
+    page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
+    wait_all_ran(page, 60)
+    outputs = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-OutputArea").all_inner_texts()
+    shown = "\n".join(outputs)
+    assert "Healthy " + deployed.scoring_uri in shown
+    assert "{'scaled': [3.0, 6.0]}" in shown
+
+    # a .py file's context menu: "Deploy this entry script" opens the form with it
+    page.evaluate("() => window.jupyterapp.commands.execute('filebrowser:go-to-path', {path: 'sidebar_app'})")
+    item = page.locator(".jp-DirListing-item", has=page.locator(".jp-DirListing-itemText", has_text="score.py"))
+    item.wait_for()
+    item.click(button="right")
+    page.locator(".lm-Menu-itemLabel", has_text="Deploy this entry script").click()
+    sidebar.wait_for(state="visible")
+    entry = sidebar.locator(".jp-MLDeploy-form").get_by_label("Entry script")
+    wait_for(lambda: entry.input_value() == "sidebar_app/score.py", 15, "the form to hold the picked script")
+
+
+def test_a_missing_server_extension_says_how_to_install_it(
+    browser: Any, lab: LabServer, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """JupyterLab with the labextension but without the server extension: the sidebar says what to run."""
+    bare = LabServer(root=tmp_path / "root", home=tmp_path / "home", state=tmp_path / "state",
+                     extra_args=['--ServerApp.jpserver_extensions={"jupyter_mldeploy": False}'])
+    bare.root.mkdir()
+    bare.start()
+    try:
+        from .conftest import lab_page
+
+        with lab_page(browser, bare, request) as page:
+            _open_lab(page, bare)
+            page.click(SIDEBAR_TAB)
+            alert = page.locator(f"{SIDEBAR} .jp-MLDeploy-error").first
+            alert.wait_for()
+            text = alert.inner_text()
+            assert "server extension is not loaded" in text and "pip install jupyter-mldeploy" in text
+    finally:
+        bare.stop()
