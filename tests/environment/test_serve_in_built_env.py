@@ -57,7 +57,7 @@ def test_scoring_server_runs_inside_the_built_env(tmp_path: Path) -> None:
                 with urllib.request.urlopen(f"http://127.0.0.1:{port}/ready", timeout=2) as answer:
                     if answer.status == 200:
                         break
-            except (urllib.error.URLError, ConnectionError):
+            except (urllib.error.URLError, ConnectionError, TimeoutError):  # not up yet (or a loaded box)
                 pass
             assert server.poll() is None, log.read_text()
             assert time.monotonic() < deadline, log.read_text()
