@@ -11,12 +11,12 @@ from __future__ import annotations
 import json
 import re
 import secrets
-import textwrap
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from scale_script import SCHEMA_SCALE_SCRIPT
 
 from ._lab import LabServer, wait_for
 
@@ -25,23 +25,7 @@ pytestmark = pytest.mark.browser
 SIDEBAR_TAB = '.lm-TabBar-tab[data-id="jp-mldeploy-sidebar"]'
 SIDEBAR = "#jp-mldeploy-sidebar"
 
-#: k times the input, with a schema so the service's swagger.json has an example.
-SCALE = textwrap.dedent(
-    """
-    import os
-    from inference_schema.parameter_types.standard_py_parameter_type import StandardPythonParameterType
-    from inference_schema.schema_decorators import input_schema
-
-    def init():
-        global k
-        k = float(open(os.path.join(os.environ["AZUREML_MODEL_DIR"], "k.txt")).read())
-        print("init loaded k =", k, flush=True)
-
-    @input_schema("data", StandardPythonParameterType([1.0, 2.0]))
-    def run(data):
-        return {"scaled": [x * k for x in data]}
-    """
-)
+SCALE = SCHEMA_SCALE_SCRIPT
 
 
 @pytest.fixture
@@ -114,9 +98,9 @@ def test_sidebar_shows_models_and_services_tests_deploys_and_deletes(
     assert files.locator(".jp-MLDeploy-path").all_inner_texts() == ["k.txt"]
 
     # the filter keeps only matching names
-    sidebar.get_by_placeholder(re.compile("name", re.I)).first.fill("zzz")
+    sidebar.get_by_placeholder(re.compile("name", re.IGNORECASE)).first.fill("zzz")
     wait_for(lambda: model.count() == 0, 15, "the filter to hide model k")
-    sidebar.get_by_placeholder(re.compile("name", re.I)).first.fill("")
+    sidebar.get_by_placeholder(re.compile("name", re.IGNORECASE)).first.fill("")
     wait_for(lambda: model.count() == 1, 15, "model k to come back")
 
     # the running service: state badge, target, scoring URI, models

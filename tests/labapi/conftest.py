@@ -8,56 +8,24 @@ its per-test event loop and server clean-up apply to these tests only.
 - ``mldeploy_home``: one ``MLDEPLOY_HOME`` for the module, so the service deployed once is seen
   by every test in it.
 - ``services``: real process-target services in that home, deployed once per module:
-  ``scale`` (k = 3, a swagger example) and ``raw`` (``@rawhttp``, answers binary bytes).
+  ``scale`` (k = 3, a swagger example) and ``raw`` (``@rawhttp``, answers binary bytes);
+  both scripts come from ``tests/scale_script.py``.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import textwrap
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from pytest_jupyter.jupyter_server import *  # noqa: F403 - the jp_* fixtures, for this folder only
+from pytest_jupyter.jupyter_server import *  # the jp_* fixtures, for this folder only
+from scale_script import RAW_SCRIPT, SCHEMA_SCALE_SCRIPT
 from tornado.httpclient import HTTPClientError, HTTPResponse
 
-#: k times the input, with a schema (so swagger.json has an example); 500 for a negative number.
-SCALE = textwrap.dedent(
-    """
-    import os
-    from inference_schema.parameter_types.standard_py_parameter_type import StandardPythonParameterType
-    from inference_schema.schema_decorators import input_schema
-
-    def init():
-        global k
-        k = float(open(os.path.join(os.environ["AZUREML_MODEL_DIR"], "k.txt")).read())
-        print("init loaded k =", k, flush=True)
-
-    @input_schema("data", StandardPythonParameterType([1.0, 2.0]))
-    def run(data):
-        if any(x < 0 for x in data):
-            raise ValueError(f"negative input {min(data)}")
-        return {"scaled": [x * k for x in data]}
-    """
-)
-
-#: @rawhttp: answers bytes 0..255 (a binary body the API must summarise, not send as text).
-RAW = textwrap.dedent(
-    """
-    from azureml.contrib.services.aml_request import rawhttp
-    from azureml.contrib.services.aml_response import AMLResponse
-
-    def init():
-        pass
-
-    @rawhttp
-    def run(request):
-        return AMLResponse(bytes(range(256)), 200, {"Content-Type": "application/octet-stream"})
-    """
-)
+SCALE, RAW = SCHEMA_SCALE_SCRIPT, RAW_SCRIPT
 
 
 @pytest.fixture(scope="module")

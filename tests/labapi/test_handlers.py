@@ -118,8 +118,9 @@ async def test_score_answers_status_latency_headers_and_body(api: Fetch) -> None
 async def test_score_summarises_a_binary_body(api: Fetch) -> None:
     answer = payload(await api("services", "raw", "score", method="POST", body={"body": "x", "content_type": "text/plain"}))
     assert answer["status"] == 200 and answer["binary"] is True
-    assert answer["size"] == 256
-    assert answer["hex"].startswith("00000000  00 01 02 03")
+    assert answer["size"] == 1 + 1024  # the request's byte, then bytes 0..255 four times
+    assert answer["hex"].startswith("00000000  78 00 01 02")
+    assert len(answer["hex"].splitlines()) == 4  # the first 64 bytes only
 
 
 async def test_score_bad_input_is_400_naming_what_is_wrong(api: Fetch) -> None:
@@ -235,7 +236,7 @@ async def test_deploy_bad_input_is_400_or_404(api: Fetch) -> None:
         ({"name": "x", "models": ["/etc/passwd"], "entry_script": "app/score.py"}, 400, "/etc/passwd"),
     ]
     for body, status, words in cases:
-        answer = await api("deployments", method="POST", body=body if isinstance(body, dict) else body)
+        answer = await api("deployments", method="POST", body=body)
         assert answer.code == status, (body, answer.body)
         assert words in payload(answer)["message"], (body, payload(answer))
     assert (await api("services", "x")).code == 404

@@ -10,13 +10,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from scale_script import RAW_SCRIPT
 
 from jupyter_mldeploy import InferenceConfig
+from jupyter_mldeploy.client.history import HISTORY_SIZE
 from jupyter_mldeploy.deploy import deploy
 from jupyter_mldeploy.deploy.process import ProcessWebservice
 from jupyter_mldeploy.widgets import TestRequestPanel
 from jupyter_mldeploy.widgets._base import human_seconds, visible_text
-from jupyter_mldeploy.client.history import HISTORY_SIZE
 from jupyter_mldeploy.widgets.request_panel import hex_dump
 
 #: k = 3 from the k model; a schema (so swagger has an example); 500 for negative numbers;
@@ -41,23 +42,7 @@ SCALE = textwrap.dedent(
     """
 )
 
-#: @rawhttp: POST answers the request bytes followed by bytes 0..255 four times; GET answers JSON.
-RAW = textwrap.dedent(
-    """
-    from azureml.contrib.services.aml_request import rawhttp
-    from azureml.contrib.services.aml_response import AMLResponse
-
-    def init():
-        pass
-
-    @rawhttp
-    def run(request):
-        if request.method == "GET":
-            return {"method": "GET", "args": dict(request.args)}
-        body = request.get_data(as_text=False)
-        return AMLResponse(body + bytes(range(256)) * 4, 200, {"Content-Type": "application/octet-stream"})
-    """
-)
+RAW = RAW_SCRIPT
 
 
 @pytest.fixture(autouse=True)
