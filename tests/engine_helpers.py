@@ -29,10 +29,12 @@ def wait_ready(engine: DockerEngine, name: str, port: int, *, timeout: float = 6
     while True:
         try:
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            conn.request("GET", "/ready")
-            response = conn.getresponse()
-            status, body = response.status, response.read()
-            conn.close()
+            try:  # closed even when the answer times out (a loaded machine), or its socket leaks
+                conn.request("GET", "/ready")
+                response = conn.getresponse()
+                status, body = response.status, response.read()
+            finally:
+                conn.close()
             if status == 200:
                 return time.monotonic() - started
             if b"InitFailed" in body:  # the server runs but init() failed: waiting cannot help
