@@ -16,7 +16,6 @@ previous version keeps serving. Deployments carry labels and annotations that le
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -47,10 +46,6 @@ from .config import (
 from .exposure import close_forward, forward_for, service_address
 from .logs import follow_pods, merged_logs
 from .manifests import (
-    ANNOTATION_CONFIG,
-    ANNOTATION_ENTRY_SCRIPT,
-    ANNOTATION_ENV_HASH,
-    ANNOTATION_MODELS,
     FIELD_MANAGER,
     LABEL_MANAGED_BY,
     ManifestInputs,
@@ -60,6 +55,7 @@ from .manifests import (
     to_yaml,
 )
 from .pods import RolloutStatus, current_hash, pod_problem, rollout_status
+from .status import ScaleStatus, record_from_deployment, scale_status
 
 __all__ = ["KubernetesWebservice", "ScaleStatus"]
 
@@ -74,27 +70,6 @@ _KINDS = (
     ("v1", "Service"),
     ("apps/v1", "Deployment"),
 )
-
-
-@dataclass(frozen=True)
-class ScaleStatus:
-    """Replicas and the autoscaler's view, as the deployment panel shows them."""
-
-    desired: int
-    ready: int
-    updated: int
-    min_replicas: int | None = None
-    max_replicas: int | None = None
-    current_utilization: int | None = None
-    target_utilization: int | None = None
-
-    def line(self) -> str:
-        text = f"replicas {self.ready}/{self.desired} ready"
-        if self.target_utilization is not None:
-            now = "?" if self.current_utilization is None else f"{self.current_utilization}%"
-            text += (f", autoscaler {self.min_replicas}-{self.max_replicas} replicas, CPU {now} "
-                     f"(target {self.target_utilization}%)")
-        return text
 
 
 class KubernetesWebservice(Webservice):
@@ -449,25 +424,7 @@ class KubernetesWebservice(Webservice):
 
     def scale_status(self) -> ScaleStatus:
         """Replicas (desired / ready / updated) and, with autoscaling, the autoscaler's current and target CPU utilisation."""
-        cluster = self._cluster()
-        deployment = cluster.get("apps/v1", "Deployment", self.name, self.namespace) or {}
-        spec, status = deployment.get("spec") or {}, deployment.get("status") or {}
-        scale = ScaleStatus(
-            desired=int(spec.get("replicas") or 0), ready=int(status.get("readyReplicas") or 0),
-            updated=int(status.get("updatedReplicas") or 0),
-        )
-        hpa = cluster.get("autoscaling/v2", "HorizontalPodAutoscaler", self.name, self.namespace)
-        if hpa is None:
-            return scale
-        hpa_spec, hpa_status = hpa.get("spec") or {}, hpa.get("status") or {}
-        target = next((m["resource"]["target"].get("averageUtilization") for m in hpa_spec.get("metrics") or []
-                       if m.get("type") == "Resource"), None)
-        current = next(((m.get("resource") or {}).get("current", {}).get("averageUtilization")
-                        for m in hpa_status.get("currentMetrics") or [] if m.get("type") == "Resource"), None)
-        return ScaleStatus(
-            scale.desired, scale.ready, scale.updated, hpa_spec.get("minReplicas"), hpa_spec.get("maxReplicas"),
-            current, target,
-        )
+        return scale_status(self._cluster(), self.name, self.namespace)
 
     def to_yaml(self, include_keys: bool = False) -> str:
         """The service's objects as they are applied, as YAML for review or GitOps (the keys' Secret only with ``include_keys``)."""
@@ -501,7 +458,7 @@ class KubernetesWebservice(Webservice):
             if name is not None and meta.get("name") != name:
                 continue
             try:
-                records.append(_record_from_deployment(deployment))
+                records.append(record_from_deployment(deployment, KubernetesWebservice.compute_type))
             except (ValueError, KeyError, TypeError, MLDeployError):
                 continue
         return records
@@ -513,30 +470,3 @@ class _Observation:
     deployment: dict[str, Any]
     pods: list[dict[str, Any]]
     status: RolloutStatus
-
-
-def _record_from_deployment(deployment: dict[str, Any]) -> ServiceRecord:
-    """A service record rebuilt from a Deployment's labels and annotations (keys are not in it: regen_key makes new ones)."""
-    meta = deployment["metadata"]
-    notes = meta.get("annotations") or {}
-    config = json.loads(notes.get(ANNOTATION_CONFIG) or "{}")
-    config["namespace"] = meta.get("namespace")
-    container = deployment["spec"]["template"]["spec"]["containers"][0]
-    env = {e["name"]: e.get("value", "") for e in container.get("env") or []}
-    models = []
-    for item in filter(None, str(notes.get(ANNOTATION_MODELS) or "").split(",")):
-        model_name, _, version = item.partition(":")
-        models.append({"name": model_name, "version": int(version or 1), "id": item})
-    spec_hash = notes.get(ANNOTATION_ENV_HASH) or ""
-    return ServiceRecord(
-        name=str(meta["name"]),
-        compute_type=KubernetesWebservice.compute_type,
-        models=models,
-        entry_script=str(notes.get(ANNOTATION_ENTRY_SCRIPT) or env.get("AZUREML_ENTRY_SCRIPT") or "score.py"),
-        model_dir=env.get("AZUREML_MODEL_DIR", ""),
-        environment={"spec_hash": spec_hash} if spec_hash else None,
-        config=KubernetesDeploymentConfiguration.from_dict(config).to_dict(),
-        image=str(container["image"]),
-        created_time=str(meta.get("creationTimestamp") or now_iso()),
-        target={"namespace": meta.get("namespace"), "applied_image": str(container["image"])},
-    )
