@@ -16,12 +16,14 @@ previous version keeps serving. Deployments carry labels and annotations that le
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..._config import mldeploy_home
 from ...errors import (
     DeploymentError,
     InvalidArgumentError,
@@ -63,6 +65,12 @@ __all__ = ["KubernetesWebservice", "ScaleStatus"]
 OBSERVE_S = 0.5
 #: Seconds a LoadBalancer may take to get its address.
 LOAD_BALANCER_WAIT_S = 300.0
+#: Seconds ``Webservice.list()`` waits for the cluster's answer.
+DISCOVER_TIMEOUT_S = 5.0
+#: A file in MLDEPLOY_HOME saying this home deployed to Kubernetes (so list() asks the cluster).
+USED_MARKER = "kubernetes-used"
+#: ``1``: list() always asks the cluster (a home that never deployed there); ``0``: never.
+LIST_VARIABLE = "MLDEPLOY_KUBERNETES_LIST"
 #: The objects a service may own, for delete (KServe's only where it was used).
 _KINDS = (
     ("autoscaling/v2", "HorizontalPodAutoscaler"),
@@ -234,6 +242,7 @@ class KubernetesWebservice(Webservice):
         self._prune(cluster, objects)
         record.target.update({"previous_image": previous, "applied_image": record.image,
                               "context": cluster.context})
+        (mldeploy_home() / USED_MARKER).touch()  # from now on list() asks the cluster too
         self._observed = None
         kinds = ", ".join(f"{o['kind']}/{o['metadata']['name']}" for o in objects)
         where = self._expose(cluster, port)
@@ -438,18 +447,26 @@ class KubernetesWebservice(Webservice):
 
     @classmethod
     def _discover(cls, name: str | None = None) -> list[ServiceRecord]:
-        """Services found from their Deployments' labels in every namespace the user may list (only when a cluster is configured; none if it does not answer)."""
-        if not k8s_cluster.cluster_configured():
+        """Services found from their Deployments' labels in every namespace the user may list; none if no cluster answers.
+
+        Asked only once this home deployed to Kubernetes (or with ``MLDEPLOY_KUBERNETES_LIST=1``;
+        ``0`` never asks): a kubeconfig left from other work must not slow every ``list()``.
+        """
+        wanted = os.environ.get(LIST_VARIABLE, "")
+        if wanted == "0" or not k8s_cluster.cluster_configured():
+            return []
+        if wanted != "1" and not (mldeploy_home() / USED_MARKER).exists():
             return []
         selector = {LABEL_MANAGED_BY: FIELD_MANAGER}
         try:
             cluster = k8s_cluster.connect()
             try:
-                found = cluster.list_objects("apps/v1", "Deployment", None, selector)
+                found = cluster.list_objects("apps/v1", "Deployment", None, selector, timeout_s=DISCOVER_TIMEOUT_S)
             except KubernetesUnavailableError:
                 raise
             except KubernetesError:  # no right to list every namespace: the context's own
-                found = cluster.list_objects("apps/v1", "Deployment", cluster.namespace, selector)
+                found = cluster.list_objects("apps/v1", "Deployment", cluster.namespace, selector,
+                                             timeout_s=DISCOVER_TIMEOUT_S)
         except MLDeployError:
             return []
         records = []
