@@ -116,6 +116,7 @@ def build_spec(name: str, port: int, workers: int, rows: list[list[float]], tmp:
     data_body = json.dumps({"data": rows}).encode()
     if name == "ours":
         env["MLDEPLOY_HOME"] = str(tmp / "mldeploy-home")
+        env["PYTHONPATH"] = str(ROOT)  # this checkout's server, not whichever copy the venv installed
         return ServerSpec(name, ours_argv(port, workers), env, PEERS, "/score", data_body)
     if name == "azmlinfsrv":
         argv = [
