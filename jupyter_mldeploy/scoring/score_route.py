@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from .asgi import Receive, Scope, Send, header_bytes, ms_header, send_error, send_response
-from .contract import ErrorCode, ScoringRequest, ScoringResponse
+from .contract import ErrorCode, ScoringRequest, ScoringResponse, error_response
 from .guards import (
     CLIENT_GONE,
     ClientGone,
@@ -105,30 +105,7 @@ class ScoreRoute:
             body=body,
             request_id=rid,
         )
-        if self.backlog is not None:
-            self.runner.crowded = self.backlog() > CROWDED
-        try:
-            response: ScoringResponse = await self.runner.call(entry.handle, request)
-        except RunTimeout:
-            self.metrics.add(TIMEOUTS, 1)
-            self.log.error(
-                f"rid={rid} run() took longer than --timeout-ms {self.settings.timeout_ms}: answered 504; "
-                "this worker will be replaced (a thread cannot be stopped)"
-            )
-            return await send_error(
-                send, 504, ErrorCode.TIMEOUT,
-                f"run() did not finish within {self.settings.timeout_ms} ms: make run() faster, send less "
-                "data per request, or start the server with a higher --timeout-ms (env SCORING_TIMEOUT_MS).",
-                rid, extra, timeout_ms=self.settings.timeout_ms,
-            ), None
-        except Exception as err:  # noqa: BLE001 - handle() must not raise; if it does, answer 500 and log
-            self.log.error(f"rid={rid} internal error while handling /score:\n{traceback.format_exc()}")
-            return await send_error(
-                send, 500, ErrorCode.INTERNAL,
-                f"The server failed while handling the request ({type(err).__name__}: {err}); "
-                "see the server log for the traceback.",
-                rid, extra,
-            ), None
+        response = await self._run_entry(entry, request)
         headers = extra
         try:
             if response.headers:
@@ -152,6 +129,38 @@ class ScoreRoute:
             return response.status, response.run_ms
         await self._stream(send, response, body_out, content_type, rid, headers)
         return response.status, response.run_ms
+
+    async def _run_entry(self, entry: Any, request: ScoringRequest) -> ScoringResponse:
+        """``entry.handle(request)`` through the runner: the script's answer, or a 504/500 error answer.
+
+        The one place every route that runs the script (``/score``, OIP ``infer``) calls it.
+        """
+        if self.backlog is not None:
+            self.runner.crowded = self.backlog() > CROWDED
+        rid = request.request_id
+        try:
+            response: ScoringResponse = await self.runner.call(entry.handle, request)
+        except RunTimeout:
+            self.metrics.add(TIMEOUTS, 1)
+            self.log.error(
+                f"rid={rid} run() took longer than --timeout-ms {self.settings.timeout_ms}: answered 504; "
+                "this worker will be replaced (a thread cannot be stopped)"
+            )
+            return error_response(
+                504, ErrorCode.TIMEOUT,
+                f"run() did not finish within {self.settings.timeout_ms} ms: make run() faster, send less "
+                "data per request, or start the server with a higher --timeout-ms (env SCORING_TIMEOUT_MS).",
+                rid, timeout_ms=self.settings.timeout_ms,
+            )
+        except Exception as err:  # noqa: BLE001 - handle() must not raise; if it does, answer 500 and log
+            self.log.error(f"rid={rid} internal error while handling {request.path}:\n{traceback.format_exc()}")
+            return error_response(
+                500, ErrorCode.INTERNAL,
+                f"The server failed while handling the request ({type(err).__name__}: {err}); "
+                "see the server log for the traceback.",
+                rid,
+            )
+        return response
 
     async def _stream(
         self,
