@@ -189,7 +189,9 @@ class OipRoute(ScoreRoute):
             body_out = await self.runner.call(_join, body_out)
         if response.status >= 400:
             status = 400 if response.status in (415, 422) else response.status
-            return await _error(send, status, _error_message(bytes(body_out)), rid, extra), response.run_ms
+            retry = response.headers.get("retry-after")
+            more = [(b"retry-after", retry.encode())] if retry else []
+            return await _error(send, status, _error_message(bytes(body_out)), rid, extra + more), response.run_ms
         try:
             outputs = _answer_tensors(entry.schema, response.content_type, bytes(body_out))
             outputs = _select(outputs, wanted)
