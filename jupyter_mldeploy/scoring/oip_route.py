@@ -75,6 +75,7 @@ class OipRoute(ScoreRoute):
 
     _oip_models: dict[str, list[str]]
     _oip_version: str
+    draining: bool
 
     async def _oip(self, scope: Scope, receive: Receive, send: Send, rid: str, auth: bytes | None,
                    extra: list[tuple[bytes, bytes]], started: float) -> int:
@@ -93,7 +94,7 @@ class OipRoute(ScoreRoute):
                 return status
             if parts[1] == "live":
                 return await _json(send, 200, {"live": True}, rid, extra)
-            ready = self.state.entry is not None
+            ready = self.state.entry is not None and not self.draining  # a draining replica takes no new work
             return await _json(send, 200 if ready else 503, {"ready": ready}, rid, extra)
         if parts[0] != "models" or len(parts) < 2:
             return await _error(send, 404, f"No route {path}; the OIP routes are /v2, /v2/health/live, "
@@ -129,8 +130,8 @@ class OipRoute(ScoreRoute):
             return status
         entry = self.state.entry
         if action == "ready":
-            return await _json(send, 200 if entry is not None else 503,
-                               {"name": name, "ready": entry is not None}, rid, extra)
+            ready = entry is not None and not self.draining
+            return await _json(send, 200 if ready else 503, {"name": name, "ready": ready}, rid, extra)
         if self._keys and not authorized(self._keys, auth):
             return await _unauthorized(send, rid, extra)
         if entry is None:

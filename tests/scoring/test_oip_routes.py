@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import struct
 
 import pytest
-from test_server_support import body_json, post, raw_request, serve
+from test_server_support import body_json, post, raw_request, serve, wait_until
 
 __all__ = ["serve"]
 
@@ -157,3 +159,16 @@ def test_model_names_travel_through_the_one_settings_writer():
     assert parse_args(["--entry-script", "s.py", "--model-name", "a:1", "--model-name", "b"]).models == ("a:1", "b")
     with pytest.raises(InvalidArgumentError, match="NAME or NAME:VERSION"):
         ServeSettings(entry_script="score.py", models=("bad name",))
+
+
+def test_a_draining_server_is_not_ready_on_oip_either_but_still_answers(serve):
+    server = serve("plain_json", models=("ridge:1",), drain_s=20)
+    assert server.pid is not None
+    os.kill(server.pid, signal.SIGTERM)  # the supervisor tells its worker to drain
+    wait_until(lambda: raw_request(server, "GET", "/v2/health/ready")[0] == 503, what="OIP not ready while draining")
+    status, _, body = raw_request(server, "GET", "/v2/models/ridge/ready")
+    assert status == 503 and json.loads(body) == {"name": "ridge", "ready": False}
+    assert raw_request(server, "GET", "/v2/health/live")[0] == 200
+    status, headers, body = raw_request(server, "POST", "/v2/models/ridge/infer", json.dumps({"inputs": [tensor("data", [1, 2], "FP64", [1.0, 2.0])]}).encode(),
+                                        {"Content-Type": "application/json"})
+    assert status == 200 and headers["connection"] == "close"  # in-flight work still done, clients move on
