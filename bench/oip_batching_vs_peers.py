@@ -252,8 +252,8 @@ def main(argv: list[str] | None = None) -> int:
     meta["loadavg_end"] = " ".join(f"{x:.2f}" for x in os.getloadavg())
     meta["elapsed_s"] = round(time.monotonic() - started, 1)
     text = [f"# oip_batching_vs_peers {meta['date']}", "", f"Command: `{meta['command']}`  ",
-            f"Machine: {meta['cpus']} CPUs, load average {meta['loadavg_start']} -> {meta['loadavg_end']}; "
-            f"wrk {args.duration:g} s per point, {args.rounds} round(s) (median)."]
+            (f"Machine: {meta['cpus']} CPUs, load average {meta['loadavg_start']} -> {meta['loadavg_end']}; "
+             f"wrk {args.duration:g} s per point, {args.rounds} round(s) (median).")]
     saved = {}
     for title, names, _workers, goals in plan:
         summary = [svp.combine([m for m in results[title] if m.server == n]) for n in names
