@@ -86,3 +86,29 @@ def test_batched_checks_its_knobs_and_refuses_schema_scripts(load_script, tmp_pa
 
     with pytest.raises(EntryScriptError, match="@batched works on run\\(raw_data\\) scripts"):
         load_script(script)
+
+
+def test_a_batch_past_the_timeout_answers_504_to_each_of_its_requests(serve):
+    server = serve("batched_sum", env={"BATCHED_SLOW_S": "5", "BATCHED_LATENCY_MS": "200"}, timeout_ms=1000)
+    answers = _concurrently(server, [{"id": i, "data": [1]} for i in range(3)])
+    assert [a.status for a in answers] == [504, 504, 504]
+    assert all(a.error["code"] == "Timeout" for a in answers)
+    assert len({a.headers["x-ms-request-id"] for a in answers}) == 3  # each its own request id
+
+
+def test_batched_run_with_request_headers_gets_one_per_request(serve, tmp_path):
+    script = tmp_path / "headers_batched.py"
+    script.write_text(
+        "from jupyter_mldeploy import batched\n"
+        "@batched(max_batch_size=8, max_latency_ms=50)\n"
+        "def run(raw_data, request_headers):\n"
+        "    return [{'body': raw, 'who': h.get('X-Who'), 'n': len(raw_data)}"
+        " for raw, h in zip(raw_data, request_headers)]\n"
+    )
+    server = serve(script)
+    with ThreadPoolExecutor(6) as pool:
+        answers = list(pool.map(lambda i: post(server, json.dumps({"i": i}), {"X-Who": f"client-{i}"}), range(6)))
+    for i, answer in enumerate(answers):
+        got = body_json(answer)
+        assert json.loads(got["body"]) == {"i": i} and got["who"] == f"client-{i}"
+    assert max(body_json(a)["n"] for a in answers) > 1
