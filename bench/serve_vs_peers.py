@@ -43,7 +43,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -116,6 +116,7 @@ def build_spec(name: str, port: int, workers: int, rows: list[list[float]], tmp:
     data_body = json.dumps({"data": rows}).encode()
     if name == "ours":
         env["MLDEPLOY_HOME"] = str(tmp / "mldeploy-home")
+        env["PYTHONPATH"] = str(ROOT)  # this checkout's server, not whichever copy the venv installed
         return ServerSpec(name, ours_argv(port, workers), env, PEERS, "/score", data_body)
     if name == "azmlinfsrv":
         argv = [
@@ -449,27 +450,31 @@ _MEASURE_ERRORS = (RuntimeError, subprocess.TimeoutExpired, OSError, ValueError,
 
 
 def measure_all(
-    names: list[str], workers: int, args: argparse.Namespace, payload: dict, tmp: Path
+    names: list[str], workers: int, args: argparse.Namespace, payload: dict, tmp: Path,
+    build: Callable[..., ServerSpec] | None = None, check: Callable[[Running, list[float]], None] | None = None,
 ) -> list[Measurement]:
     """Measure every server in ``names`` with ``workers`` workers, interleaved.
 
     The servers are started one after the other (each cold start measured while
     the others sit idle), checked and warmed up; then each load point is run for
     every server in turn, so that the machine's noise spreads over all of them.
-    Every server is stopped at the end, whatever happens.
+    Every server is stopped at the end, whatever happens. ``build`` and ``check``
+    replace :func:`build_spec` and :func:`check_prediction` (other benchmarks' servers).
     """
+    build = build or build_spec
+    check = check or check_prediction
     results = {name: Measurement(name, workers) for name in names}
     live: dict[str, tuple[Running, Path, str]] = {}
     with contextlib.ExitStack() as stack:
         for name in names:
             port = free_port()
-            spec = build_spec(name, port, workers, payload["rows"], tmp)
+            spec = build(name, port, workers, payload["rows"], tmp)
             log_path = RESULTS / "logs" / f"{name}-w{workers}.log"
             log_path.parent.mkdir(parents=True, exist_ok=True)
             running = stack.enter_context(serve(spec, port, log_path))
             try:
                 results[name].cold_start_s = cold_start(running)
-                check_prediction(running, payload["expected"])
+                check(running, payload["expected"])
                 if args.cold_only:
                     running.stop_now()
                     print(f"  w={workers} {name:<10} cold start {results[name].cold_start_s:.2f} s",
@@ -495,7 +500,7 @@ def measure_all(
                             f"({load.errors} errors):\n{running.log_tail()}"
                         )
                     cpu_used = cpu_seconds(running.proc.pid) - cpu_before
-                    if cpu_used >= 0:  # negative: a process of the server ended meanwhile
+                    if cpu_used > 0:  # negative: a process ended meanwhile; 0: its workers run in other sessions
                         load.cpu_ms_per_request = 1000 * cpu_used / max(load.requests, 1)
                 except _MEASURE_ERRORS as err:
                     _fail(results[name], err)

@@ -3,6 +3,8 @@
 #   - wrk from Debian (the load generator),
 #   - bench/.venvs/azmlinfsrv: azureml-inference-server-http + scikit-learn,
 #   - bench/.venvs/mlflow:     mlflow + scikit-learn,
+#   - bench/.venvs/mlserver:   MLServer + its scikit-learn runtime (bench/oip_batching_vs_peers.py),
+#   - bench/.venvs/bentoml:    BentoML 1.4 (bench/oip_batching_vs_peers.py),
 #   - the model files in bench/.venvs/model (joblib + MLflow model dir).
 # Ours and the bare Starlette app run from the project's .venv. Every venv gets the
 # same scikit-learn / numpy / scipy / pandas versions as .venv so that predict() and
@@ -49,6 +51,9 @@ make_venv() {  # make_venv NAME MARKER_FILE PACKAGES...
 mkdir -p "$VENVS"
 make_venv azmlinfsrv azmlinfsrv azureml-inference-server-http
 make_venv mlflow mlflow mlflow
+# MLServer 1.7 calls asyncio.get_event_loop() in its workers, which uvloop >= 0.22 refuses: pin it
+make_venv mlserver mlserver "mlserver==1.7.1" "mlserver-sklearn==1.7.1" "uvloop==0.21.0"
+make_venv bentoml bentoml "bentoml==1.4.40"
 
 # The model: trained once in the mlflow venv (it has sklearn + mlflow), read by all.
 if [ ! -f "$VENVS/model/joblib/model.joblib" ] || [ ! -f "$VENVS/model/mlflow/MLmodel" ]; then

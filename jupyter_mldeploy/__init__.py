@@ -40,6 +40,7 @@ _LAZY: dict[str, str] = {
     "AMLRequest": "jupyter_mldeploy.scoring.aml:AMLRequest",
     "AMLResponse": "jupyter_mldeploy.scoring.aml:AMLResponse",
     "rawhttp": "jupyter_mldeploy.scoring.aml:rawhttp",
+    "batched": "jupyter_mldeploy.scoring.batching:batched",
 }
 
 __all__ = [
@@ -59,6 +60,7 @@ __all__ = [
     "Webservice",
     "WebserviceState",
     "__version__",
+    "batched",
     "errors",
     "rawhttp",
 ]  # every lazy name is listed (tests/test_package.py checks)
@@ -75,6 +77,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .environment import CondaDependencies, Environment
     from .inference_config import InferenceConfig
     from .scoring.aml import AMLRequest, AMLResponse, rawhttp
+    from .scoring.batching import batched
 
 
 def __getattr__(name: str) -> Any:

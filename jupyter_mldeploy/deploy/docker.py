@@ -270,6 +270,7 @@ class LocalWebservice(Webservice):
             auth_keys=tuple(record.auth_keys),
             auth_keys_file=KEYS_FILE if record.auth_keys else None,
             service_name=record.name,
+            models=tuple(m["id"] for m in record.models),
         )
         env.update(settings.to_env())
         return env

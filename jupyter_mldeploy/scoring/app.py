@@ -7,6 +7,7 @@ Routes (see docs/scoring-server.md):
 ``POST|GET|OPTIONS /score``  calls ``EntryScript.handle`` on the worker's one script thread.
 ``GET /swagger.json``   the OpenAPI document (``?version=3`` or ``3.1`` for OpenAPI 3; 404 for other versions).
 ``GET /metrics``        Prometheus text, summed over all workers.
+``/v2/...``             the Open Inference Protocol v2 REST routes (:mod:`.oip_route`).
 
 The app is a plain ASGI callable (no framework objects on the request path):
 the request becomes a :class:`~.contract.ScoringRequest`, the script's
@@ -34,15 +35,15 @@ from .contract import ErrorCode, current_request_id
 from .guards import authorized, cors_headers, preflight_headers, send_not_ready, send_unauthorized
 from .logs import LogWriter, ServerLog, timestamp
 from .metrics import IN_FLIGHT, WorkerMetrics, read_folder, render
+from .oip_route import OipRoute, model_table, server_version
 from .runner import Runner
-from .score_route import ScoreRoute
 from .settings import ServeSettings
 from .state import ScriptState
 from .swagger import normalize_version
 
 _RID_OK = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 _RID_HEADERS = (b"x-request-id", b"x-ms-request-id", b"x-ms-client-request-id")
-_ROUTES = "GET /, GET /ready, POST|GET /score, GET /swagger.json, GET /metrics"
+_ROUTES = "GET /, GET /ready, POST|GET /score, GET /swagger.json, GET /metrics, and the OIP routes under /v2"
 #: health-probe routes: their passing answers are left out of the access log
 _PROBES = frozenset({"/", "/ready"})
 #: what a draining server adds to every answer, so clients open their next connection elsewhere
@@ -56,8 +57,8 @@ def new_request_id() -> str:
     return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{'89ab'[int(h[16], 16) & 3]}{h[17:20]}-{h[20:]}"
 
 
-class ScoringApp(ScoreRoute):
-    """The ASGI callable; build it with :func:`create_app`. ``/score`` is inherited from :class:`ScoreRoute`."""
+class ScoringApp(OipRoute):
+    """The ASGI callable; build it with :func:`create_app`. ``/score`` and ``/v2/...`` are inherited."""
 
     def __init__(
         self,
@@ -89,6 +90,8 @@ class ScoringApp(ScoreRoute):
         self._cors_any = "*" in self._cors
         self._limit = settings.max_body_bytes
         self._swagger_cache: dict[tuple[int, str, str], bytes] = {}
+        self._oip_models = model_table(settings)
+        self._oip_version = server_version()
         #: set when the worker was told to stop with drain_s: answers close their connection, /ready is 503
         self.draining = False
 
@@ -140,6 +143,8 @@ class ScoringApp(ScoreRoute):
                 self.metrics.add(IN_FLIGHT, -1)
             elapsed = time.perf_counter() - started
             self.metrics.observe(status, elapsed, None if run_ms is None else run_ms / 1000.0)
+        elif path[:3] == "/v2" and (len(path) == 3 or path[3] == "/"):
+            status = await self._oip(scope, receive, send, rid, auth, extra, started)
         else:
             status = await self._other(scope, send, rid, auth, extra, path, method)
         self._access(method, path, status, started, rid)

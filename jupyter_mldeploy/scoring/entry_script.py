@@ -41,6 +41,7 @@ from ..errors import (
 )
 from . import azureml_shim, fresh_source
 from .aml import is_rawhttp
+from .batching import batch_options
 from .fresh_source import FreshSourceLoader
 from .handling import ScriptHandler
 from .schema import inspect_run_schema
@@ -126,6 +127,11 @@ class EntryScript(ScriptHandler):
                 "the raw request yourself, or the schema decorators to get typed arguments."
             )
         self.allowed_methods = RAWHTTP_METHODS if raw else DEFAULT_METHODS
+        if batch_options(run) is not None and (raw or self.has_schema):
+            raise EntryScriptError(
+                f"run() in {path} is @batched and {'@rawhttp' if raw else 'schema-decorated'}: @batched works on "
+                "run(raw_data) scripts (a list of request bodies in, a list of answers out); drop one of them."
+            )
 
         accept = getattr(module, CONTENT_TYPES_ATTR, None)
         if isinstance(accept, str):

@@ -26,6 +26,7 @@ from urllib.parse import parse_qsl
 from ..errors import ScoringInputError
 from ._json import DEFAULT_EXAMPLE, UnserializableResultError, encode_result, parse_body
 from .aml import AMLRequest, AMLResponse
+from .batching import BatchOptions, batch_options
 from .contract import ErrorCode, ScoringRequest, ScoringResponse, error_body, error_response
 from .datastructures import Headers
 from .schema import RunSchema
@@ -137,6 +138,9 @@ class ScriptHandler:
         self._data_name = data_name
         self._data_keyword = data_keyword
         self._accept: tuple[str, ...] | None = accept
+        #: ``@batched`` options (``None``: one request per call) and, once serving, the queue
+        self.batching: BatchOptions | None = batch_options(run)
+        self.batcher: Any = None
         if schema is not None:
             self._example = schema.example
             self._call_schema = schema.base_function or run
@@ -165,13 +169,29 @@ class ScriptHandler:
             return error_response(500, ErrorCode.INTERNAL,
                                   f"Internal error in the scoring server: {describe_error(err)}", request.request_id)
 
-    def _handle_plain(self, request: ScoringRequest) -> ScoringResponse:
+    def _plain_input(self, request: ScoringRequest) -> str:
+        """What a plain ``run(raw_data)`` gets for ``request``: the body text (GET: the query as JSON)."""
         if request.method == "GET":
-            raw = _dumps(query_object(request.query_string))
-        else:
-            if self._accept is not None:
-                self._check_declared(request)
-            raw = _decode_utf8(request.body)
+            return _dumps(query_object(request.query_string))
+        if self._accept is not None:
+            self._check_declared(request)
+        return _decode_utf8(request.body)
+
+    def _bad_json(self, err: json.JSONDecodeError, raw: str) -> ScoringInputError | None:
+        """The 400 for a ``run()`` that could not parse the body it was given (the client's fault), else None."""
+        if not (isinstance(err.doc, str) and err.doc.strip() == raw.strip()):
+            return None
+        empty = not raw.strip()
+        return ScoringInputError(
+            (f"The request body is empty. Send a JSON document like {self._example}" if empty else
+             f"Invalid JSON at line {err.lineno} column {err.colno}: {err.msg}. "
+             f"Send a JSON document like {self._example}"),
+            400,
+            ErrorCode.EMPTY_BODY if empty else ErrorCode.INVALID_JSON,
+        )
+
+    def _handle_plain(self, request: ScoringRequest) -> ScoringResponse:
+        raw = self._plain_input(request)
         start = perf_counter()
         try:
             if self.accepts_headers:
@@ -185,22 +205,60 @@ class ScriptHandler:
             else:
                 result = self._run(raw)
         except json.JSONDecodeError as err:
-            if isinstance(err.doc, str) and err.doc.strip() == raw.strip():
-                # run() could not parse the body it was given: the client's fault, not a crash
-                empty = not raw.strip()
-                raise ScoringInputError(
-                    (f"The request body is empty. Send a JSON document like {self._example}" if empty else
-                     f"Invalid JSON at line {err.lineno} column {err.colno}: {err.msg}. "
-                     f"Send a JSON document like {self._example}"),
-                    400,
-                    ErrorCode.EMPTY_BODY if empty else ErrorCode.INVALID_JSON,
-                ) from err
+            bad = self._bad_json(err, raw)
+            if bad is not None:
+                raise bad from err
             return self._run_failed(request, err, start)
         except ScoringInputError:
             raise
         except (Exception, SystemExit) as err:  # noqa: BLE001 - user code may raise anything
             return self._run_failed(request, err, start)
         return self._respond(result, request, start)
+
+    # --- @batched scripts ------------------------------------------------------------------------
+
+    def handle_batch(self, requests: list[ScoringRequest]) -> list[ScoringResponse]:
+        """Answer several requests with one call of a ``@batched`` ``run``; one answer per request, never raises.
+
+        A request whose body cannot be read gets its 4xx alone; a whole call that raises is
+        repeated per request, so that only the requests that fail answer 500.
+        """
+        answers: list[ScoringResponse | None] = [None] * len(requests)
+        taken: list[int] = []
+        raws: list[str] = []
+        for i, request in enumerate(requests):
+            try:
+                raws.append(self._plain_input(request))
+                taken.append(i)
+            except ScoringInputError as err:
+                answers[i] = error_response(err.status, err.code, str(err), request.request_id)
+        for i, answer in zip(taken, self._run_batch([requests[i] for i in taken], raws)):
+            answers[i] = answer
+        return [a for a in answers if a is not None]
+
+    def _run_batch(self, requests: list[ScoringRequest], raws: list[str]) -> list[ScoringResponse]:
+        if not raws:
+            return []
+        start = perf_counter()
+        try:
+            if self.accepts_headers:
+                headers = [Headers(r.headers) for r in requests]
+                results = (self._run(**{self._data_name: raws}, request_headers=headers) if self._data_keyword
+                           else self._run(raws, request_headers=headers))
+            else:
+                results = self._run(**{self._data_name: raws}) if self._data_keyword else self._run(raws)
+            if not isinstance(results, (list, tuple)) or len(results) != len(raws):
+                got = f"{len(results)} answers" if isinstance(results, (list, tuple)) else type(results).__name__
+                raise TypeError(f"a @batched run() returns a list of {len(raws)} answers, one per input, got {got}")
+        except (Exception, SystemExit) as err:  # noqa: BLE001 - user code may raise anything
+            if len(raws) > 1:  # find the culprits: each request alone
+                return [self._run_batch([r], [raw])[0] for r, raw in zip(requests, raws)]
+            bad = self._bad_json(err, raws[0]) if isinstance(err, json.JSONDecodeError) else None
+            if bad is not None:
+                return [error_response(bad.status, bad.code, str(bad), requests[0].request_id)]
+            return [self._run_failed(requests[0], err, start)]
+        return [self._run_failed(r, result, start) if isinstance(result, BaseException)
+                else self._respond(result, r, start) for r, result in zip(requests, results)]
 
     def _check_declared(self, request: ScoringRequest) -> None:
         """Enforce the Content-Types a script declared in ``CONTENT_TYPES`` (415, and JSON validity)."""

@@ -31,6 +31,9 @@ BUCKETS: tuple[float, ...] = (
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
 )
 _NB = len(BUCKETS) + 1  # + the +Inf bucket
+#: batch-size histogram bucket upper bounds (``@batched`` scripts)
+BATCH_BUCKETS: tuple[float, ...] = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512)
+_NBB = len(BATCH_BUCKETS) + 1
 STATUS_SLOTS = 48
 
 # layout of one worker's array of doubles
@@ -43,7 +46,9 @@ _STATUS_CODES = 8
 _STATUS_COUNTS = _STATUS_CODES + STATUS_SLOTS
 _REQ_HIST = _STATUS_COUNTS + STATUS_SLOTS  # buckets..., sum, count
 _RUN_HIST = _REQ_HIST + _NB + 2
-SIZE = _RUN_HIST + _NB + 2
+_BATCH_HIST = _RUN_HIST + _NB + 2  # buckets..., sum, count
+_WAIT_HIST = _BATCH_HIST + _NBB + 2
+SIZE = _WAIT_HIST + _NB + 2
 
 
 class WorkerMetrics:
@@ -104,6 +109,17 @@ class WorkerMetrics:
             v[_RUN_HIST + _NB] += run_s
             v[_RUN_HIST + _NB + 1] += 1
 
+    def observe_batch(self, size: int, waits_s: list[float]) -> None:
+        """Record one batch given to a ``@batched`` run: its size and how long each request waited for it."""
+        v = self.v
+        v[_BATCH_HIST + bisect_left(BATCH_BUCKETS, size)] += 1
+        v[_BATCH_HIST + _NBB] += size
+        v[_BATCH_HIST + _NBB + 1] += 1
+        for wait in waits_s:
+            v[_WAIT_HIST + bisect_left(BUCKETS, wait)] += 1
+            v[_WAIT_HIST + _NB] += wait
+        v[_WAIT_HIST + _NB + 1] += len(waits_s)
+
     def add(self, index: int, amount: float = 1.0) -> None:
         """Add to one of the scalar slots (``IN_FLIGHT``, ``RELOADS``, ...)."""
         self.v[index] += amount
@@ -153,16 +169,18 @@ def _fmt(value: float) -> str:
     return str(int(value)) if value == int(value) else repr(value)
 
 
-def _histogram(lines: list[str], name: str, help_text: str, snaps: list[list[float]], base: int) -> None:
+def _histogram(lines: list[str], name: str, help_text: str, snaps: list[list[float]], base: int,
+               buckets: tuple[float, ...] = BUCKETS) -> None:
     lines.append(f"# HELP {name} {help_text}")
     lines.append(f"# TYPE {name} histogram")
     cumulative = 0.0
-    for i, bound in enumerate((*BUCKETS, float("inf"))):
+    nb = len(buckets) + 1
+    for i, bound in enumerate((*buckets, float("inf"))):
         cumulative += sum(s[base + i] for s in snaps)
-        le = "+Inf" if bound == float("inf") else repr(bound)
+        le = "+Inf" if bound == float("inf") else _fmt(bound) if buckets is BATCH_BUCKETS else repr(bound)
         lines.append(f'{name}_bucket{{le="{le}"}} {_fmt(cumulative)}')
-    lines.append(f"{name}_sum {sum(s[base + _NB] for s in snaps)!r}")
-    lines.append(f"{name}_count {_fmt(sum(s[base + _NB + 1] for s in snaps))}")
+    lines.append(f"{name}_sum {sum(s[base + nb] for s in snaps)!r}")
+    lines.append(f"{name}_count {_fmt(sum(s[base + nb + 1] for s in snaps))}")
 
 
 def render(snapshots: Iterable[list[float]], live_workers: int | None = None) -> str:
@@ -181,6 +199,11 @@ def render(snapshots: Iterable[list[float]], live_workers: int | None = None) ->
     lines += [f'mldeploy_requests_total{{status="{code}"}} {_fmt(n)}' for code, n in sorted(by_status.items())]
     _histogram(lines, "mldeploy_request_duration_seconds", "Time to answer /score, in seconds.", snaps, _REQ_HIST)
     _histogram(lines, "mldeploy_run_duration_seconds", "Time spent in the script's run(), in seconds.", snaps, _RUN_HIST)
+    if any(s[_BATCH_HIST + _NBB + 1] for s in snaps):  # only for @batched scripts
+        _histogram(lines, "mldeploy_batch_size", "Requests per call of a @batched run().", snaps, _BATCH_HIST,
+                   BATCH_BUCKETS)
+        _histogram(lines, "mldeploy_batch_queue_wait_seconds", "Time a request waited for its batch, in seconds.",
+                   snaps, _WAIT_HIST)
     scalars = (
         ("mldeploy_requests_in_flight", "gauge", "Requests to /score being handled now.", IN_FLIGHT),
         ("mldeploy_workers_ready", "gauge", "Worker processes whose init() succeeded.", READY),

@@ -16,7 +16,8 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from .asgi import Receive, Scope, Send, header_bytes, ms_header, send_error, send_response
-from .contract import ErrorCode, ScoringRequest, ScoringResponse
+from .batching import Batcher
+from .contract import ErrorCode, ScoringRequest, ScoringResponse, error_response
 from .guards import (
     CLIENT_GONE,
     ClientGone,
@@ -105,30 +106,7 @@ class ScoreRoute:
             body=body,
             request_id=rid,
         )
-        if self.backlog is not None:
-            self.runner.crowded = self.backlog() > CROWDED
-        try:
-            response: ScoringResponse = await self.runner.call(entry.handle, request)
-        except RunTimeout:
-            self.metrics.add(TIMEOUTS, 1)
-            self.log.error(
-                f"rid={rid} run() took longer than --timeout-ms {self.settings.timeout_ms}: answered 504; "
-                "this worker will be replaced (a thread cannot be stopped)"
-            )
-            return await send_error(
-                send, 504, ErrorCode.TIMEOUT,
-                f"run() did not finish within {self.settings.timeout_ms} ms: make run() faster, send less "
-                "data per request, or start the server with a higher --timeout-ms (env SCORING_TIMEOUT_MS).",
-                rid, extra, timeout_ms=self.settings.timeout_ms,
-            ), None
-        except Exception as err:  # noqa: BLE001 - handle() must not raise; if it does, answer 500 and log
-            self.log.error(f"rid={rid} internal error while handling /score:\n{traceback.format_exc()}")
-            return await send_error(
-                send, 500, ErrorCode.INTERNAL,
-                f"The server failed while handling the request ({type(err).__name__}: {err}); "
-                "see the server log for the traceback.",
-                rid, extra,
-            ), None
+        response = await self._run_entry(entry, request)
         headers = extra
         try:
             if response.headers:
@@ -152,6 +130,51 @@ class ScoreRoute:
             return response.status, response.run_ms
         await self._stream(send, response, body_out, content_type, rid, headers)
         return response.status, response.run_ms
+
+    async def _run_entry(self, entry: Any, request: ScoringRequest) -> ScoringResponse:
+        """The script's answer to ``request`` (alone, or in a batch for ``@batched`` scripts), or a 504/500.
+
+        The one place every route that runs the script (``/score``, OIP ``infer``) calls it.
+        """
+        if self.backlog is not None:
+            self.runner.crowded = self.backlog() > CROWDED
+        if entry.batching is not None:
+            return await self._batcher(entry).submit(request)
+        ok, value = await self._guarded(entry.handle, request, request.request_id, request.path)
+        return value if ok else value(request.request_id)
+
+    def _batcher(self, entry: Any) -> Batcher:
+        batcher: Batcher | None = entry.batcher
+        if batcher is None:
+
+            async def call(requests: list[ScoringRequest]) -> list[ScoringResponse]:
+                ok, value = await self._guarded(entry.handle_batch, requests, requests[0].request_id,
+                                                requests[0].path)
+                return value if ok else [value(r.request_id) for r in requests]
+
+            batcher = entry.batcher = Batcher(entry.batching, call, self.metrics.observe_batch)
+        return batcher
+
+    async def _guarded(self, fn: Callable[[Any], Any], arg: Any, rid: str,
+                       path: str) -> tuple[bool, Any]:
+        """``(True, fn(arg))`` run through the runner, or ``(False, make)``: ``make(rid)`` is the 504/500 answer."""
+        try:
+            return True, await self.runner.call(fn, arg)
+        except RunTimeout:
+            self.metrics.add(TIMEOUTS, 1)
+            self.log.error(
+                f"rid={rid} run() took longer than --timeout-ms {self.settings.timeout_ms}: answered 504; "
+                "this worker will be replaced (a thread cannot be stopped)"
+            )
+            ms = self.settings.timeout_ms
+            message = (f"run() did not finish within {ms} ms: make run() faster, send less data per request, "
+                       "or start the server with a higher --timeout-ms (env SCORING_TIMEOUT_MS).")
+            return False, lambda r: error_response(504, ErrorCode.TIMEOUT, message, r, timeout_ms=ms)
+        except Exception as err:  # noqa: BLE001 - handle() must not raise; if it does, answer 500 and log
+            self.log.error(f"rid={rid} internal error while handling {path}:\n{traceback.format_exc()}")
+            message = (f"The server failed while handling the request ({type(err).__name__}: {err}); "
+                       "see the server log for the traceback.")
+            return False, lambda r: error_response(500, ErrorCode.INTERNAL, message, r)
 
     async def _stream(
         self,

@@ -51,6 +51,7 @@ ENV_NAMES: dict[str, tuple[str, ...]] = {
     "cors_origins": ("MLDEPLOY_CORS_ORIGINS", "AML_CORS_ORIGINS"),
     "reload": ("MLDEPLOY_RELOAD",),
     "service_name": ("MLDEPLOY_SERVICE_NAME",),
+    "models": ("MLDEPLOY_MODELS",),
 }
 
 #: Options whose Azure name is also written, because entry scripts written for Azure read it.
@@ -103,6 +104,10 @@ class ServeSettings:
         Origins allowed by CORS (``*`` for any; none: CORS off).
     reload
         Reload the script and re-run ``init()`` when the script or a source file changes.
+    models
+        The deployed models as ``NAME:VERSION`` (or ``NAME``): the model names and versions the
+        Open Inference Protocol routes (``/v2/models/NAME[/versions/V]``) answer to. None: one
+        model named after the service (or, with the default service name, the entry script).
 
     Examples
     --------
@@ -133,6 +138,7 @@ class ServeSettings:
     fd: int | None = None
     #: name the swagger document and the logs use
     service_name: str = "mldeploy"
+    models: tuple[str, ...] = ()
     debug: bool = False
     extra: dict[str, str] = field(default_factory=dict)
 
@@ -162,6 +168,8 @@ class ServeSettings:
             raise InvalidArgumentError(f"drain_s must be from 0 to 600 seconds, got {self.drain_s}; pass --drain-s 5, say")
         for key in self.auth_keys:
             check_auth_key(key)
+        for model in self.models:
+            check_model_id(model)
 
     @property
     def script_path(self) -> Path:
@@ -242,6 +250,7 @@ class ServeSettings:
             "cors_origins": ",".join(self.cors_origins),
             "reload": "1" if self.reload else "0",
             "service_name": self.service_name,
+            "models": ",".join(self.models) or None,
         }
         env: dict[str, str] = {}
         for name, value in values.items():
@@ -262,6 +271,7 @@ class ServeSettings:
         data = json.loads(text)
         data["auth_keys"] = tuple(data.get("auth_keys") or ())
         data["cors_origins"] = tuple(data.get("cors_origins") or ())
+        data["models"] = tuple(data.get("models") or ())
         return cls(**data)
 
 
@@ -282,6 +292,22 @@ def check_auth_key(key: str) -> str:
             "use a random one, e.g. python -c 'import secrets; print(secrets.token_urlsafe(32))'"
         )
     return key
+
+
+_MODEL_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,254}(:[A-Za-z0-9][A-Za-z0-9._-]{0,63})?")
+
+
+def check_model_id(model: str) -> str:
+    """Return ``model`` (``NAME`` or ``NAME:VERSION``) if it can name an OIP model, else raise.
+
+    Names and versions are letters, digits and ``._-`` (they appear in URL paths as they are).
+    """
+    if not isinstance(model, str) or not _MODEL_RE.fullmatch(model):
+        raise InvalidArgumentError(
+            f"model {model!r} is not NAME or NAME:VERSION of letters, digits and '._-'; "
+            "pass e.g. --model-name diabetes-ridge:3 (env MLDEPLOY_MODELS, comma-separated)"
+        )
+    return model
 
 
 def _split(raw: str) -> tuple[str, ...]:
@@ -353,6 +379,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--reload", action="store_true", default=None,
         help=f"reload the script when it or a source file changes ({env_help('reload')})",
     )
+    parser.add_argument(
+        "--model-name", dest="models", action="append", metavar="NAME[:VERSION]",
+        help="a model name (and version) the Open Inference Protocol routes /v2/models/NAME answer to "
+             f"(repeatable; default: the service or script name) ({env_help('models')})",
+    )
     parser.add_argument("--fd", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--debug", action="store_true", default=False, help="put run() tracebacks in 500 answers")
 
@@ -399,6 +430,9 @@ def settings_from_args(
         values["auth_keys"] = _split(str(values["auth_keys"]))
     elif "auth_keys" in values:
         values["auth_keys"] = tuple(str(k) for k in values["auth_keys"])
+    if "models" in values:
+        raw = values["models"]
+        values["models"] = _split(raw) if isinstance(raw, str) else tuple(str(m) for m in raw)
     if "cors_origins" in values:
         raw = values["cors_origins"]
         values["cors_origins"] = _split(raw) if isinstance(raw, str) else tuple(raw)

@@ -1,0 +1,178 @@
+"""Adaptive batching, opt-in per script: ``@batched`` on ``run`` and the per-worker queue that feeds it.
+
+A script opts in by decorating a vectorised ``run`` (a list of request bodies in, a list
+of answers out, in the same order)::
+
+    from jupyter_mldeploy import batched
+
+    @batched(max_batch_size=32, max_latency_ms=5)
+    def run(raw_batch):
+        rows = [json.loads(raw)["data"] for raw in raw_batch]
+        ...
+        return [answer_for_request_1, answer_for_request_2, ...]
+
+:class:`Batcher` (one per loaded script, on the worker's event loop) groups concurrent
+requests: a batch goes to the script thread as soon as ``max_batch_size`` requests wait,
+or when the oldest has waited ``max_latency_ms``, or, while a batch runs, as soon as it
+ends (so under load batches grow by themselves and nobody waits for a timer). At most
+``max_queue`` requests wait; more answer 503 with ``Retry-After``. Scripts without the
+decorator never touch this module's queue.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from ..errors import InvalidArgumentError
+from .contract import ScoringRequest, ScoringResponse, error_response
+
+__all__ = ["BATCH_ATTR", "BatchOptions", "Batcher", "batch_options", "batched"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+#: Attribute :func:`batched` sets on the decorated ``run``.
+BATCH_ATTR = "_mldeploy_batch"
+#: Error code of the answer to a request that found the queue full.
+OVERLOADED = "Overloaded"
+
+
+@dataclass(frozen=True)
+class BatchOptions:
+    """How a batched ``run`` is fed (see :func:`batched`)."""
+
+    max_batch_size: int = 32
+    max_latency_ms: float = 5.0
+    max_queue: int = 0  # 0: 8 batches
+
+    @property
+    def queue_limit(self) -> int:
+        """Most requests that may wait for a batch."""
+        return self.max_queue or 8 * self.max_batch_size
+
+
+def batched(max_batch_size: int = 32, max_latency_ms: float = 5.0, max_queue: int = 0) -> Callable[[F], F]:
+    """Mark ``run`` as vectorised: concurrent requests reach it together, as a list.
+
+    ``run`` gets a list of what it would get for one request (the body text of each) and
+    returns a list of answers, one per input and in the same order; an answer that is an
+    ``Exception`` instance fails only its own request (500). When the whole call raises,
+    each request of the batch is run again alone, so only the failing ones answer 500.
+
+    Parameters
+    ----------
+    max_batch_size
+        Most requests in one call.
+    max_latency_ms
+        Longest a request waits for others to join its batch while the worker is idle.
+    max_queue
+        Most requests waiting (default 8 batches); beyond, 503 with ``Retry-After``.
+
+    Examples
+    --------
+    >>> @batched(max_batch_size=8, max_latency_ms=2)
+    ... def run(raw_batch):
+    ...     return [len(raw) for raw in raw_batch]
+    >>> run(["ab", "c"]), batch_options(run).max_batch_size
+    ([2, 1], 8)
+    """
+    if not isinstance(max_batch_size, int) or max_batch_size < 1:
+        raise InvalidArgumentError(f"max_batch_size must be a whole number >= 1, got {max_batch_size!r}")
+    if not isinstance(max_latency_ms, (int, float)) or max_latency_ms < 0:
+        raise InvalidArgumentError(f"max_latency_ms must be a number of milliseconds >= 0, got {max_latency_ms!r}")
+    if not isinstance(max_queue, int) or max_queue < 0:
+        raise InvalidArgumentError(f"max_queue must be a whole number >= 0 (0: 8 batches), got {max_queue!r}")
+    options = BatchOptions(max_batch_size, float(max_latency_ms), max_queue)
+
+    def mark(func: F) -> F:
+        setattr(func, BATCH_ATTR, options)
+        return func
+
+    return mark
+
+
+def batch_options(func: Any) -> BatchOptions | None:
+    """The :class:`BatchOptions` of a ``run`` decorated with :func:`batched`, else ``None``."""
+    options = getattr(func, BATCH_ATTR, None)
+    return options if isinstance(options, BatchOptions) else None
+
+
+class Batcher:
+    """The queue in front of one batched script, on the worker's event loop.
+
+    ``call`` runs a list of requests through the script (on the script thread, with the
+    timeout) and returns one answer per request;
+    ``observe(batch_size, waits)`` records a dispatched batch in the metrics.
+    """
+
+    def __init__(self, options: BatchOptions,
+                 call: Callable[[list[ScoringRequest]], Awaitable[list[ScoringResponse]]],
+                 observe: Callable[[int, list[float]], None]) -> None:
+        self.options = options
+        self._call = call
+        self._observe = observe
+        self._waiting: list[tuple[ScoringRequest, asyncio.Future[ScoringResponse], float]] = []
+        self._running = False
+        self._timer: asyncio.TimerHandle | None = None
+        self._task: asyncio.Future[None] | None = None  # the batch running now (a reference keeps it alive)
+        self._latency_s = options.max_latency_ms / 1000.0
+
+    async def submit(self, request: ScoringRequest) -> ScoringResponse:
+        """Queue ``request`` for the next batch and return its own answer."""
+        if len(self._waiting) >= self.options.queue_limit:
+            return error_response(
+                503, OVERLOADED,
+                f"The batch queue is full ({self.options.queue_limit} requests wait): retry shortly, or raise "
+                "@batched(max_queue=...) / add workers.",
+                request.request_id, headers={"retry-after": "1"},
+            )
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[ScoringResponse] = loop.create_future()
+        self._waiting.append((request, future, time.perf_counter()))
+        if not self._running:
+            if len(self._waiting) >= self.options.max_batch_size or self._latency_s == 0:
+                self._dispatch()
+            elif self._timer is None:
+                self._timer = loop.call_later(self._latency_s, self._dispatch)
+        return await future
+
+    def _dispatch(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self._running or not self._waiting:
+            return
+        size = self.options.max_batch_size
+        batch, self._waiting = self._waiting[:size], self._waiting[size:]
+        self._running = True
+        self._task = asyncio.ensure_future(self._run(batch))
+
+    async def _run(self, batch: list[tuple[ScoringRequest, asyncio.Future[ScoringResponse], float]]) -> None:
+        now = time.perf_counter()
+        self._observe(len(batch), [now - queued for _, _, queued in batch])
+        try:
+            answers = await self._call([request for request, _, _ in batch])
+        except BaseException as err:
+            for _, future, _ in batch:
+                if not future.done():
+                    future.set_exception(err)
+            raise
+        finally:
+            self._running = False
+            self._next()
+        for index, (_, future, _) in enumerate(batch):
+            if future.done():
+                continue  # the client went away
+            future.set_result(answers[index])
+
+    def _next(self) -> None:
+        if not self._waiting:
+            return
+        waited = time.perf_counter() - self._waiting[0][2]
+        if len(self._waiting) >= self.options.max_batch_size or waited >= self._latency_s:
+            self._dispatch()
+        elif self._timer is None:
+            self._timer = asyncio.get_running_loop().call_later(self._latency_s - waited, self._dispatch)
