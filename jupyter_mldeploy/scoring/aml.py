@@ -22,6 +22,7 @@ import http
 import http.cookies
 import io
 import json
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl
@@ -139,8 +140,8 @@ class AMLRequest:
 
     @property
     def base_url(self) -> str:
-        """The URL without the query string."""
-        return f"{self.scheme}://{self.host}{self.path}"
+        """The URL without the query string (an IRI: escaped UTF-8 shown as text, as werkzeug)."""
+        return f"{self.scheme}://{self.host}{_iri(self.path, '%/;?')}"
 
     @property
     def full_path(self) -> str:
@@ -150,7 +151,7 @@ class AMLRequest:
     @property
     def url(self) -> str:
         """The full URL, built from the ``Host`` header."""
-        return self.base_url + (f"?{self._qs}" if self._qs else "")
+        return self.base_url + (f"?{_iri(self._qs, '%;/?:@&=+,$#')}" if self._qs else "")
 
     @property
     def args(self) -> MultiDict:
@@ -332,6 +333,24 @@ class AMLRequest:
 
     def __repr__(self) -> str:
         return f"<AMLRequest {self.method} {self.full_path!r} ({len(self._body)} bytes)>"
+
+
+_ESCAPES = re.compile(r"(?:%[0-9A-Fa-f]{2})+")
+
+
+def _iri(text: str, keep_escaped: str) -> str:
+    """Unescape ``%XX`` runs that are UTF-8 text, except the characters of ``keep_escaped`` (werkzeug's ``uri_to_iri``)."""
+
+    def decode(match: re.Match[str]) -> str:
+        raw = bytes.fromhex(match.group(0).replace("%", ""))
+        chars = raw.decode("utf-8", errors="surrogateescape")
+        return "".join(
+            "".join(f"%{b:02X}" for b in c.encode("utf-8", errors="surrogateescape")) if c in keep_escaped
+            or "\udc80" <= c <= "\udcff" else c
+            for c in chars
+        )
+
+    return _ESCAPES.sub(decode, text) if "%" in text else text
 
 
 _FORM_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
