@@ -270,6 +270,7 @@ class LocalWebservice(Webservice):
             auth_keys=tuple(record.auth_keys),
             auth_keys_file=KEYS_FILE if record.auth_keys else None,
             service_name=record.name,
+            stay_up=True,  # the service shows the failure (503 + traceback) instead of vanishing
         )
         env.update(settings.to_env())
         return env

@@ -132,6 +132,7 @@ class ProcessWebservice(Webservice):
             # handed over in a private file the server deletes before init(): not in the environment
             auth_keys_file=write_keys_file(record.auth_keys, folder / "auth-keys") if record.auth_keys else None,
             service_name=record.name,
+            stay_up=True,  # the service shows the failure (503 + traceback) instead of vanishing
         )
         # a clean environment, as a container has: what a Python service needs from the kernel's
         # (no AWS_SECRET_ACCESS_KEY, tokens, or the kernel's own MLDEPLOY_* settings), then the

@@ -2,7 +2,7 @@
 
 Routes (see docs/scoring-server.md):
 
-``GET /``               liveness: ``Healthy`` while the process serves.
+``GET /``               liveness: ``Healthy`` while the process serves; 503 ``InitFailed`` once the script failed.
 ``GET /ready``          readiness: 200 once ``init()`` succeeded; 503 ``InitFailed`` with the traceback otherwise.
 ``POST|GET|OPTIONS /score``  calls ``EntryScript.handle`` on the worker's one script thread.
 ``GET /swagger.json``   the OpenAPI document (``?version=3`` or ``3.1`` for OpenAPI 3; 404 for other versions).
@@ -185,6 +185,9 @@ class ScoringApp(ScoreRoute):
                 rid, extra + [(b"allow", b"GET, HEAD, OPTIONS")],
             )
         if path == "/":
+            if self.state.init_error is not None:  # never "Healthy" once the script failed (as /ready, /score)
+                return await send_not_ready(send, self.state.init_error, rid, extra,
+                                            detailed=not self._keys or authorized(self._keys, auth))
             await send_response(send, 200, b"Healthy", b"text/plain; charset=utf-8", rid, extra, None)
             return 200
         if path == "/ready":
