@@ -20,6 +20,7 @@ are in :mod:`.guards`; sending is in :mod:`.asgi`.
 from __future__ import annotations
 
 import json
+import os
 import random
 import re
 import time
@@ -30,6 +31,7 @@ from urllib.parse import parse_qs
 
 from ..errors import InvalidArgumentError
 from .asgi import JSON, Receive, Scope, Send, send_error, send_response
+from .azmlinfsrv import server_version_headers
 from .contract import ErrorCode, current_request_id
 from .guards import authorized, cors_headers, preflight_headers, send_not_ready, send_unauthorized
 from .logs import LogWriter, ServerLog, timestamp
@@ -86,6 +88,8 @@ class ScoringApp(ScoreRoute):
         self.backlog = backlog
         self._keys = tuple(k.encode() for k in settings.auth_keys)
         self._cors = tuple(settings.cors_origins)
+        #: on every answer, as azmlinfsrv's x-ms-server-version (off with SERVER_VERSION_LOG_RESPONSE_ENABLED=false)
+        self._always: list[tuple[bytes, bytes]] = server_version_headers(os.environ)
         self._cors_any = "*" in self._cors
         self._limit = settings.max_body_bytes
         self._swagger_cache: dict[tuple[int, str, str], bytes] = {}
@@ -124,7 +128,7 @@ class ScoringApp(ScoreRoute):
         current_request_id.set(rid)
         path = scope["path"]
         method = scope["method"]
-        extra: list[tuple[bytes, bytes]] = [_CLOSE] if self.draining else []
+        extra: list[tuple[bytes, bytes]] = [_CLOSE, *self._always] if self.draining else self._always
         if origin is not None and self._cors:
             extra = extra + cors_headers(origin, self._cors, self._cors_any)
             if preflight and method == "OPTIONS" and extra:

@@ -8,7 +8,8 @@ the underscore aliases of our own flags sit beside them in :mod:`.settings`),
 :func:`config_environ` reads a ``--config_file`` (a JSON object of environment names),
 :func:`notes` says once what was accepted and ignored, and :func:`script_environment`
 gives the variables azmlinfsrv sets before the script loads (``AML_APP_ROOT``,
-``AZUREML_ENTRY_SCRIPT`` as a real path, ``AML_APP_INSIGHTS_ENABLED``).
+``AZUREML_ENTRY_SCRIPT`` as a real path, ``AML_APP_INSIGHTS_ENABLED``), and
+:func:`server_version_headers` the ``x-ms-server-version`` header every answer carries.
 """
 
 from __future__ import annotations
@@ -20,9 +21,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from .._version import __version__
 from ..errors import InvalidArgumentError
 
-__all__ = ["add_arguments", "config_environ", "notes", "script_environment"]
+__all__ = ["add_arguments", "config_environ", "notes", "script_environment", "server_version_headers"]
 
 #: our flag -> azmlinfsrv's spelling of it (accepted as an alias)
 ALIASES = {
@@ -111,3 +113,17 @@ def script_environment(entry_script: str, model_dir: str | None, environ: Mappin
     if model_dir:
         env["AZUREML_MODEL_DIR"] = model_dir
     return env
+
+
+def server_version_headers(environ: Mapping[str, str]) -> list[tuple[bytes, bytes]]:
+    """``x-ms-server-version: mldeploy/VERSION``, unless ``SERVER_VERSION_LOG_RESPONSE_ENABLED`` is set and not ``true``.
+
+    Examples
+    --------
+    >>> server_version_headers({"SERVER_VERSION_LOG_RESPONSE_ENABLED": "false"})
+    []
+    """
+    flag = environ.get("SERVER_VERSION_LOG_RESPONSE_ENABLED")
+    if flag is not None and flag.strip().lower() != "true":
+        return []
+    return [(b"x-ms-server-version", f"mldeploy/{__version__}".encode())]

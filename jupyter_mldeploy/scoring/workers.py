@@ -139,6 +139,7 @@ def run_worker(
             + (" (saving it reloads)" if settings.reload else " and the server restarted" if settings.stay_up
                else "")
         )
+        writer.flush()  # the traceback is out before the supervisor (maybe) exits on it
         pipe.send("initfailed")
     else:
         freeze_heap()
