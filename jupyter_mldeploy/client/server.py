@@ -110,6 +110,7 @@ class ScoringServer:
             cors_origins=tuple(cors_origins),
             reload=reload,
             debug=debug,
+            stay_up=True,  # a notebook's server shows a failed init() (503 + traceback) rather than exiting
             **limits,
         )
         self.python = str(python) if python else sys.executable

@@ -271,6 +271,7 @@ class LocalWebservice(Webservice):
             auth_keys_file=KEYS_FILE if record.auth_keys else None,
             service_name=record.name,
             models=tuple(m["id"] for m in record.models),
+            stay_up=True,  # the service shows the failure (503 + traceback) instead of vanishing
         )
         env.update(settings.to_env())
         return env

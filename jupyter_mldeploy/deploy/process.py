@@ -133,6 +133,7 @@ class ProcessWebservice(Webservice):
             auth_keys_file=write_keys_file(record.auth_keys, folder / "auth-keys") if record.auth_keys else None,
             service_name=record.name,
             models=tuple(m["id"] for m in record.models),
+            stay_up=True,  # the service shows the failure (503 + traceback) instead of vanishing
         )
         # a clean environment, as a container has: what a Python service needs from the kernel's
         # (no AWS_SECRET_ACCESS_KEY, tokens, or the kernel's own MLDEPLOY_* settings), then the

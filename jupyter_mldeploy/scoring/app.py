@@ -2,7 +2,7 @@
 
 Routes (see docs/scoring-server.md):
 
-``GET /``               liveness: ``Healthy`` while the process serves.
+``GET /``               liveness: ``Healthy`` while the process serves; 503 ``InitFailed`` once the script failed.
 ``GET /ready``          readiness: 200 once ``init()`` succeeded; 503 ``InitFailed`` with the traceback otherwise.
 ``POST|GET|OPTIONS /score``  calls ``EntryScript.handle`` on the worker's one script thread.
 ``GET /swagger.json``   the OpenAPI document (``?version=3`` or ``3.1`` for OpenAPI 3; 404 for other versions).
@@ -21,6 +21,7 @@ are in :mod:`.guards`; sending is in :mod:`.asgi`.
 from __future__ import annotations
 
 import json
+import os
 import random
 import re
 import time
@@ -31,6 +32,7 @@ from urllib.parse import parse_qs
 
 from ..errors import InvalidArgumentError
 from .asgi import JSON, Receive, Scope, Send, send_error, send_response
+from .azmlinfsrv import server_version_headers
 from .contract import ErrorCode, current_request_id
 from .guards import authorized, cors_headers, preflight_headers, send_not_ready, send_unauthorized
 from .logs import LogWriter, ServerLog, timestamp
@@ -87,6 +89,8 @@ class ScoringApp(OipRoute):
         self.backlog = backlog
         self._keys = tuple(k.encode() for k in settings.auth_keys)
         self._cors = tuple(settings.cors_origins)
+        #: on every answer, as azmlinfsrv's x-ms-server-version (off with SERVER_VERSION_LOG_RESPONSE_ENABLED=false)
+        self._always: list[tuple[bytes, bytes]] = server_version_headers(os.environ)
         self._cors_any = "*" in self._cors
         self._limit = settings.max_body_bytes
         self._swagger_cache: dict[tuple[int, str, str], bytes] = {}
@@ -127,7 +131,7 @@ class ScoringApp(OipRoute):
         current_request_id.set(rid)
         path = scope["path"]
         method = scope["method"]
-        extra: list[tuple[bytes, bytes]] = [_CLOSE] if self.draining else []
+        extra: list[tuple[bytes, bytes]] = [_CLOSE, *self._always] if self.draining else self._always
         if origin is not None and self._cors:
             extra = extra + cors_headers(origin, self._cors, self._cors_any)
             if preflight and method == "OPTIONS" and extra:
@@ -190,6 +194,9 @@ class ScoringApp(OipRoute):
                 rid, extra + [(b"allow", b"GET, HEAD, OPTIONS")],
             )
         if path == "/":
+            if self.state.init_error is not None:  # never "Healthy" once the script failed (as /ready, /score)
+                return await send_not_ready(send, self.state.init_error, rid, extra,
+                                            detailed=not self._keys or authorized(self._keys, auth))
             await send_response(send, 200, b"Healthy", b"text/plain; charset=utf-8", rid, extra, None)
             return 200
         if path == "/ready":

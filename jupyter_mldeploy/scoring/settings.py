@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InvalidArgumentError
+from . import azmlinfsrv
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 5001
@@ -52,6 +53,7 @@ ENV_NAMES: dict[str, tuple[str, ...]] = {
     "reload": ("MLDEPLOY_RELOAD",),
     "service_name": ("MLDEPLOY_SERVICE_NAME",),
     "models": ("MLDEPLOY_MODELS",),
+    "stay_up": ("MLDEPLOY_STAY_UP",),
 }
 
 #: Options whose Azure name is also written, because entry scripts written for Azure read it.
@@ -139,6 +141,10 @@ class ServeSettings:
     #: name the swagger document and the logs use
     service_name: str = "mldeploy"
     models: tuple[str, ...] = ()
+    #: keep serving (503 with the traceback) when the script fails to load or init(); else exit 1
+    stay_up: bool = False
+    #: what the command line accepted and ignored (azmlinfsrv-only flags), said once at start
+    notes: tuple[str, ...] = ()
     debug: bool = False
     extra: dict[str, str] = field(default_factory=dict)
 
@@ -251,6 +257,7 @@ class ServeSettings:
             "reload": "1" if self.reload else "0",
             "service_name": self.service_name,
             "models": ",".join(self.models) or None,
+            "stay_up": "1" if self.stay_up else "0",
         }
         env: dict[str, str] = {}
         for name, value in values.items():
@@ -272,6 +279,7 @@ class ServeSettings:
         data["auth_keys"] = tuple(data.get("auth_keys") or ())
         data["cors_origins"] = tuple(data.get("cors_origins") or ())
         data["models"] = tuple(data.get("models") or ())
+        data["notes"] = tuple(data.get("notes") or ())
         return cls(**data)
 
 
@@ -332,12 +340,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     def env_help(name: str) -> str:
         return "env " + " / ".join(ENV_NAMES[name])
 
-    parser.add_argument("--entry-script", help=f"entry script with init() and run() ({env_help('entry_script')})")
+    parser.add_argument("--entry-script", "--entry_script", help=f"entry script with init() and run() ({env_help('entry_script')})")
     parser.add_argument("--source-dir", help=f"folder put on sys.path and watched by --reload ({env_help('source_dir')})")
-    parser.add_argument("--model-dir", help=f"folder for Model.get_model_path ({env_help('model_dir')})")
+    parser.add_argument("--model-dir", "--model_dir", help=f"folder for Model.get_model_path ({env_help('model_dir')})")
     parser.add_argument("--host", help=f"address to listen on, default {DEFAULT_HOST} ({env_help('host')})")
     parser.add_argument("--port", type=int, help=f"port, default {DEFAULT_PORT}, 0 picks one ({env_help('port')})")
-    parser.add_argument("--workers", type=int, help=f"worker processes, default 1 ({env_help('workers')})")
+    parser.add_argument("--workers", "--worker_count", type=int, help=f"worker processes, default 1 ({env_help('workers')})")
     parser.add_argument(
         "--timeout-ms", type=int, help=f"longest run(), default {DEFAULT_TIMEOUT_MS} ({env_help('timeout_ms')})"
     )
@@ -373,7 +381,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"read keys from FILE (one per line), then delete it, before the script loads ({env_help('auth_keys_file')})",
     )
     parser.add_argument(
-        "--cors-origins", help=f"comma-separated allowed origins or * ({env_help('cors_origins')})"
+        "--cors-origins", "--access_control_allow_origins", help=f"comma-separated allowed origins or * ({env_help('cors_origins')})"
     )
     parser.add_argument(
         "--reload", action="store_true", default=None,
@@ -384,8 +392,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="a model name (and version) the Open Inference Protocol routes /v2/models/NAME answer to "
              f"(repeatable; default: the service or script name) ({env_help('models')})",
     )
+    parser.add_argument(
+        "--stay-up", action="store_true", default=None,
+        help="when the script fails to load or init(), keep serving 503 with the traceback instead of exiting 1 "
+             f"({env_help('stay_up')})",
+    )
     parser.add_argument("--fd", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--debug", action="store_true", default=False, help="put run() tracebacks in 500 answers")
+    azmlinfsrv.add_arguments(parser)
 
 
 def settings_from_args(
@@ -405,6 +419,8 @@ def settings_from_args(
     """
     environ = os.environ if environ is None else environ
     given = vars(args) if args is not None else {}
+    known = {n for names in ENV_NAMES.values() for n in names} | {"SCORING_TIMEOUT_MS"}
+    environ, unknown_keys = azmlinfsrv.config_environ(given.get("config_file"), environ, known)
     values: dict[str, Any] = {}
     for name in ENV_NAMES:
         value = given.get(name)
@@ -436,12 +452,14 @@ def settings_from_args(
     if "cors_origins" in values:
         raw = values["cors_origins"]
         values["cors_origins"] = _split(raw) if isinstance(raw, str) else tuple(raw)
-    if isinstance(values.get("reload"), str):
-        values["reload"] = _truthy(str(values["reload"]))
+    for flag in ("reload", "stay_up"):
+        if isinstance(values.get(flag), str):
+            values[flag] = _truthy(str(values[flag]))
     if not values.get("entry_script"):
         raise InvalidArgumentError(
-            "no entry script given; pass --entry-script PATH or set AZUREML_ENTRY_SCRIPT"
+            "no entry script given; pass --entry-script PATH (azmlinfsrv: --entry_script) or set AZUREML_ENTRY_SCRIPT"
         )
+    values["notes"] = tuple(azmlinfsrv.notes(given, unknown_keys))
     if given.get("fd") is not None:
         values["fd"] = int(given["fd"])
     if given.get("debug"):

@@ -92,6 +92,7 @@ class Supervisor:
         self.workers: dict[int, Worker] = {}
         self._next_id = 0
         self._stopping = False
+        self._exit_code = 0
         self._fast_deaths = 0
         self._restart_at = 0.0
         self._missing = 0
@@ -138,7 +139,7 @@ class Supervisor:
             shutil.rmtree(self.metrics_dir, ignore_errors=True)
             self.log.info("scoring server stopped")
             self.writer.close()
-        return 0
+        return self._exit_code
 
     def _on_signal(self, signum: int, frame: object) -> None:
         self._stopping = True
@@ -217,6 +218,14 @@ class Supervisor:
                     worker.state = "ready" if word == b"ready" else "initfailed"
                     self._fast_deaths = 0
                     self._retire_replaced(worker, now)
+                if word == b"initfailed" and not (self.settings.stay_up or self.settings.reload):
+                    self.log.error(
+                        "the entry script failed to load or init() (traceback above): exiting with code 1, as "
+                        "azmlinfsrv does; fix the script and start again, or pass --stay-up (MLDEPLOY_STAY_UP=1) "
+                        "to keep serving 503 with the traceback"
+                    )
+                    self._exit_code = 1
+                    self._stopping = True
             elif word == b"hung" and worker.state in ("ready", "initfailed"):
                 worker.state = "hung"
                 self.log.warning(

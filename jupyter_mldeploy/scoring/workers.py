@@ -31,6 +31,7 @@ from typing import Any
 
 from ..errors import MLDeployError
 from .app import create_app
+from .azmlinfsrv import script_environment
 from .lifecycle import freeze_heap, load_and_init, model_folder_listing
 from .logs import LogWriter, ServerLog, install
 from .metrics import READY, WorkerMetrics
@@ -120,8 +121,8 @@ def run_worker(
     install(writer)
     log = ServerLog(writer, prefix=f"worker {worker_id}: ")
     pipe = _Pipe(pipe_fd)
-    if settings.model_dir:
-        os.environ["AZUREML_MODEL_DIR"] = str(Path(settings.model_dir).expanduser().resolve())
+    # the variables azmlinfsrv sets for scripts; the model folder as given (a relative one as well)
+    os.environ.update(script_environment(str(settings.script_path), settings.model_dir, os.environ))
     metrics = WorkerMetrics(metrics_folder, f"worker-{worker_id}-{os.getpid()}.bin")
     state = ScriptState()
     started = time.perf_counter()
@@ -135,8 +136,10 @@ def run_worker(
             f"the entry script {settings.script_path} failed to load or init(): {err}\n{text}\n"
             f"{model_folder_listing(os.environ.get('AZUREML_MODEL_DIR'))}\n"
             "/ready and /score answer 503 with this traceback until the script is fixed"
-            + (" (saving it reloads)" if settings.reload else " and the server restarted")
+            + (" (saving it reloads)" if settings.reload else " and the server restarted" if settings.stay_up
+               else "")
         )
+        writer.flush()  # the traceback is out before the supervisor (maybe) exits on it
         pipe.send("initfailed")
     else:
         freeze_heap()
