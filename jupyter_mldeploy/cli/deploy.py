@@ -8,7 +8,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..errors import BaseImageMissingError, DockerUnavailableError, InvalidArgumentError
+from ..errors import (
+    BaseImageMissingError,
+    DockerUnavailableError,
+    InvalidArgumentError,
+    KubernetesUnavailableError,
+)
 from .k8s import add_kubernetes_options, kubernetes_options
 
 
@@ -87,6 +92,9 @@ def _deploy(args: argparse.Namespace) -> int:
     except (BaseImageMissingError, DockerUnavailableError) as err:
         service.delete()
         raise type(err)(f"{err} Or deploy without Docker: --target process.") from err
+    except KubernetesUnavailableError:
+        service.delete()  # nothing reached a cluster: the name stays free
+        raise
     print(f"target:      {service.compute_type}")
     if hasattr(service, "scale_status"):
         print(f"scale:       {service.scale_status().line()}")
@@ -142,9 +150,9 @@ def services_table(services: list[dict[str, Any]]) -> str:
     """Services (their ``to_dict()``) as the table ``mldeploy services`` prints (``%mldeploy services`` too)."""
     if not services:
         return "no services; deploy one with 'mldeploy deploy NAME --model ... --entry-script score.py'"
-    lines = [f"{'NAME':<24} {'TARGET':<8} {'STATE':<13} {'SCORING URI':<36} MODELS"]
+    lines = [f"{'NAME':<24} {'TARGET':<10} {'STATE':<13} {'SCORING URI':<36} MODELS"]
     for s in services:
-        lines.append(f"{s['name']:<24} {s['compute_type']:<8} {s['state']:<13} {s['scoring_uri'] or '-':<36} "
+        lines.append(f"{s['name']:<24} {s['compute_type']:<10} {s['state']:<13} {s['scoring_uri'] or '-':<36} "
                      f"{', '.join(s['models'])}")
     return "\n".join(lines)
 
