@@ -9,7 +9,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import nbformat
-from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
 HERE = Path(__file__).resolve().parent
 NOTEBOOK = HERE / "02-kubernetes.ipynb"
@@ -199,27 +198,8 @@ if live:
 """)
 
 
-def main() -> None:
-    cells = []
-    count = 0
-    for kind, source, expect in CELLS:
-        if kind == "markdown":
-            cells.append(new_markdown_cell(source))
-            continue
-        cell = new_code_cell(source)
-        if expect is not None:
-            count += 1
-            cell.execution_count = count
-            cell.outputs = [new_output("stream", name="stdout", text=expect)]
-        cells.append(cell)
-    nb = new_notebook(cells=cells, metadata={
-        "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
-        "language_info": {"name": "python"},
-    })
-    nbformat.validate(nb)
-    nbformat.write(nb, NOTEBOOK)
-    print(f"wrote {NOTEBOOK}")
-
-
 if __name__ == "__main__":
-    main()
+    from _build import build  # the same cell conventions and metadata as the first tutorial
+
+    nbformat.write(build(CELLS), NOTEBOOK)
+    print(f"wrote {NOTEBOOK}")

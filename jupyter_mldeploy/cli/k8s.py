@@ -11,25 +11,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from ..errors import InvalidArgumentError
 
 __all__ = ["KUBERNETES_OPTIONS", "add_kubernetes_options", "add_parser", "kubernetes_options"]
-
-
-def _pairs(values: Sequence[str] | None, flag: str) -> dict[str, str] | None:
-    if not values:
-        return None
-    pairs = {}
-    for item in values:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise InvalidArgumentError(f"{flag} takes KEY=VALUE, got {item!r} (e.g. {flag} kubernetes.io/os=linux).")
-        pairs[key] = value
-    return pairs
 
 
 #: (flags, argparse keywords, deploy_configuration setting) of every Kubernetes knob on the command line.
@@ -88,11 +75,13 @@ def add_kubernetes_options(parser: argparse.ArgumentParser | Any) -> None:
 
 def kubernetes_options(args: argparse.Namespace) -> dict[str, Any]:
     """The ``deploy_configuration`` settings the Kubernetes flags in ``args`` give (only those given)."""
+    from ..registry.tags import parse_pairs  # KEY=VALUE, as --tag takes them
+
     settings: dict[str, Any] = {}
     for flags, _, setting in KUBERNETES_OPTIONS:
         value = getattr(args, flags[0].lstrip("-").replace("-", "_"), None)
         if setting == "node_selector":
-            value = _pairs(value, "--node-selector")
+            value = parse_pairs(value, "--node-selector") if value else None
         if value is not None:
             settings[setting] = value
     if "num_replicas" in settings:
