@@ -184,6 +184,13 @@ class KubernetesWebservice(Webservice):
             image_repository=image_repository, context=context, kserve=kserve,
         )
 
+    @classmethod
+    def _deploy(cls, name: str, models: Any, inference_config: Any, config: Any, note: str = "") -> Webservice:
+        """Check the name and reach the cluster first, so either failure is raised here, before anything is made."""
+        check_kubernetes_name(name)
+        k8s_cluster.connect(getattr(config, "context", None))
+        return super()._deploy(name, models, inference_config, config, note)
+
     # --- settings and connection -------------------------------------------------------------------
 
     @property
