@@ -8,12 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..errors import (
-    BaseImageMissingError,
-    DockerUnavailableError,
-    InvalidArgumentError,
-    KubernetesUnavailableError,
-)
+from ..errors import BaseImageMissingError, DockerUnavailableError, InvalidArgumentError
 from .k8s import add_kubernetes_options, kubernetes_options
 
 
@@ -92,9 +87,6 @@ def _deploy(args: argparse.Namespace) -> int:
     except (BaseImageMissingError, DockerUnavailableError) as err:
         service.delete()
         raise type(err)(f"{err} Or deploy without Docker: --target process.") from err
-    except KubernetesUnavailableError:
-        service.delete()  # nothing reached a cluster: the name stays free
-        raise
     print(f"target:      {service.compute_type}")
     if hasattr(service, "scale_status"):
         print(f"scale:       {service.scale_status().line()}")
