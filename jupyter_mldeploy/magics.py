@@ -70,6 +70,15 @@ def _models(specs: list[str]) -> list[Any]:
     return models_from_specs(specs)
 
 
+def _kubernetes_arguments(magic: Callable[..., Any]) -> Callable[..., Any]:
+    """Add the Kubernetes flags of ``mldeploy deploy`` (``cli/k8s.py``'s one list) to a magic."""
+    from .cli.k8s import KUBERNETES_OPTIONS
+
+    for flags, kwargs, _ in reversed(KUBERNETES_OPTIONS):
+        magic = argument(*flags, **kwargs)(magic)
+    return magic
+
+
 @magics_class
 class MLDeployMagics(Magics):
     """``%%score_script``, ``%deploy_local`` and ``%mldeploy``."""
@@ -157,10 +166,11 @@ class MLDeployMagics(Magics):
     @argument("--port", type=int, help="port on 127.0.0.1 (default: a free one)")
     @argument(
         "--target",
-        choices=("docker", "process"),
-        help="Docker container or local process "
+        choices=("docker", "process", "kubernetes"),
+        help="Docker container, local process or Kubernetes cluster "
         "(default: Docker when an engine and the base image are there, else a process)",
     )
+    @_kubernetes_arguments
     @argument("--overwrite", action="store_true", help="replace a service of the same name")
     @argument(
         "--no-wait",
@@ -175,13 +185,14 @@ class MLDeployMagics(Magics):
         in a terminal the phases are printed. Unless --no-wait, the magic returns when
         the service is Healthy (errors are one line).
         """
+        from .cli.k8s import kubernetes_options
         from .deploy import deploy_from_files
 
         args = _parse(self.deploy_local, line)
         with _usage_errors():
             service = deploy_from_files(
                 args.name, args.model, args.entry_script, source_dir=args.source_dir, env_file=args.env,
-                target=args.target, port=args.port, overwrite=args.overwrite,
+                target=args.target, port=args.port, overwrite=args.overwrite, options=kubernetes_options(args),
             )
             # in a kernel the panel shows the phases live (also while this cell waits); the
             # returned service then shows as one line in this cell, not as a second panel

@@ -4,7 +4,8 @@
 ``refresh_s``, the phases of the current operation with their timings, a progress
 bar driven by the streamed build output (``Step N/M`` of a Docker build, uv's
 ``Resolved``/``Prepared``/``Installed`` lines), the last ``log_lines`` lines of the
-server log, ``init()`` failures with their traceback, and Reload / Delete buttons.
+server log, ``init()`` failures with their traceback, and Reload / Delete buttons; for
+Kubernetes services, the replicas (desired / ready) and the autoscaler's utilisation.
 :class:`~jupyter_mldeploy.widgets.package_panel.PackagePanel` shows a ``ModelPackage`` being built.
 
 Both panels only use the public API (``Webservice``, ``ModelPackage``,
@@ -35,6 +36,7 @@ from ._progress_view import (
     _title_html,
     _title_row,
 )
+from ._scale_view import ScaleView
 
 __all__ = ["DeploymentPanel"]
 
@@ -91,6 +93,9 @@ class DeploymentPanel(Panel):
         #: the swagger.json fetched by the button (hidden until then)
         self.swagger_view = widgets.HTML(layout=widgets.Layout(display=_HIDDEN))
         self.details = widgets.HTML()
+        #: replicas and the autoscaler (Kubernetes services only; hidden otherwise)
+        self.scale_view = ScaleView()
+        self.scale = self.scale_view.html
         self.progress_view = ProgressView(self.show_error, on_finish=self._soon)
         self.phases = self.progress_view.phases
         self.progress_bar = self.progress_view.bar
@@ -143,6 +148,7 @@ class DeploymentPanel(Panel):
             widgets.HBox([self.links, self.swagger_button], layout=widgets.Layout(align_items="center")),
             self.swagger_view,
             self.details,
+            self.scale,
             self.phases,
             self.progress_bar,
             self.last_line,
@@ -208,6 +214,7 @@ class DeploymentPanel(Panel):
                 self._show_state(state)
                 probed = True
                 self._show_header()
+                self.scale_view.update(self.service)
                 if not self.pause.value:
                     self._show_logs()
                 self._show_failure(state)
