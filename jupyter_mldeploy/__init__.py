@@ -33,6 +33,7 @@ _LAZY: dict[str, str] = {
     "WebserviceState": "jupyter_mldeploy.deploy.service:WebserviceState",
     "ProcessWebservice": "jupyter_mldeploy.deploy.process:ProcessWebservice",
     "LocalWebservice": "jupyter_mldeploy.deploy.docker:LocalWebservice",
+    "KubernetesWebservice": "jupyter_mldeploy.deploy.k8s.target:KubernetesWebservice",
     "ModelPackage": "jupyter_mldeploy.deploy.package:ModelPackage",
     "ScoringServer": "jupyter_mldeploy.client.server:ScoringServer",
     "ScoringClient": "jupyter_mldeploy.client.client:ScoringClient",
@@ -47,6 +48,7 @@ __all__ = [
     "CondaDependencies",
     "Environment",
     "InferenceConfig",
+    "KubernetesWebservice",
     "LocalWebservice",
     "MLDeployError",
     "Model",
@@ -66,6 +68,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .client.client import ScoringClient
     from .client.server import ScoringServer
     from .deploy.docker import LocalWebservice
+    from .deploy.k8s.target import KubernetesWebservice
     from .deploy.package import ModelPackage
     from .deploy.process import ProcessWebservice
     from .deploy.service import Webservice, WebserviceState

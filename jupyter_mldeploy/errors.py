@@ -23,7 +23,7 @@ The errors are grouped by area, each group with one base to catch::
     ScoringServerError      a server that did not start or answered an error (ServerStartError, ScoringRequestError)
     DeploymentError         deployments and packages (ServiceNotFoundError, ServiceExistsError, PortInUseError,
                             DeploymentTimeoutError, DockerError: DockerUnavailableError, BaseImageMissingError,
-                            ImageBuildError)
+                            ImageBuildError, ImagePushError; KubernetesError: KubernetesUnavailableError)
 """
 
 from __future__ import annotations
@@ -41,10 +41,13 @@ __all__ = [
     "EnvironmentNotFoundError",
     "EnvironmentSpecError",
     "ImageBuildError",
+    "ImagePushError",
     "InitError",
     "IntegrityError",
     "InvalidArgumentError",
     "InvalidNameError",
+    "KubernetesError",
+    "KubernetesUnavailableError",
     "MLDeployError",
     "ModelNotFoundError",
     "ModelPathError",
@@ -224,6 +227,18 @@ class BaseImageMissingError(DockerError):
 
 class ImageBuildError(DockerError):
     """A Docker image build failed; the message has the failing step and its output."""
+
+
+class ImagePushError(DockerError):
+    """Pushing an image to a registry failed; the message has the registry's answer and the fix."""
+
+
+class KubernetesError(DeploymentError):
+    """The cluster refused or could not do what a deployment needed; the message has its answer."""
+
+
+class KubernetesUnavailableError(KubernetesError):
+    """No cluster is configured or none answers; the message says how to render the manifests instead."""
 
 
 class DeploymentTimeoutError(DeploymentError, TimeoutError):

@@ -41,7 +41,8 @@ def _is_loopback(host: str) -> bool:
 def resolve_target(target: Any, auth_key: str | None = None) -> tuple[str, str | None]:
     """Return ``(base_url, auth_key)`` for a ``Webservice`` or a loopback URL string.
 
-    A ``Webservice`` gives its port and, when auth is on, its primary key.
+    A ``Webservice`` gives its scoring URI (which must be on loopback: a local service, a
+    port-forward or a local cluster's NodePort) and, when auth is on, its primary key.
 
     Raises
     ------
@@ -76,13 +77,13 @@ def resolve_target(target: Any, auth_key: str | None = None) -> tuple[str, str |
         netloc = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
         prefix = parts.path.rstrip("/").removesuffix("/score")
         return f"http://{netloc}{prefix}", auth_key
-    port = getattr(target, "port", None)
     name = getattr(target, "name", None)
     if name is None or not hasattr(target, "auth_enabled"):
         raise InvalidArgumentError(
             f"cannot load-test a {type(target).__name__}; pass a Webservice or a URL such as 'http://127.0.0.1:5001'"
         )
-    if not port:
+    uri = getattr(target, "scoring_uri", None)
+    if not uri:
         state = getattr(target, "state", "?")
         if state == "Deleted":
             raise InvalidArgumentError(
@@ -95,7 +96,7 @@ def resolve_target(target: Any, auth_key: str | None = None) -> tuple[str, str |
     key = auth_key
     if key is None and target.auth_enabled:
         key = target.get_keys()[0]
-    return f"http://127.0.0.1:{int(port)}", key
+    return resolve_target(str(uri), key)  # a cluster's service: its port-forward or a local NodePort
 
 
 def swagger_example(doc: Mapping[str, Any]) -> Any | None:

@@ -22,6 +22,7 @@ from ..registry.model import Model
 from . import records as _state
 from .config import DeploymentConfiguration
 from .docker import LocalWebservice
+from .k8s import KubernetesWebservice
 from .package import ModelPackage, package
 from .process import ProcessWebservice
 from .service import Webservice, WebserviceState
@@ -29,6 +30,7 @@ from .targets import TargetChoice, choose_target, target_of
 
 __all__ = [
     "DeploymentConfiguration",
+    "KubernetesWebservice",
     "LocalWebservice",
     "ProcessWebservice",
     "TargetChoice",
@@ -68,8 +70,9 @@ def deploy(
     inference_config
         An :class:`~jupyter_mldeploy.InferenceConfig` (entry script, source folder, environment).
     deployment_config
-        ``LocalWebservice.deploy_configuration(...)`` (a Docker container) or
-        ``ProcessWebservice.deploy_configuration(...)`` (a local process). ``None``: the
+        ``LocalWebservice.deploy_configuration(...)`` (a Docker container),
+        ``ProcessWebservice.deploy_configuration(...)`` (a local process) or
+        ``KubernetesWebservice.deploy_configuration(...)`` (a cluster). ``None``: the
         automatic choice of :func:`choose_target` (Docker when an engine answers and the
         base image is present, else the local process); the choice and why are printed and
         shown in the first phase.

@@ -15,7 +15,6 @@ re-sync ``src/`` and restart the container. Containers carry labels
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 from collections.abc import Iterator
@@ -24,8 +23,6 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from .._config import mldeploy_home
-from ..environment.environment import Environment
-from ..environment.image import wheels_for_image
 from ..errors import (
     DeploymentError,
     DockerUnavailableError,
@@ -47,8 +44,6 @@ from ..images.engine import (
     container_name,
     service_labels,
 )
-from ..images.imports import missing_imports_note
-from ..images.pipeline import ImageInputs, build_image
 from ..registry.layout import LaidOutModels
 from ..scoring.settings import settings_from_args, settings_from_env
 from ..source_copy import SourceCopy, copy_source
@@ -57,6 +52,7 @@ from .config import DeploymentConfiguration
 from .progress import DeploymentProgress
 from .records import ServiceRecord
 from .service import Webservice, WebserviceState
+from .service_image import build_service_image, image_environment, image_tag
 
 __all__ = ["DockerDeploymentConfiguration", "LocalWebservice", "docker_available", "image_tag"]
 
@@ -174,47 +170,13 @@ class LocalWebservice(Webservice):
 
     def _target_environment(self, progress: DeploymentProgress, env: Any, inference_config: Any) -> tuple[str, bool]:
         """Resolve the environment's wheels for the image; say whether the environment changed."""
-        record = self._record
-        old = record.environment or {}
-        if inference_config is None and old.get("wheelhouse") and Path(old["wheelhouse"]).is_dir():
-            return "unchanged", False
-        if env is None and inference_config is None and old.get("spec_hash"):
-            env = _environment_again(old)  # a service found from labels: its environment by name
-        if env is None:
-            env = Environment(f"{record.name}-runtime")
-            progress.log("no environment given: the image gets the scoring runtime only "
-                         "(pass InferenceConfig(environment=...) for your packages)")
-        wheels = wheels_for_image(env, log=progress.log)
-        note = missing_imports_note(record.entry_script_path, Path(record.source_dir), wheels.path)
-        if note:
-            progress.log(note)
-        record.environment = {
-            "name": env.name,
-            "version": getattr(env, "version", None),
-            "spec_hash": env.spec_hash,
-            "wheelhouse": str(wheels.path),
-            "python_version": wheels.platform.python_version,
-            "platform": wheels.platform.platform,
-            "base_image": wheels.platform.base_image,
-        }
-        changed = old.get("spec_hash") != env.spec_hash or old.get("base_image") != wheels.platform.base_image
-        return f"{env.name} for {wheels.detail}", changed
+        return image_environment(self._record, progress, env, inference_config)
 
     def _target_build(self, progress: DeploymentProgress) -> str:
         record = self._record
-        env = record.environment or {}
-        inputs = ImageInputs(
-            Path(env["wheelhouse"]),
-            record.entry_script,
-            env["spec_hash"],
-            record.folder / "src",
-            tuple((m["name"], str(m["version"]), m["path"]) for m in record.models if m.get("path")),
-            env["base_image"],
-        )
         tag = image_tag(record.name)
-        built = build_image(
-            tag, inputs, context_dir=record.folder / "context", labels={LABEL_SERVICE: record.name},
-            on_log=progress.log_text, engine=self._engine(),
+        built = build_service_image(
+            record, progress, tag, record.folder / "src", labels={LABEL_SERVICE: record.name}, engine=self._engine(),
         )
         record.image = tag
         self._image_id = built.image_id
@@ -464,48 +426,3 @@ def container_groups() -> list[str] | None:
 def docker_available(timeout: float = PING_TIMEOUT_S) -> tuple[bool, str]:
     """Whether Docker deployments can run here now, and why (engine answers, base image present)."""
     return docker_engine.engine_status(timeout)
-
-
-def image_tag(service: str) -> str:
-    """The image tag of service ``service``'s builds: ``mldeploy/service-<name>:latest``.
-
-    Image names are lowercase and at most 255 characters: a name that is not already a
-    lowercase image name, or is long, gets a hash of the whole name, so ``Ridge`` and
-    ``ridge`` (two services) never share one image.
-
-    Examples
-    --------
-    >>> image_tag("ridge")
-    'mldeploy/service-ridge:latest'
-    >>> image_tag("Ridge")
-    'mldeploy/service-ridge-8f5db5c7f3:latest'
-    """
-    safe = "".join(c if c.isalnum() or c in "._-" else "-" for c in service.lower()).strip("._-") or "service"
-    if safe != service or len(safe) > 200:
-        safe = f"{safe[:200]}-{hashlib.sha256(service.encode()).hexdigest()[:10]}"
-    return f"mldeploy/service-{safe}:latest"
-
-
-def _environment_again(old: dict[str, Any]) -> Any:
-    """The registered environment a service was built with (name and spec hash from its labels).
-
-    Raises
-    ------
-    DeploymentError
-        It is not registered here (any more): the caller must pass the inference config again.
-    """
-    name, spec_hash = old.get("name") or "", old.get("spec_hash")
-    if name.endswith("-runtime") and Environment(name).spec_hash == spec_hash:
-        return Environment(name)
-    try:
-        versions = Environment.list_versions(name) if name else []
-    except MLDeployError:
-        versions = []
-    for env in versions:
-        if env.spec_hash == spec_hash:
-            return env
-    raise DeploymentError(
-        f"the environment of this service ({name or 'unnamed'}, spec hash {str(spec_hash)[:12]}) is not "
-        "registered here, so it cannot be rebuilt; pass inference_config=InferenceConfig(..., "
-        "environment=...) to update()."
-    )

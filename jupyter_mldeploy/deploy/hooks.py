@@ -33,12 +33,20 @@ class TargetHooks:
         """``http://127.0.0.1:PORT/score`` (``Webservice`` defines it)."""
         raise NotImplementedError
 
+    @property
+    def _base_url(self) -> str | None:
+        """Where the server answers from this machine (``None`` until known): ``http://127.0.0.1:PORT`` for local targets."""
+        port = self._record.port
+        return f"http://127.0.0.1:{port}" if port else None
+
     #: The configuration class of this target (what ``deploy_configuration`` returns).
     configuration_class: ClassVar[type[DeploymentConfiguration]] = DeploymentConfiguration
     #: Whether the server runs from an image this target builds (a ``build`` phase).
     builds_images: ClassVar[bool] = False
     #: Whether the source folder is copied where the server reads it (``reload`` re-copies it).
     copies_source: ClassVar[bool] = False
+    #: Whether the source folder is inside the image (a code change or ``reload`` rebuilds it).
+    bakes_source: ClassVar[bool] = False
 
     @classmethod
     def deploy_configuration(
@@ -99,6 +107,10 @@ class TargetHooks:
     def _target_exited(self) -> str | None:
         """How the server ended if it no longer runs (``None`` while it runs)."""
         raise NotImplementedError
+
+    def _target_settled(self) -> bool:
+        """Whether every replica serves the new version once ``/ready`` answers (a rollout is done; one server: always)."""
+        return True
 
     def _target_state(self) -> str:
         raise NotImplementedError

@@ -28,7 +28,7 @@ from ..errors import (
     InvalidArgumentError,
     TargetExistsError,
 )
-from ..images.engine import shared_engine
+from ..images.engine import shared_engine, split_repository
 from ..images.imports import missing_imports_note
 from ..images.pipeline import ImageInputs, build_image, write_context
 from ..registry.layout import lay_out_models
@@ -74,6 +74,8 @@ class ModelPackage:
         self.folder = mldeploy_home() / "packages" / self.id
         self.progress = DeploymentProgress()
         self.image_id: str | None = None
+        #: ``REPOSITORY@sha256:...`` once :meth:`push` pushed the image
+        self.pushed: str | None = None
         self._error: BaseException | None = None
         self._thread = threading.Thread(
             target=self._main, args=(models, inference_config), name=f"mldeploy-package-{self.id}", daemon=True
@@ -144,6 +146,31 @@ class ModelPackage:
         shutil.copytree(self.context_dir, dest, dirs_exist_ok=True, symlinks=False)
         return dest
 
+    def push(self, repository: str, username: str | None = None, password: str | None = None) -> str:
+        """Tag the image as ``repository`` (``REGISTRY[:PORT]/NAME[:TAG]``) and push it there; return ``REPOSITORY@sha256:...``.
+
+        Without a tag in ``repository`` the package's own label is used. Credentials: ``username``
+        and ``password``, else what ``docker login`` stored. The digest is what a Kubernetes
+        Deployment should name (``image=package.pushed``).
+
+        Raises
+        ------
+        InvalidArgumentError
+            The package is a Dockerfile context (nothing to push), or ``repository`` is no image name.
+        ImagePushError
+            The registry refused the push or does not answer (its answer and the fix).
+        """
+        if self.generate_dockerfile:
+            raise InvalidArgumentError(
+                "this package is a Dockerfile context, not an image: build it (docker build), or package "
+                "again without generate_dockerfile=True, then push."
+            )
+        name, tag = split_repository(repository, self.location.rpartition(":")[2])
+        self.wait_for_creation()
+        pushed = shared_engine().push_image(self.location, name, tag, username=username, password=password)
+        self.pushed = pushed.by_digest
+        return self.pushed
+
     def delete(self) -> None:
         """Remove the built image (if any) and the package's staging folder."""
         self._thread.join(timeout=3600)
@@ -159,6 +186,7 @@ class ModelPackage:
             "state": self.state,
             "generate_dockerfile": self.generate_dockerfile,
             "image_id": self.image_id,
+            "pushed": self.pushed,
             "phases": [p.to_dict() for p in self.progress.phases],
         }
 

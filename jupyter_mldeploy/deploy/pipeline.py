@@ -65,7 +65,8 @@ def update(
     _resolve(service, progress, models, inference_config)
     changed = _environment(service, progress, inference_config)
     if service.builds_images:
-        if models is not None or changed or service._target_needs_build():
+        code = inference_config is not None and service.bakes_source
+        if models is not None or changed or code or service._target_needs_build():
             _build(service, progress)
         else:
             with progress.phase("build", detail="skipped: no model or environment change (code is mounted)"):
@@ -74,13 +75,16 @@ def update(
 
 
 def reload(service: TargetHooks, progress: DeploymentProgress) -> None:
-    """Restart the server on the current code and models (re-running ``init()``), rebuilding only what is gone."""
+    """Restart the server on the current code and models (re-running ``init()``), rebuilding only what is gone.
+
+    A target whose image holds the code (Kubernetes) rebuilds it, so that edits are served.
+    """
     if service.copies_source:
         with progress.phase("resolve") as phase:
             phase.detail = f"{_sync(service, progress)} source file(s) re-read"
-    if service.builds_images and service._target_needs_build():
+    if service.builds_images and (service.bakes_source or service._target_needs_build()):
         _environment(service, progress, None)
-        _build(service, progress)
+        _build(service, progress)  # code inside the image: rebuilt (the layer cache keeps it quick)
     _start_and_wait(service, progress, service._record.port)
 
 
@@ -177,11 +181,12 @@ def wait_ready(service: TargetHooks, timeout_s: float = READY_TIMEOUT_S) -> None
     deadline = time.monotonic() + timeout_s
     next_check = 0.0
     key = record.auth_keys[0] if record.auth_keys else None  # the owner's key: init() tracebacks come with it
-    with ScoringClient(f"http://127.0.0.1:{record.port}", auth_key=key, timeout=2.0) as client:
+    with ScoringClient(str(service._base_url), auth_key=key, timeout=2.0) as client:
         while True:
             try:
                 client.wait_ready(timeout=0.0)
-                return
+                if service._target_settled():
+                    return
             except InitError as err:
                 trace = err.traceback_text.strip()
                 logs = service._target_logs(200)

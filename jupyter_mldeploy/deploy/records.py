@@ -52,9 +52,9 @@ def now_iso() -> str:
 class ServiceRecord:
     """Everything needed to find, describe and restart a deployed service.
 
-    ``compute_type`` is ``"process"`` or ``"docker"``; the target-specific
+    ``compute_type`` is ``"process"``, ``"docker"`` or ``"kubernetes"``; the target-specific
     fields (``pid``/``pid_start`` for processes, ``container_id``/``image``
-    for Docker) are ``None`` for the other target. ``entry_script`` is relative
+    for Docker, ``image`` and ``target`` for Kubernetes) are empty for the others. ``entry_script`` is relative
     to ``source_dir`` (the user's folder) on every target.
     """
 
@@ -77,6 +77,8 @@ class ServiceRecord:
     updated_time: str = field(default_factory=now_iso)
     phases: list[dict[str, Any]] = field(default_factory=list)
     error: str | None = None
+    #: what a cluster target keeps of its objects (namespace, address, revision)
+    target: dict[str, Any] = field(default_factory=dict)
 
     @property
     def folder(self) -> Path:

@@ -193,13 +193,15 @@ class Webservice(TargetHooks):
 
     @property
     def scoring_uri(self) -> str | None:
-        """``http://127.0.0.1:PORT/score``."""
-        return f"http://127.0.0.1:{self.port}/score" if self.port else None
+        """``http://127.0.0.1:PORT/score`` (a cluster's service: its Service's address, or the port-forward's)."""
+        base = self._base_url
+        return f"{base}/score" if base else None
 
     @property
     def swagger_uri(self) -> str | None:
         """``http://127.0.0.1:PORT/swagger.json``."""
-        return f"http://127.0.0.1:{self.port}/swagger.json" if self.port else None
+        base = self._base_url
+        return f"{base}/swagger.json" if base else None
 
     @property
     def entry_script_path(self) -> Path:
@@ -315,7 +317,7 @@ class Webservice(TargetHooks):
         key = self._record.auth_keys[0] if self._record.auth_keys else None
         # wait as long as the server lets run() take, plus a margin (its 504 then says why)
         timeout_s = int(self._record.config.get("timeout_ms", 60_000)) / 1000 + 10
-        with ScoringClient(f"http://127.0.0.1:{self.port}", auth_key=key, timeout=timeout_s) as client:
+        with ScoringClient(str(self._base_url), auth_key=key, timeout=timeout_s) as client:
             return client.score(input_data)
 
     def get_logs(self, num_lines: int = 5000) -> str:
@@ -455,7 +457,7 @@ class Webservice(TargetHooks):
     def _ready_state(self) -> str:
         """The state ``/ready`` reports for a server whose process or container runs."""
         try:
-            with ScoringClient(f"http://127.0.0.1:{self.port}", timeout=2.0) as client:
+            with ScoringClient(str(self._base_url), timeout=2.0) as client:
                 answer = client.request("GET", "/ready", auth=False)
         except ScoringRequestError:
             return WebserviceState.UNHEALTHY
@@ -504,7 +506,7 @@ class Webservice(TargetHooks):
             raise ServiceNotFoundError(f"service {self.name!r} was deleted; deploy it again to {what} it.")
 
     def _require_port(self, what: str) -> None:
-        if not self.port:
+        if not self._base_url:
             raise DeploymentError(
                 f"service {self.name!r} has no port yet; call wait_for_deployment() before {what}()."
             )

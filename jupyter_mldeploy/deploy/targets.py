@@ -28,7 +28,7 @@ class TargetChoice:
 
     @property
     def compute_type(self) -> str:
-        """``"docker"`` or ``"process"``."""
+        """``"docker"``, ``"process"`` or ``"kubernetes"``."""
         return self.target.compute_type
 
 
@@ -72,5 +72,6 @@ def target_of(config: DeploymentConfiguration) -> type[Webservice]:
             return target
     raise InvalidArgumentError(
         f"deployment_config {type(config).__name__} is not supported; use "
-        "LocalWebservice.deploy_configuration(...) (Docker) or ProcessWebservice.deploy_configuration(...)."
+        "LocalWebservice.deploy_configuration(...) (Docker), ProcessWebservice.deploy_configuration(...) "
+        "or KubernetesWebservice.deploy_configuration(...)."
     )

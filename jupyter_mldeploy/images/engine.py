@@ -29,6 +29,7 @@ Examples
 from __future__ import annotations
 
 import os
+import socket
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -44,6 +45,7 @@ from ._containers import (
     ContainerState,
     RunningContainer,
 )
+from ._push import PushResult, RegistryCalls, split_repository
 from ._sdk import docker_sdk, docker_start_fix, engine_errors, unavailable, unix_socket_path
 
 if TYPE_CHECKING:
@@ -51,8 +53,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "LABEL_ENV_HASH", "LABEL_HOME", "LABEL_MANAGED", "LABEL_MODELS", "LABEL_PORT", "LABEL_SERVICE", "LABEL_SOURCE",
-    "BuildResult", "ContainerInfo", "ContainerState", "DockerEngine", "RunningContainer", "container_name",
-    "docker_start_fix", "engine_status", "service_labels", "shared_engine",
+    "BuildResult", "ContainerInfo", "ContainerState", "DockerEngine", "PushResult", "RunningContainer", "container_name",
+    "docker_start_fix", "engine_status", "service_labels", "shared_engine", "split_repository",
 ]
 
 LABEL_MODELS = "mldeploy.models"
@@ -92,7 +94,7 @@ def container_name(service: str) -> str:
 
 
 
-class DockerEngine(ImageCalls, ContainerCalls):
+class DockerEngine(ImageCalls, ContainerCalls, RegistryCalls):
     """The Docker engine, as deployments need it (wraps the docker SDK).
 
     Parameters
@@ -130,9 +132,9 @@ class DockerEngine(ImageCalls, ContainerCalls):
         if self._client is None:
             docker = docker_sdk()
             socket_path = unix_socket_path(os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock")
-            if socket_path is not None and not os.path.exists(socket_path):
+            if socket_path is not None:
                 # checked here: the SDK would leak the socket of its failed connection attempt
-                raise unavailable(FileNotFoundError(f"{socket_path} does not exist"))
+                _check_socket(socket_path, min(self._timeout, self._connect_timeout))
             try:
                 # a short timeout while asking the API version: a hung daemon fails in seconds
                 client = docker.from_env(timeout=min(self._timeout, self._connect_timeout))
@@ -176,6 +178,21 @@ class DockerEngine(ImageCalls, ContainerCalls):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _check_socket(path: str, timeout: float) -> None:
+    """Raise :class:`DockerUnavailableError` unless something listens on the unix socket ``path``.
+
+    A socket file left behind by a stopped daemon refuses connections.
+    """
+    if not os.path.exists(path):
+        raise unavailable(FileNotFoundError(f"{path} does not exist"))
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+        probe.settimeout(timeout)
+        try:
+            probe.connect(path)
+        except OSError as err:
+            raise unavailable(err) from err
 
 
 _ENGINES: dict[tuple[str, float], DockerEngine] = {}

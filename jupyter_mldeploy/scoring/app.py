@@ -48,6 +48,8 @@ _RID_HEADERS = (b"x-request-id", b"x-ms-request-id", b"x-ms-client-request-id")
 _ROUTES = "GET /, GET /ready, POST|GET /score, GET /swagger.json, GET /metrics"
 #: health-probe routes: their passing answers are left out of the access log
 _PROBES = frozenset({"/", "/ready"})
+#: what a draining server adds to every answer, so clients open their next connection elsewhere
+_CLOSE = (b"connection", b"close")
 _bits = random.Random().getrandbits  # seeded from os.urandom; ids need to be unique, not secret
 
 
@@ -93,6 +95,8 @@ class ScoringApp(ScoreRoute):
         self._cors_any = "*" in self._cors
         self._limit = settings.max_body_bytes
         self._swagger_cache: dict[tuple[int, str, str], bytes] = {}
+        #: set when the worker was told to stop with drain_s: answers close their connection, /ready is 503
+        self.draining = False
 
     # --- the ASGI entry point ---------------------------------------------------------
 
@@ -126,9 +130,9 @@ class ScoringApp(ScoreRoute):
         current_request_id.set(rid)
         path = scope["path"]
         method = scope["method"]
-        extra: list[tuple[bytes, bytes]] = []
+        extra: list[tuple[bytes, bytes]] = [_CLOSE] if self.draining else []
         if origin is not None and self._cors:
-            extra = cors_headers(origin, self._cors, self._cors_any)
+            extra = extra + cors_headers(origin, self._cors, self._cors_any)
             if preflight and method == "OPTIONS" and extra:
                 status = 204
                 await send_response(send, 204, b"", None, rid, extra + preflight_headers(), None)
@@ -210,6 +214,11 @@ class ScoringApp(ScoreRoute):
 
     async def _ready(self, send: Send, rid: str, extra: list[tuple[bytes, bytes]], detailed: bool) -> int:
         state = self.state
+        if self.draining:
+            return await send_error(
+                send, 503, ErrorCode.SHUTTING_DOWN, "The server is stopping; send requests to another replica.",
+                rid, extra,
+            )
         if state.entry is None:
             return await send_not_ready(send, state.init_error, rid, extra, detailed=detailed)
         info: dict[str, object] = {"status": "Ready", "generation": state.generation}

@@ -38,6 +38,7 @@ class ErrorCode:
     TIMEOUT = "Timeout"
     NOT_READY = "NotReady"
     INIT_FAILED = "InitFailed"
+    SHUTTING_DOWN = "ShuttingDown"
     INTERNAL = "InternalError"
 
 

@@ -51,6 +51,7 @@ ENV_NAMES: dict[str, tuple[str, ...]] = {
     "max_headers": ("MLDEPLOY_MAX_HEADERS",),
     "read_timeout_s": ("MLDEPLOY_READ_TIMEOUT_S",),
     "max_connections": ("MLDEPLOY_MAX_CONNECTIONS",),
+    "drain_s": ("MLDEPLOY_DRAIN_S",),
     "auth_keys": ("MLDEPLOY_AUTH_KEYS",),
     "auth_keys_file": ("MLDEPLOY_AUTH_KEYS_FILE",),
     "cors_origins": ("MLDEPLOY_CORS_ORIGINS", "AML_CORS_ORIGINS"),
@@ -96,6 +97,11 @@ class ServeSettings:
         connection, from the connection); a slower one answers 408 and is closed.
     max_connections
         Open connections a worker serves at once; requests beyond answer 503.
+    drain_s
+        Seconds the server keeps serving after SIGTERM before it stops, answering every
+        request with ``Connection: close`` and ``/ready`` with 503: a load balancer (a
+        Kubernetes Service) stops sending it new connections meanwhile, so a rolling update
+        loses no request. 0 (the default): stop at once (in-flight requests still finish).
     auth_keys
         Keys accepted as ``Authorization: Bearer KEY`` on ``/score`` and ``/swagger.json`` (none: auth off).
     auth_keys_file
@@ -132,6 +138,7 @@ class ServeSettings:
     max_headers: int = DEFAULT_MAX_HEADERS
     read_timeout_s: float = DEFAULT_READ_TIMEOUT_S
     max_connections: int = DEFAULT_MAX_CONNECTIONS
+    drain_s: float = 0.0
     auth_keys: tuple[str, ...] = ()
     #: a private file holding the keys (one per line): read, then removed, before any script runs
     auth_keys_file: str | None = None
@@ -170,6 +177,8 @@ class ServeSettings:
             if float(value) <= 0:
                 flag = "--" + name.replace("_", "-")
                 raise InvalidArgumentError(f"{name} must be positive, got {value}; pass {flag} with a positive number")
+        if not 0 <= float(self.drain_s) <= 600:
+            raise InvalidArgumentError(f"drain_s must be from 0 to 600 seconds, got {self.drain_s}; pass --drain-s 5, say")
         for key in self.auth_keys:
             check_auth_key(key)
         if self.control_key:
@@ -251,6 +260,7 @@ class ServeSettings:
             "max_headers": self.max_headers,
             "read_timeout_s": self.read_timeout_s,
             "max_connections": self.max_connections,
+            "drain_s": self.drain_s,
             # keys go through auth_keys_file when there is one: never through the environment then
             "auth_keys": None if self.auth_keys_file else ",".join(self.auth_keys),
             "auth_keys_file": self.auth_keys_file,
@@ -334,6 +344,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"open connections per worker, default {DEFAULT_MAX_CONNECTIONS}, beyond: 503 ({env_help('max_connections')})",
     )
     parser.add_argument(
+        "--drain-s", type=float,
+        help=f"after SIGTERM keep serving this long with Connection: close, /ready 503, then stop ({env_help('drain_s')})",
+    )
+    parser.add_argument(
         "--auth-key", dest="auth_keys", action="append", metavar="KEY",
         help=f"require Authorization: Bearer KEY on /score (repeatable) ({env_help('auth_keys')})",
     )
@@ -380,7 +394,7 @@ def settings_from_args(
         values[name] = value
     for name, cast in (("port", int), ("workers", int), ("timeout_ms", int), ("max_body_mb", float),
                        ("max_header_kb", float), ("max_headers", int), ("read_timeout_s", float),
-                       ("max_connections", int)):
+                       ("max_connections", int), ("drain_s", float)):
         if name in values:
             try:
                 values[name] = cast(values[name])

@@ -321,10 +321,11 @@ class Supervisor:
     def _shutdown(self) -> None:
         now = time.monotonic()
         self.log.info("stopping workers")
+        grace = float(self.settings.drain_s) + STOP_GRACE_S  # workers drain first (drain_s), then stop
         for worker in self.workers.values():
             if worker.stop_deadline is None:
-                self._stop_worker(worker, now, grace=STOP_GRACE_S)
-        deadline = now + STOP_GRACE_S + 1
+                self._stop_worker(worker, now, grace=grace)
+        deadline = now + grace + 1
         while self.workers and time.monotonic() < deadline:
             for wid, worker in list(self.workers.items()):
                 if worker.proc.poll() is not None:

@@ -192,6 +192,15 @@ def run_worker(
             server.force_exit = True
         server.should_exit = True
 
+    def drain_then_stop(*_: object) -> None:
+        """SIGTERM with ``drain_s``: keep serving (every answer closes its connection), then stop."""
+        if app.draining or not settings.drain_s:
+            stop()
+            return
+        app.draining = True
+        log.info(f"stopping in {settings.drain_s:g}s: answers close their connections meanwhile")
+        asyncio.get_running_loop().call_later(settings.drain_s, stop)
+
     async def heartbeat() -> None:
         while not server.should_exit:
             pipe.send("beat")
@@ -202,8 +211,8 @@ def run_worker(
 
     async def serve() -> None:
         loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop)
+        loop.add_signal_handler(signal.SIGTERM, drain_then_stop)
+        loop.add_signal_handler(signal.SIGINT, stop)
         beat = asyncio.ensure_future(heartbeat())
         try:
             await server.serve(sockets=[sock])

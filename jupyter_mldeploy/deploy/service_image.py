@@ -1,0 +1,128 @@
+"""A service's image, for the targets that run one (Docker, Kubernetes): its environment's wheels and its build.
+
+:func:`image_environment` resolves the environment's wheels for the base image's Python
+and says whether the environment changed (so the pipeline knows a build is due);
+:func:`build_service_image` builds the layered image from the service's record through the
+one image pipeline (``images/pipeline.py``). Both targets call these; what differs (where
+the source comes from, the tag) is passed in.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+from ..environment.environment import Environment
+from ..environment.image import wheels_for_image
+from ..errors import DeploymentError, MLDeployError
+from ..images.engine import DockerEngine
+from ..images.imports import missing_imports_note
+from ..images.pipeline import BuiltImage, ImageInputs, build_image
+from .progress import DeploymentProgress
+from .records import ServiceRecord
+
+__all__ = ["build_service_image", "environment_again", "image_environment", "image_tag"]
+
+
+def image_tag(service: str) -> str:
+    """The image tag of service ``service``'s builds: ``mldeploy/service-<name>:latest``.
+
+    Image names are lowercase and at most 255 characters: a name that is not already a
+    lowercase image name, or is long, gets a hash of the whole name, so ``Ridge`` and
+    ``ridge`` (two services) never share one image.
+
+    Examples
+    --------
+    >>> image_tag("ridge")
+    'mldeploy/service-ridge:latest'
+    >>> image_tag("Ridge")
+    'mldeploy/service-ridge-8f5db5c7f3:latest'
+    """
+    safe = "".join(c if c.isalnum() or c in "._-" else "-" for c in service.lower()).strip("._-") or "service"
+    if safe != service or len(safe) > 200:
+        safe = f"{safe[:200]}-{hashlib.sha256(service.encode()).hexdigest()[:10]}"
+    return f"mldeploy/service-{safe}:latest"
+
+
+def image_environment(
+    record: ServiceRecord, progress: DeploymentProgress, env: Any, inference_config: Any
+) -> tuple[str, bool]:
+    """Resolve the environment's wheels for the image into ``record.environment``; return ``(detail, changed)``.
+
+    ``inference_config=None`` keeps the current environment when its wheels are still there.
+    Without an environment the image gets the scoring runtime only (said in the log).
+    """
+    old = record.environment or {}
+    if inference_config is None and old.get("wheelhouse") and Path(old["wheelhouse"]).is_dir():
+        return "unchanged", False
+    if env is None and inference_config is None and old.get("spec_hash"):
+        env = environment_again(old)  # a service found again from labels: its environment by name
+    if env is None:
+        env = Environment(f"{record.name}-runtime")
+        progress.log("no environment given: the image gets the scoring runtime only "
+                     "(pass InferenceConfig(environment=...) for your packages)")
+    wheels = wheels_for_image(env, log=progress.log)
+    note = missing_imports_note(record.entry_script_path, Path(record.source_dir), wheels.path)
+    if note:
+        progress.log(note)
+    record.environment = {
+        "name": env.name,
+        "version": getattr(env, "version", None),
+        "spec_hash": env.spec_hash,
+        "wheelhouse": str(wheels.path),
+        "python_version": wheels.platform.python_version,
+        "platform": wheels.platform.platform,
+        "base_image": wheels.platform.base_image,
+    }
+    changed = old.get("spec_hash") != env.spec_hash or old.get("base_image") != wheels.platform.base_image
+    return f"{env.name} for {wheels.detail}", changed
+
+
+def build_service_image(
+    record: ServiceRecord,
+    progress: DeploymentProgress,
+    tag: str,
+    source_dir: Path,
+    *,
+    labels: dict[str, str],
+    engine: DockerEngine,
+) -> BuiltImage:
+    """Build ``tag`` from the record's environment, models and ``source_dir`` (the build output goes to ``progress``)."""
+    env = record.environment or {}
+    inputs = ImageInputs(
+        Path(env["wheelhouse"]),
+        record.entry_script,
+        env["spec_hash"],
+        source_dir,
+        tuple((m["name"], str(m["version"]), m["path"]) for m in record.models if m.get("path")),
+        env["base_image"],
+    )
+    return build_image(
+        tag, inputs, context_dir=record.folder / "context", labels=labels, on_log=progress.log_text, engine=engine,
+    )
+
+
+def environment_again(old: dict[str, Any]) -> Any:
+    """The registered environment a service was built with (name and spec hash from its labels).
+
+    Raises
+    ------
+    DeploymentError
+        It is not registered here (any more): the caller must pass the inference config again.
+    """
+    name, spec_hash = old.get("name") or "", old.get("spec_hash")
+    if name.endswith("-runtime") and Environment(name).spec_hash == spec_hash:
+        return Environment(name)
+    try:
+        versions = Environment.list_versions(name) if name else []
+    except MLDeployError:
+        versions = []
+    for env in versions:
+        if env.spec_hash == spec_hash:
+            return env
+    raise DeploymentError(
+        f"the environment of this service ({name or 'unnamed'}, spec hash {str(spec_hash)[:12]}) is not "
+        "registered here, so it cannot be rebuilt; pass inference_config=InferenceConfig(..., "
+        "environment=...) to update()."
+    )
