@@ -104,6 +104,10 @@ class TargetHooks:
         """Start the server on ``port`` (``None``: a free one), replacing a running one; return the phase detail."""
         raise NotImplementedError
 
+    def _target_swap_target(self) -> dict[str, str]:
+        """The entry script and source folder as the server sees them (the body of a code swap)."""
+        raise NotImplementedError
+
     def _target_exited(self) -> str | None:
         """How the server ended if it no longer runs (``None`` while it runs)."""
         raise NotImplementedError

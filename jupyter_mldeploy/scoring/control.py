@@ -27,11 +27,10 @@ from .asgi import JSON, Receive, Scope, Send, send_error, send_response
 from .contract import ErrorCode
 from .guards import ClientGone, authorized, read_body
 from .reload import Reloader, SwapTarget
-from .swap import SWAP_TIMEOUT_S, decode
+from .swap import ROUTE, SWAP_TIMEOUT_S, decode
 
 __all__ = ["ROUTE", "WorkerControl", "reload_route"]
 
-ROUTE = "/-/reload"
 _MAX_BODY = 64 * 1024
 
 

@@ -30,7 +30,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["SWAP_TIMEOUT_S", "Swap", "SwapCoordinator", "decode", "encode"]
+__all__ = ["ROUTE", "SWAP_TIMEOUT_S", "Swap", "SwapCoordinator", "decode", "encode"]
+
+#: The route a swap is asked on (with the control key).
+ROUTE = "/-/reload"
 
 #: Longest a swap may take (the slowest worker's load + ``init()``), as long as a deployment may wait.
 SWAP_TIMEOUT_S = 600.0

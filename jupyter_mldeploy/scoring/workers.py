@@ -179,7 +179,8 @@ def run_worker(
         state, settings, metrics=metrics, metrics_folder=metrics_folder, writer=writer,
         on_hang=on_hang, worker_label=worker_id, control=control,
     )
-    if os.environ.get("MLDEPLOY_INLINE_RUN", "auto").lower() not in ("0", "false", "no", "off"):
+    # a debug run keeps run() off the event loop: a request paused at a breakpoint pauses only itself
+    if not settings.debugpy and os.environ.get("MLDEPLOY_INLINE_RUN", "auto").lower() not in ("0", "false", "no", "off"):
         app.runner.enable_inline()
     control.start()
 

@@ -309,7 +309,7 @@ class DeploymentPanel(Panel):
             f"models: <b>{esc(models)}</b> · auth: <b>{'on' if service.auth_enabled else 'off'}</b>"
             + (" · debug: <b>on</b> <span title=\"run() tracebacks go into 500 answers; "
                "deploy_configuration(debug=False) turns it off\">(tracebacks in 500 answers)</span>"
-               if getattr(service, "debug", False) else ""),
+               if getattr(service, "debug_tracebacks", False) else ""),
         )
 
     def _show_logs(self) -> None:
