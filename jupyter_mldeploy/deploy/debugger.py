@@ -11,7 +11,9 @@ that attaches with :func:`launch_entry`'s configuration stops at breakpoints in
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -20,7 +22,7 @@ from .._net import free_port
 from ..errors import DeploymentError
 from .records import ServiceRecord
 
-__all__ = ["CONTAINER_DEBUGPY", "debug_settings", "debugpy_package", "launch_entry", "process_python_path"]
+__all__ = ["CONTAINER_DEBUGPY", "debug_run", "debug_settings", "debugpy_package", "launch_entry", "process_python_path"]
 
 #: Where a debug run's container finds debugpy (the host's package, mounted read-only).
 CONTAINER_DEBUGPY = "/opt/mldeploy-debug"
@@ -81,3 +83,30 @@ def launch_entry(record: ServiceRecord, remote_root: str) -> dict[str, Any]:
         "pathMappings": [{"localRoot": record.source_dir, "remoteRoot": remote_root}],
         "justMyCode": True,
     }
+
+
+def debug_run(
+    service: Any, enable: bool, *, wait_for_client: bool, port: int | None, wait: bool, show: bool
+) -> dict[str, Any] | None:
+    """What ``Webservice.debug()`` does: record the debug port, restart, show the attach entry."""
+    from . import pipeline
+
+    wanted = choose_port(port) if enable else 0
+    waits = bool(enable and wait_for_client)
+
+    def work(progress: Any) -> None:
+        service._record.debug_port, service._record.debug_wait = wanted, waits
+        why = f"debug run: debugpy on 127.0.0.1:{wanted}" if wanted else "debug run over"
+        pipeline.restart(service, progress, why, wait_init=not waits)
+
+    service._start_operation(work)
+    remote = service._target_swap_target()["source_dir"]
+    if not wait:
+        return launch_entry(dataclasses.replace(service._record, debug_port=wanted), remote) if wanted else None
+    service.wait_for_deployment()
+    entry: dict[str, Any] | None = service.debugger
+    if show and entry is not None:
+        print(f"{service.name}: debugpy listens on 127.0.0.1:{wanted}"
+              + ("; the script loads once a debugger attached" if waits else "")
+              + f'; in VS Code add to launch.json "configurations":\n{json.dumps(entry, indent=2)}')
+    return entry

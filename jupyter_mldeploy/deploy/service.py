@@ -15,8 +15,6 @@ panel can show the phases as they happen.
 from __future__ import annotations
 
 import builtins
-import dataclasses
-import json
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -37,7 +35,7 @@ from ..scoring.settings import check_auth_key
 from . import pipeline
 from . import records as _state
 from .config import DeploymentConfiguration
-from .debugger import choose_port, launch_entry
+from .debugger import debug_run, launch_entry
 from .hooks import TargetHooks
 from .progress import DeploymentProgress, follow
 from .records import ServiceRecord, new_key
@@ -465,30 +463,9 @@ class Webservice(TargetHooks):
         Breakpoints in ``score.py`` then stop a ``/score`` request. The server runs one worker
         meanwhile; with ``wait_for_client=True`` it waits for the debugger before loading the
         script (breakpoints in ``init()`` stop too), so the service is ready only once one attached.
-
-        Examples
-        --------
-        >>> service.debug()  # doctest: +SKIP
-        {'name': 'Attach to my-svc', 'type': 'debugpy', 'request': 'attach', 'connect': {...}, ...}
         """
         self._check_alive("debug")
-        wanted = choose_port(port) if enable else 0
-
-        def work(progress: DeploymentProgress) -> None:
-            self._record.debug_port, self._record.debug_wait = wanted, bool(enable and wait_for_client)
-            pipeline.restart(self, progress, f"debug run: debugpy on 127.0.0.1:{wanted}" if wanted else
-                             "debug run over", wait_init=not (enable and wait_for_client))
-
-        self._start_operation(work)
-        if wait:
-            self.wait_for_deployment()
-            entry = self.debugger
-            if show and entry is not None:
-                print(f"{self.name}: debugpy listens on 127.0.0.1:{wanted}; in VS Code add to launch.json "
-                      f"\"configurations\":\n{json.dumps(entry, indent=2)}")
-            return entry
-        planned = dataclasses.replace(self._record, debug_port=wanted)
-        return launch_entry(planned, self._target_swap_target()["source_dir"]) if wanted else None
+        return debug_run(self, enable, wait_for_client=wait_for_client, port=port, wait=wait, show=show)
 
     def delete(self, delete_image: bool = False) -> None:
         """Stop the service and remove it (frees its port; with ``delete_image`` also its image)."""

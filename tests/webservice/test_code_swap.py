@@ -243,3 +243,32 @@ def test_debugger_attaches_and_stops_a_request_at_a_breakpoint(
     service.debug(False, show=False)
     assert service.debugger is None
     assert service.run({"data": [1]})["y"] == [3.0]
+
+
+def test_debug_from_the_cli_and_the_panel(
+    swap_app: Path, k_model: Model, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from jupyter_mldeploy.cli import main
+    from jupyter_mldeploy.widgets.deployment_panel import DeploymentPanel
+
+    service = _deploy("debug-faces", ProcessWebservice, swap_app, k_model)
+    assert main(["debug", "debug-faces"]) == 0
+    printed = capsys.readouterr().out
+    entry = Webservice("debug-faces").debugger
+    assert entry is not None and f'"port": {entry["connect"]["port"]}' in printed and '"request": "attach"' in printed
+    DapClient(entry["connect"]["port"]).close()  # something really listens there
+    assert main(["debug", "debug-faces", "--off"]) == 0
+    assert Webservice("debug-faces").debugger is None
+
+    panel = DeploymentPanel(service, refresh_s=0.1)
+    try:
+        panel.debug_button.click()
+        service.wait_for_deployment()
+        assert service.debugger is not None
+        assert "attach" in panel.status.value and "debugpy on 127.0.0.1" in panel.status.value and panel.debug_button.description == "Stop debug"
+        panel.debug_button.click()
+        service.wait_for_deployment()
+        assert service.debugger is None and panel.debug_button.description == "Debug"
+    finally:
+        panel.close()
+    assert service.run({"data": [1]})["y"] == [3.0]
