@@ -23,6 +23,9 @@ def mldeploy_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.
     """Point MLDEPLOY_HOME at a fresh folder for every test (never the user's ~/.mldeploy)."""
     home = tmp_path_factory.mktemp("mldeploy-home")
     monkeypatch.setenv("MLDEPLOY_HOME", str(home))
+    # no test sees a developer's cluster unless it asks for one (tests/k8s: live_cluster)
+    monkeypatch.delenv("KUBECONFIG", raising=False)
+    monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
     if "MLDEPLOY_UV_CACHE_DIR" not in os.environ:
         # one uv cache for the whole session keeps environment builds fast
         cache = tmp_path_factory.getbasetemp() / "uv-cache"

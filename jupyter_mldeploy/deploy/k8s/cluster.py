@@ -96,6 +96,8 @@ class Cluster:
         self.server = server
         self.context = context
         self._dynamic: Any = None
+        self._stream_client: Any = None  # port-forwards get their own ApiClient (see port_forward)
+        self._stream_lock = threading.Lock()
 
     @classmethod
     def _load(cls, context: str | None, kubeconfig: str | None) -> Cluster:
@@ -226,9 +228,14 @@ class Cluster:
         kubernetes = _sdk()
         from kubernetes.stream import portforward
 
-        core = kubernetes.client.CoreV1Api(self.api_client)
-        with self._calls(f"forwarding to pod {pod}"):
-            forward = portforward(core.connect_get_namespaced_pod_portforward, pod, namespace, ports=str(port))
+        with self._stream_lock:
+            if self._stream_client is None:
+                # the client's stream helpers swap their ApiClient's call_api while they connect:
+                # on the shared one, a call from another thread at that moment would go astray
+                self._stream_client = kubernetes.client.ApiClient(self.api_client.configuration)
+            core = kubernetes.client.CoreV1Api(self._stream_client)
+            with self._calls(f"forwarding to pod {pod}"):
+                forward = portforward(core.connect_get_namespaced_pod_portforward, pod, namespace, ports=str(port))
         return forward.socket(port)
 
     # --- plumbing -------------------------------------------------------------------------------

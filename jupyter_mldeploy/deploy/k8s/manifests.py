@@ -26,7 +26,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from ...images.dockerfile import CONTAINER_PORT, MODELS_ROOT, SOURCE_ROOT, USER_UID, VENV
@@ -116,6 +116,8 @@ def render_manifests(inputs: ManifestInputs, *, include_keys: bool = True) -> li
     out (for review or GitOps: create it yourself, see ``docs/kubernetes.md``).
     """
     config = inputs.config
+    if not config.auth_enabled:
+        inputs = replace(inputs, auth_keys=())  # no Secret, no keys file: the server asks for no key
     objects: list[dict[str, Any]] = []
     if inputs.auth_keys and include_keys:
         objects.append(_secret(inputs))

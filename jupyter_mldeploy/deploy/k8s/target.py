@@ -23,7 +23,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ...errors import DeploymentError, InvalidArgumentError, KubernetesError, MLDeployError
+from ...errors import (
+    DeploymentError,
+    InvalidArgumentError,
+    KubernetesError,
+    KubernetesUnavailableError,
+    MLDeployError,
+)
 from ...images import engine as docker_engine
 from ...images.context import model_dir_for
 from ...images.dockerfile import CONTAINER_PORT
@@ -177,6 +183,13 @@ class KubernetesWebservice(Webservice):
             service_type=service_type, node_port=node_port, node_address=node_address, image=image,
             image_repository=image_repository, context=context, kserve=kserve,
         )
+
+    @classmethod
+    def _deploy(cls, name: str, models: Any, inference_config: Any, config: Any, note: str = "") -> Webservice:
+        """Check the name and reach the cluster first, so either failure is raised here, before anything is made."""
+        check_kubernetes_name(name)
+        k8s_cluster.connect(getattr(config, "context", None))
+        return super()._deploy(name, models, inference_config, config, note)
 
     # --- settings and connection -------------------------------------------------------------------
 
@@ -468,12 +481,18 @@ class KubernetesWebservice(Webservice):
 
     @classmethod
     def _discover(cls, name: str | None = None) -> list[ServiceRecord]:
-        """Services found from their Deployments' labels (only when a cluster is configured; none if it does not answer)."""
+        """Services found from their Deployments' labels in every namespace the user may list (only when a cluster is configured; none if it does not answer)."""
         if not k8s_cluster.cluster_configured():
             return []
+        selector = {LABEL_MANAGED_BY: FIELD_MANAGER}
         try:
             cluster = k8s_cluster.connect()
-            found = cluster.list_objects("apps/v1", "Deployment", cluster.namespace, {LABEL_MANAGED_BY: FIELD_MANAGER})
+            try:
+                found = cluster.list_objects("apps/v1", "Deployment", None, selector)
+            except KubernetesUnavailableError:
+                raise
+            except KubernetesError:  # no right to list every namespace: the context's own
+                found = cluster.list_objects("apps/v1", "Deployment", cluster.namespace, selector)
         except MLDeployError:
             return []
         records = []
