@@ -91,6 +91,11 @@ def debug_run(
     """What ``Webservice.debug()`` does: record the debug port, restart, show the attach entry."""
     from . import pipeline
 
+    if not service.debuggable:
+        raise DeploymentError(
+            f"debug() runs local services only (process or Docker); {service.name!r} is a {service.compute_type} "
+            "service: deploy it with ProcessWebservice or LocalWebservice to debug it."
+        )
     wanted = choose_port(port) if enable else 0
     waits = bool(enable and wait_for_client)
 

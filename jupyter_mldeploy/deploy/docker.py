@@ -218,6 +218,8 @@ class LocalWebservice(Webservice):
             engine.remove_image(old_image)  # the previous build of this service, now unused
         return f"container {running.name} ({running.id[:12]}) on 127.0.0.1:{running.port}"
 
+    debuggable: ClassVar[bool] = True
+
     def _target_swap_target(self) -> dict[str, str]:
         return {"entry_script": self._record.entry_script, "source_dir": SOURCE_ROOT}
 

@@ -47,6 +47,8 @@ class TargetHooks:
     copies_source: ClassVar[bool] = False
     #: Whether the source folder is inside the image (a code change or ``reload`` rebuilds it).
     bakes_source: ClassVar[bool] = False
+    #: Whether ``debug()`` can run the server with debugpy on 127.0.0.1 (the local targets).
+    debuggable: ClassVar[bool] = False
 
     @classmethod
     def deploy_configuration(

@@ -100,6 +100,8 @@ class ProcessWebservice(Webservice):
         self._spawn(port)
         return f"pid {self._record.pid} on 127.0.0.1:{self._record.port}"
 
+    debuggable: ClassVar[bool] = True
+
     def _target_swap_target(self) -> dict[str, str]:
         return {"entry_script": self._record.entry_script, "source_dir": self._record.source_dir}
 

@@ -227,7 +227,7 @@ class Webservice(TargetHooks):
     @property
     def debugger(self) -> dict[str, Any] | None:
         """The VS Code ``launch.json`` entry that attaches to this service's debugpy (``None``: not a debug run)."""
-        if not self._record.debug_port:
+        if not self._record.debug_port or not self.debuggable:
             return None
         return launch_entry(self._record, self._target_swap_target()["source_dir"])
 

@@ -14,14 +14,22 @@ import os
 import re
 from collections.abc import MutableMapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol, TypeVar
 
 from ..errors import InvalidArgumentError
 
-if TYPE_CHECKING:
-    from .settings import ServeSettings
-
 __all__ = ["check_auth_key", "take_keys", "write_keys_file"]
+
+
+class _KeySettings(Protocol):
+    """What :func:`take_keys` reads of :class:`~.settings.ServeSettings` (not imported: settings imports this)."""
+
+    auth_keys: tuple[str, ...]
+    auth_keys_file: str | None
+    control_key_file: str | None
+
+
+_S = TypeVar("_S", bound=_KeySettings)
 
 #: Characters an auth key may hold: what a Bearer token may (RFC 6750), so that keys
 #: pass unchanged through headers, the comma-separated environment name and the CLI.
@@ -69,7 +77,7 @@ def _read_and_delete(path: Path, what: str) -> tuple[str, ...]:
     return tuple(k for k in text.replace(",", " ").split() if k)
 
 
-def take_keys(settings: ServeSettings, environ: MutableMapping[str, str]) -> ServeSettings:
+def take_keys(settings: _S, environ: MutableMapping[str, str]) -> _S:
     """Read and delete ``settings.auth_keys_file`` and ``control_key_file``; drop the keys' names from ``environ``.
 
     What the server does before any worker (and so any entry script) starts.
@@ -92,4 +100,4 @@ def take_keys(settings: ServeSettings, environ: MutableMapping[str, str]) -> Ser
                 f"the control key file {settings.control_key_file} must hold one key, found {len(control)}"
             )
         changes.update(control_key=check_auth_key(control[0]), control_key_file=None)
-    return dataclasses.replace(settings, **changes) if changes else settings  # type: ignore[arg-type]
+    return dataclasses.replace(settings, **changes) if changes else settings  # type: ignore[arg-type, type-var]
