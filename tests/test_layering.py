@@ -313,3 +313,18 @@ def test_a_planted_runtime_import_is_named(tmp_path: Path) -> None:
     problems = runtime_problems(copy)
     assert any(p.startswith(f"jupyter_mldeploy/scoring/app.py:{line}: the runtime module scoring.app imports _config")
                for p in problems), problems
+
+
+def test_only_the_cluster_module_imports_the_kubernetes_client() -> None:
+    """The client takes seconds to import: one module holds it, importing it on first use only."""
+    importers = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                     else [node.module or ""] if isinstance(node, ast.ImportFrom) and not node.level else [])
+            if any(n == "kubernetes" or n.startswith("kubernetes.") for n in names):
+                top = node in tree.body
+                importers.append((str(path.relative_to(PACKAGE)), top))
+    assert {p for p, _ in importers} == {"deploy/k8s/cluster.py"}
+    assert not any(top for _, top in importers), "import kubernetes inside functions (it is slow to import)"

@@ -90,10 +90,11 @@ class RegistryCalls:
         try:
             self.client.images.get(image).tag(repository, tag)
             stream = self.client.api.push(repository, tag=tag, stream=True, decode=True, auth_config=auth)
-            digest = ""
-            for event in stream:
+            digest, failure = "", ""
+            for event in stream:  # read to the end even after an error: a stream left open holds its socket
                 if "error" in event:
-                    raise ImagePushError(_push_failure(repository, str(event.get("error", "")).strip()))
+                    failure = failure or str(event.get("error", "")).strip()
+                    continue
                 aux = event.get("aux") or {}
                 digest = str(aux.get("Digest") or digest)
                 status = str(event.get("status") or "")
@@ -105,6 +106,8 @@ class RegistryCalls:
             raise ImagePushError(_push_failure(repository, str(err.explanation or err))) from err
         except engine_errors(docker) as err:
             raise unavailable(err) from err
+        if failure:
+            raise ImagePushError(_push_failure(repository, failure))
         if not digest:
             raise ImagePushError(f"the push of {repository}:{tag} ended without a digest from the registry; push again.")
         return PushResult(repository, tag, digest)

@@ -89,3 +89,25 @@ def test_a_bad_name_or_no_cluster_fails_before_anything_is_built(tmp_path: Path,
     message = str(raised.value)
     assert "no Kubernetes cluster is configured" in message
     assert "service.to_yaml()" in message and "mldeploy k8s render" in message
+
+
+def test_list_asks_a_cluster_only_once_this_home_deployed_there(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mldeploy_home: Path
+) -> None:
+    from jupyter_mldeploy.deploy.k8s import cluster as k8s_cluster
+    from jupyter_mldeploy.deploy.k8s.target import USED_MARKER
+
+    from .recording import offline_kubeconfig
+
+    monkeypatch.setenv("KUBECONFIG", str(offline_kubeconfig(tmp_path, "default")))  # nothing listens there
+    asked: list[str] = []
+    monkeypatch.setattr(k8s_cluster, "connect", lambda *a, **k: asked.append("connect") or (_ for _ in ()).throw(
+        KubernetesUnavailableError("does not answer")))
+    assert KubernetesWebservice._discover() == [] and asked == []  # a kubeconfig from other work: not asked
+    monkeypatch.setenv("MLDEPLOY_KUBERNETES_LIST", "1")
+    assert KubernetesWebservice._discover() == [] and asked == ["connect"]  # asked; no answer is no service
+    monkeypatch.delenv("MLDEPLOY_KUBERNETES_LIST")
+    (mldeploy_home / USED_MARKER).touch()
+    assert KubernetesWebservice._discover() == [] and asked == ["connect", "connect"]
+    monkeypatch.setenv("MLDEPLOY_KUBERNETES_LIST", "0")
+    assert KubernetesWebservice._discover() == [] and len(asked) == 2

@@ -169,6 +169,18 @@ def test_deploy_from_the_registry_score_through_the_service_update_under_load_an
     service.reload()
     assert service.run({"data": [2.0]})["result"] == [8.0]
 
+    # a new primary key reaches every pod (the Secret, then a rolling restart); the old one is refused
+    old_key = service.get_keys()[0]
+    service.regen_key("Primary")
+    new_key = service.get_keys()[0]
+    assert new_key != old_key
+    assert service.run({"data": [1.0]})["result"] == [4.0]
+    with pytest.raises(urllib.error.HTTPError) as stale:
+        urllib.request.urlopen(urllib.request.Request(
+            f"{url}/score", data=b'{"data": [1]}',
+            headers={"Authorization": f"Bearer {old_key}", "Content-Type": "application/json"}), timeout=10)
+    assert stale.value.code == 401
+
     service.delete()
     for api_version, kind in (("apps/v1", "Deployment"), ("v1", "Service"), ("policy/v1", "PodDisruptionBudget"),
                               ("v1", "Secret")):

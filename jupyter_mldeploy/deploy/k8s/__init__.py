@@ -4,7 +4,8 @@ One package, added over the shared deployment pipeline: :mod:`.config` (AKS v1's
 :mod:`.manifests` (the objects, as data), :mod:`.cluster` (the official client, the only
 importer of it), :mod:`.pods` (rollout progress and failing pods explained),
 :mod:`.exposure` and :mod:`.portforward` (where the service answers from here), :mod:`.logs`
-(all pods' logs as one), :mod:`.target` (the ``Webservice`` hooks) and :mod:`.planner`
+(all pods' logs as one), :mod:`.status` (replicas, autoscaler, records from Deployments),
+:mod:`.target` (the ``Webservice`` hooks) and :mod:`.planner`
 (how many replicas a load needs).
 """
 

@@ -165,12 +165,13 @@ class Cluster:
             call.result = _plain(resource.get(name=name, namespace=namespace, _request_timeout=REQUEST_TIMEOUT_S))
         return call.result
 
-    def list_objects(self, api_version: str, kind: str, namespace: str | None, selector: Mapping[str, str]) -> list[dict[str, Any]]:
+    def list_objects(self, api_version: str, kind: str, namespace: str | None, selector: Mapping[str, str],
+                     timeout_s: float = REQUEST_TIMEOUT_S) -> list[dict[str, Any]]:
         """Objects of ``kind`` whose labels match ``selector`` (every namespace when ``namespace`` is ``None``)."""
         resource = self._resource(api_version, kind)
         label_selector = ",".join(f"{k}={v}" for k, v in selector.items())
         with self._calls(f"listing {kind}"):
-            answer = resource.get(namespace=namespace, label_selector=label_selector, _request_timeout=REQUEST_TIMEOUT_S)
+            answer = resource.get(namespace=namespace, label_selector=label_selector, _request_timeout=timeout_s)
         return list(_plain(answer).get("items") or [])
 
     def delete(self, api_version: str, kind: str, name: str, namespace: str | None = None) -> bool:

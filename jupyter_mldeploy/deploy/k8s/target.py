@@ -16,13 +16,14 @@ previous version keeps serving. Deployments carry labels and annotations that le
 
 from __future__ import annotations
 
-import json
+import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..._config import mldeploy_home
 from ...errors import (
     DeploymentError,
     InvalidArgumentError,
@@ -47,10 +48,6 @@ from .config import (
 from .exposure import close_forward, forward_for, service_address
 from .logs import follow_pods, merged_logs
 from .manifests import (
-    ANNOTATION_CONFIG,
-    ANNOTATION_ENTRY_SCRIPT,
-    ANNOTATION_ENV_HASH,
-    ANNOTATION_MODELS,
     FIELD_MANAGER,
     LABEL_MANAGED_BY,
     ManifestInputs,
@@ -60,6 +57,7 @@ from .manifests import (
     to_yaml,
 )
 from .pods import RolloutStatus, current_hash, pod_problem, rollout_status
+from .status import ScaleStatus, record_from_deployment, scale_status
 
 __all__ = ["KubernetesWebservice", "ScaleStatus"]
 
@@ -67,6 +65,12 @@ __all__ = ["KubernetesWebservice", "ScaleStatus"]
 OBSERVE_S = 0.5
 #: Seconds a LoadBalancer may take to get its address.
 LOAD_BALANCER_WAIT_S = 300.0
+#: Seconds ``Webservice.list()`` waits for the cluster's answer.
+DISCOVER_TIMEOUT_S = 5.0
+#: A file in MLDEPLOY_HOME saying this home deployed to Kubernetes (so list() asks the cluster).
+USED_MARKER = "kubernetes-used"
+#: ``1``: list() always asks the cluster (a home that never deployed there); ``0``: never.
+LIST_VARIABLE = "MLDEPLOY_KUBERNETES_LIST"
 #: The objects a service may own, for delete (KServe's only where it was used).
 _KINDS = (
     ("autoscaling/v2", "HorizontalPodAutoscaler"),
@@ -74,27 +78,6 @@ _KINDS = (
     ("v1", "Service"),
     ("apps/v1", "Deployment"),
 )
-
-
-@dataclass(frozen=True)
-class ScaleStatus:
-    """Replicas and the autoscaler's view, as the deployment panel shows them."""
-
-    desired: int
-    ready: int
-    updated: int
-    min_replicas: int | None = None
-    max_replicas: int | None = None
-    current_utilization: int | None = None
-    target_utilization: int | None = None
-
-    def line(self) -> str:
-        text = f"replicas {self.ready}/{self.desired} ready"
-        if self.target_utilization is not None:
-            now = "?" if self.current_utilization is None else f"{self.current_utilization}%"
-            text += (f", autoscaler {self.min_replicas}-{self.max_replicas} replicas, CPU {now} "
-                     f"(target {self.target_utilization}%)")
-        return text
 
 
 class KubernetesWebservice(Webservice):
@@ -259,6 +242,7 @@ class KubernetesWebservice(Webservice):
         self._prune(cluster, objects)
         record.target.update({"previous_image": previous, "applied_image": record.image,
                               "context": cluster.context})
+        (mldeploy_home() / USED_MARKER).touch()  # from now on list() asks the cluster too
         self._observed = None
         kinds = ", ".join(f"{o['kind']}/{o['metadata']['name']}" for o in objects)
         where = self._expose(cluster, port)
@@ -449,25 +433,7 @@ class KubernetesWebservice(Webservice):
 
     def scale_status(self) -> ScaleStatus:
         """Replicas (desired / ready / updated) and, with autoscaling, the autoscaler's current and target CPU utilisation."""
-        cluster = self._cluster()
-        deployment = cluster.get("apps/v1", "Deployment", self.name, self.namespace) or {}
-        spec, status = deployment.get("spec") or {}, deployment.get("status") or {}
-        scale = ScaleStatus(
-            desired=int(spec.get("replicas") or 0), ready=int(status.get("readyReplicas") or 0),
-            updated=int(status.get("updatedReplicas") or 0),
-        )
-        hpa = cluster.get("autoscaling/v2", "HorizontalPodAutoscaler", self.name, self.namespace)
-        if hpa is None:
-            return scale
-        hpa_spec, hpa_status = hpa.get("spec") or {}, hpa.get("status") or {}
-        target = next((m["resource"]["target"].get("averageUtilization") for m in hpa_spec.get("metrics") or []
-                       if m.get("type") == "Resource"), None)
-        current = next(((m.get("resource") or {}).get("current", {}).get("averageUtilization")
-                        for m in hpa_status.get("currentMetrics") or [] if m.get("type") == "Resource"), None)
-        return ScaleStatus(
-            scale.desired, scale.ready, scale.updated, hpa_spec.get("minReplicas"), hpa_spec.get("maxReplicas"),
-            current, target,
-        )
+        return scale_status(self._cluster(), self.name, self.namespace)
 
     def to_yaml(self, include_keys: bool = False) -> str:
         """The service's objects as they are applied, as YAML for review or GitOps (the keys' Secret only with ``include_keys``)."""
@@ -481,18 +447,26 @@ class KubernetesWebservice(Webservice):
 
     @classmethod
     def _discover(cls, name: str | None = None) -> list[ServiceRecord]:
-        """Services found from their Deployments' labels in every namespace the user may list (only when a cluster is configured; none if it does not answer)."""
-        if not k8s_cluster.cluster_configured():
+        """Services found from their Deployments' labels in every namespace the user may list; none if no cluster answers.
+
+        Asked only once this home deployed to Kubernetes (or with ``MLDEPLOY_KUBERNETES_LIST=1``;
+        ``0`` never asks): a kubeconfig left from other work must not slow every ``list()``.
+        """
+        wanted = os.environ.get(LIST_VARIABLE, "")
+        if wanted == "0" or not k8s_cluster.cluster_configured():
+            return []
+        if wanted != "1" and not (mldeploy_home() / USED_MARKER).exists():
             return []
         selector = {LABEL_MANAGED_BY: FIELD_MANAGER}
         try:
             cluster = k8s_cluster.connect()
             try:
-                found = cluster.list_objects("apps/v1", "Deployment", None, selector)
+                found = cluster.list_objects("apps/v1", "Deployment", None, selector, timeout_s=DISCOVER_TIMEOUT_S)
             except KubernetesUnavailableError:
                 raise
             except KubernetesError:  # no right to list every namespace: the context's own
-                found = cluster.list_objects("apps/v1", "Deployment", cluster.namespace, selector)
+                found = cluster.list_objects("apps/v1", "Deployment", cluster.namespace, selector,
+                                             timeout_s=DISCOVER_TIMEOUT_S)
         except MLDeployError:
             return []
         records = []
@@ -501,7 +475,7 @@ class KubernetesWebservice(Webservice):
             if name is not None and meta.get("name") != name:
                 continue
             try:
-                records.append(_record_from_deployment(deployment))
+                records.append(record_from_deployment(deployment, KubernetesWebservice.compute_type))
             except (ValueError, KeyError, TypeError, MLDeployError):
                 continue
         return records
@@ -513,30 +487,3 @@ class _Observation:
     deployment: dict[str, Any]
     pods: list[dict[str, Any]]
     status: RolloutStatus
-
-
-def _record_from_deployment(deployment: dict[str, Any]) -> ServiceRecord:
-    """A service record rebuilt from a Deployment's labels and annotations (keys are not in it: regen_key makes new ones)."""
-    meta = deployment["metadata"]
-    notes = meta.get("annotations") or {}
-    config = json.loads(notes.get(ANNOTATION_CONFIG) or "{}")
-    config["namespace"] = meta.get("namespace")
-    container = deployment["spec"]["template"]["spec"]["containers"][0]
-    env = {e["name"]: e.get("value", "") for e in container.get("env") or []}
-    models = []
-    for item in filter(None, str(notes.get(ANNOTATION_MODELS) or "").split(",")):
-        model_name, _, version = item.partition(":")
-        models.append({"name": model_name, "version": int(version or 1), "id": item})
-    spec_hash = notes.get(ANNOTATION_ENV_HASH) or ""
-    return ServiceRecord(
-        name=str(meta["name"]),
-        compute_type=KubernetesWebservice.compute_type,
-        models=models,
-        entry_script=str(notes.get(ANNOTATION_ENTRY_SCRIPT) or env.get("AZUREML_ENTRY_SCRIPT") or "score.py"),
-        model_dir=env.get("AZUREML_MODEL_DIR", ""),
-        environment={"spec_hash": spec_hash} if spec_hash else None,
-        config=KubernetesDeploymentConfiguration.from_dict(config).to_dict(),
-        image=str(container["image"]),
-        created_time=str(meta.get("creationTimestamp") or now_iso()),
-        target={"namespace": meta.get("namespace"), "applied_image": str(container["image"])},
-    )
