@@ -35,6 +35,7 @@ _COMMANDS: dict[str, list[str]] = {
     "logs": ["logs"],
     "test": ["score"],
     "delete": ["delete"],
+    "debug": ["debug"],
     "package": ["package"],
 }
 
@@ -215,7 +216,7 @@ class MLDeployMagics(Magics):
     @line_magic
     def mldeploy(self, line: str) -> Any:
         """Registry and service commands: models | register PATH --name NAME [--tag k=v ...] | services |
-        logs NAME | test NAME [JSON] | delete NAME | package --model ... --entry-script ...
+        logs NAME | test NAME [JSON] | debug NAME [--off] | delete NAME | package --model ... --entry-script ...
 
         Returns what it shows, for notebook code to use: the list of models or of services
         (displayed as a table), the registered model, the answer of ``test``, the package.
@@ -315,8 +316,15 @@ def _run_package(args: argparse.Namespace) -> Any:
     return make_package(args)
 
 
+def _run_debug(args: argparse.Namespace) -> Any:
+    from .cli.deploy import run_debug
+
+    return run_debug(args)
+
+
 #: %mldeploy COMMAND -> what it calls (the arguments are the mldeploy CLI's, parsed by its parser)
 _RUN: dict[str, Callable[[argparse.Namespace], Any]] = {
+    "debug": _run_debug,
     "models": _run_models,
     "register": _run_register,
     "services": _run_services,

@@ -35,6 +35,8 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("--overwrite", action="store_true", help="replace a service of the same name")
     p.add_argument("--quiet", action="store_true", help="do not show the deployment phases")
     add_kubernetes_options(p)
+    p.add_argument("--debug", action="store_true",
+                   help="then restart it with debugpy on 127.0.0.1 and print the VS Code attach entry")
     p.set_defaults(func=_deploy)
 
     p = subparsers.add_parser(
@@ -68,6 +70,13 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("data", nargs="?", default="-", help="JSON text, @FILE, or - for standard input (default)")
     p.set_defaults(func=_score)
 
+    p = subparsers.add_parser("debug", help="restart a service with debugpy on 127.0.0.1 (or without: --off)")
+    p.add_argument("name")
+    p.add_argument("--off", action="store_true", help="restart it without the debugger")
+    p.add_argument("--wait-for-client", action="store_true", help="load the script only once a debugger attached")
+    p.add_argument("--port", type=int, help="debugpy's port on 127.0.0.1 (default: a free one)")
+    p.set_defaults(func=_debug)
+
     p = subparsers.add_parser("delete", help="stop and remove a service")
     p.add_argument("name")
     p.add_argument("--delete-image", action="store_true", help="also remove its Docker image (Docker services)")
@@ -94,6 +103,8 @@ def _deploy(args: argparse.Namespace) -> int:
     print(f"swagger_uri: {service.swagger_uri}")
     if service.auth_enabled:
         print(f"key:         {service.get_keys()[0]}")
+    if args.debug:
+        service.debug()
     return 0
 
 
@@ -179,6 +190,22 @@ def request_body(data: str) -> str:
             raise InvalidArgumentError(f"cannot read {str(path)!r}: give @FILE with an existing file.")
         return path.read_text(encoding="utf-8")
     return data
+
+
+def _debug(args: argparse.Namespace) -> int:
+    run_debug(args)
+    return 0
+
+
+def run_debug(args: argparse.Namespace) -> Any:
+    """``mldeploy debug`` (and ``%mldeploy debug``): the service's ``debug()``; returns the attach entry."""
+    from ..deploy.service import Webservice
+
+    service = Webservice(args.name)
+    entry = service.debug(not args.off, wait_for_client=args.wait_for_client, port=args.port)
+    if args.off:
+        print(f"{args.name}: restarted without the debugger")
+    return entry
 
 
 def _delete(args: argparse.Namespace) -> int:

@@ -15,13 +15,19 @@ import dataclasses
 import json
 import os
 import re
-from collections.abc import Mapping, MutableMapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..errors import InvalidArgumentError
 from . import azmlinfsrv
+from .keys import check_auth_key, take_keys, write_keys_file
+
+__all__ = [
+    "ServeSettings", "add_arguments", "check_auth_key", "parse_args", "settings_from_args", "settings_from_env",
+    "take_keys", "write_keys_file",
+]
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 5001
@@ -54,6 +60,9 @@ ENV_NAMES: dict[str, tuple[str, ...]] = {
     "service_name": ("MLDEPLOY_SERVICE_NAME",),
     "models": ("MLDEPLOY_MODELS",),
     "stay_up": ("MLDEPLOY_STAY_UP",),
+    "control_key_file": ("MLDEPLOY_CONTROL_KEY_FILE",),
+    "debugpy": ("MLDEPLOY_DEBUGPY",),
+    "debugpy_wait": ("MLDEPLOY_DEBUGPY_WAIT",),
 }
 
 #: Options whose Azure name is also written, because entry scripts written for Azure read it.
@@ -110,6 +119,12 @@ class ServeSettings:
         The deployed models as ``NAME:VERSION`` (or ``NAME``): the model names and versions the
         Open Inference Protocol routes (``/v2/models/NAME[/versions/V]``) answer to. None: one
         model named after the service (or, with the default service name, the entry script).
+    control_key, control_key_file
+        The key of ``POST /-/reload`` (swap in new code, see :mod:`.swap`), or a private file
+        holding it (read, then removed, like ``auth_keys_file``); no key: no such route.
+    debugpy, debugpy_wait
+        ``HOST:PORT`` where each worker's debugpy listens (debug runs only), and whether a worker
+        waits for a debugger before loading the script.
 
     Examples
     --------
@@ -136,6 +151,10 @@ class ServeSettings:
     auth_keys_file: str | None = None
     cors_origins: tuple[str, ...] = ()
     reload: bool = False
+    control_key: str = ""
+    control_key_file: str | None = None
+    debugpy: str | None = None
+    debugpy_wait: bool = False
     #: an already listening socket handed over by the parent (ScoringServer), instead of host/port
     fd: int | None = None
     #: name the swagger document and the logs use
@@ -176,6 +195,12 @@ class ServeSettings:
             check_auth_key(key)
         for model in self.models:
             check_model_id(model)
+        if self.control_key:
+            check_auth_key(self.control_key)
+        if self.debugpy is not None and not re.fullmatch(r"\[?[0-9A-Za-z.:-]+\]?:\d{1,5}", self.debugpy):
+            raise InvalidArgumentError(
+                f"debugpy must be HOST:PORT (e.g. 127.0.0.1:5678), got {self.debugpy!r}; fix MLDEPLOY_DEBUGPY"
+            )
 
     @property
     def script_path(self) -> Path:
@@ -258,6 +283,9 @@ class ServeSettings:
             "service_name": self.service_name,
             "models": ",".join(self.models) or None,
             "stay_up": "1" if self.stay_up else "0",
+            "control_key_file": self.control_key_file,
+            "debugpy": self.debugpy,
+            "debugpy_wait": "1" if self.debugpy_wait else None,
         }
         env: dict[str, str] = {}
         for name, value in values.items():
@@ -281,25 +309,6 @@ class ServeSettings:
         data["models"] = tuple(data.get("models") or ())
         data["notes"] = tuple(data.get("notes") or ())
         return cls(**data)
-
-
-#: Characters an auth key may hold: what a Bearer token may (RFC 6750), so that keys
-#: pass unchanged through headers, the comma-separated environment name and the CLI.
-_KEY_RE = re.compile(r"[A-Za-z0-9._~+/=-]{8,512}")
-
-
-def check_auth_key(key: str) -> str:
-    """Return ``key`` if it can serve as a Bearer key, else raise :class:`InvalidArgumentError`.
-
-    Keys are 8-512 characters of letters, digits and ``-._~+/=`` (no spaces or
-    commas, which would split one key into several weaker ones).
-    """
-    if not isinstance(key, str) or not _KEY_RE.fullmatch(key):
-        raise InvalidArgumentError(
-            "an auth key must be 8-512 letters, digits or '-._~+/=' (no spaces or commas); "
-            "use a random one, e.g. python -c 'import secrets; print(secrets.token_urlsafe(32))'"
-        )
-    return key
 
 
 _MODEL_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,254}(:[A-Za-z0-9][A-Za-z0-9._-]{0,63})?")
@@ -452,7 +461,7 @@ def settings_from_args(
     if "cors_origins" in values:
         raw = values["cors_origins"]
         values["cors_origins"] = _split(raw) if isinstance(raw, str) else tuple(raw)
-    for flag in ("reload", "stay_up"):
+    for flag in ("reload", "stay_up", "debugpy_wait"):
         if isinstance(values.get(flag), str):
             values[flag] = _truthy(str(values[flag]))
     if not values.get("entry_script"):
@@ -465,49 +474,6 @@ def settings_from_args(
     if given.get("debug"):
         values["debug"] = True
     return ServeSettings(**values)
-
-
-def write_keys_file(keys: Sequence[str], path: str | os.PathLike[str]) -> str:
-    """Write ``keys`` to a new private (0600) file for :attr:`ServeSettings.auth_keys_file`; return its path."""
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.unlink(missing_ok=True)
-    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write("".join(f"{check_auth_key(key)}\n" for key in keys))
-    return str(target)
-
-
-def take_keys(settings: ServeSettings, environ: MutableMapping[str, str]) -> ServeSettings:
-    """Read and delete ``settings.auth_keys_file``, and drop the keys' names from ``environ``.
-
-    What the server does before any worker (and so any entry script) starts: afterwards the
-    keys live only in the server's memory, not in a file, not in the environment a script
-    inherits.
-
-    Raises
-    ------
-    InvalidArgumentError
-        The file cannot be read, or holds something that is not a key.
-    """
-    for name in ("MLDEPLOY_AUTH_KEYS", "MLDEPLOY_AUTH_KEYS_FILE"):
-        environ.pop(name, None)
-    if not settings.auth_keys_file:
-        return settings
-    path = Path(settings.auth_keys_file)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as err:
-        raise InvalidArgumentError(
-            f"cannot read the auth keys file {path}: {err.strerror}; pass an existing file (one key per line)"
-        ) from err
-    try:
-        path.unlink()
-    except OSError:
-        pass  # read-only (a file mounted by hand): the keys still only go where they are needed
-    keys = tuple(k for k in _split(text) if k)
-    return dataclasses.replace(settings, auth_keys=tuple(dict.fromkeys(settings.auth_keys + keys)),
-                               auth_keys_file=None)
 
 
 def settings_from_env(environ: Mapping[str, str], **fixed: Any) -> ServeSettings:
