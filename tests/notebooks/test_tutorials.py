@@ -152,7 +152,8 @@ def _run(command: list[str], cwd: Path, env: dict[str, str], timeout: float) -> 
 
 
 def _nbval(
-    notebook: Path, home: Path, capture: Path | None = None, stop_first: bool = True
+    notebook: Path, home: Path, capture: Path | None = None, stop_first: bool = True,
+    cell_timeout: int = 120, timeout: float = NBVAL_TIMEOUT_S,
 ) -> tuple[Any, float]:
     """Run nbval (lax) on ``notebook`` in a subprocess with our pytest settings; ``(result, seconds)``."""
     env = {
@@ -171,7 +172,7 @@ def _nbval(
         str(notebook),
         "--nbval-lax",
         "--nbval-current-env",
-        "--nbval-cell-timeout=120",
+        f"--nbval-cell-timeout={cell_timeout}",
         "-c",
         str(ROOT / "pyproject.toml"),  # our filterwarnings = error
         "--rootdir",
@@ -184,7 +185,7 @@ def _nbval(
         *(["-x"] if stop_first else []),
     ]
     started = time.monotonic()
-    run = _run(command, cwd=notebook.parent, env=env, timeout=NBVAL_TIMEOUT_S)
+    run = _run(command, cwd=notebook.parent, env=env, timeout=timeout)
     return run, time.monotonic() - started
 
 
@@ -270,3 +271,12 @@ def test_tutorial_runs_under_nbval(tmp_path: Path, mldeploy_home: Path) -> None:
     while not all(_free(p) for p in ports) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert all(_free(p) for p in ports), f"ports still taken after the tutorial: {ports}"
+
+
+def test_every_notebook_is_executed_by_a_test() -> None:
+    """A notebook that no nbval test runs would be skipped silently: each one must be some test's TUTORIAL."""
+    executed = set()
+    for module in Path(__file__).parent.glob("test_*.py"):
+        executed |= set(re.findall(r'^TUTORIAL = NOTEBOOKS / "([^"]+\.ipynb)"', module.read_text(), re.MULTILINE))
+    missing = sorted(p.name for p in NOTEBOOKS.glob("*.ipynb") if p.name not in executed)
+    assert not missing, f"notebooks no test executes: {missing}; add a tests/notebooks/test_*.py running it (nbval)"
