@@ -33,11 +33,11 @@ from types import TracebackType
 from typing import Any
 
 from ..errors import ServerStartError
+from ..scoring.options import write_keys_file
 from ..scoring.settings import (
     DEFAULT_MAX_BODY_MB,
     DEFAULT_TIMEOUT_MS,
     ServeSettings,
-    write_keys_file,
 )
 from ..scoring.supervisor import bind_socket
 from .client import ScoringClient

@@ -32,7 +32,8 @@ from pathlib import Path
 from ..errors import PortInUseError, ScoringServerError
 from .logs import LogWriter, ServerLog
 from .metrics import zero_in_flight
-from .settings import ServeSettings, take_keys
+from .options import take_keys
+from .settings import ServeSettings
 
 STOP_GRACE_S = 10.0
 
@@ -302,7 +303,7 @@ class Supervisor:
 def serve(settings: ServeSettings) -> int:
     """Run the scoring server in this process until stopped; return the exit code.
 
-    The auth keys are taken first (:func:`~jupyter_mldeploy.scoring.settings.take_keys`): out
+    The auth keys are taken first (:func:`~jupyter_mldeploy.scoring.options.take_keys`): out
     of their file and out of the environment, before a worker starts.
     """
     return Supervisor(take_keys(settings, os.environ)).run()

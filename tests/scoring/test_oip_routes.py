@@ -149,7 +149,8 @@ def test_default_model_name_is_the_script_and_infer_counts_in_metrics(serve):
 
 def test_model_names_travel_through_the_one_settings_writer():
     from jupyter_mldeploy.errors import InvalidArgumentError
-    from jupyter_mldeploy.scoring.settings import ServeSettings, parse_args, settings_from_env
+    from jupyter_mldeploy.scoring.options import parse_args, settings_from_env
+    from jupyter_mldeploy.scoring.settings import ServeSettings
 
     settings = ServeSettings(entry_script="score.py", models=("ridge:3", "scaler"))
     env = settings.to_env()
