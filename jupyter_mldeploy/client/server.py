@@ -60,7 +60,7 @@ class ScoringServer:
         As the ``mldeploy serve`` options of the same names.
     limits
         The other server options by their ``ServeSettings`` names: ``max_header_kb``,
-        ``max_headers``, ``read_timeout_s``, ``max_connections``.
+        ``max_headers``, ``read_timeout_s``, ``max_connections``, ``metrics_auth``.
     python
         Interpreter to run the server with (default: this one), e.g. a deployment's environment.
     env

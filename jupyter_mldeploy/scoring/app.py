@@ -87,6 +87,7 @@ class ScoringApp(OipRoute):
         self.backlog = backlog
         self._keys = tuple(k.encode() for k in settings.auth_keys)
         self._cors = tuple(settings.cors_origins)
+        self._metrics_auth = settings.metrics_auth and bool(self._keys)
         self._cors_any = "*" in self._cors
         self._limit = settings.max_body_bytes
         self._swagger_cache: dict[tuple[int, str, str], bytes] = {}
@@ -196,6 +197,8 @@ class ScoringApp(OipRoute):
             # open to probes; the details (script path, init() traceback) only with the key when auth is on
             return await self._ready(send, rid, extra, not self._keys or authorized(self._keys, auth))
         if path == "/metrics":
+            if self._metrics_auth and not authorized(self._keys, auth):
+                return await send_unauthorized(send, rid, extra)
             snaps = read_folder(self.metrics_folder) if self.metrics_folder else [self.metrics.snapshot()]
             live = self._live_workers() if self._live_workers else None
             text = render(snaps, live).encode()

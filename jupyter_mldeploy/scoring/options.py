@@ -95,6 +95,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"read keys from FILE (one per line), then delete it, before the script loads ({env_help('auth_keys_file')})",
     )
     parser.add_argument(
+        "--metrics-auth", action="store_true", default=None,
+        help=f"ask /metrics for one of the --auth-key keys too (default: open) ({env_help('metrics_auth')})",
+    )
+    parser.add_argument(
         "--cors-origins", help=f"comma-separated allowed origins or * ({env_help('cors_origins')})"
     )
     parser.add_argument(
@@ -158,8 +162,9 @@ def settings_from_args(
     if "cors_origins" in values:
         raw = values["cors_origins"]
         values["cors_origins"] = _split(raw) if isinstance(raw, str) else tuple(raw)
-    if isinstance(values.get("reload"), str):
-        values["reload"] = _truthy(str(values["reload"]))
+    for flag in ("reload", "metrics_auth"):
+        if isinstance(values.get(flag), str):
+            values[flag] = _truthy(str(values[flag]))
     if not values.get("entry_script"):
         raise InvalidArgumentError(
             "no entry script given; pass --entry-script PATH or set AZUREML_ENTRY_SCRIPT"

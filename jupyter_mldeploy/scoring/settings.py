@@ -41,6 +41,7 @@ ENV_NAMES: dict[str, tuple[str, ...]] = {
     "drain_s": ("MLDEPLOY_DRAIN_S",),
     "auth_keys": ("MLDEPLOY_AUTH_KEYS",),
     "auth_keys_file": ("MLDEPLOY_AUTH_KEYS_FILE",),
+    "metrics_auth": ("MLDEPLOY_METRICS_AUTH",),
     "cors_origins": ("MLDEPLOY_CORS_ORIGINS", "AML_CORS_ORIGINS"),
     "reload": ("MLDEPLOY_RELOAD",),
     "service_name": ("MLDEPLOY_SERVICE_NAME",),
@@ -93,6 +94,10 @@ class ServeSettings:
         A file with more keys, one per line, that the server reads and then deletes before the
         entry script loads: how deployments hand keys over, so that neither the script's
         environment nor ``docker inspect`` shows them.
+    metrics_auth
+        Ask for one of the ``auth_keys`` on ``/metrics`` too (off: ``/metrics`` is open, as
+        scrapers inside a cluster usually expect). Prometheus sends it with
+        ``authorization: {credentials: KEY}`` in its scrape config.
     cors_origins
         Origins allowed by CORS (``*`` for any; none: CORS off).
     reload
@@ -125,6 +130,7 @@ class ServeSettings:
     auth_keys: tuple[str, ...] = ()
     #: a private file holding the keys (one per line): read, then removed, before any script runs
     auth_keys_file: str | None = None
+    metrics_auth: bool = False
     cors_origins: tuple[str, ...] = ()
     reload: bool = False
     #: an already listening socket handed over by the parent (ScoringServer), instead of host/port
@@ -161,6 +167,11 @@ class ServeSettings:
             raise InvalidArgumentError(f"drain_s must be from 0 to 600 seconds, got {self.drain_s}; pass --drain-s 5, say")
         for key in self.auth_keys:
             check_auth_key(key)
+        if self.metrics_auth and not (self.auth_keys or self.auth_keys_file):
+            raise InvalidArgumentError(
+                "metrics_auth asks /metrics for a key, but no key is set; pass --auth-key KEY "
+                "(env MLDEPLOY_AUTH_KEYS) too, or leave --metrics-auth off"
+            )
         for model in self.models:
             check_model_id(model)
 
@@ -240,6 +251,7 @@ class ServeSettings:
             # keys go through auth_keys_file when there is one: never through the environment then
             "auth_keys": None if self.auth_keys_file else ",".join(self.auth_keys),
             "auth_keys_file": self.auth_keys_file,
+            "metrics_auth": "1" if self.metrics_auth else None,
             "cors_origins": ",".join(self.cors_origins),
             "reload": "1" if self.reload else "0",
             "service_name": self.service_name,
