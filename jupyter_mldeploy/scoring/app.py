@@ -201,7 +201,7 @@ class ScoringApp(OipRoute):
                 return await send_unauthorized(send, rid, extra)
             snaps = read_folder(self.metrics_folder) if self.metrics_folder else [self.metrics.snapshot()]
             live = self._live_workers() if self._live_workers else None
-            text = render(snaps, live).encode()
+            text = render(snaps, live, self._oip_models, self.settings.service_name).encode()
             await send_response(send, 200, text, b"text/plain; version=0.0.4; charset=utf-8", rid, extra, None)
             return 200
         # /swagger.json
