@@ -11,6 +11,7 @@ Usage::
 
     .venv/bin/python bench/deploy_times.py                 # both targets
     .venv/bin/python bench/deploy_times.py --target process
+    .venv/bin/python bench/deploy_times.py --env sklearn        # scikit-learn + numpy + joblib
 
 Needs a Docker engine and the base image (``MLDEPLOY_BASE_IMAGE``, default here
 ``mldeploy/python-base:bookworm``) for the Docker target. Runs in a temporary
@@ -21,6 +22,7 @@ assertions: compare them within one run.
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import sys
 import tempfile
@@ -44,16 +46,82 @@ from jupyter_mldeploy import (  # noqa: E402 - after MLDEPLOY_HOME is set
 SCRIPT = textwrap.dedent(
     """
     import json, os
+    {imports}
     VERSION = {version}
 
     def init():
         global k
         k = float(open(os.path.join(os.environ["AZUREML_MODEL_DIR"], "k.txt")).read())
+        {init}
 
     def run(raw_data):
         return {{"version": VERSION, "y": [x * k for x in json.loads(raw_data)["data"]]}}
     """
 )
+#: what the script imports and does in init(): nothing heavy, or scikit-learn (import + a fit, as a model load)
+FLAVOURS = {
+    "six": ("", "pass", "six\n"),
+    "sklearn": ("import numpy, joblib\nfrom sklearn.linear_model import Ridge",
+                "Ridge().fit(numpy.random.rand(2000, 20), numpy.random.rand(2000))",
+                "scikit-learn\nnumpy\njoblib\n"),
+}
+FLAVOUR = "six"
+
+
+def script(version: int) -> str:
+    imports, init, _ = FLAVOURS[FLAVOUR]
+    return SCRIPT.format(version=version, imports=imports, init=init)
+
+
+class Load:
+    """``clients`` threads sending /score to 127.0.0.1 during a step (bounded in count and time)."""
+
+    def __init__(self, url: str, clients: int = 8, max_requests: int = 20000, max_s: float = 120.0) -> None:
+        import threading
+
+        self.url, self.max_requests, self.max_s = url, max_requests, max_s
+        self.sent = self.failed = 0
+        self.times: list[float] = []
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._threads = [threading.Thread(target=self._client, daemon=True) for _ in range(clients)]
+
+    def __enter__(self) -> Load:
+        for thread in self._threads:
+            thread.start()
+        time.sleep(0.3)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        time.sleep(0.3)
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=30)
+
+    def _client(self) -> None:
+        from jupyter_mldeploy.client.client import ScoringClient
+
+        deadline = time.monotonic() + self.max_s
+        with ScoringClient(self.url, timeout=30) as client:
+            while not self._stop.is_set() and time.monotonic() < deadline:
+                with self._lock:
+                    if self.sent >= self.max_requests:
+                        return
+                    self.sent += 1
+                try:
+                    ok = client.request("POST", "/score", b'{"data": [1]}').status == 200
+                except Exception:  # noqa: BLE001 - counted
+                    ok = False
+                with self._lock:
+                    if ok:
+                        self.times.append(time.monotonic())
+                    else:
+                        self.failed += 1
+
+    def summary(self) -> str:
+        times = sorted(self.times)
+        gap = max((b - a for a, b in itertools.pairwise(times)), default=0.0)
+        return f"{self.sent} sent, {self.failed} failed, largest gap {gap * 1000:.0f} ms"
 
 
 def _until(check: Callable[[], bool], timeout: float = 120.0) -> None:
@@ -78,11 +146,11 @@ def _timed(action: Callable[[], Any], check: Callable[[], bool]) -> float:
 def measure(target: str, work: Path) -> dict[str, str]:
     app = work / f"app-{target}"
     app.mkdir()
-    (app / "score.py").write_text(SCRIPT.format(version=1))
+    (app / "score.py").write_text(script(1))
     (work / "k.txt").write_text("2")
     v1 = Model.register(str(work / "k.txt"), f"bench-{target}")
     reqs = work / f"req-{target}.txt"
-    reqs.write_text("six\n")
+    reqs.write_text(FLAVOURS[FLAVOUR][2])
     env1 = Environment.from_pip_requirements(f"bench-{target}-env", str(reqs))
     config = (LocalWebservice if target == "docker" else ProcessWebservice).deploy_configuration()
     inference = InferenceConfig("score.py", source_directory=str(app), environment=env1)
@@ -104,12 +172,14 @@ def measure(target: str, work: Path) -> dict[str, str]:
     print(f"[{target}] first deploy phases: {phases}", file=sys.stderr)
 
     try:
-        (app / "score.py").write_text(SCRIPT.format(version=2))
-        results["edit score.py -> update(inference_config)"] = "%.2f s" % _timed(
-            lambda: service.update(inference_config=inference),
-            lambda: service.run({"data": [1]})["version"] == 2,
-        )
-        (app / "score.py").write_text(SCRIPT.format(version=3))
+        (app / "score.py").write_text(script(2))
+        with Load(str(service._base_url)) as load:
+            results["edit score.py -> update(inference_config)"] = "%.2f s" % _timed(
+                lambda: service.update(inference_config=inference),
+                lambda: service.run({"data": [1]})["version"] == 2,
+            )
+        results["load at concurrency 8 during that update"] = load.summary()
+        (app / "score.py").write_text(script(3))
         results["edit score.py -> reload()"] = "%.2f s" % _timed(
             service.reload, lambda: service.run({"data": [1]})["version"] == 3
         )
@@ -120,7 +190,7 @@ def measure(target: str, work: Path) -> dict[str, str]:
             lambda: service.run({"data": [1]})["y"] == [5.0],
         )
         reqs2 = work / f"req2-{target}.txt"
-        reqs2.write_text("six\npyyaml\n")
+        reqs2.write_text(FLAVOURS[FLAVOUR][2] + "pyyaml\n")
         env2 = Environment.from_pip_requirements(f"bench-{target}-env", str(reqs2))
         inference2 = InferenceConfig("score.py", source_directory=str(app), environment=env2)
         results["environment change -> update(inference_config)"] = "%.2f s" % _timed(
@@ -134,7 +204,7 @@ def measure(target: str, work: Path) -> dict[str, str]:
             image = client.images.get(service._record.image)
             base = client.images.get(os.environ["MLDEPLOY_BASE_IMAGE"])
             over = (image.attrs["Size"] - base.attrs["Size"]) / 1e6
-            results["image size over the base image (six + pyyaml + runtime)"] = f"{over:.1f} MB"
+            results[f"image size over the base image ({FLAVOUR} + pyyaml + runtime)"] = f"{over:.1f} MB"
             client.close()
     finally:
         service.delete(delete_image=True)
@@ -144,7 +214,11 @@ def measure(target: str, work: Path) -> dict[str, str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--target", choices=("docker", "process", "both"), default="both")
+    parser.add_argument("--env", choices=sorted(FLAVOURS), default="six",
+                        help="the service's environment: six, or scikit-learn + numpy + joblib (the script imports it)")
     args = parser.parse_args()
+    global FLAVOUR
+    FLAVOUR = args.env
     targets = ["docker", "process"] if args.target == "both" else [args.target]
     with tempfile.TemporaryDirectory(prefix="mldeploy-bench-") as tmp:
         rows: dict[str, dict[str, str]] = {}
@@ -154,7 +228,7 @@ def main() -> None:
             rows[target] = measure(target, work)
     steps = list(dict.fromkeys(step for r in rows.values() for step in r))
     print(f"\n# deploy_times {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
-          f"base image {os.environ['MLDEPLOY_BASE_IMAGE']}, load average {os.getloadavg()[0]:.1f}\n")
+          f"environment {FLAVOUR}, base image {os.environ['MLDEPLOY_BASE_IMAGE']}, load average {os.getloadavg()[0]:.1f}\n")
     print("| step | " + " | ".join(targets) + " |")
     print("|---|" + "---:|" * len(targets))
     for step in steps:

@@ -580,50 +580,32 @@ def _make_source(folder: Path, files: int) -> Path:
     return folder / "score.py"
 
 
-class _Null:
-    def info(self, message: str) -> None: ...
-
-    def warning(self, message: str) -> None: ...
-
-    def error(self, message: str) -> None: ...
-
-
 def _reloaders(kind: str) -> type:
-    """Our Reloader, or the same class with its loop on watchfiles (what a switch would look like)."""
-    from jupyter_mldeploy.scoring.reload import Reloader
+    """Our Watcher, or the same class with its loop on watchfiles (what a switch would look like)."""
+    from jupyter_mldeploy.scoring.watch import Watcher
 
     if kind == "ours":
-        return Reloader
+        return Watcher
     force = kind == "watchfiles-poll"
 
-    class WatchfilesReloader(Reloader):  # type: ignore[misc, valid-type]
+    class WatchfilesWatcher(Watcher):  # type: ignore[misc, valid-type]
         def _loop(self) -> None:
             import watchfiles
 
             for changes in watchfiles.watch(*self.paths, stop_event=self._stop, force_polling=force,
                                             raise_interrupt=False):
-                self.reload(sorted(path for _, path in changes))
+                self.on_change(sorted(path for _, path in changes))
 
-    return WatchfilesReloader
+    return WatchfilesWatcher
 
 
 def child_watch_latency(args: dict[str, Any]) -> dict[str, Any]:
     """ms from a file write to the watcher's reload() call, for ``edits`` edits."""
-    from jupyter_mldeploy.scoring.app import ScriptState
-    from jupyter_mldeploy.scoring.metrics import WorkerMetrics
-
     folder = Path(args["folder"])
     script = folder / "score.py"
     fired = threading.Event()
 
-    base = _reloaders(args["kind"])
-
-    class Probe(base):  # type: ignore[misc, valid-type]
-        def reload(self, changed: list[str] | None = None) -> bool:
-            fired.set()
-            return True
-
-    probe = Probe(ScriptState(), lambda: None, [script, folder], _Null(), WorkerMetrics())
+    probe = _reloaders(args["kind"])([script, folder], lambda changed: fired.set())
     probe.start()
     time.sleep(1.0)  # let the watcher take its first snapshot / set up its watches
     samples, missed = [], 0
@@ -642,12 +624,9 @@ def child_watch_latency(args: dict[str, Any]) -> dict[str, Any]:
 
 def child_watch_idle(args: dict[str, Any]) -> dict[str, Any]:
     """CPU seconds the watcher takes over ``seconds`` with nothing changing."""
-    from jupyter_mldeploy.scoring.app import ScriptState
-    from jupyter_mldeploy.scoring.metrics import WorkerMetrics
-
     folder = Path(args["folder"])
     cls = _reloaders(args["kind"])
-    watcher = cls(ScriptState(), lambda: None, [folder / "score.py", folder], _Null(), WorkerMetrics())
+    watcher = cls([folder / "score.py", folder], lambda changed: None)
     watcher.start()
     time.sleep(1.0)
     cpu = time.process_time()

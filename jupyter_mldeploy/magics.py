@@ -35,6 +35,7 @@ _COMMANDS: dict[str, list[str]] = {
     "logs": ["logs"],
     "test": ["score"],
     "delete": ["delete"],
+    "debug": ["debug"],
     "package": ["package"],
 }
 
@@ -68,6 +69,15 @@ def _models(specs: list[str]) -> list[Any]:
     from .deploy import models_from_specs  # NAME[:VERSION] | PATH, the same rules as the CLI
 
     return models_from_specs(specs)
+
+
+def _kubernetes_arguments(magic: Callable[..., Any]) -> Callable[..., Any]:
+    """Add the Kubernetes flags of ``mldeploy deploy`` (``cli/k8s.py``'s one list) to a magic."""
+    from .cli.k8s import KUBERNETES_OPTIONS
+
+    for flags, kwargs, _ in reversed(KUBERNETES_OPTIONS):
+        magic = argument(*flags, **kwargs)(magic)
+    return magic
 
 
 @magics_class
@@ -157,10 +167,11 @@ class MLDeployMagics(Magics):
     @argument("--port", type=int, help="port on 127.0.0.1 (default: a free one)")
     @argument(
         "--target",
-        choices=("docker", "process"),
-        help="Docker container or local process "
+        choices=("docker", "process", "kubernetes"),
+        help="Docker container, local process or Kubernetes cluster "
         "(default: Docker when an engine and the base image are there, else a process)",
     )
+    @_kubernetes_arguments
     @argument("--overwrite", action="store_true", help="replace a service of the same name")
     @argument(
         "--no-wait",
@@ -175,13 +186,14 @@ class MLDeployMagics(Magics):
         in a terminal the phases are printed. Unless --no-wait, the magic returns when
         the service is Healthy (errors are one line).
         """
+        from .cli.k8s import kubernetes_options
         from .deploy import deploy_from_files
 
         args = _parse(self.deploy_local, line)
         with _usage_errors():
             service = deploy_from_files(
                 args.name, args.model, args.entry_script, source_dir=args.source_dir, env_file=args.env,
-                target=args.target, port=args.port, overwrite=args.overwrite,
+                target=args.target, port=args.port, overwrite=args.overwrite, options=kubernetes_options(args),
             )
             # in a kernel the panel shows the phases live (also while this cell waits); the
             # returned service then shows as one line in this cell, not as a second panel
@@ -204,7 +216,7 @@ class MLDeployMagics(Magics):
     @line_magic
     def mldeploy(self, line: str) -> Any:
         """Registry and service commands: models | register PATH --name NAME [--tag k=v ...] | services |
-        logs NAME | test NAME [JSON] | delete NAME | package --model ... --entry-script ...
+        logs NAME | test NAME [JSON] | debug NAME [--off] | delete NAME | package --model ... --entry-script ...
 
         Returns what it shows, for notebook code to use: the list of models or of services
         (displayed as a table), the registered model, the answer of ``test``, the package.
@@ -304,8 +316,15 @@ def _run_package(args: argparse.Namespace) -> Any:
     return make_package(args)
 
 
+def _run_debug(args: argparse.Namespace) -> Any:
+    from .cli.deploy import run_debug
+
+    return run_debug(args)
+
+
 #: %mldeploy COMMAND -> what it calls (the arguments are the mldeploy CLI's, parsed by its parser)
 _RUN: dict[str, Callable[[argparse.Namespace], Any]] = {
+    "debug": _run_debug,
     "models": _run_models,
     "register": _run_register,
     "services": _run_services,

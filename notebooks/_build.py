@@ -642,11 +642,11 @@ md(
 )
 
 
-def build() -> nbformat.NotebookNode:
-    """The notebook: outputs cleared, except the expected output of checked cells."""
+def build(source_cells: list[tuple[str, str, str | None]] | None = None) -> nbformat.NotebookNode:
+    """The notebook of ``source_cells`` (default: this tutorial's): outputs cleared, except checked cells' expected output."""
     cells = []
     count = 0
-    for kind, source, expect in CELLS:
+    for kind, source, expect in CELLS if source_cells is None else source_cells:
         if kind == "markdown":
             cells.append(new_markdown_cell(source))
             continue

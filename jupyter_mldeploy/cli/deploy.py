@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import BaseImageMissingError, DockerUnavailableError, InvalidArgumentError
+from .k8s import add_kubernetes_options, kubernetes_options
 
 
 def add_parser(subparsers: Any) -> None:
@@ -25,12 +26,17 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("--source-dir", help="folder holding the entry script and its code (default: the script's folder)")
     p.add_argument("--env", metavar="FILE", help="requirements.txt or conda .yml for an isolated environment")
     p.add_argument("--port", type=int, help="port on 127.0.0.1 (default: a free one)")
-    p.add_argument("--target", choices=("process", "docker"), default=None,
-                   help="where to run it: a Docker container or a local process (default: Docker when an "
-                        "engine answers and the base image MLDEPLOY_BASE_IMAGE is present, else a process)")
-    p.add_argument("--auth", action="store_true", help="require a key on /score (printed once deployed)")
+    p.add_argument("--target", choices=("process", "docker", "kubernetes"), default=None,
+                   help="where to run it: a Docker container, a local process or a Kubernetes cluster (default: "
+                        "Docker when an engine answers and the base image MLDEPLOY_BASE_IMAGE is present, else a "
+                        "process)")
+    p.add_argument("--auth", action=argparse.BooleanOptionalAction, default=None,
+                   help="require a key on /score (printed once deployed; default off, on for Kubernetes)")
     p.add_argument("--overwrite", action="store_true", help="replace a service of the same name")
     p.add_argument("--quiet", action="store_true", help="do not show the deployment phases")
+    add_kubernetes_options(p)
+    p.add_argument("--debug", action="store_true",
+                   help="then restart it with debugpy on 127.0.0.1 and print the VS Code attach entry")
     p.set_defaults(func=_deploy)
 
     p = subparsers.add_parser(
@@ -64,6 +70,13 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("data", nargs="?", default="-", help="JSON text, @FILE, or - for standard input (default)")
     p.set_defaults(func=_score)
 
+    p = subparsers.add_parser("debug", help="restart a service with debugpy on 127.0.0.1 (or without: --off)")
+    p.add_argument("name")
+    p.add_argument("--off", action="store_true", help="restart it without the debugger")
+    p.add_argument("--wait-for-client", action="store_true", help="load the script only once a debugger attached")
+    p.add_argument("--port", type=int, help="debugpy's port on 127.0.0.1 (default: a free one)")
+    p.set_defaults(func=_debug)
+
     p = subparsers.add_parser("delete", help="stop and remove a service")
     p.add_argument("name")
     p.add_argument("--delete-image", action="store_true", help="also remove its Docker image (Docker services)")
@@ -76,6 +89,7 @@ def _deploy(args: argparse.Namespace) -> int:
     service = deploy_from_files(
         args.name, args.model, args.entry_script, source_dir=args.source_dir, env_file=args.env,
         target=args.target, port=args.port, auth_enabled=args.auth, overwrite=args.overwrite,
+        options=kubernetes_options(args),
     )
     try:
         service.wait_for_deployment(show_output=not args.quiet)
@@ -83,10 +97,14 @@ def _deploy(args: argparse.Namespace) -> int:
         service.delete()
         raise type(err)(f"{err} Or deploy without Docker: --target process.") from err
     print(f"target:      {service.compute_type}")
+    if hasattr(service, "scale_status"):
+        print(f"scale:       {service.scale_status().line()}")
     print(f"scoring_uri: {service.scoring_uri}")
     print(f"swagger_uri: {service.swagger_uri}")
-    if args.auth:
+    if service.auth_enabled:
         print(f"key:         {service.get_keys()[0]}")
+    if args.debug:
+        service.debug()
     return 0
 
 
@@ -135,9 +153,9 @@ def services_table(services: list[dict[str, Any]]) -> str:
     """Services (their ``to_dict()``) as the table ``mldeploy services`` prints (``%mldeploy services`` too)."""
     if not services:
         return "no services; deploy one with 'mldeploy deploy NAME --model ... --entry-script score.py'"
-    lines = [f"{'NAME':<24} {'TARGET':<8} {'STATE':<13} {'SCORING URI':<36} MODELS"]
+    lines = [f"{'NAME':<24} {'TARGET':<10} {'STATE':<13} {'SCORING URI':<36} MODELS"]
     for s in services:
-        lines.append(f"{s['name']:<24} {s['compute_type']:<8} {s['state']:<13} {s['scoring_uri'] or '-':<36} "
+        lines.append(f"{s['name']:<24} {s['compute_type']:<10} {s['state']:<13} {s['scoring_uri'] or '-':<36} "
                      f"{', '.join(s['models'])}")
     return "\n".join(lines)
 
@@ -172,6 +190,22 @@ def request_body(data: str) -> str:
             raise InvalidArgumentError(f"cannot read {str(path)!r}: give @FILE with an existing file.")
         return path.read_text(encoding="utf-8")
     return data
+
+
+def _debug(args: argparse.Namespace) -> int:
+    run_debug(args)
+    return 0
+
+
+def run_debug(args: argparse.Namespace) -> Any:
+    """``mldeploy debug`` (and ``%mldeploy debug``): the service's ``debug()``; returns the attach entry."""
+    from ..deploy.service import Webservice
+
+    service = Webservice(args.name)
+    entry = service.debug(not args.off, wait_for_client=args.wait_for_client, port=args.port)
+    if args.off:
+        print(f"{args.name}: restarted without the debugger")
+    return entry
 
 
 def _delete(args: argparse.Namespace) -> int:

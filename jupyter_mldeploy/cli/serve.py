@@ -6,6 +6,10 @@ Examples
 
     mldeploy serve --entry-script score.py --model-dir ./models --port 5001
     mldeploy serve --entry-script score.py --workers 2 --auth-key s3cret --reload
+    mldeploy serve --entry_script score.py --model_dir ./models   # azmlinfsrv's spellings work too
+
+Without ``--stay-up``, a script that fails to load or init() makes the server exit 1 after
+logging the traceback (as azmlinfsrv does; a container then restarts).
 """
 
 from __future__ import annotations
@@ -39,4 +43,6 @@ def run(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
     for warning in settings.exposure_warnings():
         print(f"mldeploy: warning: {warning}", file=sys.stderr)
+    for note in settings.notes:
+        print(f"mldeploy: note: {note}", file=sys.stderr)
     return serve(settings)

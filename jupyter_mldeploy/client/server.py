@@ -33,7 +33,7 @@ from types import TracebackType
 from typing import Any
 
 from ..errors import ServerStartError
-from ..scoring.options import write_keys_file
+from ..scoring.keys import write_keys_file
 from ..scoring.settings import (
     DEFAULT_MAX_BODY_MB,
     DEFAULT_TIMEOUT_MS,
@@ -110,6 +110,7 @@ class ScoringServer:
             cors_origins=tuple(cors_origins),
             reload=reload,
             debug=debug,
+            stay_up=True,  # a notebook's server shows a failed init() (503 + traceback) rather than exiting
             **limits,
         )
         self.python = str(python) if python else sys.executable

@@ -8,9 +8,10 @@ finds the class of any deployed service; ``jupyter_mldeploy.images`` builds the 
 
 from __future__ import annotations
 
+import inspect
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,7 @@ __all__ = [
     "Webservice",
     "WebserviceState",
     "choose_target",
+    "configuration_for",
     "deploy",
     "deploy_from_files",
     "inference_config_from_files",
@@ -100,24 +102,49 @@ def deploy_from_files(
     env_file: str | None = None,
     target: str | None = None,
     port: int | None = None,
-    auth_enabled: bool = False,
+    auth_enabled: bool | None = None,
     overwrite: bool = False,
+    options: Mapping[str, Any] | None = None,
 ) -> Webservice:
     """Deploy from names and paths, as the faces take them (``%deploy_local``, ``mldeploy deploy``, the forms).
 
     ``models`` are ``NAME``, ``NAME:VERSION`` or local paths (:func:`models_from_specs`);
     ``entry_script``, ``source_dir`` and ``env_file`` make the inference config
-    (:func:`inference_config_from_files`); ``target`` is ``"docker"``, ``"process"`` or
-    ``None`` for the automatic choice (:func:`choose_target`). A ``port`` that another
-    program or service holds raises :class:`~jupyter_mldeploy.errors.PortInUseError` here,
-    before anything is recorded. Returns at once, like :func:`deploy`.
+    (:func:`inference_config_from_files`); ``target`` is ``"docker"``, ``"process"``,
+    ``"kubernetes"`` or ``None`` for the automatic choice (:func:`choose_target`).
+    ``options`` are more ``deploy_configuration`` settings of that target (``None`` values
+    are left at the target's defaults, as are ``port`` and ``auth_enabled`` when ``None``).
+    A ``port`` that another program or service holds raises
+    :class:`~jupyter_mldeploy.errors.PortInUseError` here, before anything is recorded.
+    Returns at once, like :func:`deploy`.
     """
     chosen_models = models_from_specs(models)
     config = inference_config_from_files(entry_script, source_dir, env_file, f"{name}-env")
     choice = choose_target(target)
-    deployment_config = choice.target.deploy_configuration(port=port, auth_enabled=auth_enabled)
+    deployment_config = configuration_for(
+        choice.target, {"port": port, "auth_enabled": auth_enabled, **(options or {})}
+    )
     pipeline.check_port(deployment_config.port, name)
     return _deploy(name, chosen_models, config, deployment_config, overwrite, choice.note)
+
+
+def configuration_for(target: type[Webservice], settings: Mapping[str, Any]) -> DeploymentConfiguration:
+    """``target.deploy_configuration(**settings)`` without the ``None`` values; a setting it lacks is a clear error.
+
+    Raises
+    ------
+    InvalidArgumentError
+        A setting the target does not have (the message lists those it has), or a bad value.
+    """
+    given = {k: v for k, v in settings.items() if v is not None}
+    accepted = inspect.signature(target.deploy_configuration).parameters
+    unknown = sorted(set(given) - set(accepted))
+    if unknown:
+        raise InvalidArgumentError(
+            f"{', '.join(unknown)}: not a setting of the {target.compute_type} target (it has "
+            f"{', '.join(sorted(accepted))}); leave it out or choose the target that has it."
+        )
+    return target.deploy_configuration(**given)
 
 
 def package_from_files(

@@ -49,6 +49,7 @@ from ..scoring.options import settings_from_args, settings_from_env
 from ..source_copy import SourceCopy, copy_source
 from . import records as _state
 from .config import DeploymentConfiguration
+from .debugger import CONTAINER_DEBUGPY, debug_settings, debugpy_package
 from .progress import DeploymentProgress
 from .records import ServiceRecord
 from .service import Webservice, WebserviceState
@@ -62,6 +63,8 @@ LABEL_ENTRY_SCRIPT = "mldeploy.entry-script"
 LABEL_ENV_NAME = "mldeploy.env-name"
 #: Where a container's auth keys are put before it starts (the server reads, then deletes them).
 KEYS_FILE = "/tmp/mldeploy-auth-keys"
+#: Where a container's control key (code swaps, POST /-/reload) is put, the same way.
+CONTROL_KEY_FILE = "/tmp/mldeploy-control-key"
 #: Processes and threads a container may run unless its configuration says otherwise.
 DEFAULT_PIDS_LIMIT = 1024
 
@@ -202,7 +205,10 @@ class LocalWebservice(Webservice):
             group_add=container_groups(),
             # the keys: a private file put into the container before it starts, which the server
             # reads and deletes; never in its environment or labels (docker inspect)
-            files={KEYS_FILE: "".join(f"{k}\n" for k in record.auth_keys).encode()} if record.auth_keys else None,
+            files=self._key_files(),
+            # a debug run: debugpy published on 127.0.0.1 only, and this machine's debugpy mounted read-only
+            extra_ports={record.debug_port: record.debug_port} if record.debug_port else None,
+            mounts={debugpy_package(): f"{CONTAINER_DEBUGPY}/debugpy"} if record.debug_port else None,
             **self._limits(),
         )
         record.port = running.port
@@ -211,6 +217,19 @@ class LocalWebservice(Webservice):
         if old_image and new_image and old_image != new_image:
             engine.remove_image(old_image)  # the previous build of this service, now unused
         return f"container {running.name} ({running.id[:12]}) on 127.0.0.1:{running.port}"
+
+    debuggable: ClassVar[bool] = True
+
+    def _target_swap_target(self) -> dict[str, str]:
+        return {"entry_script": self._record.entry_script, "source_dir": SOURCE_ROOT}
+
+    def _key_files(self) -> dict[str, bytes] | None:
+        """The private key files put into the container before it starts."""
+        record = self._record
+        files = {KEYS_FILE: "".join(f"{k}\n" for k in record.auth_keys).encode()} if record.auth_keys else {}
+        if record.control_key:
+            files[CONTROL_KEY_FILE] = f"{record.control_key}\n".encode()
+        return files or None
 
     def _target_exited(self) -> str | None:
         try:
@@ -265,14 +284,18 @@ class LocalWebservice(Webservice):
             model_dir=record.model_dir or MODELS_ROOT,
             host="0.0.0.0",  # inside the container; published on the host's 127.0.0.1 only
             port=CONTAINER_PORT,
-            workers=int(config.get("workers", 1)),
             timeout_ms=int(config.get("timeout_ms", 60_000)),
             auth_keys=tuple(record.auth_keys),
             auth_keys_file=KEYS_FILE if record.auth_keys else None,
+            control_key_file=CONTROL_KEY_FILE if record.control_key else None,
             service_name=record.name,
             models=tuple(m["id"] for m in record.models),
+            stay_up=True,  # the service shows the failure (503 + traceback) instead of vanishing
+            **debug_settings(record, "0.0.0.0", int(config.get("workers", 1))),  # published on 127.0.0.1 only
         )
         env.update(settings.to_env())
+        if record.debug_port:
+            env["PYTHONPATH"] = CONTAINER_DEBUGPY
         return env
 
     def _command(self) -> list[str]:

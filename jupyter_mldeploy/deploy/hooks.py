@@ -47,6 +47,8 @@ class TargetHooks:
     copies_source: ClassVar[bool] = False
     #: Whether the source folder is inside the image (a code change or ``reload`` rebuilds it).
     bakes_source: ClassVar[bool] = False
+    #: Whether ``debug()`` can run the server with debugpy on 127.0.0.1 (the local targets).
+    debuggable: ClassVar[bool] = False
 
     @classmethod
     def deploy_configuration(
@@ -102,6 +104,10 @@ class TargetHooks:
 
     def _target_start(self, port: int | None) -> str:
         """Start the server on ``port`` (``None``: a free one), replacing a running one; return the phase detail."""
+        raise NotImplementedError
+
+    def _target_swap_target(self) -> dict[str, str]:
+        """The entry script and source folder as the server sees them (the body of a code swap)."""
         raise NotImplementedError
 
     def _target_exited(self) -> str | None:

@@ -12,6 +12,8 @@ with a plain ``docker build``. Both go through the one image pipeline
 
 from __future__ import annotations
 
+import fcntl
+import json
 import re
 import shutil
 import threading
@@ -171,6 +173,18 @@ class ModelPackage:
         self.pushed = pushed.by_digest
         return self.pushed
 
+    def pull(self) -> str:
+        """The image is built on this machine already: say so and return its tag (v1's ``package.pull()``)."""
+        if self.generate_dockerfile:
+            raise InvalidArgumentError(
+                "this package is a Dockerfile context, not an image: build it with docker build -t TAG "
+                "(after save(folder)), or package again without generate_dockerfile=True."
+            )
+        self.wait_for_creation()
+        print(f"image {self.location} is local already (built on this machine); run it with "
+              f"docker run -p 127.0.0.1:6789:5001 {self.location}")
+        return self.location
+
     def delete(self) -> None:
         """Remove the built image (if any) and the package's staging folder."""
         self._thread.join(timeout=3600)
@@ -271,7 +285,7 @@ def package(
     generate_dockerfile
         Make only a Dockerfile and its complete context (write it out with ``save(folder)``).
     image_name, image_label
-        The image's repository and tag (default ``mldeploy/package-<first model>`` and a random label).
+        The image's repository and tag (default ``mldeploy/package-<first model>`` and a random label; an ``image_name`` without a label is labelled 1, 2, ... as in v1).
 
     Examples
     --------
@@ -290,18 +304,43 @@ def _safe(text: str) -> str:
 
 
 def _image_ref(image_name: str | None, image_label: str | None, models: Sequence[Any]) -> str:
+    versioned = image_name is not None and image_label is None
     if image_name is None:
         first = models[0] if isinstance(models, Sequence) and not isinstance(models, str) and models else models
         stem = getattr(first, "name", None) or Path(str(first)).stem or "package"
         image_name = f"mldeploy/package-{_safe(stem)}"
-    label = image_label or uuid.uuid4().hex[:8]
+        label = image_label or uuid.uuid4().hex[:8]
+    else:
+        label = image_label or "1"
     ref = f"{image_name}:{label}"
     if not re.fullmatch(r"[a-z0-9]+([._/-][a-z0-9]+)*(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})", ref.replace("__", "_")):
         raise InvalidArgumentError(
             f"image {ref!r} is not a valid image name: use lowercase letters, digits, '.', '-', '_' and '/' "
             "in image_name, and letters, digits, '.', '-', '_' in image_label."
         )
+    if versioned:
+        ref = f"{image_name}:{_next_label(image_name)}"  # v1: name:1, name:2, ...
     return ref
+
+
+def _next_label(image_name: str) -> str:
+    """v1's versioning: the Nth package under one image name is labelled ``N`` (counted per MLDEPLOY_HOME)."""
+    folder = mldeploy_home() / "packages"
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / "labels.lock", "a+") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        path = folder / "labels.json"
+        try:
+            counts = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            counts = {}
+        if not isinstance(counts, dict):
+            counts = {}
+        counts[image_name] = int(counts.get(image_name, 0)) + 1
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(counts, indent=1, sort_keys=True), encoding="utf-8")
+        tmp.replace(path)
+        return str(counts[image_name])
 
 
 __all__ = ["ModelPackage", "package"]

@@ -26,11 +26,12 @@ from ..client.client import ScoringClient
 from ..errors import DeploymentError, InitError, PortInUseError, ServerStartError
 from ..registry.layout import lay_out_models
 from . import records
+from .code_swap import swap_code
 from .config import DeploymentConfiguration
 from .hooks import TargetHooks
 from .progress import DeploymentProgress
 
-__all__ = ["check_port", "deploy", "reload", "update", "wait_ready"]
+__all__ = ["check_port", "deploy", "reload", "restart", "update", "wait_ready"]
 
 #: How long a new server may take to load the script and run ``init()``.
 READY_TIMEOUT_S = 600.0
@@ -61,10 +62,20 @@ def update(
     inference_config: Any,
     deployment_config: DeploymentConfiguration | None,
 ) -> None:
-    """Change models, code, environment or settings, redoing only the phases that need it."""
+    """Change models, code, environment or settings, redoing only the phases that need it.
+
+    A change of code alone is swapped into the running server (:mod:`.code_swap`); models,
+    the environment or the settings restart it, and the log says which.
+    """
+    before = dict(service._record.config)
     port = service._apply_deployment_config(deployment_config)
     _resolve(service, progress, models, inference_config)
     changed = _environment(service, progress, inference_config)
+    why = _restart_reason(service, models, changed, before != service._record.config or port != service._record.port)
+    if why is None and swap_code(service, progress):
+        return
+    if why:
+        progress.log(f"restarting the server: {why}")
     if service.builds_images:
         code = inference_config is not None and service.bakes_source
         if models is not None or changed or code or service._target_needs_build():
@@ -76,17 +87,51 @@ def update(
 
 
 def reload(service: TargetHooks, progress: DeploymentProgress) -> None:
-    """Restart the server on the current code and models (re-running ``init()``), rebuilding only what is gone.
+    """Serve the current code and models: swapped into the running server, or a restart (re-running ``init()``).
 
-    A target whose image holds the code (Kubernetes) rebuilds it, so that edits are served.
+    A server that is not running (or cannot swap) is restarted, rebuilding only what is gone;
+    a target whose image holds the code (Kubernetes) rebuilds it, so that edits are served.
     """
     if service.copies_source:
         with progress.phase("resolve") as phase:
             phase.detail = f"{_sync(service, progress)} source file(s) re-read"
+    if _restart_reason(service, None, False, False) is None and swap_code(service, progress):
+        return
     if service.builds_images and (service.bakes_source or service._target_needs_build()):
         _environment(service, progress, None)
         _build(service, progress)  # code inside the image: rebuilt (the layer cache keeps it quick)
     _start_and_wait(service, progress, service._record.port)
+
+
+def restart(service: TargetHooks, progress: DeploymentProgress, why: str, wait_init: bool = True) -> None:
+    """Restart the server on the current code, models and settings (``why`` goes into the log).
+
+    ``wait_init=False`` returns once it started (a debug run waiting for its debugger).
+    """
+    progress.log(f"restarting the server: {why}")
+    if service.builds_images and service._target_needs_build():
+        _environment(service, progress, None)
+        _build(service, progress)
+    if wait_init:
+        _start_and_wait(service, progress, service._record.port)
+    else:
+        _start(service, progress, service._record.port)
+
+
+def _restart_reason(service: TargetHooks, models: Sequence[Any] | None, env_changed: bool,
+                    settings_changed: bool) -> str | None:
+    """Why a change needs a restart rather than a code swap (``None``: a swap will do)."""
+    if models is not None:
+        return "new model(s) " + ", ".join(m["id"] for m in service._record.models)
+    if env_changed:
+        return "the environment changed"
+    if settings_changed:
+        return "the deployment configuration changed"
+    if service.bakes_source:
+        return "the code is inside the image (rebuilt)"
+    if service.builds_images and service._target_needs_build():
+        return "its image is gone (rebuilt)"
+    return None
 
 
 # --- the phases ------------------------------------------------------------------------------
@@ -141,7 +186,17 @@ def _build(service: TargetHooks, progress: DeploymentProgress) -> None:
 
 
 def _start_and_wait(service: TargetHooks, progress: DeploymentProgress, port: int | None) -> None:
+    _start(service, progress, port)
+    with progress.phase("init"):
+        wait_ready(service)
+    with progress.phase("ready", detail=f"{service.scoring_uri}"):
+        pass
+
+
+def _start(service: TargetHooks, progress: DeploymentProgress, port: int | None) -> None:
     record = service._record
+    if not record.control_key:
+        record.control_key = records.new_key()  # the server's POST /-/reload (later code swaps)
     with progress.phase("start") as phase:
         wanted = port if port is not None else record.port
         try:
@@ -151,10 +206,6 @@ def _start_and_wait(service: TargetHooks, progress: DeploymentProgress, port: in
                 raise  # a free port was taken in between, more than once: the target says so
             raise _port_taken(wanted, record.name) from err
         records.save(record)
-    with progress.phase("init"):
-        wait_ready(service)
-    with progress.phase("ready", detail=f"{service.scoring_uri}"):
-        pass
 
 
 def check_port(port: int | None, name: str) -> None:

@@ -24,11 +24,13 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from ..registry.layout import LaidOutModels
-from ..scoring.options import settings_from_env, write_keys_file
+from ..scoring.keys import write_keys_file
+from ..scoring.options import settings_from_env
 from ..scoring.supervisor import bind_socket
 from . import records as _state
 from ._procs import adopt_child, is_running, process_start_time, rotate_log, stop_group, tail_file
 from .config import DeploymentConfiguration
+from .debugger import debug_settings, process_python_path
 from .progress import DeploymentProgress
 from .records import EXIT_FILE
 from .service import Webservice, WebserviceState
@@ -99,6 +101,11 @@ class ProcessWebservice(Webservice):
         self._spawn(port)
         return f"pid {self._record.pid} on 127.0.0.1:{self._record.port}"
 
+    debuggable: ClassVar[bool] = True
+
+    def _target_swap_target(self) -> dict[str, str]:
+        return {"entry_script": self._record.entry_script, "source_dir": self._record.source_dir}
+
     def _target_exited(self) -> str | None:
         exit_code = self._exit_code()
         if exit_code is not None:
@@ -126,13 +133,15 @@ class ProcessWebservice(Webservice):
             model_dir=record.model_dir or None,
             host="127.0.0.1",
             port=record.port,
-            workers=int(config.get("workers", 1)),
             timeout_ms=int(config.get("timeout_ms", 60_000)),
             auth_keys=tuple(record.auth_keys),
             # handed over in a private file the server deletes before init(): not in the environment
             auth_keys_file=write_keys_file(record.auth_keys, folder / "auth-keys") if record.auth_keys else None,
+            control_key_file=write_keys_file([record.control_key], folder / "control-key") if record.control_key else None,
             service_name=record.name,
             models=tuple(m["id"] for m in record.models),
+            stay_up=True,  # the service shows the failure (503 + traceback) instead of vanishing
+            **debug_settings(record, "127.0.0.1", int(config.get("workers", 1))),
         )
         # a clean environment, as a container has: what a Python service needs from the kernel's
         # (no AWS_SECRET_ACCESS_KEY, tokens, or the kernel's own MLDEPLOY_* settings), then the
@@ -141,6 +150,9 @@ class ProcessWebservice(Webservice):
         env.update(user)
         env.update(settings.to_env())
         env.update(AML_APP_ROOT=str(folder), PYTHONUNBUFFERED="1")
+        python_path = process_python_path(record, env.get("PYTHONPATH"))
+        if python_path:
+            env["PYTHONPATH"] = python_path
         args = [record.python, "-m", "jupyter_mldeploy.scoring", "--fd", str(sock.fileno())]
         if config.get("debug", True):
             args.append("--debug")

@@ -69,6 +69,12 @@ class ServiceRecord:
     python: str = ""
     config: dict[str, Any] = field(default_factory=dict)
     auth_keys: list[str] = field(default_factory=list)
+    #: the key of the server's POST /-/reload (code swaps): handed over like the auth keys
+    control_key: str = ""
+    #: debugpy's port on 127.0.0.1 while the service runs in debug mode (0: off)
+    debug_port: int = 0
+    #: whether a debug run waits for a debugger before loading the script
+    debug_wait: bool = False
     pid: int | None = None
     pid_start: str | None = None
     container_id: str | None = None

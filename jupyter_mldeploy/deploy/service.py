@@ -31,10 +31,11 @@ from ..errors import (
     ServiceExistsError,
     ServiceNotFoundError,
 )
-from ..scoring.settings import check_auth_key
+from ..scoring.keys import check_auth_key
 from . import pipeline
 from . import records as _state
 from .config import DeploymentConfiguration
+from .debugger import debug_run, launch_entry
 from .hooks import TargetHooks
 from .progress import DeploymentProgress, follow
 from .records import ServiceRecord, new_key
@@ -219,9 +220,16 @@ class Webservice(TargetHooks):
         return [m["id"] for m in self._record.models]
 
     @property
-    def debug(self) -> bool:
+    def debug_tracebacks(self) -> bool:
         """Whether ``run()`` tracebacks go into 500 answers (on by default for local deployments)."""
         return bool(self._record.config.get("debug", True))
+
+    @property
+    def debugger(self) -> dict[str, Any] | None:
+        """The VS Code ``launch.json`` entry that attaches to this service's debugpy (``None``: not a debug run)."""
+        if not self._record.debug_port or not self.debuggable:
+            return None
+        return launch_entry(self._record, self._target_swap_target()["source_dir"])
 
     @property
     def auth_enabled(self) -> bool:
@@ -284,7 +292,8 @@ class Webservice(TargetHooks):
             "port": self.port,
             "models": self.models,
             "auth_enabled": self.auth_enabled,
-            "debug": self.debug,
+            "debug": self.debug_tracebacks,
+            "debugger": self.debugger,
             "created_time": self.created_time,
             "updated_time": self._record.updated_time,
             "error": self.error,
@@ -371,7 +380,9 @@ class Webservice(TargetHooks):
         keys[which] = check_auth_key(set_key) if set_key is not None else new_key()
         self._record.auth_keys = keys
         _state.save(self._record)
-        self.reload()
+        self._check_alive("regen_key")
+        self._start_operation(lambda p: pipeline.restart(self, p, f"new {str(key).lower()} key"))
+        self.wait_for_deployment()
 
     # --- waiting ----------------------------------------------------------------------------
 
@@ -424,8 +435,11 @@ class Webservice(TargetHooks):
     ) -> None:
         """Change models, code/environment or settings, redoing only the phases that need it.
 
-        Editing ``score.py`` or source files needs no rebuild: ``update(inference_config=...)``
-        or :meth:`reload` restarts the server on the new code.
+        Editing ``score.py`` or source files needs no rebuild and no restart: ``update(inference_config=...)``
+        or :meth:`reload` swaps the new code into the running server, which keeps serving the old
+        version until every worker's new ``init()`` succeeded (a failing one raises
+        :class:`~jupyter_mldeploy.errors.InitError` and the old version keeps serving). New
+        models, another environment or other settings restart it (and rebuild what needs it).
         """
         self._check_alive("update")
         self._start_operation(lambda p: pipeline.update(self, p, models, inference_config, deployment_config))
@@ -433,11 +447,25 @@ class Webservice(TargetHooks):
             self.wait_for_deployment()
 
     def reload(self, wait: bool = True) -> None:
-        """Restart the scoring server on the current code and models (re-running ``init()``)."""
+        """Serve the current code: swapped into the running server (re-running ``init()``), or a restart if it is down."""
         self._check_alive("reload")
         self._start_operation(lambda p: pipeline.reload(self, p))
         if wait:
             self.wait_for_deployment()
+
+    def debug(
+        self, enable: bool = True, *, wait_for_client: bool = False, port: int | None = None, wait: bool = True,
+        show: bool = True,
+    ) -> dict[str, Any] | None:
+        """Restart the service with debugpy listening on ``127.0.0.1`` (``enable=False``: without); return the
+        VS Code ``launch.json`` "attach" entry (also printed with ``show``).
+
+        Breakpoints in ``score.py`` then stop a ``/score`` request. The server runs one worker
+        meanwhile; with ``wait_for_client=True`` it waits for the debugger before loading the
+        script (breakpoints in ``init()`` stop too), so the service is ready only once one attached.
+        """
+        self._check_alive("debug")
+        return debug_run(self, enable, wait_for_client=wait_for_client, port=port, wait=wait, show=show)
 
     def delete(self, delete_image: bool = False) -> None:
         """Stop the service and remove it (frees its port; with ``delete_image`` also its image)."""

@@ -136,6 +136,7 @@ class ContainerCalls:
         nano_cpus: int | None = None,
         pids_limit: int | None = None,
         files: Mapping[str, bytes] | None = None,
+        extra_ports: Mapping[int, int] | None = None,
     ) -> RunningContainer:
         """Start ``image`` as container ``name``, published on ``127.0.0.1:port -> 5001``.
 
@@ -165,6 +166,8 @@ class ContainerCalls:
         files
             ``{path in the container: bytes}`` put into it before it starts, private to ``user``
             (0400): secrets that must not show in its environment or labels.
+        extra_ports
+            ``{container port: host port}`` also published on 127.0.0.1 (a debug run's debugpy).
 
         Raises
         ------
@@ -203,7 +206,8 @@ class ContainerCalls:
                 container = self.client.containers.create(
                     image,
                     name=name,
-                    ports={f"{CONTAINER_PORT}/tcp": ("127.0.0.1", host_port)},
+                    ports={f"{CONTAINER_PORT}/tcp": ("127.0.0.1", host_port),
+                           **{f"{c}/tcp": ("127.0.0.1", h) for c, h in (extra_ports or {}).items()}},
                     labels=all_labels,
                     environment=dict(env or {}),
                     mounts=all_mounts,

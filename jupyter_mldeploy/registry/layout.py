@@ -89,8 +89,7 @@ def _lay_out(
 def _copy_local(path: Path, dest: Path) -> dict[str, Any]:
     if not path.exists():
         raise ModelPathError(f"model path {str(path)!r} does not exist; pass a registered Model or an existing path.")
-    stem = path.name.split(".")[0] if path.is_file() else path.name
-    name = validate_name(stem.replace(" ", "-") or "model", "model")
+    name = local_model_name(path)
     target = dest / name / "1"
     target.mkdir(parents=True, exist_ok=True)
     if path.is_dir():
@@ -98,3 +97,9 @@ def _copy_local(path: Path, dest: Path) -> dict[str, Any]:
     else:
         shutil.copy2(path, target / path.name)
     return {"name": name, "version": 1, "id": f"{name}:1", "source": str(path)}
+
+
+def local_model_name(path: Path) -> str:
+    """The model name a local path is deployed as (version 1): a file's name before its first dot, or the folder's."""
+    stem = path.name.split(".")[0] if path.is_file() else path.name
+    return validate_name(stem.replace(" ", "-") or "model", "model")

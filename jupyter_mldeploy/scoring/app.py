@@ -2,12 +2,13 @@
 
 Routes (see docs/scoring-server.md):
 
-``GET /``               liveness: ``Healthy`` while the process serves.
+``GET /``               liveness: ``Healthy`` while the process serves; 503 ``InitFailed`` once the script failed.
 ``GET /ready``          readiness: 200 once ``init()`` succeeded; 503 ``InitFailed`` with the traceback otherwise.
 ``POST|GET|OPTIONS /score``  calls ``EntryScript.handle`` on the worker's one script thread.
 ``GET /swagger.json``   the OpenAPI document (``?version=3`` or ``3.1`` for OpenAPI 3; 404 for other versions).
 ``GET /metrics``        Prometheus text, summed over all workers.
 ``/v2/...``             the Open Inference Protocol v2 REST routes (:mod:`.oip_route`).
+``POST /-/reload``      swap in new code in every worker (only with the control key; :mod:`.control`).
 
 The app is a plain ASGI callable (no framework objects on the request path):
 the request becomes a :class:`~.contract.ScoringRequest`, the script's
@@ -21,6 +22,7 @@ are in :mod:`.guards`; sending is in :mod:`.asgi`.
 from __future__ import annotations
 
 import json
+import os
 import random
 import re
 import time
@@ -31,7 +33,10 @@ from urllib.parse import parse_qs
 
 from ..errors import InvalidArgumentError
 from .asgi import JSON, Receive, Scope, Send, send_error, send_response
+from .azmlinfsrv import server_version_headers
 from .contract import ErrorCode, current_request_id
+from .control import ROUTE as CONTROL_ROUTE
+from .control import WorkerControl, reload_route
 from .guards import authorized, cors_headers, preflight_headers, send_not_ready, send_unauthorized
 from .logs import LogWriter, ServerLog, timestamp
 from .metrics import IN_FLIGHT, WorkerMetrics, read_folder, render
@@ -72,8 +77,10 @@ class ScoringApp(OipRoute):
         worker_label: str = "1",
         live_workers: Callable[[], int | None] | None = None,
         backlog: Callable[[], int] | None = None,
+        control: WorkerControl | None = None,
     ) -> None:
         self.state = state
+        self.control = control  # POST /-/reload (code swaps), with settings.control_key
         self.settings = settings
         self.metrics = metrics or WorkerMetrics()
         self.metrics_folder = metrics_folder
@@ -86,8 +93,11 @@ class ScoringApp(OipRoute):
         #: how many requests wait in this worker (set by the worker from uvicorn's task set)
         self.backlog = backlog
         self._keys = tuple(k.encode() for k in settings.auth_keys)
+        self._control_key = settings.control_key.encode()
         self._cors = tuple(settings.cors_origins)
         self._metrics_auth = settings.metrics_auth and bool(self._keys)
+        #: on every answer, as azmlinfsrv's x-ms-server-version (off with SERVER_VERSION_LOG_RESPONSE_ENABLED=false)
+        self._always: list[tuple[bytes, bytes]] = server_version_headers(os.environ)
         self._cors_any = "*" in self._cors
         self._limit = settings.max_body_bytes
         self._swagger_cache: dict[tuple[int, str, str], bytes] = {}
@@ -128,7 +138,7 @@ class ScoringApp(OipRoute):
         current_request_id.set(rid)
         path = scope["path"]
         method = scope["method"]
-        extra: list[tuple[bytes, bytes]] = [_CLOSE] if self.draining else []
+        extra: list[tuple[bytes, bytes]] = [_CLOSE, *self._always] if self.draining else self._always
         if origin is not None and self._cors:
             extra = extra + cors_headers(origin, self._cors, self._cors_any)
             if preflight and method == "OPTIONS" and extra:
@@ -146,6 +156,8 @@ class ScoringApp(OipRoute):
             self.metrics.observe(status, elapsed, None if run_ms is None else run_ms / 1000.0)
         elif path[:3] == "/v2" and (len(path) == 3 or path[3] == "/"):
             status = await self._oip(scope, receive, send, rid, auth, extra, started)
+        elif path == CONTROL_ROUTE:
+            status = await reload_route(self.control, self._control_key, scope, receive, send, rid, auth, extra)
         else:
             status = await self._other(scope, send, rid, auth, extra, path, method)
         self._access(method, path, status, started, rid)
@@ -191,6 +203,9 @@ class ScoringApp(OipRoute):
                 rid, extra + [(b"allow", b"GET, HEAD, OPTIONS")],
             )
         if path == "/":
+            if self.state.init_error is not None:  # never "Healthy" once the script failed (as /ready, /score)
+                return await send_not_ready(send, self.state.init_error, rid, extra,
+                                            detailed=not self._keys or authorized(self._keys, auth))
             await send_response(send, 200, b"Healthy", b"text/plain; charset=utf-8", rid, extra, None)
             return 200
         if path == "/ready":
@@ -290,7 +305,7 @@ def create_app(
     settings
         Server settings (timeout, body limit, auth keys, CORS origins).
     **kwargs
-        ``metrics``, ``metrics_folder``, ``writer``, ``on_hang``, ``worker_label``, ``live_workers``.
+        ``metrics``, ``metrics_folder``, ``writer``, ``on_hang``, ``worker_label``, ``live_workers``, ``control``.
 
     Examples
     --------

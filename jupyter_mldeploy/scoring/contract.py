@@ -55,6 +55,8 @@ class ScoringRequest:
     headers: Sequence[tuple[str, str]]
     body: bytes
     request_id: str
+    #: the client's address (``remote_addr``), when the server knows it
+    client: str | None = None
 
     def header(self, name: str, default: str | None = None) -> str | None:
         """Return the first header called ``name`` (case-insensitive), or ``default``."""
@@ -76,14 +78,15 @@ class ScoringResponse:
     """The answer to a :class:`ScoringRequest`.
 
     ``body`` is bytes, or an iterable of bytes chunks for a streamed answer
-    (``run()`` returned a generator). ``run_ms`` is the time spent in the
-    script's ``run()``, sent back as ``x-ms-run-fn-exec-ms``.
+    (``run()`` returned a generator). ``headers`` is a mapping, or a list of
+    ``(name, value)`` pairs where a name repeats. ``run_ms`` is the time spent in
+    the script's ``run()``, sent back as ``x-ms-run-fn-exec-ms``.
     """
 
     status: int = 200
     body: bytes | Iterable[bytes] = b""
     content_type: str = "application/json"
-    headers: dict[str, str] = field(default_factory=dict)
+    headers: dict[str, str] | list[tuple[str, str]] = field(default_factory=dict)
     run_ms: float | None = None
 
 

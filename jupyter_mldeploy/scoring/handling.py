@@ -38,6 +38,8 @@ logger = logging.getLogger("jupyter_mldeploy.scoring.handling")
 
 _dumps = json.dumps
 _FAST_JSON_TYPES = frozenset({dict, list, str, int, float, bool, tuple})
+#: response headers the server writes itself (a script's own copies are dropped)
+_SET_BY_SERVER = frozenset({"content-type", "content-length", "x-ms-run-function-failed"})
 
 
 # --- request helpers -------------------------------------------------------------------
@@ -96,6 +98,12 @@ def _encode_chunk(item: Any) -> bytes:
     if isinstance(item, str):
         return item.encode()
     return encode_result(item) + b"\n"
+
+
+def _header_map(pairs: list[tuple[str, str]]) -> dict[str, str] | list[tuple[str, str]]:
+    """The headers as a dict, or as the list of pairs when a name repeats (``Set-Cookie`` twice)."""
+    names = {k.lower() for k, _ in pairs}
+    return dict(pairs) if len(names) == len(pairs) else pairs
 
 
 def _is_streamable(result: Any) -> bool:
@@ -310,7 +318,7 @@ class ScriptHandler:
 
     def _handle_raw(self, request: ScoringRequest) -> ScoringResponse:
         aml_request = AMLRequest(request.method, request.path, request.query_string, request.headers,
-                                 request.body, request.request_id)
+                                 request.body, request.request_id, request.client)
         start = perf_counter()
         try:
             if self.accepts_headers:
@@ -360,11 +368,11 @@ class ScriptHandler:
         if result is None:
             return ScoringResponse(200, b"{}", "application/json", {}, (perf_counter() - start) * 1000.0)
         if isinstance(result, AMLResponse):
-            headers = dict(result.headers)
+            headers = [(k, v) for k, v in result.headers if k.lower() not in _SET_BY_SERVER]
             if result.run_function_failed:
-                headers["x-ms-run-function-failed"] = "True"
+                headers.append(("x-ms-run-function-failed", "True"))
             payload: bytes | Iterable[bytes] = result.stream if result.stream is not None else result.body
-            return ScoringResponse(result.status_code, payload, result.content_type, headers,
+            return ScoringResponse(result.status_code, payload, result.content_type, _header_map(headers),
                                    (perf_counter() - start) * 1000.0)
         if isinstance(result, (bytes, bytearray, memoryview)):
             return ScoringResponse(200, bytes(result), "application/octet-stream", {},
@@ -394,15 +402,15 @@ class ScriptHandler:
 
     def _foreign_response(self, result: Any, start: float) -> ScoringResponse:
         """Convert a Flask/werkzeug response (the real AMLResponse when azureml is installed)."""
-        headers: dict[str, str] = {}
+        headers: list[tuple[str, str]] = []
         content_type = "application/octet-stream"
         for name, value in result.headers.items():
             low = name.lower()
             if low == "content-type":
                 content_type = str(value)
             elif low != "content-length":
-                headers[name] = f"{headers[name]}, {value}" if name in headers else str(value)
-        return ScoringResponse(int(result.status_code), result.get_data(), content_type, headers,
+                headers.append((name, str(value)))
+        return ScoringResponse(int(result.status_code), result.get_data(), content_type, _header_map(headers),
                                (perf_counter() - start) * 1000.0)
 
     def _stream(self, result: Iterator[Any], request: ScoringRequest, start: float) -> ScoringResponse:

@@ -149,6 +149,7 @@ class TaggedStream(io.TextIOBase):
         stamp = timestamp()
         for line in lines:
             self._writer.line(f"{stamp} {self._label} rid={rid} {line}")
+        self._writer.flush()  # a script's print is in the log before its answer leaves (as under azmlinfsrv)
         return len(text)
 
     def flush(self) -> None:

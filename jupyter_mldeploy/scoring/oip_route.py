@@ -190,7 +190,8 @@ class OipRoute(ScoreRoute):
             body_out = await self.runner.call(_join, body_out)
         if response.status >= 400:
             status = 400 if response.status in (415, 422) else response.status
-            retry = response.headers.get("retry-after")
+            pairs = response.headers.items() if isinstance(response.headers, dict) else response.headers
+            retry = next((v for k, v in pairs if k.lower() == "retry-after"), None)
             more = [(b"retry-after", retry.encode())] if retry else []
             return await _error(send, status, _error_message(bytes(body_out)), rid, extra + more), response.run_ms
         try:

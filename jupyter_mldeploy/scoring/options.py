@@ -1,10 +1,9 @@
-"""Fill :class:`~.settings.ServeSettings` from the command line, the environment and a keys file.
+"""Fill :class:`~.settings.ServeSettings` from the command line and the environment.
 
 Every option has a command-line flag (``mldeploy serve`` and
 ``python -m jupyter_mldeploy.scoring`` share :func:`add_arguments`) and
-environment names (:data:`~.settings.ENV_NAMES`): a flag beats an environment
-name, which beats the default. Keys are handed over in a private file that the
-server reads and deletes (:func:`write_keys_file`, :func:`take_keys`).
+environment names (:data:`~.settings.ENV_NAMES`): our own ``MLDEPLOY_*`` name
+first, then Azure's. A flag beats an environment name, which beats the default.
 """
 
 from __future__ import annotations
@@ -12,11 +11,11 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
-from collections.abc import Mapping, MutableMapping, Sequence
-from pathlib import Path
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..errors import InvalidArgumentError
+from . import azmlinfsrv
 from .settings import (
     DEFAULT_HOST,
     DEFAULT_MAX_BODY_MB,
@@ -28,8 +27,9 @@ from .settings import (
     DEFAULT_TIMEOUT_MS,
     ENV_NAMES,
     ServeSettings,
-    check_auth_key,
 )
+
+__all__ = ["add_arguments", "parse_args", "settings_from_args", "settings_from_env"]
 
 
 def _split(raw: str) -> tuple[str, ...]:
@@ -54,12 +54,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     def env_help(name: str) -> str:
         return "env " + " / ".join(ENV_NAMES[name])
 
-    parser.add_argument("--entry-script", help=f"entry script with init() and run() ({env_help('entry_script')})")
+    parser.add_argument("--entry-script", "--entry_script", help=f"entry script with init() and run() ({env_help('entry_script')})")
     parser.add_argument("--source-dir", help=f"folder put on sys.path and watched by --reload ({env_help('source_dir')})")
-    parser.add_argument("--model-dir", help=f"folder for Model.get_model_path ({env_help('model_dir')})")
+    parser.add_argument("--model-dir", "--model_dir", help=f"folder for Model.get_model_path ({env_help('model_dir')})")
     parser.add_argument("--host", help=f"address to listen on, default {DEFAULT_HOST} ({env_help('host')})")
     parser.add_argument("--port", type=int, help=f"port, default {DEFAULT_PORT}, 0 picks one ({env_help('port')})")
-    parser.add_argument("--workers", type=int, help=f"worker processes, default 1 ({env_help('workers')})")
+    parser.add_argument("--workers", "--worker_count", type=int, help=f"worker processes, default 1 ({env_help('workers')})")
     parser.add_argument(
         "--timeout-ms", type=int, help=f"longest run(), default {DEFAULT_TIMEOUT_MS} ({env_help('timeout_ms')})"
     )
@@ -99,7 +99,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"ask /metrics for one of the --auth-key keys too (default: open) ({env_help('metrics_auth')})",
     )
     parser.add_argument(
-        "--cors-origins", help=f"comma-separated allowed origins or * ({env_help('cors_origins')})"
+        "--cors-origins", "--access_control_allow_origins", help=f"comma-separated allowed origins or * ({env_help('cors_origins')})"
     )
     parser.add_argument(
         "--reload", action="store_true", default=None,
@@ -110,8 +110,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="a model name (and version) the Open Inference Protocol routes /v2/models/NAME answer to "
              f"(repeatable; default: the service or script name) ({env_help('models')})",
     )
+    parser.add_argument(
+        "--stay-up", action="store_true", default=None,
+        help="when the script fails to load or init(), keep serving 503 with the traceback instead of exiting 1 "
+             f"({env_help('stay_up')})",
+    )
     parser.add_argument("--fd", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--debug", action="store_true", default=False, help="put run() tracebacks in 500 answers")
+    azmlinfsrv.add_arguments(parser)
 
 
 def settings_from_args(
@@ -131,6 +137,8 @@ def settings_from_args(
     """
     environ = os.environ if environ is None else environ
     given = vars(args) if args is not None else {}
+    known = {n for names in ENV_NAMES.values() for n in names} | {"SCORING_TIMEOUT_MS"}
+    environ, unknown_keys = azmlinfsrv.config_environ(given.get("config_file"), environ, known)
     values: dict[str, Any] = {}
     for name in ENV_NAMES:
         value = given.get(name)
@@ -162,61 +170,19 @@ def settings_from_args(
     if "cors_origins" in values:
         raw = values["cors_origins"]
         values["cors_origins"] = _split(raw) if isinstance(raw, str) else tuple(raw)
-    for flag in ("reload", "metrics_auth"):
+    for flag in ("reload", "stay_up", "debugpy_wait", "metrics_auth"):
         if isinstance(values.get(flag), str):
             values[flag] = _truthy(str(values[flag]))
     if not values.get("entry_script"):
         raise InvalidArgumentError(
-            "no entry script given; pass --entry-script PATH or set AZUREML_ENTRY_SCRIPT"
+            "no entry script given; pass --entry-script PATH (azmlinfsrv: --entry_script) or set AZUREML_ENTRY_SCRIPT"
         )
+    values["notes"] = tuple(azmlinfsrv.notes(given, unknown_keys))
     if given.get("fd") is not None:
         values["fd"] = int(given["fd"])
     if given.get("debug"):
         values["debug"] = True
     return ServeSettings(**values)
-
-
-def write_keys_file(keys: Sequence[str], path: str | os.PathLike[str]) -> str:
-    """Write ``keys`` to a new private (0600) file for :attr:`ServeSettings.auth_keys_file`; return its path."""
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.unlink(missing_ok=True)
-    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write("".join(f"{check_auth_key(key)}\n" for key in keys))
-    return str(target)
-
-
-def take_keys(settings: ServeSettings, environ: MutableMapping[str, str]) -> ServeSettings:
-    """Read and delete ``settings.auth_keys_file``, and drop the keys' names from ``environ``.
-
-    What the server does before any worker (and so any entry script) starts: afterwards the
-    keys live only in the server's memory, not in a file, not in the environment a script
-    inherits.
-
-    Raises
-    ------
-    InvalidArgumentError
-        The file cannot be read, or holds something that is not a key.
-    """
-    for name in ("MLDEPLOY_AUTH_KEYS", "MLDEPLOY_AUTH_KEYS_FILE"):
-        environ.pop(name, None)
-    if not settings.auth_keys_file:
-        return settings
-    path = Path(settings.auth_keys_file)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as err:
-        raise InvalidArgumentError(
-            f"cannot read the auth keys file {path}: {err.strerror}; pass an existing file (one key per line)"
-        ) from err
-    try:
-        path.unlink()
-    except OSError:
-        pass  # read-only (a file mounted by hand): the keys still only go where they are needed
-    keys = tuple(k for k in _split(text) if k)
-    return dataclasses.replace(settings, auth_keys=tuple(dict.fromkeys(settings.auth_keys + keys)),
-                               auth_keys_file=None)
 
 
 def settings_from_env(environ: Mapping[str, str], **fixed: Any) -> ServeSettings:

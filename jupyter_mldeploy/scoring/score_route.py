@@ -105,14 +105,16 @@ class ScoreRoute:
             headers=[(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]],
             body=body,
             request_id=rid,
+            client=(scope.get("client") or (None,))[0],
         )
         response = await self._run_entry(entry, request)
         headers = extra
         try:
             if response.headers:
+                pairs = response.headers.items() if isinstance(response.headers, dict) else response.headers
                 headers = extra + [
                     (header_bytes(k.lower()), header_bytes(str(v)))
-                    for k, v in response.headers.items()
+                    for k, v in pairs
                     if k.lower() not in ("content-length", "content-type", "transfer-encoding", "connection")
                 ]
             content_type = header_bytes(response.content_type) if response.content_type else None

@@ -3,7 +3,7 @@
 Each option has environment names: our own ``MLDEPLOY_*`` name first, then the
 name that ``azmlinfsrv`` and Azure ML deployments use, so an Azure container's
 environment works unchanged. Reading them (and the command line) into settings
-is :mod:`.options`'s job.
+is :mod:`.options`'s job; the keys' private files are :mod:`.keys`'s.
 """
 
 from __future__ import annotations
@@ -14,6 +14,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from ..errors import InvalidArgumentError
+from .keys import check_auth_key
+
+__all__ = ["ENV_NAMES", "ServeSettings", "check_model_id"]
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 5001
@@ -46,6 +49,10 @@ ENV_NAMES: dict[str, tuple[str, ...]] = {
     "reload": ("MLDEPLOY_RELOAD",),
     "service_name": ("MLDEPLOY_SERVICE_NAME",),
     "models": ("MLDEPLOY_MODELS",),
+    "stay_up": ("MLDEPLOY_STAY_UP",),
+    "control_key_file": ("MLDEPLOY_CONTROL_KEY_FILE",),
+    "debugpy": ("MLDEPLOY_DEBUGPY",),
+    "debugpy_wait": ("MLDEPLOY_DEBUGPY_WAIT",),
 }
 
 #: Options whose Azure name is also written, because entry scripts written for Azure read it.
@@ -106,6 +113,12 @@ class ServeSettings:
         The deployed models as ``NAME:VERSION`` (or ``NAME``): the model names and versions the
         Open Inference Protocol routes (``/v2/models/NAME[/versions/V]``) answer to. None: one
         model named after the service (or, with the default service name, the entry script).
+    control_key, control_key_file
+        The key of ``POST /-/reload`` (swap in new code, see :mod:`.swap`), or a private file
+        holding it (read, then removed, like ``auth_keys_file``); no key: no such route.
+    debugpy, debugpy_wait
+        ``HOST:PORT`` where each worker's debugpy listens (debug runs only), and whether a worker
+        waits for a debugger before loading the script.
 
     Examples
     --------
@@ -133,11 +146,19 @@ class ServeSettings:
     metrics_auth: bool = False
     cors_origins: tuple[str, ...] = ()
     reload: bool = False
+    control_key: str = ""
+    control_key_file: str | None = None
+    debugpy: str | None = None
+    debugpy_wait: bool = False
     #: an already listening socket handed over by the parent (ScoringServer), instead of host/port
     fd: int | None = None
     #: name the swagger document and the logs use
     service_name: str = "mldeploy"
     models: tuple[str, ...] = ()
+    #: keep serving (503 with the traceback) when the script fails to load or init(); else exit 1
+    stay_up: bool = False
+    #: what the command line accepted and ignored (azmlinfsrv-only flags), said once at start
+    notes: tuple[str, ...] = ()
     debug: bool = False
     extra: dict[str, str] = field(default_factory=dict)
 
@@ -174,6 +195,12 @@ class ServeSettings:
             )
         for model in self.models:
             check_model_id(model)
+        if self.control_key:
+            check_auth_key(self.control_key)
+        if self.debugpy is not None and not re.fullmatch(r"\[?[0-9A-Za-z.:-]+\]?:\d{1,5}", self.debugpy):
+            raise InvalidArgumentError(
+                f"debugpy must be HOST:PORT (e.g. 127.0.0.1:5678), got {self.debugpy!r}; fix MLDEPLOY_DEBUGPY"
+            )
 
     @property
     def script_path(self) -> Path:
@@ -256,6 +283,10 @@ class ServeSettings:
             "reload": "1" if self.reload else "0",
             "service_name": self.service_name,
             "models": ",".join(self.models) or None,
+            "stay_up": "1" if self.stay_up else "0",
+            "control_key_file": self.control_key_file,
+            "debugpy": self.debugpy,
+            "debugpy_wait": "1" if self.debugpy_wait else None,
         }
         env: dict[str, str] = {}
         for name, value in values.items():
@@ -277,26 +308,8 @@ class ServeSettings:
         data["auth_keys"] = tuple(data.get("auth_keys") or ())
         data["cors_origins"] = tuple(data.get("cors_origins") or ())
         data["models"] = tuple(data.get("models") or ())
+        data["notes"] = tuple(data.get("notes") or ())
         return cls(**data)
-
-
-#: Characters an auth key may hold: what a Bearer token may (RFC 6750), so that keys
-#: pass unchanged through headers, the comma-separated environment name and the CLI.
-_KEY_RE = re.compile(r"[A-Za-z0-9._~+/=-]{8,512}")
-
-
-def check_auth_key(key: str) -> str:
-    """Return ``key`` if it can serve as a Bearer key, else raise :class:`InvalidArgumentError`.
-
-    Keys are 8-512 characters of letters, digits and ``-._~+/=`` (no spaces or
-    commas, which would split one key into several weaker ones).
-    """
-    if not isinstance(key, str) or not _KEY_RE.fullmatch(key):
-        raise InvalidArgumentError(
-            "an auth key must be 8-512 letters, digits or '-._~+/=' (no spaces or commas); "
-            "use a random one, e.g. python -c 'import secrets; print(secrets.token_urlsafe(32))'"
-        )
-    return key
 
 
 _MODEL_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,254}(:[A-Za-z0-9][A-Za-z0-9._-]{0,63})?")

@@ -8,7 +8,9 @@ a worker still loading its model), ``beat`` every second from the event loop
 (a worker whose loop is frozen gets killed), and ``hung`` when a ``run()``
 overran its timeout (the supervisor then starts a replacement and, once that
 one is ready, stops this one with SIGTERM; the stuck thread dies with the
-process, in-flight requests finish first).
+process, in-flight requests finish first). Code swaps use a second pipe, from
+the supervisor: the worker's :class:`~.control.WorkerControl` thread loads
+the new version there and reports on the first pipe (see :mod:`.swap`).
 
 A failed load or ``init()`` does not end the process: ``/`` stays healthy,
 ``/ready`` and ``/score`` answer 503 ``InitFailed`` with the traceback, and
@@ -20,39 +22,46 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import os
 import signal
 import socket
 import sys
+import threading
 import time
 import traceback
-from pathlib import Path
 from typing import Any
 
 from ..errors import MLDeployError
 from .app import create_app
+from .azmlinfsrv import script_environment
+from .control import WorkerControl
 from .lifecycle import freeze_heap, load_and_init, model_folder_listing
 from .logs import LogWriter, ServerLog, install
 from .metrics import READY, WorkerMetrics
+from .reload import Reloader, SwapTarget
 from .settings import ServeSettings
 from .state import ScriptState
+from .swap import encode, write_all
 
 HEARTBEAT_S = 1.0
 KEEP_ALIVE_S = 65
 
 
 class _Pipe:
-    """The worker's end of its pipe to the supervisor (writes never raise)."""
+    """The worker's end of its pipe to the supervisor (writes never raise; lines never interleave)."""
 
     def __init__(self, fd: int | None) -> None:
         self.fd = fd
         self.broken = False
+        self._lock = threading.Lock()
 
-    def send(self, word: str) -> None:
+    def send(self, word: str, payload: dict[str, Any] | None = None) -> None:
         if self.fd is None or self.broken:
             return
         try:
-            os.write(self.fd, word.encode() + b"\n")
+            with self._lock:  # the event loop (beats) and the control thread (swaps) both write
+                write_all(self.fd, encode(word, payload))
         except OSError:
             self.broken = True  # supervisor gone
 
@@ -114,16 +123,21 @@ def run_worker(
     pipe_fd: int | None = None,
     worker_id: str = "1",
     metrics_folder: str | None = None,
+    control_fd: int | None = None,
 ) -> int:
     """Load the script, serve ``sock`` until told to stop, and return the exit code."""
     writer = LogWriter(1)
     install(writer)
     log = ServerLog(writer, prefix=f"worker {worker_id}: ")
     pipe = _Pipe(pipe_fd)
-    if settings.model_dir:
-        os.environ["AZUREML_MODEL_DIR"] = str(Path(settings.model_dir).expanduser().resolve())
+    # the variables azmlinfsrv sets for scripts; the model folder as given (a relative one as well)
+    os.environ.update(script_environment(str(settings.script_path), settings.model_dir, os.environ))
     metrics = WorkerMetrics(metrics_folder, f"worker-{worker_id}-{os.getpid()}.bin")
     state = ScriptState()
+    if settings.debugpy:
+        from .debugging import listen
+
+        listen(settings.debugpy, wait=settings.debugpy_wait, log=log)
     started = time.perf_counter()
     try:
         state.serve(load_and_init(settings))
@@ -135,8 +149,12 @@ def run_worker(
             f"the entry script {settings.script_path} failed to load or init(): {err}\n{text}\n"
             f"{model_folder_listing(os.environ.get('AZUREML_MODEL_DIR'))}\n"
             "/ready and /score answer 503 with this traceback until the script is fixed"
-            + (" (saving it reloads)" if settings.reload else " and the server restarted")
+            + (" (saving it reloads)" if settings.reload else " and the server restarted" if settings.stay_up
+               else "")
+            + (" and swapped in (saving it does, with --reload)" if settings.reload else
+               " and swapped in (service.reload()) or the server restarted")
         )
+        writer.flush()  # the traceback is out before the supervisor (maybe) exits on it
         pipe.send("initfailed")
     else:
         freeze_heap()
@@ -147,24 +165,27 @@ def run_worker(
     def on_hang() -> None:
         pipe.send("hung")
 
+    def load(target: SwapTarget) -> Any:
+        entry = load_and_init(dataclasses.replace(settings, entry_script=target.entry_script,
+                                                  source_dir=target.source_dir))
+        metrics.set(READY, 1)
+        return entry
+
+    def on_commit(target: SwapTarget) -> None:
+        _take_target(settings, target)
+
+    control = WorkerControl(
+        control_fd, Reloader(state, load, log, metrics), pipe.send,
+        lambda: SwapTarget(settings.entry_script, settings.source_dir), on_commit,
+    )
     app = create_app(
         state, settings, metrics=metrics, metrics_folder=metrics_folder, writer=writer,
-        on_hang=on_hang, worker_label=worker_id,
+        on_hang=on_hang, worker_label=worker_id, control=control,
     )
-    if os.environ.get("MLDEPLOY_INLINE_RUN", "auto").lower() not in ("0", "false", "no", "off"):
+    # a debug run keeps run() off the event loop: a request paused at a breakpoint pauses only itself
+    if not settings.debugpy and os.environ.get("MLDEPLOY_INLINE_RUN", "auto").lower() not in ("0", "false", "no", "off"):
         app.runner.enable_inline()
-    reloader = None
-    if settings.reload:
-        from .reload import Reloader
-
-        def reload_load() -> Any:
-            entry = load_and_init(settings)
-            metrics.set(READY, 1)
-            return entry
-
-        watch = [settings.script_path, Path(settings.source_dir or settings.script_path.parent).resolve()]
-        reloader = Reloader(state, reload_load, watch, log, metrics)
-        reloader.start()
+    control.start()
 
     server = _make_server(app, settings)
     tasks = server.server_state.tasks
@@ -207,13 +228,23 @@ def run_worker(
     try:
         loop.run_until_complete(serve())
     finally:
-        if reloader is not None:
-            reloader.stop()
         app.runner.close()
         metrics.set(READY, 0)
         metrics.close()
         writer.close()
     return 0
+
+
+def _take_target(settings: ServeSettings, target: SwapTarget) -> None:
+    """After a swap: the worker's settings, ``sys.path`` and script-visible environment follow the new version."""
+    old_source = settings.source_dir or str(settings.script_path.parent)
+    settings.entry_script, settings.source_dir = target.entry_script, target.source_dir
+    new_source = settings.source_dir or str(settings.script_path.parent)
+    if new_source != old_source and old_source in sys.path:
+        sys.path.remove(old_source)
+    for name, value in settings.to_env().items():
+        if name.endswith(("ENTRY_SCRIPT", "SOURCE_DIR", "SOURCE_DIRECTORY")):
+            os.environ[name] = value
 
 
 def main() -> None:
@@ -222,8 +253,10 @@ def main() -> None:
         settings = ServeSettings.from_json(handle.read().decode())
     sock = socket.socket(fileno=int(os.environ["MLDEPLOY_WORKER_FD"]))
     pipe_fd = int(os.environ["MLDEPLOY_WORKER_PIPE"])
+    control_fd = os.environ.get("MLDEPLOY_CONTROL_FD")
     code = run_worker(
-        settings, sock, pipe_fd, os.environ.get("MLDEPLOY_WORKER_ID", "1"), os.environ.get("MLDEPLOY_METRICS_DIR")
+        settings, sock, pipe_fd, os.environ.get("MLDEPLOY_WORKER_ID", "1"), os.environ.get("MLDEPLOY_METRICS_DIR"),
+        int(control_fd) if control_fd else None,
     )
     sys.stdout.flush()
     # os._exit: a run() thread stuck in the script must not keep the process alive

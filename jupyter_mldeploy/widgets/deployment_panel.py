@@ -4,7 +4,8 @@
 ``refresh_s``, the phases of the current operation with their timings, a progress
 bar driven by the streamed build output (``Step N/M`` of a Docker build, uv's
 ``Resolved``/``Prepared``/``Installed`` lines), the last ``log_lines`` lines of the
-server log, ``init()`` failures with their traceback, and Reload / Delete buttons.
+server log, ``init()`` failures with their traceback, and Reload / Delete buttons; for
+Kubernetes services, the replicas (desired / ready) and the autoscaler's utilisation.
 :class:`~jupyter_mldeploy.widgets.package_panel.PackagePanel` shows a ``ModelPackage`` being built.
 
 Both panels only use the public API (``Webservice``, ``ModelPackage``,
@@ -35,6 +36,7 @@ from ._progress_view import (
     _title_html,
     _title_row,
 )
+from ._scale_view import ScaleView
 
 __all__ = ["DeploymentPanel"]
 
@@ -91,6 +93,9 @@ class DeploymentPanel(Panel):
         #: the swagger.json fetched by the button (hidden until then)
         self.swagger_view = widgets.HTML(layout=widgets.Layout(display=_HIDDEN))
         self.details = widgets.HTML()
+        #: replicas and the autoscaler (Kubernetes services only; hidden otherwise)
+        self.scale_view = ScaleView()
+        self.scale = self.scale_view.html
         self.progress_view = ProgressView(self.show_error, on_finish=self._soon)
         self.phases = self.progress_view.phases
         self.progress_bar = self.progress_view.bar
@@ -107,7 +112,12 @@ class DeploymentPanel(Panel):
         self.reload_button = widgets.Button(
             description="Reload",
             icon="refresh",
-            tooltip="Restart the server on the current code (re-runs init())",
+            tooltip="Swap the current code into the running server (re-runs init(); the old version serves meanwhile)",
+        )
+        self.debug_button = widgets.Button(
+            description="Debug",
+            icon="bug",
+            tooltip="Restart with debugpy on 127.0.0.1 and show the VS Code attach entry (again: without)",
         )
         self.delete_button = widgets.Button(
             description="Delete",
@@ -126,6 +136,7 @@ class DeploymentPanel(Panel):
         self.pause.observe(self.guard(self._on_pause), names="value")
         self.swagger_button.observe(self.guard(self._on_swagger), names="value")
         self.reload_button.on_click(self.guard(self._on_reload))
+        self.debug_button.on_click(self.guard(self._on_debug))
         self.delete_button.on_click(self.guard(self._on_delete))
         self.confirm_delete.on_click(self.guard(self._on_confirm_delete))
         self.cancel_delete.on_click(self.guard(self._on_cancel_delete))
@@ -143,6 +154,7 @@ class DeploymentPanel(Panel):
             widgets.HBox([self.links, self.swagger_button], layout=widgets.Layout(align_items="center")),
             self.swagger_view,
             self.details,
+            self.scale,
             self.phases,
             self.progress_bar,
             self.last_line,
@@ -152,6 +164,7 @@ class DeploymentPanel(Panel):
             widgets.HBox(
                 [
                     self.reload_button,
+                    self.debug_button,
                     self.delete_button,
                     self.confirm_delete,
                     self.cancel_delete,
@@ -208,6 +221,7 @@ class DeploymentPanel(Panel):
                 self._show_state(state)
                 probed = True
                 self._show_header()
+                self.scale_view.update(self.service)
                 if not self.pause.value:
                     self._show_logs()
                 self._show_failure(state)
@@ -309,7 +323,7 @@ class DeploymentPanel(Panel):
             f"models: <b>{esc(models)}</b> · auth: <b>{'on' if service.auth_enabled else 'off'}</b>"
             + (" · debug: <b>on</b> <span title=\"run() tracebacks go into 500 answers; "
                "deploy_configuration(debug=False) turns it off\">(tracebacks in 500 answers)</span>"
-               if getattr(service, "debug", False) else ""),
+               if getattr(service, "debug_tracebacks", False) else ""),
         )
 
     def _show_logs(self) -> None:
@@ -357,6 +371,7 @@ class DeploymentPanel(Panel):
         self.progress_view.stop()
         for button in (
             self.reload_button,
+            self.debug_button,
             self.delete_button,
             self.confirm_delete,
             self.cancel_delete,
@@ -407,8 +422,25 @@ class DeploymentPanel(Panel):
             self._failure_key = None
             show(self.failure, False)
             self.show_note(
-                f"Reloading {self.service.name}: the server restarts and init() runs again."
+                f"Reloading {self.service.name}: init() of the current code runs beside the serving version, "
+                "which it then replaces."
             )
+
+    def _on_debug(self, _: Any = None) -> None:
+        """Turn the debug run on (showing the launch.json entry to paste) or off."""
+        with self._lock:
+            self.clear_status()
+            entry = self.service.debug(self.service.debugger is None, wait=False, show=False)
+            self.progress_view.follow(self.service.progress)
+            self.debug_button.description = "Stop debug" if entry else "Debug"
+            if entry is None:
+                self.show_note(f"Restarting {self.service.name} without the debugger.")
+            else:
+                self.show_note(
+                    f"Restarting {self.service.name} with debugpy on 127.0.0.1:{entry['connect']['port']}. "
+                    "In VS Code, add this to launch.json's \"configurations\", then Run > Start Debugging: "
+                    + json.dumps(entry)
+                )
 
     def _on_delete(self, _: Any = None) -> None:
         self.clear_status()

@@ -27,7 +27,10 @@ def test_failed_init_answers_503_with_the_traceback(serve, name, expected, tmp_p
         server.wait_ready(timeout=60)
     assert expected in str(info.value) + info.value.traceback_text
 
-    assert post(server, None, method="GET", path="/").status == 200  # the process is alive
+    # the process is alive (it answers), but no route may call a failed script healthy
+    live = post(server, None, method="GET", path="/")
+    assert live.status == 503 and live.error["code"] == "InitFailed" and expected in live.error["message"] + (
+        live.error.get("traceback") or "")
     ready = post(server, None, method="GET", path="/ready")
     assert ready.status == 503
     assert ready.error["code"] == "InitFailed"

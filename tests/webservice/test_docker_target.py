@@ -98,12 +98,13 @@ def test_deploy_score_update_reload_recover_and_delete(
     assert binding == {"HostIp": "127.0.0.1", "HostPort": str(service.port)}
     image_id = container.image.id
 
-    # a code edit + update(inference_config=...): served with no image rebuild
+    # a code edit + update(inference_config=...): swapped into the running container, no rebuild
     script = app_dir / "score.py"
     script.write_text(script.read_text().replace("x * k", "x * k + 100"))
     service.update(inference_config=_ic(app_dir))
     assert service.run({"data": [1]}) == [103.0]
-    assert _phase(service, "build").startswith("skipped")
+    assert "code swap" in _phase(service, "init")
+    assert not [p for p in service.progress.phases if p.name in ("build", "start")]
     assert docker_client.containers.get("mldeploy-dock").image.id == image_id
 
     # another edit + reload()

@@ -304,7 +304,9 @@ def test_stale_objects_do_not_orphan_servers(app_dir: Path, k_model: Model) -> N
 
     first = _deploy("shared", [k_model], app_dir)
     other = Webservice("shared")  # e.g. another kernel or the CLI
-    other.reload()  # a new server process; `first` still holds the old pid
+    # a settings change starts a new server process (reload() would swap code in the same one);
+    # `first` still holds the old pid
+    other.update(deployment_config=ProcessWebservice.deploy_configuration(timeout_ms=30_000))
     new_pid = other._record.pid
     assert new_pid != first._record.pid
     port = first.port

@@ -222,6 +222,7 @@ def _server_env(inputs: ManifestInputs) -> dict[str, str]:
         auth_keys_file=f"{KEYS_DIR}/{KEYS_ITEM}" if inputs.auth_keys else None,
         service_name=inputs.name,
         drain_s=float(DRAIN_SECONDS),
+        stay_up=True,  # /ready shows the init() traceback; the target reads it
     )
     env.update(settings.to_env())
     env.pop("MLDEPLOY_AUTH_KEYS", None)
