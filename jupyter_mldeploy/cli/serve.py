@@ -20,7 +20,7 @@ import sys
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Add the ``serve`` command."""
-    from ..scoring.settings import add_arguments
+    from ..scoring.options import add_arguments
 
     parser = subparsers.add_parser(
         "serve",
@@ -37,7 +37,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
 
 def run(args: argparse.Namespace) -> int:
     """Run the server until Ctrl-C/SIGTERM; returns the exit code."""
-    from ..scoring.settings import settings_from_args
+    from ..scoring.options import settings_from_args
     from ..scoring.supervisor import serve
 
     settings = settings_from_args(args)

@@ -33,11 +33,11 @@ from types import TracebackType
 from typing import Any
 
 from ..errors import ServerStartError
+from ..scoring.keys import write_keys_file
 from ..scoring.settings import (
     DEFAULT_MAX_BODY_MB,
     DEFAULT_TIMEOUT_MS,
     ServeSettings,
-    write_keys_file,
 )
 from ..scoring.supervisor import bind_socket
 from .client import ScoringClient
@@ -60,7 +60,7 @@ class ScoringServer:
         As the ``mldeploy serve`` options of the same names.
     limits
         The other server options by their ``ServeSettings`` names: ``max_header_kb``,
-        ``max_headers``, ``read_timeout_s``, ``max_connections``.
+        ``max_headers``, ``read_timeout_s``, ``max_connections``, ``metrics_auth``.
     python
         Interpreter to run the server with (default: this one), e.g. a deployment's environment.
     env

@@ -45,7 +45,7 @@ from ..images.engine import (
     service_labels,
 )
 from ..registry.layout import LaidOutModels
-from ..scoring.settings import settings_from_args, settings_from_env
+from ..scoring.options import settings_from_args, settings_from_env
 from ..source_copy import SourceCopy, copy_source
 from . import records as _state
 from .config import DeploymentConfiguration

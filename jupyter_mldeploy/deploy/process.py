@@ -24,7 +24,8 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from ..registry.layout import LaidOutModels
-from ..scoring.settings import settings_from_env, write_keys_file
+from ..scoring.keys import write_keys_file
+from ..scoring.options import settings_from_env
 from ..scoring.supervisor import bind_socket
 from . import records as _state
 from ._procs import adopt_child, is_running, process_start_time, rotate_log, stop_group, tail_file

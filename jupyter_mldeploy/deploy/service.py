@@ -31,7 +31,7 @@ from ..errors import (
     ServiceExistsError,
     ServiceNotFoundError,
 )
-from ..scoring.settings import check_auth_key
+from ..scoring.keys import check_auth_key
 from . import pipeline
 from . import records as _state
 from .config import DeploymentConfiguration

@@ -2,7 +2,7 @@
 
 Options come from flags or the environment names Azure ML uses
 (``AZUREML_ENTRY_SCRIPT``, ``AZUREML_MODEL_DIR``, ``WORKER_COUNT``, ...); see
-:mod:`jupyter_mldeploy.scoring.settings`.
+:mod:`jupyter_mldeploy.scoring.options`.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 
 from ..errors import MLDeployError
-from .settings import parse_args
+from .options import parse_args
 from .supervisor import serve
 
 try:

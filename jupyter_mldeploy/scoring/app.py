@@ -95,6 +95,7 @@ class ScoringApp(OipRoute):
         self._keys = tuple(k.encode() for k in settings.auth_keys)
         self._control_key = settings.control_key.encode()
         self._cors = tuple(settings.cors_origins)
+        self._metrics_auth = settings.metrics_auth and bool(self._keys)
         #: on every answer, as azmlinfsrv's x-ms-server-version (off with SERVER_VERSION_LOG_RESPONSE_ENABLED=false)
         self._always: list[tuple[bytes, bytes]] = server_version_headers(os.environ)
         self._cors_any = "*" in self._cors
@@ -211,9 +212,11 @@ class ScoringApp(OipRoute):
             # open to probes; the details (script path, init() traceback) only with the key when auth is on
             return await self._ready(send, rid, extra, not self._keys or authorized(self._keys, auth))
         if path == "/metrics":
+            if self._metrics_auth and not authorized(self._keys, auth):
+                return await send_unauthorized(send, rid, extra)
             snaps = read_folder(self.metrics_folder) if self.metrics_folder else [self.metrics.snapshot()]
             live = self._live_workers() if self._live_workers else None
-            text = render(snaps, live).encode()
+            text = render(snaps, live, self._oip_models, self.settings.service_name).encode()
             await send_response(send, 200, text, b"text/plain; version=0.0.4; charset=utf-8", rid, extra, None)
             return 200
         # /swagger.json

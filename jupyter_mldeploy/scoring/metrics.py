@@ -23,7 +23,7 @@ from __future__ import annotations
 import mmap
 import os
 from bisect import bisect_left
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 #: histogram bucket upper bounds, in seconds
@@ -183,8 +183,17 @@ def _histogram(lines: list[str], name: str, help_text: str, snaps: list[list[flo
     lines.append(f"{name}_count {_fmt(sum(s[base + nb + 1] for s in snaps))}")
 
 
-def render(snapshots: Iterable[list[float]], live_workers: int | None = None) -> str:
-    """Render worker snapshots as Prometheus text (version 0.0.4)."""
+def _label(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+def render(snapshots: Iterable[list[float]], live_workers: int | None = None,
+           models: Mapping[str, Sequence[str]] | None = None, service: str = "") -> str:
+    """Render worker snapshots as Prometheus text (version 0.0.4).
+
+    ``models`` (OIP name -> versions) adds ``mldeploy_model_info{service, model, version} 1``
+    per deployed model: the labels a dashboard joins the service's series on.
+    """
     snaps = list(snapshots)
     by_status: dict[int, float] = {}
     for s in snaps:
@@ -217,4 +226,11 @@ def render(snapshots: Iterable[list[float]], live_workers: int | None = None) ->
     if live_workers is not None:
         lines += ["# HELP mldeploy_workers Worker processes running.", "# TYPE mldeploy_workers gauge"]
         lines.append(f"mldeploy_workers {live_workers}")
+    if models:
+        lines += ["# HELP mldeploy_model_info The models this service serves, by name and version.",
+                  "# TYPE mldeploy_model_info gauge"]
+        for name, versions in models.items():
+            for version in versions or [""]:
+                lines.append(f'mldeploy_model_info{{service="{_label(service)}",model="{_label(name)}",'
+                             f'version="{_label(version)}"}} 1')
     return "\n".join(lines) + "\n"

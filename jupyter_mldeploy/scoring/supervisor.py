@@ -34,9 +34,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import PortInUseError, ScoringServerError
+from .keys import take_keys
 from .logs import LogWriter, ServerLog
 from .metrics import zero_in_flight
-from .settings import ServeSettings, take_keys
+from .settings import ServeSettings
 from .swap import Swap, SwapCoordinator, decode, encode, write_all
 from .watch import Watcher
 
@@ -418,7 +419,7 @@ class Supervisor:
 def serve(settings: ServeSettings) -> int:
     """Run the scoring server in this process until stopped; return the exit code.
 
-    The auth keys are taken first (:func:`~jupyter_mldeploy.scoring.settings.take_keys`): out
+    The auth keys are taken first (:func:`~jupyter_mldeploy.scoring.keys.take_keys`): out
     of their file and out of the environment, before a worker starts.
     """
     return Supervisor(take_keys(settings, os.environ)).run()

@@ -255,3 +255,26 @@ def test_the_autoscaler_scales_out_under_load_and_back_in(
     assert back.max_replicas == 3
     assert json.loads(json.dumps(service.run({"data": []}))) == {"ok": True}
     service.delete()
+
+
+def test_an_image_the_cluster_cannot_pull_and_a_pod_no_node_can_take_are_explained(
+    live_cluster: Any, local_registry: str, namespace: str, app: Callable[[str], Any], k_model: Any
+) -> None:
+    from jupyter_mldeploy import KubernetesWebservice, Model
+    from jupyter_mldeploy.errors import DeploymentError
+
+    missing = f"{local_registry}/mldeploy-tests/never-pushed@sha256:" + "0" * 64
+    with pytest.raises(DeploymentError) as pull:
+        service = Model.deploy("nopull", [k_model], app(SCALE.format(scale=1)), KubernetesWebservice.deploy_configuration(
+            image=missing, namespace=namespace, num_replicas=1, memory_gb=0.2))
+        service.wait_for_deployment(timeout_sec=300)
+    assert "the cluster cannot pull image" in str(pull.value) and "never-pushed" in str(pull.value)
+    service.delete()
+
+    with pytest.raises(DeploymentError) as pending:
+        service = Model.deploy("toobig", [k_model], app(SCALE.format(scale=1)), KubernetesWebservice.deploy_configuration(
+            image=missing, namespace=namespace, num_replicas=1, cpu_cores=500, memory_gb=0.2))
+        service.wait_for_deployment(timeout_sec=300)
+    message = str(pending.value)
+    assert message.startswith("Pending: no node can take pod toobig-") and "Insufficient cpu" in message
+    service.delete()

@@ -14,7 +14,8 @@ from test_server_support import script
 
 from jupyter_mldeploy.errors import InvalidArgumentError
 from jupyter_mldeploy.client.client import ScoringClient
-from jupyter_mldeploy.scoring.settings import ServeSettings, settings_from_args
+from jupyter_mldeploy.scoring.options import settings_from_args
+from jupyter_mldeploy.scoring.settings import ServeSettings
 
 MLDEPLOY = str(Path(sys.executable).with_name("mldeploy"))
 
@@ -38,7 +39,7 @@ def test_environment_names_fill_the_options():
 
     import argparse
 
-    from jupyter_mldeploy.scoring.settings import add_arguments
+    from jupyter_mldeploy.scoring.options import add_arguments
 
     parser = argparse.ArgumentParser()
     add_arguments(parser)

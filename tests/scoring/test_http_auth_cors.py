@@ -50,6 +50,35 @@ def test_auth_keys_guard_score_and_swagger_but_not_health(serve):
     assert info.value.body["error"]["code"] == "Unauthorized"
 
 
+def test_metrics_auth_asks_metrics_for_a_key_and_leaves_health_open(serve):
+    server = serve("plain_json", auth_keys=["key-one-aaaa"], metrics_auth=True)
+    post(server, BODY, {"Authorization": "Bearer key-one-aaaa"})
+    missing = post(server, None, method="GET", path="/metrics")
+    assert missing.status == 401 and missing.error["code"] == "Unauthorized"
+    assert post(server, None, {"Authorization": "Bearer wrong-key-1"}, method="GET", path="/metrics").status == 401
+    scraped = post(server, None, {"Authorization": "Bearer key-one-aaaa"}, method="GET", path="/metrics")
+    assert scraped.status == 200
+    assert "mldeploy_requests_total" in scraped.body.decode()
+    for path in ("/", "/ready"):
+        assert post(server, None, method="GET", path=path).status == 200, path
+    # the server keeps serving after the refused scrapes
+    assert post(server, BODY, {"Authorization": "Bearer key-one-aaaa"}).status == 200
+
+
+def test_metrics_auth_without_a_key_is_refused_with_what_to_do():
+    from jupyter_mldeploy.errors import InvalidArgumentError
+    from jupyter_mldeploy.scoring.options import settings_from_env
+    from jupyter_mldeploy.scoring.settings import ServeSettings
+
+    with pytest.raises(InvalidArgumentError, match="--auth-key"):
+        ServeSettings(entry_script="score.py", metrics_auth=True)
+    read = settings_from_env({"MLDEPLOY_METRICS_AUTH": "1", "MLDEPLOY_AUTH_KEYS": "key-one-aaaa"},
+                             entry_script="score.py")
+    assert read.metrics_auth is True
+    assert read.to_env()["MLDEPLOY_METRICS_AUTH"] == "1"
+    assert "MLDEPLOY_METRICS_AUTH" not in ServeSettings(entry_script="score.py").to_env()
+
+
 def test_cors_with_listed_origins(serve):
     server = serve("plain_json", cors_origins=["http://app.example"])
     preflight = post(server, None, {"Origin": "http://app.example", "Access-Control-Request-Method": "POST",

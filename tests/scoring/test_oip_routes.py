@@ -147,9 +147,22 @@ def test_default_model_name_is_the_script_and_infer_counts_in_metrics(serve):
     assert 'mldeploy_requests_total{status="200"} 1' in metrics
 
 
+def test_metrics_name_the_deployed_models_and_versions(serve):
+    server = serve("plain_json", models=("houses:1", "houses:2", "other"), service_name="estate")
+    metrics = post(server, None, method="GET", path="/metrics").body.decode()
+    info = sorted(line for line in metrics.splitlines() if line.startswith("mldeploy_model_info"))
+    assert info == [
+        'mldeploy_model_info{service="estate",model="houses",version="1"} 1',
+        'mldeploy_model_info{service="estate",model="houses",version="2"} 1',
+        'mldeploy_model_info{service="estate",model="other",version=""} 1',
+    ]
+    assert "# TYPE mldeploy_model_info gauge" in metrics
+
+
 def test_model_names_travel_through_the_one_settings_writer():
     from jupyter_mldeploy.errors import InvalidArgumentError
-    from jupyter_mldeploy.scoring.settings import ServeSettings, parse_args, settings_from_env
+    from jupyter_mldeploy.scoring.options import parse_args, settings_from_env
+    from jupyter_mldeploy.scoring.settings import ServeSettings
 
     settings = ServeSettings(entry_script="score.py", models=("ridge:3", "scaler"))
     env = settings.to_env()

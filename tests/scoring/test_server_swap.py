@@ -8,7 +8,7 @@ from pathlib import Path
 from test_server_reload import version, write
 from test_server_support import post, serve
 
-from jupyter_mldeploy.scoring.settings import write_keys_file
+from jupyter_mldeploy.scoring.keys import write_keys_file
 
 __all__ = ["serve"]
 

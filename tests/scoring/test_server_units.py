@@ -136,7 +136,7 @@ def test_metrics_files_sum_over_workers(tmp_path):
 
 
 def test_a_deployments_own_variables_set_server_options_and_the_targets_values_win() -> None:
-    from jupyter_mldeploy.scoring.settings import settings_from_env
+    from jupyter_mldeploy.scoring.options import settings_from_env
 
     user = {"MLDEPLOY_RELOAD": "1", "AML_CORS_ORIGINS": "https://a.example", "MLDEPLOY_MAX_BODY_MB": "5",
             "MLDEPLOY_PORT": "1", "WORKER_COUNT": "7"}

@@ -323,5 +323,7 @@ def test_only_an_environment_change_rebuilds_the_environment_layer(
     assert _phase(service, "environment").startswith("envy-env for Python 3.")
     assert _phase(service, "build").endswith("environment layer built")
     assert service.run("{}")["six"]
-    service.update(inference_config=_ic(app_dir, environment=env))  # same environment: no build at all
-    assert _phase(service, "build").startswith("skipped")
+    service.update(inference_config=_ic(app_dir, environment=env))  # same environment: no build at all, a swap
+    assert "build" not in [p.name for p in service.progress.phases]
+    assert "code swap" in _phase(service, "init")
+    assert service.run("{}")["six"]

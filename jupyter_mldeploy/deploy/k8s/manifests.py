@@ -30,7 +30,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from ...images.dockerfile import CONTAINER_PORT, MODELS_ROOT, SOURCE_ROOT, USER_UID, VENV
-from ...scoring.settings import settings_from_env
+from ...scoring.options import settings_from_env
 from .config import KubernetesDeploymentConfiguration
 
 __all__ = [
