@@ -8,18 +8,17 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 from pathlib import Path
 from typing import Any
 
 import nbformat
 import pytest
 from test_tutorials import (
+    run_notebook,
     NOTEBOOKS,
     WIDGET_VIEW,
     _cell,
     _code_cells,
-    _nbval,
     _text,
 )
 
@@ -43,19 +42,8 @@ DOCKER_TIMEOUT_S = 900
 
 @pytest.mark.timeout(DOCKER_TIMEOUT_S + 60)
 def test_docker_tutorial_runs_under_nbval(tmp_path: Path, docker_home: Path, docker_client: Any) -> None:
-    work = tmp_path / "notebooks"
-    work.mkdir()
-    shutil.copy(TUTORIAL, work)
-    executed = tmp_path / "executed.ipynb"
-    run, seconds = _nbval(work / TUTORIAL.name, docker_home, capture=executed, cell_timeout=420,
-                          timeout=DOCKER_TIMEOUT_S)
-    report = run.stdout[-8000:] + run.stderr[-3000:]
-    assert run.returncode == 0, f"nbval failed:\n{report}"
-    assert re.search(r"\b\d+ passed\b", run.stdout) and "failed" not in run.stdout, report
-    print(f"docker tutorial under nbval: {seconds:.1f} s")
-    nb = nbformat.from_dict(json.loads(executed.read_text(encoding="utf-8")))
-    for cell in _code_cells(nb):
-        assert all(o.get("output_type") != "error" for o in cell.outputs), cell.source
+    nb = run_notebook(TUTORIAL, tmp_path, docker_home, "docker tutorial", no_stderr=False,
+                      cell_timeout=420, timeout=DOCKER_TIMEOUT_S)
 
     accuracy = re.search(r"held-out accuracy: (\d\.\d\d)", _text(_cell(nb, "LogisticRegression(max_iter")))
     assert accuracy and float(accuracy.group(1)) >= 0.85, "the classifier learnt the digits"

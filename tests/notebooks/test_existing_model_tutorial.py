@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import re
-import shutil
 from pathlib import Path
 
 import nbformat
 import pytest
-from test_tutorials import NBVAL_TIMEOUT_S, NOTEBOOKS, _cell, _code_cells, _nbval, _text
+from test_tutorials import run_notebook, NBVAL_TIMEOUT_S, NOTEBOOKS, _cell, _code_cells, _text
 
 TUTORIAL = NOTEBOOKS / "04-deploy-an-existing-model.ipynb"
 
@@ -26,18 +24,7 @@ def test_the_notebook_registers_a_folder_with_a_conda_environment() -> None:
 
 @pytest.mark.timeout(NBVAL_TIMEOUT_S + 60)
 def test_existing_model_tutorial_runs_under_nbval(tmp_path: Path, mldeploy_home: Path) -> None:
-    work = tmp_path / "notebooks"
-    work.mkdir()
-    shutil.copy(TUTORIAL, work)
-    executed = tmp_path / "executed.ipynb"
-    run, seconds = _nbval(work / TUTORIAL.name, mldeploy_home, capture=executed)
-    report = run.stdout[-8000:] + run.stderr[-3000:]
-    assert run.returncode == 0, f"nbval failed:\n{report}"
-    assert re.search(r"\b\d+ passed\b", run.stdout) and "failed" not in run.stdout, report
-    print(f"existing-model tutorial under nbval: {seconds:.1f} s")
-    nb = nbformat.from_dict(json.loads(executed.read_text(encoding="utf-8")))
-    for cell in _code_cells(nb):
-        assert all(o.get("output_type") != "error" for o in cell.outputs), cell.source
+    nb = run_notebook(TUTORIAL, tmp_path, mldeploy_home, "existing-model tutorial", no_stderr=False)
 
     assert "sentiment-env" in _text(_cell(nb, "Environment.from_conda_specification("))
     assert "scikit-learn" in _text(_cell(nb, "Environment.from_conda_specification("))

@@ -6,15 +6,13 @@ Where no cluster is configured (CI, and every test here: tests/conftest.py remov
 
 from __future__ import annotations
 
-import json
 import re
-import shutil
 from pathlib import Path
 
 import nbformat
 import pytest
 import yaml
-from test_tutorials import NOTEBOOKS, NBVAL_TIMEOUT_S, WIDGET_VIEW, _cell, _code_cells, _nbval, _text
+from test_tutorials import run_notebook, NOTEBOOKS, NBVAL_TIMEOUT_S, WIDGET_VIEW, _cell, _code_cells, _text
 
 TUTORIAL = NOTEBOOKS / "02-kubernetes.ipynb"
 
@@ -31,20 +29,8 @@ def test_the_notebook_renders_plans_and_deploys_only_with_a_cluster() -> None:
 
 @pytest.mark.timeout(NBVAL_TIMEOUT_S + 60)
 def test_kubernetes_tutorial_runs_under_nbval_without_a_cluster(tmp_path: Path, mldeploy_home: Path) -> None:
-    work = tmp_path / "notebooks"
-    work.mkdir()
-    shutil.copy(TUTORIAL, work)
-    executed = tmp_path / "executed.ipynb"
-    run, seconds = _nbval(work / TUTORIAL.name, mldeploy_home, capture=executed)
-    report = run.stdout[-8000:] + run.stderr[-3000:]
-    assert run.returncode == 0, f"nbval failed:\n{report}"
-    assert re.search(r"\b\d+ passed\b", run.stdout) and "failed" not in run.stdout, report
-    print(f"kubernetes tutorial under nbval: {seconds:.1f} s")
-    nb = nbformat.from_dict(json.loads(executed.read_text(encoding="utf-8")))
-    for cell in _code_cells(nb):
-        stderr = "".join(o["text"] for o in cell.outputs if o.get("output_type") == "stream" and o["name"] == "stderr")
-        assert not stderr.strip(), f"stderr in cell:\n{cell.source}\n---\n{stderr}"
-        assert all(o.get("output_type") != "error" for o in cell.outputs), cell.source
+    nb = run_notebook(TUTORIAL, tmp_path, mldeploy_home, "kubernetes tutorial")
+    work = tmp_path / "notebooks"  # where run_notebook ran it
 
     kinds = _text(_cell(nb, "for obj in rendered.objects:")).split()
     assert kinds == ["Deployment", "k8s-ridge", "Service", "k8s-ridge", "HorizontalPodAutoscaler", "k8s-ridge",

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import re
-import shutil
 from pathlib import Path
 from typing import Any
 
 import nbformat
 import pytest
 from test_docker_tutorial import DOCKER_TIMEOUT_S
-from test_tutorials import NOTEBOOKS, _cell, _code_cells, _nbval, _text
+from test_tutorials import run_notebook, NOTEBOOKS, _cell, _code_cells, _text
 
 TUTORIAL = NOTEBOOKS / "05-package-a-model.ipynb"
 
@@ -29,19 +27,9 @@ def test_the_notebook_packages_builds_and_runs() -> None:
 
 @pytest.mark.timeout(DOCKER_TIMEOUT_S + 60)
 def test_package_tutorial_runs_under_nbval(tmp_path: Path, docker_home: Path, docker_client: Any) -> None:
-    work = tmp_path / "notebooks"
-    work.mkdir()
-    shutil.copy(TUTORIAL, work)
-    executed = tmp_path / "executed.ipynb"
-    run, seconds = _nbval(work / TUTORIAL.name, docker_home, capture=executed, cell_timeout=420,
-                          timeout=DOCKER_TIMEOUT_S)
-    report = run.stdout[-8000:] + run.stderr[-3000:]
-    assert run.returncode == 0, f"nbval failed:\n{report}"
-    assert re.search(r"\b\d+ passed\b", run.stdout) and "failed" not in run.stdout, report
-    print(f"package tutorial under nbval: {seconds:.1f} s")
-    nb = nbformat.from_dict(json.loads(executed.read_text(encoding="utf-8")))
-    for cell in _code_cells(nb):
-        assert all(o.get("output_type") != "error" for o in cell.outputs), cell.source
+    nb = run_notebook(TUTORIAL, tmp_path, docker_home, "package tutorial", no_stderr=False,
+                      cell_timeout=420, timeout=DOCKER_TIMEOUT_S)
+    work = tmp_path / "notebooks"  # where run_notebook ran it
 
     assert "image: mldeploy-tutorial/pkg-ridge:1" in _text(_cell(nb, 'print("image:", package.location)'))
     files = _text(_cell(nb, 'dockerfile_package.save("pkg-ridge-image")'))

@@ -209,6 +209,28 @@ def test_nbval_compares_checked_cells_stored_like_the_tutorial(
     assert "1 failed, 1 passed" in run.stdout and "Cell outputs differ" in run.stdout, run.stdout
 
 
+def run_notebook(tutorial: Path, tmp_path: Path, home: Path, label: str, *, no_stderr: bool = True,
+                 **nbval: Any) -> Any:
+    """Execute a copy of ``tutorial`` alone under nbval; assert every cell passed (and, with ``no_stderr``,
+    wrote nothing to stderr); return the executed notebook. ``nbval`` goes to :func:`_nbval` (timeouts)."""
+    work = tmp_path / "notebooks"
+    work.mkdir()
+    shutil.copy(tutorial, work)  # alone: files of an earlier run in notebooks/ stay out
+    executed = tmp_path / "executed.ipynb"
+    run, seconds = _nbval(work / tutorial.name, home, capture=executed, **nbval)
+    report = run.stdout[-8000:] + run.stderr[-3000:]
+    assert run.returncode == 0, f"nbval failed:\n{report}"
+    assert re.search(r"\b\d+ passed\b", run.stdout) and "failed" not in run.stdout, report
+    print(f"{label} under nbval: {seconds:.1f} s")
+    nb = nbformat.from_dict(json.loads(executed.read_text(encoding="utf-8")))
+    for cell in _code_cells(nb):
+        if no_stderr:
+            stderr = "".join(o["text"] for o in cell.outputs if o.get("output_type") == "stream" and o["name"] == "stderr")
+            assert not stderr.strip(), f"stderr in cell:\n{cell.source}\n---\n{stderr}"
+        assert all(o.get("output_type") != "error" for o in cell.outputs), cell.source
+    return nb
+
+
 @pytest.mark.timeout(NBVAL_TIMEOUT_S + 60)
 def test_tutorial_runs_under_nbval(tmp_path: Path, mldeploy_home: Path) -> None:
     work = tmp_path / "notebooks"
