@@ -9,21 +9,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import nbformat
+from _cells import Cells
 
 HERE = Path(__file__).resolve().parent
 NOTEBOOK = HERE / "02-kubernetes.ipynb"
-CELLS: list[tuple[str, str, str | None]] = []
-
-
-def md(text: str) -> None:
-    CELLS.append(("markdown", text.strip("\n"), None))
-
-
-def code(source: str, expect: str | None = None) -> None:
-    source = source.strip("\n")
-    if expect is not None:
-        source = "# NBVAL_CHECK_OUTPUT\n" + source
-    CELLS.append(("code", source, expect))
+CELLS = Cells()
+md, code = CELLS.md, CELLS.code
 
 
 md("""
