@@ -8,7 +8,6 @@ process), and delete, on the process target, and leave no process or port behind
 from __future__ import annotations
 
 import json
-import os
 import re
 import time
 from pathlib import Path
