@@ -16,8 +16,10 @@ If azmlinfsrv cannot be installed the test fails saying so: it is never skipped.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -212,17 +214,20 @@ def _start(name: str, argv: list[str], cwd: Path, env: dict[str, str], port: int
 
 
 def _stop(server: Server) -> None:
+    """SIGTERM (both servers stop their workers on it), then SIGKILL whatever is left of its process group."""
     if server.proc.poll() is None:
-        server.proc.terminate()  # both servers stop their workers on SIGTERM
+        server.proc.terminate()
         try:
             server.proc.wait(timeout=20)
         except subprocess.TimeoutExpired:
-            os.killpg(server.proc.pid, 9)
-            server.proc.wait(timeout=10)
+            pass
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(server.proc.pid, signal.SIGKILL)
+    server.proc.wait(timeout=10)
 
 
 @pytest.fixture(scope="module")
-def servers(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, dict[str, Server]]]:
+def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, dict[str, Server]]]:
     """For each script: azmlinfsrv and ``mldeploy serve`` serving it, both started with azmlinfsrv's flags."""
     python = azmlinfsrv_python()
     started: dict[str, dict[str, Server]] = {}
@@ -233,14 +238,13 @@ def servers(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
             models = work / "models"
             models.mkdir()
             flags = ["--entry_script", str(HERE / script), "--model_dir", str(models), "--worker_count", "1"]
-            pair = {}
+            pair = started[script] = {}  # stopped in the end even when its second server fails to start
             port = free_port()
             pair["azmlinfsrv"] = _start("azmlinfsrv", [str(python), str(HERE / "azmlinfsrv_loopback.py"), *flags,
                                                         "--port", str(port)], work, base_env, port)
             port = free_port()
             pair["mldeploy"] = _start("mldeploy", [MLDEPLOY, "serve", *flags, "--port", str(port)], work,
                                       {**base_env, "MLDEPLOY_HOME": str(work / "home")}, port)
-            started[script] = pair
         yield started
     finally:
         for pair in started.values():
