@@ -7,8 +7,8 @@ and the :class:`~.logs.LogWriter` thread it inherits serialises and writes what 
 up every few milliseconds, in one ``os.write`` of whole lines, so the event loop never
 waits on the disk. Files are created 0600 in a 0700 folder. When a file passes
 ``rotate_bytes`` it is renamed to ``NAME.1`` (``NAME.1`` to ``NAME.2``, ..., ``keep``
-old files kept) under an ``flock`` shared by every worker; a worker whose file was
-rotated by another notices the new file at its next write. A writer that falls
+old files kept); every batch is written under an ``flock`` shared by every worker, so
+a worker whose file was rotated by another reopens the new one before it writes. A writer that falls
 ``max_pending`` records behind drops new ones and counts them (``dropped``), rather
 than grow without bound.
 
@@ -102,15 +102,26 @@ class JsonLinesFile(LogWriter):
                 self.dropped += 1
         if not text:
             return
-        data = ("\n".join(text) + "\n").encode("utf-8", "replace")
+        lines = [(line + "\n").encode("utf-8", "replace") for line in text]
         try:
-            self._follow_rotation()
-            if os.fstat(self.fd).st_size + len(data) > self.rotate_bytes and os.fstat(self.fd).st_size > 0:
-                self._rotate()
-            while data:
-                data = data[os.write(self.fd, data):]
+            with self._locked():  # one batch at a time across workers: rotation and appends never race
+                self._follow_rotation()
+                size = os.fstat(self.fd).st_size
+                chunk: list[bytes] = []
+                for line in lines:  # rotate between lines: a file passes the limit by one line at most
+                    if size and size + len(line) > self.rotate_bytes:
+                        self._write(b"".join(chunk))
+                        chunk, size = [], 0
+                        self._rotate()
+                    chunk.append(line)
+                    size += len(line)
+                self._write(b"".join(chunk))
         except OSError:
             self.dropped += len(text)  # disk full or folder gone: count what was lost, keep serving
+
+    def _write(self, data: bytes) -> None:
+        while data:
+            data = data[os.write(self.fd, data):]
 
     def _follow_rotation(self) -> None:
         """Reopen when another worker rotated the file under us (the path names a new file now)."""
@@ -132,17 +143,14 @@ class JsonLinesFile(LogWriter):
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
     def _rotate(self) -> None:
-        with self._locked():
-            self._follow_rotation()  # another worker may have rotated while we waited for the lock
-            if os.fstat(self.fd).st_size < self.rotate_bytes:
-                return
-            for i in range(self.keep - 1, 0, -1):
-                older = self.path.with_name(f"{self.path.name}.{i}")
-                if older.exists():
-                    os.replace(older, self.path.with_name(f"{self.path.name}.{i + 1}"))
-            os.replace(self.path, self.path.with_name(f"{self.path.name}.1"))
-            os.close(self.fd)
-            self.fd = self._open()
+        """``path`` -> ``path.1`` -> ... -> ``path.KEEP`` (the oldest dropped), then a new ``path`` (lock held)."""
+        for i in range(self.keep - 1, 0, -1):
+            older = self.path.with_name(f"{self.path.name}.{i}")
+            if older.exists():
+                os.replace(older, self.path.with_name(f"{self.path.name}.{i + 1}"))
+        os.replace(self.path, self.path.with_name(f"{self.path.name}.1"))
+        os.close(self.fd)
+        self.fd = self._open()
 
     def close(self) -> None:
         """Write what is queued, stop the thread and close the file."""
