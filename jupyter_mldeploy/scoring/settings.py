@@ -336,8 +336,9 @@ class ServeSettings:
             "otel_endpoint": self.otel_endpoint,
             "capture": "1" if self.capture else None,
             "capture_sample": self.capture_sample if self.capture else None,
-            "capture_max_kb": self.capture_max_kb if self.capture else None,
-            "capture_rotate_mb": self.capture_rotate_mb if self.capture else None,
+            # the bounds of the collector's file (ModelDataCollector) too, so written with capture off
+            "capture_max_kb": self.capture_max_kb,
+            "capture_rotate_mb": self.capture_rotate_mb,
             "data_dir": self.data_dir,
         }
         env: dict[str, str] = {}
