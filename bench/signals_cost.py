@@ -29,12 +29,13 @@ import statistics
 import sys
 import tempfile
 import threading
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import serve_vs_peers as svp  # noqa: E402 - the sibling benchmark's helpers
+import serve_vs_peers as svp
 
 VARIANTS = ("off", "trace", "capture", "both")
 
@@ -48,7 +49,7 @@ class Receiver:
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server's name
+            def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("content-length") or 0))
                 receiver.posts += 1
                 receiver.bytes += len(body)
@@ -69,7 +70,7 @@ class Receiver:
         self.server.server_close()
 
 
-def builder(receiver: Receiver):  # noqa: ANN201 - a build_spec stand-in for svp.measure_all
+def builder(receiver: Receiver) -> Callable[..., svp.ServerSpec]:
     def build(name: str, port: int, workers: int, rows: list[list[float]], tmp: Path) -> svp.ServerSpec:
         spec = svp.build_spec("ours", port, workers, rows, tmp)
         env = dict(spec.env)
