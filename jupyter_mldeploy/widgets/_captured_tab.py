@@ -2,7 +2,8 @@
 
 A mixin of :class:`~jupyter_mldeploy.widgets.request_panel.TestRequestPanel` over
 ``service.get_captured(n)`` (deployments with ``collect_model_data=True``); Refresh reads
-the capture file again. A service that captures nothing says how to turn capture on.
+the capture file again. A service that captures nothing says how to turn capture on; a
+panel on a URL or a ``ScoringServer`` says capture is shown for deployed services.
 """
 
 from __future__ import annotations
@@ -45,8 +46,14 @@ class CapturedTab:
 
     def refresh_captured(self) -> None:
         """Show the last captured exchanges (newest first)."""
+        get_captured = getattr(self.service, "get_captured", None)
+        if get_captured is None:  # a URL or a ScoringServer: no capture file of its own here
+            self.captured_note.value = ("<i>Captured requests are shown for deployed services "
+                                        "(Webservice with collect_model_data=True).</i>")
+            self.captured_table.value = ""
+            return
         try:
-            records = list(reversed(self.service.get_captured(SHOWN)))
+            records = list(reversed(get_captured(SHOWN)))
         except InvalidArgumentError as err:
             self.captured_note.value = f"<i>{esc(err)}</i>"
             self.captured_table.value = ""

@@ -62,3 +62,11 @@ def test_captured_tab_of_a_service_without_capture_says_how_to_turn_it_on(tmp_pa
     finally:
         panel.close()
         service.delete()
+
+
+def test_captured_tab_of_a_plain_url_says_it_is_for_deployed_services() -> None:
+    panel = TestRequestPanel("http://127.0.0.1:9")
+    try:
+        assert "shown for deployed services" in visible_text(panel.captured_note)
+    finally:
+        panel.close()
