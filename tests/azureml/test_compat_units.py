@@ -35,6 +35,7 @@ def test_every_v1_name_is_exported() -> None:
     assert set(azureml.__all__) == {
         "AciWebservice", "AksWebservice", "CondaDependencies", "Environment", "InferenceConfig",
         "LocalWebservice", "Model", "ModelPackage", "Webservice", "Workspace",
+        "deployment_config_from_file", "inference_config_from_file",
     }
 
 
