@@ -6,7 +6,7 @@ deploying as a web service and packaging models call is here, with v1's signatur
 ``deploy``, ``package``, ``download``, ``get_model_path``), ``Environment``,
 ``CondaDependencies``, ``InferenceConfig``, ``Webservice``, ``LocalWebservice`` (Docker),
 ``AciWebservice`` (Docker with ACI's limits), ``AksWebservice`` (the Kubernetes target),
-``ModelPackage``; and ``az ml``'s ``--ic``/``--dc`` files (:func:`inference_config_from_file`,
+``ModelPackage``, ``ContainerImage`` / ``Image`` (the older image API, over ``Model.package``); and ``az ml``'s ``--ic``/``--dc`` files (:func:`inference_config_from_file`,
 :func:`deployment_config_from_file`). Cloud-only parameters are accepted and noted once as ignored;
 ``docs/azureml-v1.md`` is the migration table.
 
@@ -26,6 +26,7 @@ from ..deploy.service import Webservice
 from ..environment import CondaDependencies, Environment
 from ..inference_config import InferenceConfig
 from .cli_files import deployment_config_from_file, inference_config_from_file
+from .images import ContainerImage, ContainerImageConfig, Image
 from .webservices import AciWebservice, AksWebservice
 from .workspace import Workspace
 
@@ -33,7 +34,10 @@ __all__ = [
     "AciWebservice",
     "AksWebservice",
     "CondaDependencies",
+    "ContainerImage",
+    "ContainerImageConfig",
     "Environment",
+    "Image",
     "InferenceConfig",
     "LocalWebservice",
     "Model",
