@@ -235,27 +235,9 @@ class Image:
 class ContainerImage(Image):
     """v1's ``ContainerImage``: an :class:`Image` whose configuration comes from :meth:`image_configuration`."""
 
-    @staticmethod
-    def image_configuration(
-        execution_script: str | os.PathLike[str],
-        runtime: str | None = "python",
-        conda_file: str | os.PathLike[str] | None = None,
-        docker_file: str | None = None,
-        schema_file: str | None = None,
-        dependencies: list[str] | None = None,
-        enable_gpu: bool | None = None,
-        tags: dict[str, str] | None = None,
-        properties: dict[str, str] | None = None,
-        description: str | None = None,
-        base_image: str | None = None,
-        base_image_registry: Any = None,
-        cuda_version: str | None = None,
-    ) -> ContainerImageConfig:
-        """The configuration :meth:`Image.create` builds from (v1's arguments)."""
-        return ContainerImageConfig(
-            execution_script, runtime, conda_file, docker_file, schema_file, dependencies, enable_gpu, tags,
-            properties, description, base_image, base_image_registry, cuda_version=cuda_version,
-        )
+    #: ``ContainerImage.image_configuration(execution_script, runtime="python", conda_file=None, ...)``: v1's
+    #: arguments, giving the :class:`ContainerImageConfig` that :meth:`Image.create` builds from
+    image_configuration = staticmethod(ContainerImageConfig)
 
 
 def _folder() -> Path:
