@@ -52,7 +52,7 @@ INFERENCE_KEYS: Spec = {
     "sourceDirectory": ("source_directory", "str", ""),
     "condaFile": ("conda_file", "str", ""),
     "runtime": ("runtime", "str", ""),
-    "environment": ("environment", "object", ""),
+    "environment": ("environment", "any", ""),
     "baseImage": ("base_image", "str", ""),
     "description": ("description", "str", ""),
     "extraDockerfileSteps": (None, "str", _NO_STEPS),
@@ -162,7 +162,8 @@ def inference_config_from_file(path: str | os.PathLike[str]) -> InferenceConfig:
     """An :class:`InferenceConfig` from ``az ml``'s inference configuration file (``--ic``).
 
     Keys: ``entryScript`` (needed), ``sourceDirectory``, ``condaFile``, ``runtime``,
-    ``environment`` (an environment's JSON, as ``Environment.to_dict()`` writes it),
+    ``environment`` (an environment's JSON, as ``Environment.to_dict()`` writes it, or the name
+    of a registered environment),
     ``baseImage``, ``description``; the older ``extraDockerfileSteps``, ``enableGpu``,
     ``cudaVersion``, ``baseImageRegistry``, ``dependencies`` and ``schemaFile`` are accepted
     and noted as ignored when set.
@@ -197,8 +198,16 @@ def inference_config_from_file(path: str | os.PathLike[str]) -> InferenceConfig:
             )
         values["conda_file"] = str(conda)
     try:
-        if isinstance(values.get("environment"), dict):
-            values["environment"] = Environment.from_dict(values["environment"])
+        env = values.get("environment")
+        if isinstance(env, dict):
+            values["environment"] = Environment.from_dict(env)
+        elif isinstance(env, str):  # a registered environment, by name (az ml: -e NAME)
+            values["environment"] = Environment.get(name=env)
+        elif env is not None:
+            raise InvalidArgumentError(
+                f"environment must be an environment's JSON object or a registered environment's name, "
+                f"not {_type_name(env)}."
+            )
         return InferenceConfig(**values)
     except MLDeployError as err:
         raise type(err)(f"{what} {file}: {err}") from err

@@ -118,6 +118,13 @@ def test_inference_config_with_an_environment_object(project: Path) -> None:
     assert ic.environment is not None and ic.environment.name == "my-deploy-env"
     assert ic.environment.python.conda_dependencies.pip_packages == ["requests"]
     assert ic.environment.environment_variables == {"EXAMPLE_ENV_VAR": "EXAMPLE_VALUE"}
+    ic.environment.register()
+    by_name = inference_config_from_file(write(project, "ic2.json", {"entryScript": "src/score.py",
+                                                                      "environment": "my-deploy-env"}))
+    assert by_name.environment is not None and by_name.environment.python.conda_dependencies.pip_packages == [
+        "requests"]
+    with pytest.raises(InvalidArgumentError, match=r"ic3.json: environment must be an environment's JSON object"):
+        inference_config_from_file(write(project, "ic3.json", {"entryScript": "src/score.py", "environment": 3}))
 
 
 @pytest.mark.parametrize(("content", "error", "message"), [
