@@ -6,6 +6,7 @@ spellings live: :func:`add_arguments` adds the flags that exist only there
 (``--appinsights_instrumentation_key``, ``--config_file``, ``--rest``;
 the underscore aliases of our own flags, ``--health_port`` among them, sit beside them in :mod:`.options`),
 :func:`separate_health_port` reads ``SEPERATE_HEALTH_ENDPOINT`` (azmlinfsrv's spelling),
+:func:`swagger_title` gives the swagger title azmlinfsrv gives when no service is named,
 :func:`config_environ` reads a ``--config_file`` (a JSON object of environment names),
 :func:`notes` says once what was accepted and ignored, and :func:`script_environment`
 gives the variables azmlinfsrv sets before the script loads (``AML_APP_ROOT``,
@@ -26,7 +27,10 @@ from .._version import __version__
 from ..errors import InvalidArgumentError
 
 __all__ = ["add_arguments", "config_environ", "notes", "script_environment", "separate_health_port",
-           "server_version_headers"]
+           "server_version_headers", "swagger_title"]
+
+#: the title azmlinfsrv gives its swagger document when no service name is set
+DEFAULT_SWAGGER_TITLE = "ML service"
 
 #: azmlinfsrv's health port when ``SEPERATE_HEALTH_ENDPOINT=true`` and no ``--health_port``
 DEFAULT_HEALTH_PORT = 5000
@@ -104,6 +108,17 @@ def separate_health_port(environ: Mapping[str, str]) -> int | None:
     (5000, None)
     """
     return DEFAULT_HEALTH_PORT if environ.get("SEPERATE_HEALTH_ENDPOINT") == "true" else None
+
+
+def swagger_title(service_name: str, default_name: str = "mldeploy") -> str:
+    """The swagger document's title: the service's name, or azmlinfsrv's ``ML service`` when none was set.
+
+    Examples
+    --------
+    >>> swagger_title("mldeploy"), swagger_title("diabetes")
+    ('ML service', 'diabetes')
+    """
+    return DEFAULT_SWAGGER_TITLE if service_name == default_name else service_name
 
 
 def script_environment(entry_script: str, model_dir: str | None, environ: Mapping[str, str]) -> dict[str, str]:
