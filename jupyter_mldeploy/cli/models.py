@@ -45,7 +45,7 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("path", metavar="PATH", nargs="?", help="model file or folder (or -p PATH)")
     p.add_argument("-p", "--model-path", dest="model_path", metavar="PATH",
                    help="the same as PATH (az ml model register's spelling)")
-    p.add_argument("-n", "--name", required=True, help="model name (versions count up per name)")
+    p.add_argument("--name", "-n", required=True, help="model name (versions count up per name)")
     p.add_argument(
         "--tag", action="append", default=[], metavar="KEY=VALUE", help="tag (repeatable)"
     )
