@@ -6,7 +6,8 @@ deploying as a web service and packaging models call is here, with v1's signatur
 ``deploy``, ``package``, ``download``, ``get_model_path``), ``Environment``,
 ``CondaDependencies``, ``InferenceConfig``, ``Webservice``, ``LocalWebservice`` (Docker),
 ``AciWebservice`` (Docker with ACI's limits), ``AksWebservice`` (the Kubernetes target),
-``ModelPackage``. Cloud-only parameters are accepted and noted once as ignored;
+``ModelPackage``, ``ContainerImage`` / ``Image`` (the older image API, over ``Model.package``); and ``az ml``'s ``--ic``/``--dc`` files (:func:`inference_config_from_file`,
+:func:`deployment_config_from_file`). Cloud-only parameters are accepted and noted once as ignored;
 ``docs/azureml-v1.md`` is the migration table.
 
 Examples
@@ -24,6 +25,8 @@ from ..deploy.package import ModelPackage
 from ..deploy.service import Webservice
 from ..environment import CondaDependencies, Environment
 from ..inference_config import InferenceConfig
+from .cli_files import deployment_config_from_file, inference_config_from_file
+from .images import ContainerImage, ContainerImageConfig, Image
 from .webservices import AciWebservice, AksWebservice
 from .workspace import Workspace
 
@@ -31,11 +34,16 @@ __all__ = [
     "AciWebservice",
     "AksWebservice",
     "CondaDependencies",
+    "ContainerImage",
+    "ContainerImageConfig",
     "Environment",
+    "Image",
     "InferenceConfig",
     "LocalWebservice",
     "Model",
     "ModelPackage",
     "Webservice",
     "Workspace",
+    "deployment_config_from_file",
+    "inference_config_from_file",
 ]

@@ -19,12 +19,20 @@ def add_parser(subparsers: Any) -> None:
         help="deploy models and an entry script as a local web service",
         description="Deploy models with an entry script as a local web service and wait until it is ready.",
     )
-    p.add_argument("name", help="service name")
-    p.add_argument("--model", action="append", default=[], metavar="NAME[:VERSION]|PATH",
+    p.add_argument("name", nargs="?", help="service name (or -n NAME)")
+    p.add_argument("-n", "--name", dest="name_flag", metavar="NAME", help="the same as NAME (az ml's spelling)")
+    p.add_argument("-m", "--model", action="append", default=[], metavar="NAME[:VERSION]|PATH",
                    help="a registered model (latest version if none given) or a local path; repeat for several")
-    p.add_argument("--entry-script", required=True, help="the entry script (init()/run())")
+    p.add_argument("--entry-script", help="the entry script (init()/run()); or --ic FILE")
     p.add_argument("--source-dir", help="folder holding the entry script and its code (default: the script's folder)")
     p.add_argument("--env", metavar="FILE", help="requirements.txt or conda .yml for an isolated environment")
+    p.add_argument("--ic", "--inference-config-file", dest="inference_config_file", metavar="FILE",
+                   help="az ml's inference config (JSON or YAML: entryScript, sourceDirectory, condaFile, ...; paths "
+                        "relative to the file's folder) instead of --entry-script/--source-dir/--env")
+    p.add_argument("--dc", "--deploy-config-file", "--deployment-config-file", dest="deploy_config_file",
+                   metavar="FILE",
+                   help="az ml's deployment config (JSON or YAML: computeType LOCAL|ACI|AKS, port, "
+                        "containerResourceRequirements, ...); LOCAL is Docker, or the --target given")
     p.add_argument("--port", type=int, help="port on 127.0.0.1 (default: a free one)")
     p.add_argument("--target", choices=("process", "docker", "kubernetes"), default=None,
                    help="where to run it: a Docker container, a local process or a Kubernetes cluster (default: "
@@ -84,12 +92,19 @@ def add_parser(subparsers: Any) -> None:
 
 
 def _deploy(args: argparse.Namespace) -> int:
-    from ..deploy import deploy_from_files
+    from ..azureml.cli_files import deployment_config_from_file, inference_config_from_file
+    from ..deploy import choose_target, deploy_from_files
 
+    ic = inference_config_from_file(args.inference_config_file) if args.inference_config_file else None
+    target = args.target
+    dc = None
+    if args.deploy_config_file:  # the file names the target; --target only moves a LOCAL one
+        dc = deployment_config_from_file(args.deploy_config_file, choose_target(target).target if target else None)
+        target = None
     service = deploy_from_files(
-        args.name, args.model, args.entry_script, source_dir=args.source_dir, env_file=args.env,
-        target=args.target, port=args.port, auth_enabled=args.auth, overwrite=args.overwrite,
-        options=kubernetes_options(args),
+        _service_name(args), args.model, args.entry_script, source_dir=args.source_dir, env_file=args.env,
+        target=target, port=args.port, auth_enabled=args.auth, overwrite=args.overwrite,
+        options=kubernetes_options(args), inference_config=ic, deployment_config=dc,
     )
     try:
         service.wait_for_deployment(show_output=not args.quiet)
@@ -106,6 +121,16 @@ def _deploy(args: argparse.Namespace) -> int:
     if args.debug:
         service.debug()
     return 0
+
+
+def _service_name(args: argparse.Namespace) -> str:
+    """NAME or -n NAME (az ml model deploy's spelling): exactly one."""
+    if args.name and args.name_flag and args.name != args.name_flag:
+        raise InvalidArgumentError(f"give the service name once: {args.name!r} or -n {args.name_flag!r}, not both.")
+    name = args.name or args.name_flag
+    if not name:
+        raise InvalidArgumentError("give the service name: mldeploy deploy NAME ... (or -n NAME).")
+    return str(name)
 
 
 def _package(args: argparse.Namespace) -> int:

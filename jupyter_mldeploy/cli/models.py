@@ -7,10 +7,17 @@ parses its arguments, calls the registry and prints a table (or JSON with
 Examples
 --------
 $ mldeploy models register outputs/model.pkl --name ridge --tag stage=dev
+$ mldeploy models register -p ./models -n sentiment -d "first try"   # az ml model register's spellings
 $ mldeploy models list --name ridge
 $ mldeploy models show ridge:1
 $ mldeploy models download ridge:1 ./restored
+$ mldeploy models download ridge:1 -t ./restored --overwrite          # az ml model download's spellings
 $ mldeploy models delete ridge:1
+
+``register`` and ``download`` also take ``az ml model register|download``'s flags
+(``-p/--model-path``, ``-n``, ``-d``, ``--tag``, ``--property``, ``--model-framework``,
+``-i/--model-id``, ``-t/--target-dir``, ``--overwrite``); the workspace flags
+(``-w``, ``-g``, ``--subscription-id``) are accepted and ignored (the registry is local).
 """
 
 from __future__ import annotations
@@ -35,8 +42,10 @@ def add_parser(subparsers: Any) -> None:
     sub.required = True
 
     p = sub.add_parser("register", help="register a model file or folder as a new version")
-    p.add_argument("path", metavar="PATH", help="model file or folder")
-    p.add_argument("--name", required=True, help="model name (versions count up per name)")
+    p.add_argument("path", metavar="PATH", nargs="?", help="model file or folder (or -p PATH)")
+    p.add_argument("-p", "--model-path", dest="model_path", metavar="PATH",
+                   help="the same as PATH (az ml model register's spelling)")
+    p.add_argument("--name", "-n", required=True, help="model name (versions count up per name)")
     p.add_argument(
         "--tag", action="append", default=[], metavar="KEY=VALUE", help="tag (repeatable)"
     )
@@ -47,7 +56,7 @@ def add_parser(subparsers: Any) -> None:
         metavar="KEY=VALUE",
         help="property (repeatable, add-only)",
     )
-    p.add_argument("--description", default=None, metavar="TEXT")
+    p.add_argument("-d", "--description", default=None, metavar="TEXT")
     p.add_argument(
         "--child-path",
         action="append",
@@ -55,9 +64,10 @@ def add_parser(subparsers: Any) -> None:
         metavar="REL",
         help="store only this path inside the folder (repeatable)",
     )
-    p.add_argument("--framework", default=None, help="model framework, e.g. ScikitLearn")
-    p.add_argument("--framework-version", default=None)
+    p.add_argument("--framework", "--model-framework", default=None, help="model framework, e.g. ScikitLearn")
+    p.add_argument("--framework-version", "--model-framework-version", default=None)
     p.add_argument("--json", action="store_true", help="print the new version as JSON")
+    _add_workspace_flags(p)
     p.set_defaults(func=_register)
 
     p = sub.add_parser("list", help="list model versions, newest first")
@@ -81,9 +91,15 @@ def add_parser(subparsers: Any) -> None:
     p = sub.add_parser(
         "download", help="copy a version's files into a new folder (sha256 verified)"
     )
-    p.add_argument("ref", metavar="NAME[:VERSION]")
-    p.add_argument("dir", metavar="DIR")
-    p.add_argument("--exist-ok", action="store_true", help="write into an existing folder")
+    p.add_argument("ref", metavar="NAME[:VERSION]", nargs="?", help="the model (or -i NAME:VERSION)")
+    p.add_argument("dir", metavar="DIR", nargs="?", help="the folder to create (or -t DIR)")
+    p.add_argument("-i", "--model-id", dest="model_id", metavar="NAME:VERSION",
+                   help="the same as NAME[:VERSION] (az ml model download's spelling)")
+    p.add_argument("-t", "--target-dir", dest="target_dir", metavar="DIR",
+                   help="the same as DIR (az ml model download's spelling)")
+    p.add_argument("--exist-ok", "--overwrite", dest="exist_ok", action="store_true",
+                   help="write into an existing folder, replacing files of the same names")
+    _add_workspace_flags(p)
     p.set_defaults(func=_download)
 
     p = sub.add_parser("delete", help="delete one version")
@@ -120,7 +136,7 @@ def _registry() -> Any:
 
 def _register(args: argparse.Namespace) -> int:
     record = _registry().register(
-        args.path,
+        _one_of(args.path, args.model_path, "PATH", "-p/--model-path"),
         args.name,
         tags=parse_pairs(args.tag, "--tag"),
         properties=parse_pairs(args.property, "--property"),
@@ -198,8 +214,9 @@ def _show(args: argparse.Namespace) -> int:
 
 
 def _download(args: argparse.Namespace) -> int:
-    name, version = _parse_ref(args.ref, need_version=False)
-    path = _registry().download(name, version, args.dir, exist_ok=args.exist_ok)
+    name, version = _parse_ref(_one_of(args.ref, args.model_id, "NAME[:VERSION]", "-i/--model-id"), need_version=False)
+    path = _registry().download(name, version, _one_of(args.dir, args.target_dir, "DIR", "-t/--target-dir"),
+                                exist_ok=args.exist_ok)
     print(path)
     return 0
 
@@ -246,6 +263,23 @@ def _gc(args: argparse.Namespace) -> int:
 
 
 # --- helpers -------------------------------------------------------------------------------
+
+
+def _add_workspace_flags(parser: argparse.ArgumentParser) -> None:
+    """az ml's workspace flags: accepted so its command lines run; the registry is local, so they select nothing."""
+    for flags in (("-w", "--workspace-name"), ("-g", "--resource-group"), ("--subscription-id",)):
+        parser.add_argument(*flags, dest=f"az_{flags[-1].lstrip('-').replace('-', '_')}", metavar="NAME",
+                            help=argparse.SUPPRESS)
+
+
+def _one_of(positional: str | None, flag: str | None, name: str, flag_name: str) -> str:
+    """The value given as the positional ``name`` or as ``flag_name`` (az ml's spelling); exactly one is needed."""
+    if positional is not None and flag is not None and positional != flag:
+        raise InvalidArgumentError(f"give {name} once: either as {name} or as {flag_name}, not both ({positional!r}, {flag!r}).")
+    value = positional if positional is not None else flag
+    if value is None:
+        raise InvalidArgumentError(f"missing {name}: give it as {name} or {flag_name}.")
+    return value
 
 
 def _parse_ref(ref: str, need_version: bool) -> tuple[str, int | None]:

@@ -96,7 +96,7 @@ def deploy(
 def deploy_from_files(
     name: str,
     models: Sequence[Any],
-    entry_script: str,
+    entry_script: str | None,
     *,
     source_dir: str | None = None,
     env_file: str | None = None,
@@ -105,6 +105,8 @@ def deploy_from_files(
     auth_enabled: bool | None = None,
     overwrite: bool = False,
     options: Mapping[str, Any] | None = None,
+    inference_config: InferenceConfig | None = None,
+    deployment_config: DeploymentConfiguration | None = None,
 ) -> Webservice:
     """Deploy from names and paths, as the faces take them (``%deploy_local``, ``mldeploy deploy``, the forms).
 
@@ -116,16 +118,42 @@ def deploy_from_files(
     are left at the target's defaults, as are ``port`` and ``auth_enabled`` when ``None``).
     A ``port`` that another program or service holds raises
     :class:`~jupyter_mldeploy.errors.PortInUseError` here, before anything is recorded.
+    ``inference_config`` and ``deployment_config`` (what ``az ml``'s ``--ic`` and ``--dc`` files
+    give, :mod:`jupyter_mldeploy.azureml.cli_files`) replace those options: an entry script (or
+    ``source_dir``, ``env_file``) beside an inference config, or a ``target``, ``port``,
+    ``auth_enabled`` or option beside a deployment config, is a clear error.
     Returns at once, like :func:`deploy`.
     """
     chosen_models = models_from_specs(models)
-    config = inference_config_from_files(entry_script, source_dir, env_file, f"{name}-env")
-    choice = choose_target(target)
-    deployment_config = configuration_for(
-        choice.target, {"port": port, "auth_enabled": auth_enabled, **(options or {})}
-    )
+    if inference_config is not None:
+        _only_one("an inference config file", {"an entry script": entry_script, "a source folder": source_dir,
+                                                "an environment file": env_file})
+        config = inference_config
+    elif entry_script:
+        config = inference_config_from_files(entry_script, source_dir, env_file, f"{name}-env")
+    else:
+        raise InvalidArgumentError("give an entry script (--entry-script score.py) or an inference config file (--ic FILE).")
+    note = ""
+    if deployment_config is None:
+        choice = choose_target(target)
+        deployment_config = configuration_for(
+            choice.target, {"port": port, "auth_enabled": auth_enabled, **(options or {})}
+        )
+        note = choice.note
+    else:
+        _only_one("a deployment config file", {"a target": target, "a port": port, "an auth setting": auth_enabled,
+                                               **{f"--{k.replace('_', '-')}": v for k, v in (options or {}).items()}})
     pipeline.check_port(deployment_config.port, name)
-    return _deploy(name, chosen_models, config, deployment_config, overwrite, choice.note)
+    return _deploy(name, chosen_models, config, deployment_config, overwrite, note)
+
+
+def _only_one(given: str, others: Mapping[str, Any]) -> None:
+    """Raise when any of ``others`` (what ``given`` already sets) is set too."""
+    clash = [what for what, value in others.items() if value is not None]
+    if clash:
+        raise InvalidArgumentError(
+            f"{given} sets that already: leave out {', '.join(clash)} (or put it in the file)."
+        )
 
 
 def configuration_for(target: type[Webservice], settings: Mapping[str, Any]) -> DeploymentConfiguration:

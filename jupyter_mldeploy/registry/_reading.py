@@ -201,7 +201,7 @@ class RegistryReader:
         if target.exists() or target.is_symlink():
             if not exist_ok:
                 raise TargetExistsError(
-                    f"download target {str(target)!r} exists already: pass exist_ok=True (--exist-ok in the CLI) to write "
+                    f"download target {str(target)!r} exists already: pass exist_ok=True (--exist-ok or --overwrite in the CLI) to write "
                     "into it (files with the same names are replaced), or choose a new folder."
                 )
             if not target.is_dir():

@@ -33,7 +33,7 @@ from urllib.parse import parse_qs
 
 from ..errors import InvalidArgumentError
 from .asgi import JSON, Receive, Scope, Send, send_error, send_response
-from .azmlinfsrv import server_version_headers
+from .azmlinfsrv import server_version_headers, swagger_title
 from .contract import ErrorCode, current_request_id
 from .control import ROUTE as CONTROL_ROUTE
 from .control import WorkerControl, reload_route
@@ -268,7 +268,8 @@ class ScoringApp(OipRoute):
         if body is None:
             try:
                 doc = await self.runner.call(
-                    lambda: entry.swagger(version, service_name=self.settings.service_name, host=host or None)
+                    lambda: entry.swagger(version, service_name=swagger_title(self.settings.service_name),
+                                          host=host or None)
                 )
             except InvalidArgumentError as err:  # e.g. Swagger 2 cannot describe this schema
                 return await send_error(send, 404, ErrorCode.NOT_FOUND, str(err), rid, extra)

@@ -3,8 +3,10 @@
 Azure's inference server (``azureml-inference-server-http``) spells its flags with
 underscores and sets a few variables for entry scripts. This module is where those
 spellings live: :func:`add_arguments` adds the flags that exist only there
-(``--appinsights_instrumentation_key``, ``--health_port``, ``--config_file``, ``--rest``;
-the underscore aliases of our own flags sit beside them in :mod:`.settings`),
+(``--appinsights_instrumentation_key``, ``--config_file``, ``--rest``;
+the underscore aliases of our own flags, ``--health_port`` among them, sit beside them in :mod:`.options`),
+:func:`separate_health_port` reads ``SEPERATE_HEALTH_ENDPOINT`` (azmlinfsrv's spelling),
+:func:`swagger_title` gives the swagger title azmlinfsrv gives when no service is named,
 :func:`config_environ` reads a ``--config_file`` (a JSON object of environment names),
 :func:`notes` says once what was accepted and ignored, and :func:`script_environment`
 gives the variables azmlinfsrv sets before the script loads (``AML_APP_ROOT``,
@@ -24,7 +26,14 @@ from typing import Any
 from .._version import __version__
 from ..errors import InvalidArgumentError
 
-__all__ = ["add_arguments", "config_environ", "notes", "script_environment", "server_version_headers"]
+__all__ = ["add_arguments", "config_environ", "notes", "script_environment", "separate_health_port",
+           "server_version_headers", "swagger_title"]
+
+#: the title azmlinfsrv gives its swagger document when no service name is set
+DEFAULT_SWAGGER_TITLE = "ML service"
+
+#: azmlinfsrv's health port when ``SEPERATE_HEALTH_ENDPOINT=true`` and no ``--health_port``
+DEFAULT_HEALTH_PORT = 5000
 
 #: our flag -> azmlinfsrv's spelling of it (accepted as an alias)
 ALIASES = {
@@ -32,6 +41,7 @@ ALIASES = {
     "--model-dir": "--model_dir",
     "--workers": "--worker_count",
     "--cors-origins": "--access_control_allow_origins",
+    "--health-port": "--health_port",
 }
 
 
@@ -40,8 +50,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("azmlinfsrv spellings", "accepted so azmlinfsrv command lines run unchanged")
     group.add_argument("--appinsights_instrumentation_key", metavar="KEY",
                        help="accepted and ignored with a note (no Application Insights here; logs stay local)")
-    group.add_argument("--health_port", type=int, metavar="PORT",
-                       help="accepted and ignored with a note (GET / on the scoring port is the liveness route)")
     group.add_argument("--config_file", metavar="FILE",
                        help="a JSON object of environment names (AZUREML_ENTRY_SCRIPT, SCORING_TIMEOUT_MS, ...)")
     group.add_argument("--rest", action="store_true", default=False, help=argparse.SUPPRESS)
@@ -84,13 +92,33 @@ def notes(given: Mapping[str, Any], unknown_config_keys: list[str]) -> list[str]
     if given.get("appinsights_instrumentation_key"):
         out.append("--appinsights_instrumentation_key is accepted and ignored: no Application Insights here "
                    "(the access log and the script's prints stay in this server's log).")
-    if given.get("health_port") is not None:
-        out.append("--health_port is accepted and ignored: GET / on the scoring port is the liveness route.")
     if given.get("rest"):
         out.append("--rest is accepted and ignored: this server always speaks HTTP/REST.")
     if unknown_config_keys:
         out.append(f"--config_file: {', '.join(unknown_config_keys)} ignored (not a setting of this server).")
     return out
+
+
+def separate_health_port(environ: Mapping[str, str]) -> int | None:
+    """Port 5000 when ``SEPERATE_HEALTH_ENDPOINT`` is ``true`` (azmlinfsrv's spelling, typo included), else None.
+
+    Examples
+    --------
+    >>> separate_health_port({"SEPERATE_HEALTH_ENDPOINT": "true"}), separate_health_port({})
+    (5000, None)
+    """
+    return DEFAULT_HEALTH_PORT if environ.get("SEPERATE_HEALTH_ENDPOINT") == "true" else None
+
+
+def swagger_title(service_name: str, default_name: str = "mldeploy") -> str:
+    """The swagger document's title: the service's name, or azmlinfsrv's ``ML service`` when none was set.
+
+    Examples
+    --------
+    >>> swagger_title("mldeploy"), swagger_title("diabetes")
+    ('ML service', 'diabetes')
+    """
+    return DEFAULT_SWAGGER_TITLE if service_name == default_name else service_name
 
 
 def script_environment(entry_script: str, model_dir: str | None, environ: Mapping[str, str]) -> dict[str, str]:

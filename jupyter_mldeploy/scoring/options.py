@@ -59,6 +59,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model-dir", "--model_dir", help=f"folder for Model.get_model_path ({env_help('model_dir')})")
     parser.add_argument("--host", help=f"address to listen on, default {DEFAULT_HOST} ({env_help('host')})")
     parser.add_argument("--port", type=int, help=f"port, default {DEFAULT_PORT}, 0 picks one ({env_help('port')})")
+    parser.add_argument(
+        "--health-port", "--health_port", type=int, metavar="PORT",
+        help="also listen on PORT for the probes only (GET / liveness, GET /ready readiness), as azmlinfsrv's "
+             f"SEPERATE_HEALTH_ENDPOINT=true (port 5000 unless given) ({env_help('health_port')})",
+    )
     parser.add_argument("--workers", "--worker_count", type=int, help=f"worker processes, default 1 ({env_help('workers')})")
     parser.add_argument(
         "--timeout-ms", type=int, help=f"longest run(), default {DEFAULT_TIMEOUT_MS} ({env_help('timeout_ms')})"
@@ -177,7 +182,11 @@ def settings_from_args(
                 continue
             value = raw
         values[name] = value
-    for name, cast in (("port", int), ("workers", int), ("timeout_ms", int), ("max_body_mb", float),
+    if "health_port" not in values:
+        separate = azmlinfsrv.separate_health_port(environ)
+        if separate is not None:
+            values["health_port"] = separate
+    for name, cast in (("port", int), ("health_port", int), ("workers", int), ("timeout_ms", int), ("max_body_mb", float),
                        ("max_header_kb", float), ("max_headers", int), ("read_timeout_s", float),
                        ("max_connections", int), ("drain_s", float), ("capture_sample", float),
                        ("capture_max_kb", float), ("capture_rotate_mb", float)):

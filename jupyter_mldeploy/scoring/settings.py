@@ -36,6 +36,7 @@ ENV_NAMES: dict[str, tuple[str, ...]] = {
     "model_dir": ("MLDEPLOY_MODEL_DIR", "AZUREML_MODEL_DIR"),
     "host": ("MLDEPLOY_HOST",),
     "port": ("MLDEPLOY_PORT", "AZUREML_SERVER_PORT"),
+    "health_port": ("MLDEPLOY_HEALTH_PORT",),
     "workers": ("MLDEPLOY_WORKERS", "WORKER_COUNT"),
     "timeout_ms": ("MLDEPLOY_TIMEOUT_MS", "SCORING_TIMEOUT_MS"),
     "max_body_mb": ("MLDEPLOY_MAX_BODY_MB",),
@@ -87,6 +88,10 @@ class ServeSettings:
         Folder exported as ``AZUREML_MODEL_DIR`` for ``Model.get_model_path``.
     host, port
         Where to listen; ``127.0.0.1`` by default (never all interfaces unless asked); port 0 picks a free one.
+    health_port
+        A second port on ``host`` that answers only the liveness (``GET /``) and readiness
+        (``GET /ready``) probes, as azmlinfsrv's ``SEPERATE_HEALTH_ENDPOINT=true`` /
+        ``--health_port``; None (the default): the probes are on ``port`` only.
     workers
         Worker processes, each importing the script and running ``init()`` once.
     timeout_ms
@@ -152,6 +157,7 @@ class ServeSettings:
     model_dir: str | None = None
     host: str = DEFAULT_HOST
     port: int = DEFAULT_PORT
+    health_port: int | None = None
     workers: int = 1
     timeout_ms: int = DEFAULT_TIMEOUT_MS
     max_body_mb: float = DEFAULT_MAX_BODY_MB
@@ -196,6 +202,16 @@ class ServeSettings:
         """Raise :class:`InvalidArgumentError` naming the bad option and how to fix it."""
         if not (0 <= int(self.port) <= 65535):
             raise InvalidArgumentError(f"port {self.port} is out of range; use 0-65535 (0 picks a free port)")
+        if self.health_port is not None:
+            if not (0 <= int(self.health_port) <= 65535):
+                raise InvalidArgumentError(
+                    f"health_port {self.health_port} is out of range; use 0-65535 (0 picks a free port)"
+                )
+            if int(self.health_port) == int(self.port) != 0:
+                raise InvalidArgumentError(
+                    f"health_port {self.health_port} is the scoring port too; pick another --health-port "
+                    "(or leave it out: the probes are on the scoring port as well)"
+                )
         if int(self.workers) < 1:
             raise InvalidArgumentError(f"workers must be at least 1, got {self.workers}; pass --workers 1 or more")
         if int(self.timeout_ms) <= 0:
@@ -312,6 +328,7 @@ class ServeSettings:
             "model_dir": self.model_dir,
             "host": self.host,
             "port": self.port,
+            "health_port": self.health_port,
             "workers": self.workers,
             "timeout_ms": self.timeout_ms,
             "max_body_mb": self.max_body_mb,

@@ -44,8 +44,11 @@ from .watch import Watcher
 STOP_GRACE_S = 10.0
 
 
-def bind_socket(host: str, port: int, backlog: int = 2048) -> socket.socket:
-    """Bind and listen on ``host:port`` (port 0: a free port), raising :class:`PortInUseError` if taken."""
+def bind_socket(host: str, port: int, backlog: int = 2048, flag: str = "--port") -> socket.socket:
+    """Bind and listen on ``host:port`` (port 0: a free port), raising :class:`PortInUseError` if taken.
+
+    ``flag`` is the option that chose the port, named in the errors.
+    """
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     try:
         sock = socket.create_server((host, port), family=family, backlog=backlog)
@@ -53,9 +56,9 @@ def bind_socket(host: str, port: int, backlog: int = 2048) -> socket.socket:
         if err.errno == errno.EADDRINUSE:
             raise PortInUseError(
                 f"port {port} on {host} is already in use; stop what listens there, pick another "
-                "--port, or pass --port 0 for a free one"
+                f"{flag}, or pass {flag} 0 for a free one"
             ) from err
-        raise ScoringServerError(f"cannot listen on {host}:{port} ({err}); check --host and --port") from err
+        raise ScoringServerError(f"cannot listen on {host}:{port} ({err}); check --host and {flag}") from err
     sock.set_inheritable(True)
     return sock
 
@@ -106,6 +109,8 @@ class Supervisor:
         self._missing = 0
         self.metrics_dir = ""
         self.sock: socket.socket | None = None
+        #: the probes-only listener (``health_port``), if asked for
+        self.health_sock: socket.socket | None = None
         self.swaps = SwapCoordinator(self._send, lambda: {w.wid: w.state for w in self.workers.values()},
                                      self._swapped)
         self._watched: queue.SimpleQueue[list[str]] = queue.SimpleQueue()
@@ -123,6 +128,12 @@ class Supervisor:
         else:
             self.sock = bind_socket(s.host, s.port)
         host, port = self.sock.getsockname()[:2]
+        if s.health_port is not None:
+            try:
+                self.health_sock = bind_socket(s.host, s.health_port, flag="--health-port")
+            except Exception:
+                self.sock.close()
+                raise
         self.metrics_dir = tempfile.mkdtemp(prefix="mldeploy-metrics-")
         shown = f"[{host}]" if ":" in host else host
         self.log.info(
@@ -130,6 +141,10 @@ class Supervisor:
             f"(score: http://{shown}:{port}/score, swagger: http://{shown}:{port}/swagger.json, "
             f"workers: {s.workers}, pid {os.getpid()})"
         )
+        if self.health_sock is not None:
+            health = self.health_sock.getsockname()[1]
+            self.log.info(f"Health Port: {health} (only the probes: liveness GET http://{shown}:{health}/, "
+                          f"readiness GET http://{shown}:{health}/ready)")
         wake_r, wake_w = os.pipe()
         os.set_blocking(wake_r, False)
         os.set_blocking(wake_w, False)
@@ -158,6 +173,8 @@ class Supervisor:
             os.close(wake_r)
             os.close(wake_w)
             self.sock.close()
+            if self.health_sock is not None:
+                self.health_sock.close()
             shutil.rmtree(self.metrics_dir, ignore_errors=True)
             self.log.info("scoring server stopped")
             self.writer.close()
@@ -188,10 +205,14 @@ class Supervisor:
             MLDEPLOY_METRICS_DIR=self.metrics_dir,
             PYTHONUNBUFFERED="1",
         )
+        fds = [self.sock.fileno(), write_fd, settings_r, control_r]
+        if self.health_sock is not None:
+            env["MLDEPLOY_HEALTH_FD"] = str(self.health_sock.fileno())
+            fds.append(self.health_sock.fileno())
         try:
             proc = subprocess.Popen(
                 [sys.executable, "-m", "jupyter_mldeploy.scoring.workers"],
-                pass_fds=(self.sock.fileno(), write_fd, settings_r, control_r),
+                pass_fds=tuple(fds),
                 env=env,
                 stdin=subprocess.DEVNULL,
             )

@@ -126,8 +126,9 @@ def run_worker(
     worker_id: str = "1",
     metrics_folder: str | None = None,
     control_fd: int | None = None,
+    health_sock: socket.socket | None = None,
 ) -> int:
-    """Load the script, serve ``sock`` until told to stop, and return the exit code."""
+    """Load the script, serve ``sock`` (and the probes on ``health_sock``) until told to stop; return the exit code."""
     writer = LogWriter(1)
     install(writer)
     log = ServerLog(writer, prefix=f"worker {worker_id}: ")
@@ -196,11 +197,17 @@ def run_worker(
     server = _make_server(served, settings)
     tasks = server.server_state.tasks
     app.backlog = tasks.__len__  # requests parsed and waiting in this worker
+    servers = [(server, sock)]
+    if health_sock is not None:  # its own server on the same loop: the scoring port pays nothing for it
+        from .health_port import HealthApp
+
+        servers.append((_make_server(HealthApp(app, sock.getsockname()[1]), settings), health_sock))
 
     def stop(*_: object) -> None:
-        if server.should_exit:
-            server.force_exit = True
-        server.should_exit = True
+        for each, _sock in servers:
+            if each.should_exit:
+                each.force_exit = True
+            each.should_exit = True
 
     def drain_then_stop(*_: object) -> None:
         """SIGTERM with ``drain_s``: keep serving (every answer closes its connection), then stop."""
@@ -225,7 +232,7 @@ def run_worker(
         loop.add_signal_handler(signal.SIGINT, stop)
         beat = asyncio.ensure_future(heartbeat())
         try:
-            await server.serve(sockets=[sock])
+            await asyncio.gather(*(each.serve(sockets=[listening]) for each, listening in servers))
         finally:
             beat.cancel()
 
@@ -262,9 +269,10 @@ def main() -> None:
     sock = socket.socket(fileno=int(os.environ["MLDEPLOY_WORKER_FD"]))
     pipe_fd = int(os.environ["MLDEPLOY_WORKER_PIPE"])
     control_fd = os.environ.get("MLDEPLOY_CONTROL_FD")
+    health_fd = os.environ.get("MLDEPLOY_HEALTH_FD")
     code = run_worker(
         settings, sock, pipe_fd, os.environ.get("MLDEPLOY_WORKER_ID", "1"), os.environ.get("MLDEPLOY_METRICS_DIR"),
-        int(control_fd) if control_fd else None,
+        int(control_fd) if control_fd else None, socket.socket(fileno=int(health_fd)) if health_fd else None,
     )
     sys.stdout.flush()
     # os._exit: a run() thread stuck in the script must not keep the process alive

@@ -33,8 +33,10 @@ def _fresh_notes(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_every_v1_name_is_exported() -> None:
     assert set(azureml.__all__) == {
-        "AciWebservice", "AksWebservice", "CondaDependencies", "Environment", "InferenceConfig",
+        "AciWebservice", "AksWebservice", "CondaDependencies", "ContainerImage", "ContainerImageConfig",
+        "Environment", "Image", "InferenceConfig",
         "LocalWebservice", "Model", "ModelPackage", "Webservice", "Workspace",
+        "deployment_config_from_file", "inference_config_from_file",
     }
 
 

@@ -100,6 +100,51 @@ def test_register_list_show_download_delete(
     assert [m.id for m in Model.list()] == ["ridge:2"]
 
 
+def test_az_ml_model_register_and_download_spellings(
+    make_tree, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``az ml model register -p ./models -n sentiment ...`` and ``az ml model download -i ID -t DIR`` work as typed."""
+    root = make_tree("models", {"vectorizer.pkl": b"v" * 10, "classifier.pkl": b"c" * 20})
+    code, out, err = run(capsys, "models", "register", "-p", str(root), "-n", "sentiment", "-d", "first try",
+                         "--tag", "stage=dev", "--tag", "team=nlp", "--property", "accuracy=0.9",
+                         "--model-framework", "ScikitLearn", "-w", "my-ws", "-g", "my-rg", "--json")
+    assert (code, err) == (0, "")
+    record = json.loads(out)
+    assert (record["id"], record["description"], record["framework"]) == ("sentiment:1", "first try", "ScikitLearn")
+    assert (record["tags"], record["properties"]) == ({"stage": "dev", "team": "nlp"}, {"accuracy": "0.9"})
+    assert sorted(f["path"].rsplit("/", 1)[-1] for f in record["files"]) == ["classifier.pkl", "vectorizer.pkl"]
+
+    target = tmp_path / "restored"
+    code, out, _ = run(capsys, "models", "download", "sentiment:1", "-t", str(target))
+    assert code == 0 and (Path(out.strip()) / "classifier.pkl").read_bytes() == b"c" * 20
+    (Path(out.strip()) / "classifier.pkl").write_bytes(b"edited")
+    code, _, err = run(capsys, "models", "download", "-i", "sentiment:1", "-t", str(target))
+    assert code == 1 and "exists already" in err and "--overwrite" in err  # nothing replaced without --overwrite
+    assert (Path(out.strip()) / "classifier.pkl").read_bytes() == b"edited"
+    code, again, _ = run(capsys, "models", "download", "-i", "sentiment:1", "-t", str(target), "--overwrite")
+    assert code == 0 and again == out
+    assert (Path(out.strip()) / "classifier.pkl").read_bytes() == b"c" * 20  # replaced by the registered bytes
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["models", "register", "-n", "m"], "missing PATH: give it as PATH or -p/--model-path"),
+        (["models", "register", "{root}", "-p", "{tmp}/other", "-n", "m"], "give PATH once"),
+        (["models", "download", "-t", "{tmp}/x"], "missing NAME[:VERSION]: give it as NAME[:VERSION] or -i/--model-id"),
+        (["models", "download", "known:1"], "missing DIR: give it as DIR or -t/--target-dir"),
+    ],
+)
+def test_az_ml_spellings_missing_or_doubled_values_are_one_line(
+    make_tree, tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str], message: str
+) -> None:
+    root = make_tree("m", {"model.pkl": b"p"})
+    Model.register(root, "known")
+    code, out, err = run(capsys, *[a.format(root=root, tmp=tmp_path) for a in argv])
+    assert (code, out) == (1, "")
+    assert message in err and err.count("\n") == 1
+
+
 def test_empty_registry_listing(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "models", "list")
     assert (code, out.strip()) == (0, "no models registered")
