@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from .._config import mldeploy_home
+from ..environment.env_tree import env_tree
 from ..errors import (
     DeploymentError,
     DockerUnavailableError,
@@ -32,7 +33,7 @@ from ..errors import (
 )
 from ..images import engine as docker_engine
 from ..images.context import model_dir_for
-from ..images.dockerfile import CONTAINER_PORT, MODELS_ROOT, SOURCE_ROOT, USER_UID, VENV
+from ..images.dockerfile import CONTAINER_PORT, ENV_MOUNT, MODELS_ROOT, SOURCE_ROOT, USER_UID, VENV
 from ..images.engine import (
     LABEL_ENV_HASH,
     LABEL_HOME,
@@ -44,6 +45,7 @@ from ..images.engine import (
     container_name,
     service_labels,
 )
+from ..images.pipeline import dev_image
 from ..registry.layout import LaidOutModels
 from ..scoring.options import settings_from_args, settings_from_env
 from ..source_copy import SourceCopy, copy_source
@@ -53,7 +55,7 @@ from .debugger import CONTAINER_DEBUGPY, debug_settings, debugpy_package
 from .progress import DeploymentProgress
 from .records import ServiceRecord
 from .service import Webservice, WebserviceState
-from .service_image import build_service_image, image_environment, image_tag
+from .service_image import image_environment, image_tag
 
 __all__ = ["DockerDeploymentConfiguration", "LocalWebservice", "docker_available", "image_tag"]
 
@@ -172,19 +174,30 @@ class LocalWebservice(Webservice):
         return copied
 
     def _target_environment(self, progress: DeploymentProgress, env: Any, inference_config: Any) -> tuple[str, bool]:
-        """Resolve the environment's wheels for the image; say whether the environment changed."""
-        return image_environment(self._record, progress, env, inference_config)
+        """Resolve the environment's wheels for the image, install them on the host (once per spec), say what changed."""
+        detail, changed = image_environment(self._record, progress, env, inference_config)
+        environment = self._record.environment or {}
+        tree = environment.get("tree")
+        if changed or not tree or not Path(tree).is_dir():
+            built = env_tree(Path(environment["wheelhouse"]), environment["python_version"], log=progress.log)
+            environment["tree"] = str(built.path)
+            detail = f"{detail}; {built.detail}"
+        return detail, changed
 
     def _target_build(self, progress: DeploymentProgress) -> str:
+        """The shared image (base + user + empty venv), built once per base image, tagged for this service.
+
+        The environment, the models and the code are mounted, so nothing of them is sent to the engine.
+        """
         record = self._record
+        engine = self._engine()
+        shared = dev_image((record.environment or {}).get("base_image"), on_log=progress.log_text, engine=engine)
         tag = image_tag(record.name)
-        built = build_service_image(
-            record, progress, tag, record.folder / "src", labels={LABEL_SERVICE: record.name}, engine=self._engine(),
-        )
+        engine.tag_image(shared.tag, tag)
         record.image = tag
-        self._image_id = built.image_id
-        layer = "from the cache" if built.env_layer_cached else "built"
-        return f"{tag} in {built.seconds:.1f}s, environment layer {layer}"
+        self._image_id = shared.image_id
+        how = "reused" if shared.reused else f"built in {shared.seconds:.1f}s"
+        return f"{tag} = {shared.tag} ({how}); environment, models and code mounted read-only, nothing rebuilt"
 
     def _target_needs_build(self) -> bool:
         return not (bool(self._record.image) and self._engine().image_exists(str(self._record.image)))
@@ -208,7 +221,7 @@ class LocalWebservice(Webservice):
             files=self._key_files(),
             # a debug run: debugpy published on 127.0.0.1 only, and this machine's debugpy mounted read-only
             extra_ports={record.debug_port: record.debug_port} if record.debug_port else None,
-            mounts={debugpy_package(): f"{CONTAINER_DEBUGPY}/debugpy"} if record.debug_port else None,
+            mounts=self._mounts(),
             **self._limits(),
         )
         record.port = running.port
@@ -222,6 +235,20 @@ class LocalWebservice(Webservice):
 
     def _target_swap_target(self) -> dict[str, str]:
         return {"entry_script": self._record.entry_script, "source_dir": SOURCE_ROOT}
+
+    def _mounts(self) -> dict[str | os.PathLike[str], str]:
+        """Read-only mounts: the host-built environment, the models (and this machine's debugpy for a debug run)."""
+        record = self._record
+        models = record.folder / "azureml-models"
+        models.mkdir(parents=True, exist_ok=True)
+        hand_to_container_user(models)
+        mounts: dict[str | os.PathLike[str], str] = {models: MODELS_ROOT}
+        tree = (record.environment or {}).get("tree")
+        if tree:
+            mounts[tree] = ENV_MOUNT
+        if record.debug_port:
+            mounts[debugpy_package()] = f"{CONTAINER_DEBUGPY}/debugpy"
+        return mounts
 
     def _key_files(self) -> dict[str, bytes] | None:
         """The private key files put into the container before it starts."""
