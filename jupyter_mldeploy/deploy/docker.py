@@ -33,7 +33,15 @@ from ..errors import (
 )
 from ..images import engine as docker_engine
 from ..images.context import model_dir_for
-from ..images.dockerfile import CONTAINER_PORT, ENV_MOUNT, MODELS_ROOT, SOURCE_ROOT, USER_UID, VENV
+from ..images.dockerfile import (
+    CONTAINER_PORT,
+    ENV_MOUNT,
+    MODELS_MOUNT,
+    MODELS_ROOT,
+    SOURCE_ROOT,
+    USER_UID,
+    VENV,
+)
 from ..images.engine import (
     LABEL_ENV_HASH,
     LABEL_HOME,
@@ -146,7 +154,12 @@ class LocalWebservice(Webservice):
     # --- pipeline hooks (deploy/pipeline.py) -----------------------------------------------------
 
     def _target_model_dir(self, laid_out: LaidOutModels) -> str:
+        hand_to_container_user(self._target_models_folder())
         return model_dir_for([(m["name"], str(m["version"])) for m in laid_out.entries])
+
+    def _target_models_folder(self) -> Path:
+        """Inside ``models/`` (mounted as a whole), so that a new layout replacing the folder shows in the container."""
+        return self._record.folder / "models" / "azureml-models"
 
     def _target_sync_source(self) -> SourceCopy:
         """Copy the user's source folder into the service's mounted ``src/`` and hand it to the container's user.
@@ -234,15 +247,16 @@ class LocalWebservice(Webservice):
     debuggable: ClassVar[bool] = True
 
     def _target_swap_target(self) -> dict[str, str]:
-        return {"entry_script": self._record.entry_script, "source_dir": SOURCE_ROOT}
+        return {"entry_script": self._record.entry_script, "source_dir": SOURCE_ROOT,
+                "model_dir": self._record.model_dir or MODELS_ROOT}
 
     def _mounts(self) -> dict[str | os.PathLike[str], str]:
         """Read-only mounts: the host-built environment, the models (and this machine's debugpy for a debug run)."""
         record = self._record
-        models = record.folder / "azureml-models"
+        models = self._target_models_folder()
         models.mkdir(parents=True, exist_ok=True)
-        hand_to_container_user(models)
-        mounts: dict[str | os.PathLike[str], str] = {models: MODELS_ROOT}
+        hand_to_container_user(models.parent)
+        mounts: dict[str | os.PathLike[str], str] = {models.parent: MODELS_MOUNT}
         tree = (record.environment or {}).get("tree")
         if tree:
             mounts[tree] = ENV_MOUNT

@@ -36,6 +36,8 @@ USER_UID = 1000
 USER_NAME = "mldeploy"
 #: Where a Docker deployment's host-built environment (``environment/env_tree.py``) is mounted read-only.
 ENV_MOUNT = "/opt/mldeploy/env"
+#: Where a Docker deployment's models folder is mounted; :data:`MODELS_ROOT` links into it.
+MODELS_MOUNT = "/opt/mldeploy/models"
 #: The script in ``runtime/`` that unpacks the runtime wheel into the venv (no pip needed).
 RUNTIME_INSTALLER = "install_runtime.py"
 
@@ -119,7 +121,8 @@ RUN if getent passwd {USER_UID} >/dev/null; then :; \\
     else adduser -D -u {USER_UID} {USER_NAME}; fi \\
  && {python} -m venv --without-pip {VENV} \\
  && echo "{pth}" > "$({VENV}/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/mldeploy-env.pth" \\
- && mkdir -p {ENV_MOUNT} {MODELS_ROOT} {SOURCE_ROOT}
+ && mkdir -p {ENV_MOUNT} {MODELS_MOUNT} {SOURCE_ROOT} \\
+ && ln -s {MODELS_MOUNT}/azureml-models {MODELS_ROOT}
 WORKDIR {APP_ROOT}
 ENV AML_APP_ROOT={APP_ROOT} AZUREML_SOURCE_DIRECTORY={SOURCE_ROOT}
 USER {USER_UID}:{USER_UID}
