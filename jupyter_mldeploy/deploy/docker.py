@@ -213,6 +213,10 @@ class LocalWebservice(Webservice):
         return f"{tag} = {shared.tag} ({how}); environment, models and code mounted read-only, nothing rebuilt"
 
     def _target_needs_build(self) -> bool:
+        """Whether the image or the host-built environment is gone (a service found again from its labels)."""
+        tree = (self._record.environment or {}).get("tree")
+        if not tree or not Path(tree).is_dir():
+            return True
         return not (bool(self._record.image) and self._engine().image_exists(str(self._record.image)))
 
     def _target_start(self, port: int | None) -> str:

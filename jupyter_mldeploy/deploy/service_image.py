@@ -57,7 +57,7 @@ def image_environment(
     old = record.environment or {}
     if inference_config is None and old.get("wheelhouse") and Path(old["wheelhouse"]).is_dir():
         return "unchanged", False
-    if env is None and inference_config is None and old.get("spec_hash"):
+    if env is None and inference_config is None and old.get("spec_hash") and not _inferred(old):
         env = environment_again(old)  # a service found again from labels: its environment by name
     if env is None:
         env = default_environment(
@@ -116,6 +116,11 @@ def default_environment(
     log(f"no environment given: the image gets what {script} imports, as installed in this kernel: "
         f"{', '.join(found.requirements)} (pass InferenceConfig(environment=...) to choose)")
     return Environment.from_pip_requirements(f"{name}-inferred", requirements)
+
+
+def _inferred(old: dict[str, Any]) -> bool:
+    """Whether the environment was inferred from the script's imports (then it is inferred again)."""
+    return str(old.get("name") or "").endswith("-inferred")
 
 
 def build_service_image(
