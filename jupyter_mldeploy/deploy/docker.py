@@ -54,7 +54,8 @@ from ..images.engine import (
     service_labels,
 )
 from ..images.pipeline import dev_image
-from ..registry.layout import LaidOutModels
+from ..registry.layout import LaidOutModels, lay_out_models
+from ..registry.model import Model as RegistryModel
 from ..scoring.options import settings_from_args, settings_from_env
 from ..source_copy import SourceCopy, copy_source
 from . import records as _state
@@ -258,6 +259,8 @@ class LocalWebservice(Webservice):
         """Read-only mounts: the host-built environment, the models (and this machine's debugpy for a debug run)."""
         record = self._record
         models = self._target_models_folder()
+        if record.models and not all((models / m["name"] / str(m["version"])).is_dir() for m in record.models):
+            self._lay_out_again(models)
         models.mkdir(parents=True, exist_ok=True)
         hand_to_container_user(models.parent)
         mounts: dict[str | os.PathLike[str], str] = {models.parent: MODELS_MOUNT}
@@ -267,6 +270,20 @@ class LocalWebservice(Webservice):
         if record.debug_port:
             mounts[debugpy_package()] = f"{CONTAINER_DEBUGPY}/debugpy"
         return mounts
+
+    def _lay_out_again(self, models: Path) -> None:
+        """The models folder is gone (a service found again from its labels): lay them out from the registry."""
+        record = self._record
+        try:
+            laid_out = lay_out_models([RegistryModel(name=m["name"], version=int(m["version"])) for m in record.models],
+                                      models)
+        except MLDeployError as err:
+            raise DeploymentError(
+                f"the models of service {record.name!r} ({', '.join(m['id'] for m in record.models)}) are no longer "
+                f"laid out and cannot be taken from the registry again ({err}); update the service with "
+                "models=[...]."
+            ) from err
+        record.models = laid_out.entries
 
     def _key_files(self) -> dict[str, bytes] | None:
         """The private key files put into the container before it starts."""

@@ -310,6 +310,7 @@ def test_only_an_environment_change_rebuilds_the_environment_layer(
     from jupyter_mldeploy import Environment
 
     service = _deploy("envy", [k_model], app_dir)
+    image_id = docker_client.containers.get("mldeploy-envy").image.id
     requirements = tmp_path / "requirements.txt"
     requirements.write_text("six\n")
     env = Environment.from_pip_requirements("envy-env", str(requirements))
@@ -320,12 +321,32 @@ def test_only_an_environment_change_rebuilds_the_environment_layer(
             pass
 
         def run(raw_data):
-            return {"six": six.__version__}
+            try:
+                import toolz
+            except ImportError:
+                return {"six": six.__version__}
+            return {"six": six.__version__, "toolz": toolz.__version__}
     """))
-    DockerEngine(docker_client).remove_env_cache(env.spec_hash)  # as on a machine that never built it
     service.update(inference_config=_ic(app_dir, environment=env))
     assert _phase(service, "environment").startswith("envy-env for Python 3.")
-    assert _phase(service, "build").endswith("environment layer built")
+    assert "mounted read-only" in _phase(service, "environment")  # a new spec: a new host-built environment
+    assert "reused" in _phase(service, "build")  # the image holds no environment: nothing rebuilt
+    assert docker_client.containers.get("mldeploy-envy").image.id == image_id
+    assert set(service.run("{}")) == {"six"}
+    said = [e.text for e in service.progress.events_since(0)]
+    assert any("restarting the server: the environment changed" in line for line in said), said
+
+    # one small package more: only it is installed, into a copy of the environment before
+    requirements.write_text("six\ntoolz\n")
+    env2 = Environment.from_pip_requirements("envy-env", str(requirements))
+    tree = service._record.environment["tree"]
+    service.update(inference_config=_ic(app_dir, environment=env2))
+    assert "added to a copy of" in _phase(service, "environment")
+    assert service._record.environment["tree"] != tree
+    assert set(service.run("{}")) == {"six", "toolz"}
+    mounts = {m["Destination"]: m for m in docker_client.containers.get("mldeploy-envy").attrs["Mounts"]}
+    assert mounts["/opt/mldeploy/env"]["RW"] is False and mounts["/opt/mldeploy/models"]["RW"] is False
+    env = env2
     assert service.run("{}")["six"]
     service.update(inference_config=_ic(app_dir, environment=env))  # same environment: no build at all, a swap
     assert "build" not in [p.name for p in service.progress.phases]
