@@ -4,9 +4,11 @@ A container cannot install packages quickly (``pip install --no-index`` of ~300 
 wheels inside ``docker build`` takes minutes here), so the host does it once per
 environment: :func:`env_tree` installs the wheelhouse (already resolved for the image's
 Python and platform) plus the scoring runtime with ``uv pip install --target`` from uv's
-local cache (offline, no index), byte-compiles it for the image's Python with
-hash-checked ``.pyc`` files (valid whatever the files' times inside the container), and
-keeps it under ``$MLDEPLOY_HOME/envtrees/<key>/site-packages``. Docker containers get it
+local cache (offline, no index) and keeps it under
+``$MLDEPLOY_HOME/envtrees/<key>/site-packages``. It is then byte-compiled for the image's
+Python in the background (a detached, low-priority ``compileall`` writing unchecked-hash
+``.pyc`` files, valid whatever the files' times inside the container): the first container
+does not wait for it (its imports read the sources), the next ones import faster. Docker containers get it
 mounted read-only (``deploy/docker.py``): nothing about the environment is sent to the
 engine, and services with the same spec share one tree.
 
@@ -44,6 +46,8 @@ __all__ = ["EnvTree", "env_tree", "env_trees_dir"]
 LogFn = Callable[[str], None]
 #: The file next to ``site-packages/`` that says what a tree holds.
 META = "tree.json"
+#: The file a finished background compile leaves next to ``site-packages/``.
+COMPILED = ".compiled"
 #: Folders whose modules are not byte-compiled (packages' own test suites: large, never imported by a server).
 _NO_COMPILE = r"[/\\]tests?[/\\]"
 _PIN_RE = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*==\s*([^\s;\\]+)")
@@ -68,11 +72,13 @@ class EnvTree:
     def detail(self) -> str:
         """One line for the environment phase."""
         if self.reused:
-            how = "reused"
+            how = "reused" + ("" if self.compiled else ", byte-compiling in the background")
         elif self.parent:
             how = f"added to a copy of {self.parent} in {self.seconds:.1f}s"
         else:
             how = f"installed on the host in {self.seconds:.1f}s"
+        if not self.reused and not self.compiled:
+            how += ", byte-compiling in the background"
         return f"environment {how} ({self.size_bytes / 1e6:.0f} MB, mounted read-only)"
 
 
@@ -101,6 +107,8 @@ def env_tree(wheelhouse: Path, python_version: str, log: LogFn | None = None) ->
     with open(root / f".{key}.lock", "a+b") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if (dest / META).is_file():
+            if not (dest / COMPILED).is_file():  # an earlier compile was cut off: finish it
+                _compile_in_background(dest, python_version, None, log)
             return _result(dest, True, None, started)
         pins = _pins(Path(wheelhouse) / "requirements.txt")
         parent = _parent(root, pins, python_version, exclude=key)
@@ -114,20 +122,22 @@ def env_tree(wheelhouse: Path, python_version: str, log: LogFn | None = None) ->
                 if log is not None:
                     log(f"[mldeploy] environment: starting from {parent.name} (only new packages are installed)")
             _install(wheelhouse, wheel, target, python_version, log)
-            compiled = _compile(target, python_version, sorted(_new_tops(target, before, parent is None)), log)
             (temp / META).write_text(json.dumps({
                 "pins": sorted(pins), "python_version": python_version, "wheelhouse": str(wheelhouse),
-                "compiled": compiled,
             }, indent=1), encoding="utf-8")
             os.replace(temp, dest)
         finally:
             shutil.rmtree(temp, ignore_errors=True)
+        everything = parent is None or not (parent / COMPILED).is_file()
+        _compile_in_background(dest, python_version, None if everything else _new_tops(dest / "site-packages", before),
+                               log)
     return _result(dest, False, parent.name if parent is not None else None, started)
 
 
 def _result(dest: Path, reused: bool, parent: str | None, started: float) -> EnvTree:
     meta = json.loads((dest / META).read_text(encoding="utf-8"))
-    return EnvTree(dest / "site-packages", reused, parent, time.monotonic() - started, bool(meta.get("compiled")),
+    del meta
+    return EnvTree(dest / "site-packages", reused, parent, time.monotonic() - started, (dest / COMPILED).is_file(),
                    _size(dest / "site-packages"))
 
 
@@ -161,24 +171,47 @@ def _platform_option(wheelhouse: Path) -> list[str]:
         return []
 
 
-def _compile(target: Path, python_version: str, tops: Iterable[str], log: LogFn | None) -> bool:
-    """Byte-compile ``tops`` (names in ``target``) with an interpreter of ``python_version``; ``False``: none here."""
+def _compile_in_background(tree: Path, python_version: str, tops: Iterable[str] | None, log: LogFn | None) -> None:
+    """Byte-compile ``tops`` of the tree (``None``: all of it) in a detached, low-priority process.
+
+    It survives the caller (a CLI that exits, a kernel restart), takes a lock so that two never
+    compile one tree, and leaves a marker file when done.
+    """
     python = _interpreter(python_version)
-    paths = [str(target / name) for name in tops if (target / name).is_dir() or name.endswith(".py")]
     if python is None:
         if log is not None:
             log(f"[mldeploy] environment: no Python {python_version} on this machine, so its modules are not "
-                "byte-compiled (imports in the container are slower)")
-        return False
-    if not paths:
-        return True
-    command = [python, "-m", "compileall", "-q", "-j0", "--invalidation-mode", "unchecked-hash", "-x", _NO_COMPILE,
-               *paths]
-    done = subprocess.run(command, stdin=subprocess.DEVNULL, capture_output=True, text=True, errors="replace",
-                          check=False)
-    if done.returncode != 0 and log is not None:  # a module with a syntax error for this Python: imported as source
-        log(f"[mldeploy] environment: some modules did not byte-compile: {done.stdout.strip()[-300:]}")
-    return True
+                "byte-compiled (imports in the container read the sources)")
+        return
+    target = tree / "site-packages"
+    names = sorted(os.listdir(target)) if tops is None else sorted(tops)
+    paths = [str(target / name) for name in names if (target / name).is_dir() or name.endswith(".py")]
+    # sh starts it in the background and ends at once: nothing here waits for it or keeps it as a child
+    subprocess.run(
+        ["sh", "-c", '"$@" </dev/null >/dev/null 2>&1 &', "sh", python, "-c", _COMPILER, str(tree), *paths],
+        check=False, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+
+
+_COMPILER = f"""
+import compileall, fcntl, os, re, sys
+from py_compile import PycInvalidationMode
+os.nice(10)
+tree, paths = sys.argv[1], sys.argv[2:]
+with open(os.path.join(tree, ".compile.lock"), "a") as lock:
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        sys.exit(0)
+    skip = re.compile({_NO_COMPILE!r})
+    mode = PycInvalidationMode.UNCHECKED_HASH
+    for path in paths:
+        if os.path.isdir(path):
+            compileall.compile_dir(path, quiet=2, workers=0, rx=skip, invalidation_mode=mode)
+        else:
+            compileall.compile_file(path, quiet=2, rx=skip, invalidation_mode=mode)
+    open(os.path.join(tree, {COMPILED!r}), "w").close()
+"""
 
 
 def _interpreter(python_version: str) -> str | None:
@@ -190,12 +223,9 @@ def _interpreter(python_version: str) -> str | None:
     return None
 
 
-def _new_tops(target: Path, before: set[str], everything: bool) -> set[str]:
-    """Top-level names to compile: all, or those the install added (and the runtime, always reinstalled)."""
-    names = set(os.listdir(target))
-    if everything:
-        return names
-    return (names - before) | {"jupyter_mldeploy", "azureml"}
+def _new_tops(target: Path, before: set[str]) -> set[str]:
+    """Top-level names to compile after adding to a copy: those the install added, and the runtime (reinstalled)."""
+    return (set(os.listdir(target)) - before) | {"jupyter_mldeploy", "azureml"}
 
 
 def _parent(root: Path, pins: set[str], python_version: str, exclude: str) -> Path | None:
