@@ -40,6 +40,7 @@ from ..errors import EnvironmentBuildError, MLDeployError
 from ._interpreters import find_interpreters
 from ._platforms import parse_platform
 from ._uv import run_uv
+from .local_build import _folder_size
 
 __all__ = ["EnvTree", "env_tree", "env_trees_dir"]
 
@@ -138,7 +139,7 @@ def _result(dest: Path, reused: bool, parent: str | None, started: float) -> Env
     meta = json.loads((dest / META).read_text(encoding="utf-8"))
     del meta
     return EnvTree(dest / "site-packages", reused, parent, time.monotonic() - started, (dest / COMPILED).is_file(),
-                   _size(dest / "site-packages"))
+                   _folder_size(dest / "site-packages"))
 
 
 def _install(wheelhouse: Path, wheel: Path, target: Path, python_version: str, log: LogFn | None) -> None:
@@ -261,14 +262,3 @@ def _link_or_copy(src: str, dst: str) -> None:
         os.link(src, dst)
     except OSError:
         shutil.copy2(src, dst)
-
-
-def _size(path: Path) -> int:
-    total = 0
-    for folder, _, files in os.walk(path):
-        for name in files:
-            try:
-                total += os.lstat(os.path.join(folder, name)).st_size
-            except OSError:
-                continue
-    return total

@@ -42,6 +42,15 @@ MODELS_MOUNT = "/opt/mldeploy/models"
 RUNTIME_INSTALLER = "install_runtime.py"
 
 
+#: The healthcheck's Python: ``/ready`` answers 200.
+_HEALTH = f"import urllib.request; urllib.request.urlopen('http://127.0.0.1:{CONTAINER_PORT}/ready', timeout=2)"
+#: The shell that creates the non-root user (Debian/Ubuntu ``useradd`` or Alpine ``adduser``) unless it exists.
+_ADD_USER = f"""if getent passwd {USER_UID} >/dev/null; then :; \\
+    elif command -v useradd >/dev/null; then \\
+      useradd --uid {USER_UID} --user-group --create-home --no-log-init --shell /bin/sh {USER_NAME}; \\
+    else adduser -D -u {USER_UID} {USER_NAME}; fi"""
+
+
 def render_dockerfile(
     *,
     base_image: str,
@@ -58,10 +67,7 @@ def render_dockerfile(
     """
     py = python
     pip = f"{VENV}/bin/python -m pip install --no-index --no-cache-dir --disable-pip-version-check"
-    health = (
-        "import urllib.request; "
-        f"urllib.request.urlopen('http://127.0.0.1:{CONTAINER_PORT}/ready', timeout=2)"
-    )
+    health = _HEALTH
     env_lines = " \\\n    ".join(f"{key}={_env_value(value)}" for key, value in image_env.items())
     drop = list(drop_after_install)
     uninstall = f" \\\n && {VENV}/bin/python -m pip uninstall -y -q {' '.join(drop)}" if drop else ""
@@ -82,10 +88,7 @@ LABEL mldeploy.managed="true" mldeploy.stage="env" mldeploy.env-hash="{env_hash}
 # --- stage 2: the service image ---------------------------------------------------------
 FROM {base_image}
 ENV PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1 PATH={VENV}/bin:$PATH
-RUN if getent passwd {USER_UID} >/dev/null; then :; \\
-    elif command -v useradd >/dev/null; then \\
-      useradd --uid {USER_UID} --user-group --create-home --no-log-init --shell /bin/sh {USER_NAME}; \\
-    else adduser -D -u {USER_UID} {USER_NAME}; fi
+RUN {_ADD_USER}
 COPY --from=env {VENV} {VENV}
 # the scoring runtime (jupyter-mldeploy itself, a pure-Python wheel): unpacked into the venv,
 # after checking that the environment holds every package it requires
@@ -105,20 +108,14 @@ CMD ["{VENV}/bin/python", "-m", "jupyter_mldeploy.scoring", "--host", "0.0.0.0",
 
 def render_dev_dockerfile(*, base_image: str, python: str = "python3") -> str:
     """The Docker target's shared image: base + user + an empty venv that reads the mounted environment."""
-    health = (
-        "import urllib.request; "
-        f"urllib.request.urlopen('http://127.0.0.1:{CONTAINER_PORT}/ready', timeout=2)"
-    )
+    health = _HEALTH
     pth = f"import site; site.addsitedir({ENV_MOUNT!r})"
     return f"""\
 # Written by jupyter-mldeploy: the image of Docker deployments. The environment (packages +
 # scoring runtime, installed on the host), the models and the code are mounted read-only.
 FROM {base_image}
 ENV PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1 PATH={VENV}/bin:$PATH
-RUN if getent passwd {USER_UID} >/dev/null; then :; \\
-    elif command -v useradd >/dev/null; then \\
-      useradd --uid {USER_UID} --user-group --create-home --no-log-init --shell /bin/sh {USER_NAME}; \\
-    else adduser -D -u {USER_UID} {USER_NAME}; fi \\
+RUN {_ADD_USER} \\
  && {python} -m venv --without-pip {VENV} \\
  && echo "{pth}" > "$({VENV}/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/mldeploy-env.pth" \\
  && mkdir -p {ENV_MOUNT} {MODELS_MOUNT} {SOURCE_ROOT} \\
