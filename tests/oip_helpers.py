@@ -10,48 +10,20 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
-import pytest
+from peer_venvs import peer_python
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 KSERVE = "kserve==0.21.0"
 CLIENTS = Path(__file__).parent / "oip_clients"
 
 
-def _uv() -> list[str]:
-    local = Path(sys.executable).parent / "uv"
-    if local.exists():
-        return [str(local)]
-    found = shutil.which("uv")
-    return [found] if found else [sys.executable, "-m", "uv"]
-
-
 def kserve_python() -> Path:
     """The interpreter of a virtualenv with the KServe SDK (built once; skipped, or failed in CI, if it cannot be)."""
-    base = Path(os.environ.get("MLDEPLOY_TEST_CLIENTS", Path.home() / ".cache" / "mldeploy-test-clients"))
-    venv = base / KSERVE.replace("==", "-")
-    python = venv / "bin" / "python"
-    marker = venv / ".ok"
-    if not marker.exists():
-        try:
-            if not python.exists():
-                subprocess.run([*_uv(), "venv", "-q", "--python", sys.executable, str(venv)], check=True,
-                               capture_output=True, timeout=300)
-            subprocess.run([*_uv(), "pip", "install", "-q", "--python", str(python), KSERVE], check=True,
-                           capture_output=True, timeout=900)
-        except (OSError, subprocess.SubprocessError) as err:
-            detail = getattr(err, "stderr", b"") or b""
-            message = f"cannot build the KServe client's virtualenv: {err} {detail.decode(errors='replace')[-2000:]}"
-            if IN_CI:
-                pytest.fail(message)
-            pytest.skip(message)
-        marker.write_text(KSERVE)
-    return python
+    return peer_python(KSERVE.replace("==", "-"), [KSERVE])
 
 
 def run_kserve_client(base_url: str, model: str, rows: Any, key: str | None = None) -> dict[str, Any]:

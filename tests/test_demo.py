@@ -94,6 +94,7 @@ def test_lab_opens_the_first_tutorial_from_a_working_copy(tmp_path: Path, mldepl
         assert "My tutorial" in edited.read_text()  # kept, not overwritten by the repo copy
         for nb in (ROOT / "notebooks").glob("*.ipynb"):
             assert (work / nb.name).exists(), nb.name
+            assert f"[lab]   {nb.name}" in (tmp_path / "lab.log").read_text(), f"scripts/lab lists {nb.name}"
         assert f"{edited.name}" in (tmp_path / "lab.log").read_text()
     finally:
         with contextlib.suppress(ProcessLookupError):

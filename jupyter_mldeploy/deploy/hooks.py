@@ -60,8 +60,17 @@ class TargetHooks:
         timeout_ms: int = 60_000,
         debug: bool = True,
         environment_variables: dict[str, str] | None = None,
+        collect_model_data: bool = False,
+        capture_sample_rate: float = 1.0,
+        capture_max_kb: float = 64.0,
+        tracing: bool = False,
+        otel_endpoint: str | None = None,
     ) -> DeploymentConfiguration:
         """Settings for a deployment of this target (``port=None`` picks a free port on 127.0.0.1).
+
+        ``collect_model_data=True`` keeps requests and answers (``service.get_captured(n)``);
+        ``tracing=True`` (or an ``otel_endpoint``) traces them with OpenTelemetry
+        (see :class:`~jupyter_mldeploy.deploy.config.DeploymentConfiguration`).
 
         Examples
         --------
@@ -76,6 +85,11 @@ class TargetHooks:
             timeout_ms=timeout_ms,
             debug=debug,
             environment_variables=dict(environment_variables or {}),
+            collect_model_data=collect_model_data,
+            capture_sample_rate=capture_sample_rate,
+            capture_max_kb=capture_max_kb,
+            tracing=tracing,
+            otel_endpoint=otel_endpoint,
         )
 
     @classmethod

@@ -34,6 +34,7 @@ from ..errors import (
 from ..scoring.keys import check_auth_key
 from . import pipeline
 from . import records as _state
+from .captured import CapturedData
 from .config import DeploymentConfiguration
 from .debugger import debug_run, launch_entry
 from .hooks import TargetHooks
@@ -51,7 +52,7 @@ class WebserviceState:
     DELETED = "Deleted"
 
 
-class Webservice(TargetHooks):
+class Webservice(TargetHooks, CapturedData):
     """A deployed scoring service (base of every target).
 
     ``Webservice(name)`` (or Azure's ``Webservice(workspace, name)``) finds a
@@ -317,6 +318,9 @@ class Webservice(TargetHooks):
     def run(self, input_data: Any) -> Any:
         """Score ``input_data`` (a JSON string, bytes, or a JSON-able object) and return the parsed answer.
 
+        The body goes with ``Content-Type: application/json`` whatever its type, as Azure ML v1's
+        ``Webservice.run`` sent it (v1 code passes ``bytes(json.dumps(...), encoding="utf-8")``).
+
         Raises
         ------
         ScoringRequestError
@@ -327,7 +331,7 @@ class Webservice(TargetHooks):
         # wait as long as the server lets run() take, plus a margin (its 504 then says why)
         timeout_s = int(self._record.config.get("timeout_ms", 60_000)) / 1000 + 10
         with ScoringClient(str(self._base_url), auth_key=key, timeout=timeout_s) as client:
-            return client.score(input_data)
+            return client.score(input_data, headers={"Content-Type": "application/json"})
 
     def get_logs(self, num_lines: int = 5000) -> str:
         """The last ``num_lines`` lines of the scoring server's log."""

@@ -302,3 +302,10 @@ def test_every_notebook_is_executed_by_a_test() -> None:
         executed |= set(re.findall(r'^TUTORIAL = NOTEBOOKS / "([^"]+\.ipynb)"', module.read_text(), re.MULTILINE))
     missing = sorted(p.name for p in NOTEBOOKS.glob("*.ipynb") if p.name not in executed)
     assert not missing, f"notebooks no test executes: {missing}; add a tests/notebooks/test_*.py running it (nbval)"
+
+
+@pytest.mark.parametrize("path", sorted(NOTEBOOKS.glob("*.ipynb")), ids=lambda p: p.name)
+def test_every_notebook_is_listed_in_readme_and_scripts_lab(path: Path) -> None:
+    readme = (ROOT / "README.md").read_text()
+    assert re.search(rf"^- `{re.escape(path.name)}`: \S", readme, re.MULTILINE), f"README's tutorial list lacks {path.name}"
+    assert f"#   {path.name}" in (ROOT / "scripts" / "lab").read_text(), f"scripts/lab's list lacks {path.name}"

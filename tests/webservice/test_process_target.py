@@ -71,6 +71,25 @@ def test_deploy_score_logs_and_delete(app_dir: Path, k_model: Model, capsys: pyt
         Webservice("scale")
 
 
+def test_run_sends_bytes_as_json_as_azure_ml_v1_did(app_dir: Path, k_model: Model) -> None:
+    """v1 code passes ``bytes(json.dumps(...), encoding="utf-8")``; a schema script must get it as JSON."""
+    (app_dir / "score.py").write_text(textwrap.dedent("""
+        from inference_schema.parameter_types.standard_py_parameter_type import StandardPythonParameterType
+        from inference_schema.schema_decorators import input_schema
+
+        def init():
+            pass
+
+        @input_schema("data", StandardPythonParameterType([[1.0, 2.0]]))
+        def run(data):
+            return [sum(row) for row in data]
+    """))
+    service = _deploy("bytes", [k_model], app_dir)
+    assert service.run(bytes('{"data": [[1, 2], [3, 4.5]]}', encoding="utf-8")) == [3, 7.5]
+    assert service.run('{"data": [[1, 1]]}') == [2]
+    service.delete()
+
+
 def test_failing_init_raises_with_traceback_quickly(app_dir: Path, k_model: Model) -> None:
     (app_dir / "score.py").write_text(textwrap.dedent("""
         def init():
