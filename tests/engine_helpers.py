@@ -1,4 +1,4 @@
-"""Container calls only the engine tests need: wait for ``/ready`` on a raw container, restart one.
+"""Container calls only the engine tests need: wait for ``/ready`` on a raw container, restart one, a fresh base.
 
 The product waits through ``deploy/pipeline.wait_ready`` and restarts by starting a
 new container; these drive a container the tests started with ``run_container``.
@@ -8,7 +8,13 @@ from __future__ import annotations
 
 import http.client
 import json
+import tempfile
 import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
 
 from jupyter_mldeploy.errors import DeploymentError, DeploymentTimeoutError
 from jupyter_mldeploy.images.engine import DockerEngine
@@ -59,3 +65,25 @@ def wait_ready(engine: DockerEngine, name: str, port: int, *, timeout: float = 6
 def restart(engine: DockerEngine, name: str, *, timeout: int = 5) -> None:
     """Restart container ``name`` (its code is re-read from the mounted source folder)."""
     engine.client.containers.get(name).restart(timeout=timeout)
+
+
+@contextmanager
+def fresh_base_image(docker_client: Any, base_image: str) -> Iterator[str]:
+    """A base image with an id of its own (the given one plus a label), so Docker deploys build their shared image.
+
+    Docker deployments build ``mldeploy/dev:<base id>-...`` once per base image and reuse it; a
+    test that watches that build's output needs a base nobody built on yet. Everything built
+    on it is removed afterwards.
+    """
+    tag = f"mldeploy-test/base-{uuid.uuid4().hex[:10]}:1"
+    with tempfile.TemporaryDirectory() as context:
+        (Path(context) / "Dockerfile").write_text(f"FROM {base_image}\nLABEL mldeploy.test-base=\"{tag}\"\n")
+        docker_client.images.build(path=context, tag=tag, network_mode="none", pull=False, rm=True, forcerm=True)
+    short = docker_client.images.get(tag).id.split(":")[-1][:12]
+    try:
+        yield tag
+    finally:
+        for image in docker_client.images.list(name="mldeploy/dev"):
+            if any(t.startswith(f"mldeploy/dev:{short}-") for t in image.tags):
+                docker_client.images.remove(image.id, force=True)
+        docker_client.images.remove(tag, force=True)

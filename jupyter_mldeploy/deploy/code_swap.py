@@ -27,8 +27,10 @@ from .progress import DeploymentProgress
 __all__ = ["swap_code"]
 
 
-def swap_code(service: TargetHooks, progress: DeploymentProgress) -> bool:
-    """Swap the record's current code into the running server; ``False`` when it cannot (restart then).
+def swap_code(service: TargetHooks, progress: DeploymentProgress, what: str = "") -> bool:
+    """Swap the record's current code (and models) into the running server; ``False`` when it cannot (restart then).
+
+    ``what`` names a change beyond the code (``"new model(s) k:2"``) for the log and the phase.
 
     Raises
     ------
@@ -42,6 +44,8 @@ def swap_code(service: TargetHooks, progress: DeploymentProgress) -> bool:
     if not record.control_key or not base or service._target_exited() is not None:
         return False
     script = Path(record.entry_script).name
+    if what:
+        progress.log(f"swapping in the running server, no restart: {what}")
     with progress.phase("init", detail=f"code swap of {script} in the running server") as phase:
         body = json.dumps(service._target_swap_target()).encode()
         try:
@@ -71,8 +75,8 @@ def swap_code(service: TargetHooks, progress: DeploymentProgress) -> bool:
             raise DeploymentError(
                 f"the code swap of service {record.name!r} got HTTP {answer.status}: {answer.body[:500]!r}"
             )
-        phase.detail = (f"code swap: {script} loaded and init() run in {data.get('workers', '?')} worker(s) "
-                        f"in {float(data.get('seconds', 0.0)):.2f}s, no restart")
+        phase.detail = (f"code swap{f' ({what})' if what else ''}: {script} loaded and init() run in "
+                        f"{data.get('workers', '?')} worker(s) in {float(data.get('seconds', 0.0)):.2f}s, no restart")
     with progress.phase("ready", detail=f"{service.scoring_uri}"):
         pass
     return True

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from .._config import mldeploy_home
+from ..environment.env_tree import env_tree
 from ..errors import (
     DeploymentError,
     DockerUnavailableError,
@@ -35,6 +36,8 @@ from ..images.context import model_dir_for
 from ..images.dockerfile import (
     CONTAINER_DATA,
     CONTAINER_PORT,
+    ENV_MOUNT,
+    MODELS_MOUNT,
     MODELS_ROOT,
     SOURCE_ROOT,
     USER_UID,
@@ -51,7 +54,9 @@ from ..images.engine import (
     container_name,
     service_labels,
 )
-from ..registry.layout import LaidOutModels
+from ..images.pipeline import dev_image
+from ..registry.layout import LaidOutModels, lay_out_models
+from ..registry.model import Model as RegistryModel
 from ..scoring.options import settings_from_args, settings_from_env
 from ..source_copy import SourceCopy, copy_source
 from . import records as _state
@@ -60,7 +65,7 @@ from .debugger import CONTAINER_DEBUGPY, debug_settings, debugpy_package
 from .progress import DeploymentProgress
 from .records import ServiceRecord
 from .service import Webservice, WebserviceState
-from .service_image import build_service_image, image_environment, image_tag
+from .service_image import image_environment, image_tag
 
 __all__ = ["DockerDeploymentConfiguration", "LocalWebservice", "docker_available", "image_tag"]
 
@@ -158,7 +163,12 @@ class LocalWebservice(Webservice):
     # --- pipeline hooks (deploy/pipeline.py) -----------------------------------------------------
 
     def _target_model_dir(self, laid_out: LaidOutModels) -> str:
+        hand_to_container_user(self._target_models_folder())
         return model_dir_for([(m["name"], str(m["version"])) for m in laid_out.entries])
+
+    def _target_models_folder(self) -> Path:
+        """Inside ``models/`` (mounted as a whole), so that a new layout replacing the folder shows in the container."""
+        return self._record.folder / "models" / "azureml-models"
 
     def _target_sync_source(self) -> SourceCopy:
         """Copy the user's source folder into the service's mounted ``src/`` and hand it to the container's user.
@@ -186,21 +196,36 @@ class LocalWebservice(Webservice):
         return copied
 
     def _target_environment(self, progress: DeploymentProgress, env: Any, inference_config: Any) -> tuple[str, bool]:
-        """Resolve the environment's wheels for the image; say whether the environment changed."""
-        return image_environment(self._record, progress, env, inference_config)
+        """Resolve the environment's wheels for the image, install them on the host (once per spec), say what changed."""
+        detail, changed = image_environment(self._record, progress, env, inference_config)
+        environment = self._record.environment or {}
+        tree = environment.get("tree")
+        if changed or not tree or not Path(tree).is_dir():
+            built = env_tree(Path(environment["wheelhouse"]), environment["python_version"], log=progress.log)
+            environment["tree"] = str(built.path)
+            detail = f"{detail}; {built.detail}"
+        return detail, changed
 
     def _target_build(self, progress: DeploymentProgress) -> str:
+        """The shared image (base + user + empty venv), built once per base image, tagged for this service.
+
+        The environment, the models and the code are mounted, so nothing of them is sent to the engine.
+        """
         record = self._record
+        engine = self._engine()
+        shared = dev_image((record.environment or {}).get("base_image"), on_log=progress.log_text, engine=engine)
         tag = image_tag(record.name)
-        built = build_service_image(
-            record, progress, tag, record.folder / "src", labels={LABEL_SERVICE: record.name}, engine=self._engine(),
-        )
+        engine.tag_image(shared.tag, tag)
         record.image = tag
-        self._image_id = built.image_id
-        layer = "from the cache" if built.env_layer_cached else "built"
-        return f"{tag} in {built.seconds:.1f}s, environment layer {layer}"
+        self._image_id = shared.image_id
+        how = "reused" if shared.reused else f"built in {shared.seconds:.1f}s"
+        return f"{tag} = {shared.tag} ({how}); environment, models and code mounted read-only, nothing rebuilt"
 
     def _target_needs_build(self) -> bool:
+        """Whether the image or the host-built environment is gone (a service found again from its labels)."""
+        tree = (self._record.environment or {}).get("tree")
+        if not tree or not Path(tree).is_dir():
+            return True
         return not (bool(self._record.image) and self._engine().image_exists(str(self._record.image)))
 
     def _target_start(self, port: int | None) -> str:
@@ -222,7 +247,7 @@ class LocalWebservice(Webservice):
             files=self._key_files(),
             # a debug run: debugpy published on 127.0.0.1 only, and this machine's debugpy mounted read-only
             extra_ports={record.debug_port: record.debug_port} if record.debug_port else None,
-            mounts={debugpy_package(): f"{CONTAINER_DEBUGPY}/debugpy"} if record.debug_port else None,
+            mounts=self._mounts(),
             # capture.jsonl and collected.jsonl: written by the container, read from here
             data_dir=self._data_folder(),
             **self._limits(),
@@ -237,7 +262,38 @@ class LocalWebservice(Webservice):
     debuggable: ClassVar[bool] = True
 
     def _target_swap_target(self) -> dict[str, str]:
-        return {"entry_script": self._record.entry_script, "source_dir": SOURCE_ROOT}
+        return {"entry_script": self._record.entry_script, "source_dir": SOURCE_ROOT,
+                "model_dir": self._record.model_dir or MODELS_ROOT}
+
+    def _mounts(self) -> dict[str | os.PathLike[str], str]:
+        """Read-only mounts: the host-built environment, the models (and this machine's debugpy for a debug run)."""
+        record = self._record
+        models = self._target_models_folder()
+        if record.models and not all((models / m["name"] / str(m["version"])).is_dir() for m in record.models):
+            self._lay_out_again(models)
+        models.mkdir(parents=True, exist_ok=True)
+        hand_to_container_user(models.parent)
+        mounts: dict[str | os.PathLike[str], str] = {models.parent: MODELS_MOUNT}
+        tree = (record.environment or {}).get("tree")
+        if tree:
+            mounts[tree] = ENV_MOUNT
+        if record.debug_port:
+            mounts[debugpy_package()] = f"{CONTAINER_DEBUGPY}/debugpy"
+        return mounts
+
+    def _lay_out_again(self, models: Path) -> None:
+        """The models folder is gone (a service found again from its labels): lay them out from the registry."""
+        record = self._record
+        try:
+            laid_out = lay_out_models([RegistryModel(name=m["name"], version=int(m["version"])) for m in record.models],
+                                      models)
+        except MLDeployError as err:
+            raise DeploymentError(
+                f"the models of service {record.name!r} ({', '.join(m['id'] for m in record.models)}) are no longer "
+                f"laid out and cannot be taken from the registry again ({err}); update the service with "
+                "models=[...]."
+            ) from err
+        record.models = laid_out.entries
 
     def _data_folder(self) -> Path:
         """The service's data folder (0700), the container user's: mounted read-write at ``CONTAINER_DATA``."""

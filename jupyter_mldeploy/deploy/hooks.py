@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any, ClassVar
 
 from ..registry.layout import LaidOutModels
@@ -121,8 +122,12 @@ class TargetHooks:
         raise NotImplementedError
 
     def _target_swap_target(self) -> dict[str, str]:
-        """The entry script and source folder as the server sees them (the body of a code swap)."""
+        """The entry script, source folder and model folder as the server sees them (the body of a swap)."""
         raise NotImplementedError
+
+    def _target_models_folder(self) -> Path:
+        """Where the service's models are laid out (``NAME/VERSION/...``) for its server."""
+        return self._record.folder / "azureml-models"
 
     def _target_exited(self) -> str | None:
         """How the server ended if it no longer runs (``None`` while it runs)."""

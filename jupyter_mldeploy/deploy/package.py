@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Any
 
 from .._config import mldeploy_home
-from ..environment.environment import Environment
 from ..environment.image import wheels_for_image
 from ..errors import (
     DeploymentTimeoutError,
@@ -36,6 +35,7 @@ from ..images.pipeline import ImageInputs, build_image, write_context
 from ..registry.layout import lay_out_models
 from ..source_copy import left_out_note
 from .progress import DeploymentProgress, follow
+from .service_image import default_environment
 
 
 class ModelPackage:
@@ -232,8 +232,8 @@ class ModelPackage:
         env = getattr(inference_config, "environment", None)
         with progress.phase("environment") as phase:
             if env is None:
-                env = Environment("package-runtime")
-                progress.log("no environment given: the image gets the scoring runtime only")
+                env = default_environment("package", inference_config.entry_script_path,
+                                          inference_config.source_directory_path, self.folder, progress.log)
             wheels = wheels_for_image(env, need_engine=not self.generate_dockerfile, log=progress.log)
             phase.detail = f"{env.name} for {wheels.detail}"
         note = missing_imports_note(inference_config.entry_script_path, inference_config.source_directory_path, wheels.path)

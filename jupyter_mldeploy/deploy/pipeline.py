@@ -64,16 +64,19 @@ def update(
 ) -> None:
     """Change models, code, environment or settings, redoing only the phases that need it.
 
-    A change of code alone is swapped into the running server (:mod:`.code_swap`); models,
-    the environment or the settings restart it, and the log says which.
+    A change of code or models alone is swapped into the running server (:mod:`.code_swap`:
+    the new version's ``init()`` runs beside the old one); the environment or the settings
+    restart it, and the log says why.
     """
     before = dict(service._record.config)
     port = service._apply_deployment_config(deployment_config)
     _resolve(service, progress, models, inference_config)
     changed = _environment(service, progress, inference_config)
-    why = _restart_reason(service, models, changed, before != service._record.config or port != service._record.port)
-    if why is None and swap_code(service, progress):
+    why = _restart_reason(service, None, changed, before != service._record.config or port != service._record.port)
+    if why is None and swap_code(service, progress, _models_note(service, models)):
         return
+    if why is None and models is not None:
+        why = _restart_reason(service, models, False, False)
     if why:
         progress.log(f"restarting the server: {why}")
     if service.builds_images:
@@ -118,6 +121,12 @@ def restart(service: TargetHooks, progress: DeploymentProgress, why: str, wait_i
         _start(service, progress, service._record.port)
 
 
+def _models_note(service: TargetHooks, models: Sequence[Any] | None) -> str:
+    if models is None:
+        return ""
+    return "new model(s) " + ", ".join(m["id"] for m in service._record.models)
+
+
 def _restart_reason(service: TargetHooks, models: Sequence[Any] | None, env_changed: bool,
                     settings_changed: bool) -> str | None:
     """Why a change needs a restart rather than a code swap (``None``: a swap will do)."""
@@ -149,7 +158,7 @@ def _resolve(
             record.source_dir = str(inference_config.source_directory_path)
             record.entry_script = str(inference_config.entry_script_relative)
         if models is not None:
-            laid_out = lay_out_models(models, record.folder / "azureml-models", log=progress.log)
+            laid_out = lay_out_models(models, service._target_models_folder(), log=progress.log)
             record.models = laid_out.entries
             record.model_dir = service._target_model_dir(laid_out)
         copied = _sync(service, progress) if service.copies_source else None

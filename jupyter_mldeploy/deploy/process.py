@@ -104,7 +104,8 @@ class ProcessWebservice(Webservice):
     debuggable: ClassVar[bool] = True
 
     def _target_swap_target(self) -> dict[str, str]:
-        return {"entry_script": self._record.entry_script, "source_dir": self._record.source_dir}
+        record = self._record
+        return {"entry_script": record.entry_script, "source_dir": record.source_dir, "model_dir": record.model_dir}
 
     def _target_exited(self) -> str | None:
         exit_code = self._exit_code()

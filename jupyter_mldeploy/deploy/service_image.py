@@ -10,19 +10,20 @@ the source comes from, the tag) is passed in.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from ..environment.environment import Environment
 from ..environment.image import wheels_for_image
-from ..errors import DeploymentError, MLDeployError
+from ..errors import DeploymentError, EnvironmentSpecError, MLDeployError
 from ..images.engine import DockerEngine
-from ..images.imports import missing_imports_note
+from ..images.imports import kernel_requirements, missing_imports_note
 from ..images.pipeline import BuiltImage, ImageInputs, build_image
 from .progress import DeploymentProgress
 from .records import ServiceRecord
 
-__all__ = ["build_service_image", "environment_again", "image_environment", "image_tag"]
+__all__ = ["build_service_image", "default_environment", "environment_again", "image_environment", "image_tag"]
 
 
 def image_tag(service: str) -> str:
@@ -56,12 +57,12 @@ def image_environment(
     old = record.environment or {}
     if inference_config is None and old.get("wheelhouse") and Path(old["wheelhouse"]).is_dir():
         return "unchanged", False
-    if env is None and inference_config is None and old.get("spec_hash"):
+    if env is None and inference_config is None and old.get("spec_hash") and not _inferred(old):
         env = environment_again(old)  # a service found again from labels: its environment by name
     if env is None:
-        env = Environment(f"{record.name}-runtime")
-        progress.log("no environment given: the image gets the scoring runtime only "
-                     "(pass InferenceConfig(environment=...) for your packages)")
+        env = default_environment(
+            record.name, record.entry_script_path, Path(record.source_dir), record.folder, progress.log
+        )
     wheels = wheels_for_image(env, log=progress.log)
     note = missing_imports_note(record.entry_script_path, Path(record.source_dir), wheels.path)
     if note:
@@ -77,6 +78,49 @@ def image_environment(
     }
     changed = old.get("spec_hash") != env.spec_hash or old.get("base_image") != wheels.platform.base_image
     return f"{env.name} for {wheels.detail}", changed
+
+
+def default_environment(
+    name: str, entry_script: Path, source_dir: Path | None, folder: Path, log: Callable[[str], None]
+) -> Any:
+    """The environment of an image deployed without one: what the script imports, as installed in this kernel.
+
+    The script's (and its folder's) imports are mapped to the distributions installed
+    here, pinned to their versions (:func:`~jupyter_mldeploy.images.imports.kernel_requirements`),
+    so the container can import what ``%%score_script --test`` and the process target could.
+    The requirements are written to ``folder/inferred-requirements.txt``.
+
+    Raises
+    ------
+    EnvironmentSpecError
+        The entry script imports (outside ``try``) a module that is not installed here
+        either; the message names it and says how to pass an environment.
+    """
+    found = kernel_requirements(entry_script, source_dir)
+    script = Path(entry_script).name
+    if found.not_installed:
+        names = ", ".join(found.not_installed)
+        raise EnvironmentSpecError(
+            f"{script} imports {names}, which is not installed in this kernel either, so the image cannot get "
+            f"it and init() would fail: install it here (pip install ...), or pass the environment yourself: "
+            "InferenceConfig(..., environment=Environment.from_pip_requirements('env', 'requirements.txt')) "
+            "(CLI: --env requirements.txt)."
+        )
+    if not found.requirements:
+        log("no environment given: the image gets the scoring runtime only (the script imports no installed "
+            "package; pass InferenceConfig(environment=...) for more)")
+        return Environment(f"{name}-runtime")
+    folder.mkdir(parents=True, exist_ok=True)
+    requirements = folder / "inferred-requirements.txt"
+    requirements.write_text("".join(f"{line}\n" for line in found.requirements), encoding="utf-8")
+    log(f"no environment given: the image gets what {script} imports, as installed in this kernel: "
+        f"{', '.join(found.requirements)} (pass InferenceConfig(environment=...) to choose)")
+    return Environment.from_pip_requirements(f"{name}-inferred", requirements)
+
+
+def _inferred(old: dict[str, Any]) -> bool:
+    """Whether the environment was inferred from the script's imports (then it is inferred again)."""
+    return str(old.get("name") or "").endswith("-inferred")
 
 
 def build_service_image(

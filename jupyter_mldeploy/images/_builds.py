@@ -178,6 +178,15 @@ class ImageCalls:
         )
 
 
+    def tag_image(self, image: str, tag: str) -> None:
+        """Give image ``image`` (a tag or an id) the tag ``tag`` too (``repo:tag``; nothing is built or copied)."""
+        docker = docker_sdk()
+        repository, _, label = tag.rpartition(":")
+        try:
+            self.client.images.get(image).tag(repository, label or "latest")
+        except engine_errors(docker) as err:
+            raise unavailable(err) from err
+
     def remove_image(self, tag: str) -> bool:
         """Remove image ``tag`` (not forced); return ``False`` when it is absent or still in use."""
         docker = docker_sdk()

@@ -10,6 +10,11 @@ Ordered for the layer cache, from what changes least to what changes most::
 
 The environment layer depends only on the wheelhouse, so a new model version or a code
 change never reinstalls packages, and the wheels stay out of the final image.
+
+:func:`render_dev_dockerfile` is the Docker target's image instead: the base, the user,
+an empty venv whose ``mldeploy-env.pth`` adds :data:`ENV_MOUNT` (the host-built
+environment, mounted read-only with the models and the code), the healthcheck and the
+command. It holds nothing of any environment, so every service on one base image shares it.
 """
 
 from __future__ import annotations
@@ -31,8 +36,21 @@ CONTAINER_PORT = 5001
 #: The non-root user every container runs as.
 USER_UID = 1000
 USER_NAME = "mldeploy"
+#: Where a Docker deployment's host-built environment (``environment/env_tree.py``) is mounted read-only.
+ENV_MOUNT = "/opt/mldeploy/env"
+#: Where a Docker deployment's models folder is mounted; :data:`MODELS_ROOT` links into it.
+MODELS_MOUNT = "/opt/mldeploy/models"
 #: The script in ``runtime/`` that unpacks the runtime wheel into the venv (no pip needed).
 RUNTIME_INSTALLER = "install_runtime.py"
+
+
+#: The healthcheck's Python: ``/ready`` answers 200.
+_HEALTH = f"import urllib.request; urllib.request.urlopen('http://127.0.0.1:{CONTAINER_PORT}/ready', timeout=2)"
+#: The shell that creates the non-root user (Debian/Ubuntu ``useradd`` or Alpine ``adduser``) unless it exists.
+_ADD_USER = f"""if getent passwd {USER_UID} >/dev/null; then :; \\
+    elif command -v useradd >/dev/null; then \\
+      useradd --uid {USER_UID} --user-group --create-home --no-log-init --shell /bin/sh {USER_NAME}; \\
+    else adduser -D -u {USER_UID} {USER_NAME}; fi"""
 
 
 def render_dockerfile(
@@ -51,10 +69,7 @@ def render_dockerfile(
     """
     py = python
     pip = f"{VENV}/bin/python -m pip install --no-index --no-cache-dir --disable-pip-version-check"
-    health = (
-        "import urllib.request; "
-        f"urllib.request.urlopen('http://127.0.0.1:{CONTAINER_PORT}/ready', timeout=2)"
-    )
+    health = _HEALTH
     env_lines = " \\\n    ".join(f"{key}={_env_value(value)}" for key, value in image_env.items())
     drop = list(drop_after_install)
     uninstall = f" \\\n && {VENV}/bin/python -m pip uninstall -y -q {' '.join(drop)}" if drop else ""
@@ -75,10 +90,7 @@ LABEL mldeploy.managed="true" mldeploy.stage="env" mldeploy.env-hash="{env_hash}
 # --- stage 2: the service image ---------------------------------------------------------
 FROM {base_image}
 ENV PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1 PATH={VENV}/bin:$PATH
-RUN if getent passwd {USER_UID} >/dev/null; then :; \\
-    elif command -v useradd >/dev/null; then \\
-      useradd --uid {USER_UID} --user-group --create-home --no-log-init --shell /bin/sh {USER_NAME}; \\
-    else adduser -D -u {USER_UID} {USER_NAME}; fi
+RUN {_ADD_USER}
 COPY --from=env {VENV} {VENV}
 # the scoring runtime (jupyter-mldeploy itself, a pure-Python wheel): unpacked into the venv,
 # after checking that the environment holds every package it requires
@@ -88,6 +100,30 @@ WORKDIR {APP_ROOT}
 COPY --chown={USER_UID}:{USER_UID} azureml-models/ {MODELS_ROOT}/
 COPY --chown={USER_UID}:{USER_UID} src/ {SOURCE_ROOT}/
 ENV {env_lines}
+USER {USER_UID}:{USER_UID}
+EXPOSE {CONTAINER_PORT}
+HEALTHCHECK --interval=10s --timeout=3s --start-period=60s --retries=3 \\
+    CMD ["{VENV}/bin/python", "-c", "{health}"]
+CMD ["{VENV}/bin/python", "-m", "jupyter_mldeploy.scoring", "--host", "0.0.0.0", "--port", "{CONTAINER_PORT}"]
+"""
+
+
+def render_dev_dockerfile(*, base_image: str, python: str = "python3") -> str:
+    """The Docker target's shared image: base + user + an empty venv that reads the mounted environment."""
+    health = _HEALTH
+    pth = f"import site; site.addsitedir({ENV_MOUNT!r})"
+    return f"""\
+# Written by jupyter-mldeploy: the image of Docker deployments. The environment (packages +
+# scoring runtime, installed on the host), the models and the code are mounted read-only.
+FROM {base_image}
+ENV PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1 PATH={VENV}/bin:$PATH
+RUN {_ADD_USER} \\
+ && {python} -m venv --without-pip {VENV} \\
+ && echo "{pth}" > "$({VENV}/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/mldeploy-env.pth" \\
+ && mkdir -p {ENV_MOUNT} {MODELS_MOUNT} {SOURCE_ROOT} \\
+ && ln -s {MODELS_MOUNT}/azureml-models {MODELS_ROOT}
+WORKDIR {APP_ROOT}
+ENV AML_APP_ROOT={APP_ROOT} AZUREML_SOURCE_DIRECTORY={SOURCE_ROOT}
 USER {USER_UID}:{USER_UID}
 EXPOSE {CONTAINER_PORT}
 HEALTHCHECK --interval=10s --timeout=3s --start-period=60s --retries=3 \\

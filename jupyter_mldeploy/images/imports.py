@@ -7,6 +7,11 @@ top-level imports with what the image gets: the standard library, the wheels of 
 wheelhouse, the source folder's own modules, and jupyter-mldeploy's runtime (with its
 ``azureml.*`` stand-ins). Deployments log the result as a warning, not an error: an
 import inside ``try`` may be optional on purpose.
+
+Without an environment, :func:`kernel_requirements` gives the image what the notebook has:
+it maps the script's imports to the distributions installed where this code runs (the
+kernel) and pins their versions; an import outside ``try`` that is not installed here
+either is named, so the deployment can fail at once instead of in ``init()``.
 """
 
 from __future__ import annotations
@@ -15,9 +20,13 @@ import ast
 import sys
 import zipfile
 from collections.abc import Iterable
+from dataclasses import dataclass
+from importlib import metadata
 from pathlib import Path
 
-__all__ = ["missing_imports", "missing_imports_note", "wheel_modules"]
+from packaging.utils import canonicalize_name
+
+__all__ = ["KernelImports", "kernel_requirements", "missing_imports", "missing_imports_note", "wheel_modules"]
 
 #: Always there in a deployment: our runtime and the azureml.* modules it stands in for.
 RUNTIME_MODULES = frozenset({"jupyter_mldeploy", "azureml"})
@@ -59,6 +68,66 @@ def _imports(path: Path) -> set[str]:
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
             found.add(node.module.split(".", 1)[0])
     return found
+
+
+def _required_imports(path: Path) -> set[str]:
+    """Top-level modules ``path`` imports outside any ``try`` (so their absence is an error, not a choice)."""
+    try:
+        tree = ast.parse(path.read_text(encoding="utf-8", errors="replace"), filename=str(path))
+    except (SyntaxError, ValueError, OSError):
+        return set()
+    found: set[str] = set()
+
+    def visit(node: ast.AST) -> None:
+        if isinstance(node, ast.Try | getattr(ast, "TryStar", ast.Try)):
+            return
+        if isinstance(node, ast.Import):
+            found.update(alias.name.split(".", 1)[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            found.add(node.module.split(".", 1)[0])
+        for child in ast.iter_child_nodes(node):
+            visit(child)
+
+    visit(tree)
+    return found
+
+
+@dataclass(frozen=True)
+class KernelImports:
+    """What :func:`kernel_requirements` found: pinned requirements, and the required modules nothing here installs."""
+
+    requirements: tuple[str, ...]
+    not_installed: tuple[str, ...]
+
+
+def kernel_requirements(entry_script: Path, source_dir: Path | None) -> KernelImports:
+    """Pins (``name==version``) of the installed distributions the script (and its folder) import.
+
+    The modules come from :func:`missing_imports` with nothing available (so the standard
+    library, the source folder's own modules and our runtime are left out); each maps to
+    the distributions that install it here (``importlib.metadata.packages_distributions``).
+    ``not_installed`` lists the entry script's imports outside ``try`` that no distribution
+    here installs.
+
+    Examples
+    --------
+    >>> kernel_requirements(Path("score.py"), Path("."))            # doctest: +SKIP
+    KernelImports(requirements=('joblib==1.4.2', 'scikit-learn==1.5.1'), not_installed=())
+    """
+    owners = metadata.packages_distributions()
+    pins: set[str] = set()
+    unknown: set[str] = set()
+    for module in missing_imports(entry_script, source_dir, ()):
+        dists = [d for d in owners.get(module, []) if canonicalize_name(d) != "jupyter-mldeploy"]
+        if not dists:
+            unknown.add(module)
+        for dist in dists:
+            try:
+                pins.add(f"{canonicalize_name(dist)}=={metadata.version(dist)}")
+            except metadata.PackageNotFoundError:
+                unknown.add(module)
+    required = _required_imports(Path(entry_script))
+    return KernelImports(tuple(sorted(pins)), tuple(sorted(unknown & required)))
 
 
 def _local_modules(source_dir: Path) -> set[str]:

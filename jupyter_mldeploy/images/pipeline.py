@@ -8,7 +8,8 @@ deployment's image (``deploy/docker.py``), a ``Model.package`` image
 that its home can find and clean it, says whether the environment layer came from the
 layer cache, and removes the context afterwards (the image holds it; the wheels stay
 in their wheelhouse). :func:`write_context` stops before the build, for
-``Model.package(..., generate_dockerfile=True)``.
+``Model.package(..., generate_dockerfile=True)``. :func:`dev_image` is the Docker target's
+shared image (the environment, models and code are mounted into it), built once per base image.
 
 :func:`image_platform` answers the question every caller asks first: which Python and
 platform the base image has, so that the environment's wheels are resolved for it.
@@ -16,7 +17,9 @@ platform the base image has, so that the environment's wheels are resolved for i
 
 from __future__ import annotations
 
+import hashlib
 import shutil
+import tempfile
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -26,6 +29,7 @@ from .._config import base_image, mldeploy_home
 from .._runtime import runtime_wheel
 from ..source_copy import left_out_note
 from .context import ContextInfo, write_build_context
+from .dockerfile import render_dev_dockerfile
 from .engine import (
     LABEL_ENV_HASH,
     LABEL_HOME,
@@ -35,7 +39,10 @@ from .engine import (
     shared_engine,
 )
 
-__all__ = ["ENV_LAYER_STEP", "BuiltImage", "ImageInputs", "ImagePlatform", "build_image", "image_platform", "write_context"]
+__all__ = [
+    "ENV_LAYER_STEP", "BuiltImage", "DevImage", "ImageInputs", "ImagePlatform", "build_image", "dev_image",
+    "image_platform", "write_context",
+]
 
 #: The Dockerfile step that installs the environment's wheels (cached while the wheelhouse is the same).
 ENV_LAYER_STEP = "RUN /opt/mldeploy/venv/bin/python -m pip install"
@@ -149,3 +156,48 @@ def build_image(
     except KeyError:
         cached = False
     return BuiltImage(tag, result.image_id, time.monotonic() - started, cached, info)
+
+
+#: The label that marks the Docker target's shared images.
+LABEL_STAGE = "mldeploy.stage"
+
+
+@dataclass(frozen=True)
+class DevImage:
+    """The Docker target's shared image: its tag and id, and whether it was there already."""
+
+    tag: str
+    image_id: str
+    reused: bool
+    seconds: float
+
+
+def dev_image(
+    base: str | None = None,
+    *,
+    on_log: Callable[[str], None] | None = None,
+    engine: DockerEngine | None = None,
+) -> DevImage:
+    """The image Docker deployments run (:func:`~.dockerfile.render_dev_dockerfile`), built once per base image.
+
+    Its tag names the base image's id and the Dockerfile's hash
+    (``mldeploy/dev:<base id 12>-<dockerfile 8>``); a present one is reused, so nothing is
+    sent to the engine. It is shared by every service of every home (never removed by one).
+
+    Raises
+    ------
+    ImageBuildError, BaseImageMissingError, DockerUnavailableError
+        As :func:`build_image`.
+    """
+    engine = engine or shared_engine()
+    started = time.monotonic()
+    base = base or base_image()
+    base_id = engine.ensure_base_image(base).split(":")[-1][:12]
+    dockerfile = render_dev_dockerfile(base_image=base)
+    tag = f"mldeploy/dev:{base_id}-{hashlib.sha256(dockerfile.encode()).hexdigest()[:8]}"
+    if engine.image_exists(tag):
+        return DevImage(tag, tag, True, time.monotonic() - started)
+    with tempfile.TemporaryDirectory(prefix="mldeploy-dev-") as context:
+        (Path(context) / "Dockerfile").write_text(dockerfile, encoding="utf-8")
+        built = engine.build_image(context, tag, labels={LABEL_MANAGED: "true", LABEL_STAGE: "dev"}, on_log=on_log)
+    return DevImage(tag, built.image_id, False, time.monotonic() - started)

@@ -5,8 +5,9 @@ the route does not exist) asks for a code swap: the worker relays it to the supe
 which runs it over every worker (:mod:`.swap`), and answers when it is over: 200 with
 the new generation, or 500 ``InitFailed`` with the failing ``init()``'s message and
 traceback (the old version keeps serving). The body may name another entry script or
-source folder (``{"entry_script": ..., "source_dir": ...}``); by default the current ones
-are loaded again.
+source folder, or another model folder (``{"entry_script": ..., "source_dir": ...,
+"model_dir": ...}``: a new model version is swapped in the same way); by default the
+current ones are loaded again.
 
 :class:`WorkerControl` runs on its own thread: it reads the supervisor's lines
 (``prepare``, ``commit``, ``abort``, ``result``), loads and initialises the new version
@@ -87,7 +88,8 @@ class WorkerControl:
             self._count += 1
             key = f"{os.getpid()}-{self._count}"
             self._waiting[key] = (loop, future)
-        self.send("swap", {"req": key, "entry_script": target.entry_script, "source_dir": target.source_dir})
+        self.send("swap", {"req": key, "entry_script": target.entry_script, "source_dir": target.source_dir,
+                           "model_dir": target.model_dir})
         try:
             return await asyncio.wait_for(future, SWAP_TIMEOUT_S + 30)
         finally:
@@ -124,7 +126,7 @@ class WorkerControl:
         sid = payload.get("swap")
         if word == "prepare":
             target = SwapTarget(str(payload.get("entry_script") or self.current().entry_script),
-                                payload.get("source_dir") or None)
+                                payload.get("source_dir") or None, payload.get("model_dir") or None)
             started = time.perf_counter()
             error = self.reloader.prepare(target, str(payload.get("why") or "asked"))
             if error is None:
@@ -179,14 +181,15 @@ async def reload_route(
         asked = json.loads(body) if body else {}
         if not isinstance(asked, dict):
             raise TypeError("not an object")
+        if not all(isinstance(asked.get(k) or "", str) for k in ("entry_script", "source_dir", "model_dir")):
+            raise TypeError("entry_script, source_dir and model_dir must be strings")
         target = SwapTarget(str(asked.get("entry_script") or current.entry_script),
-                            str(asked["source_dir"]) if asked.get("source_dir") else current.source_dir)
-        if not all(isinstance(asked.get(k, ""), str) for k in ("entry_script", "source_dir")):
-            raise TypeError("entry_script and source_dir must be strings")
+                            str(asked["source_dir"]) if asked.get("source_dir") else current.source_dir,
+                            str(asked["model_dir"]) if asked.get("model_dir") else current.model_dir)
     except (TypeError, ValueError) as err:
         return await send_error(send, 400, ErrorCode.INVALID_JSON,
                                 f"The body of {ROUTE} must be a JSON object such as {{\"entry_script\": \"score.py\", "
-                                f"\"source_dir\": \"/app/src\"}} (both optional): {err}.", rid, extra)
+                                f"\"source_dir\": \"/app/src\", \"model_dir\": ...}} (all optional): {err}.", rid, extra)
     outcome = await control.swap(target)
     if not outcome.get("ok"):
         error = outcome.get("error") or {}

@@ -52,10 +52,14 @@ def purge_source_modules(source_dir: Path) -> list[str]:
 
 @dataclass(frozen=True)
 class SwapTarget:
-    """What a swap loads: the entry script and its source folder (as the server sees them)."""
+    """What a swap loads: the entry script, its source folder and the model folder (as the server sees them).
+
+    ``model_dir`` (``AZUREML_MODEL_DIR``) is ``None`` to keep the current one.
+    """
 
     entry_script: str
     source_dir: str | None
+    model_dir: str | None = None
 
 
 class Reloader:

@@ -287,6 +287,7 @@ class Supervisor:
             elif word == "swap":
                 self.swaps.request({"entry_script": payload.get("entry_script") or self.settings.entry_script,
                                     "source_dir": payload.get("source_dir") or self.settings.source_dir,
+                                    "model_dir": payload.get("model_dir") or self.settings.model_dir,
                                     "why": "asked by POST /-/reload"},
                                    worker.wid, str(payload.get("req", "")))
                 self.swaps.tick(now)
@@ -395,6 +396,9 @@ class Supervisor:
             old_paths = self._watch_paths()
             self.settings.entry_script = str(swap.target.get("entry_script") or self.settings.entry_script)
             self.settings.source_dir = swap.target.get("source_dir") or None
+            self.settings.model_dir = swap.target.get("model_dir") or self.settings.model_dir
+            if self.settings.model_dir:  # replacement workers inherit it: their init() reads it
+                os.environ["AZUREML_MODEL_DIR"] = os.environ["MLDEPLOY_MODEL_DIR"] = self.settings.model_dir
             for name, value in self.settings.to_env().items():
                 if name.endswith(("ENTRY_SCRIPT", "SOURCE_DIR", "SOURCE_DIRECTORY")):
                     os.environ[name] = value

@@ -172,8 +172,14 @@ def run_worker(
         pipe.send("hung")
 
     def load(target: SwapTarget) -> Any:
-        entry = load_and_init(dataclasses.replace(settings, entry_script=target.entry_script,
-                                                  source_dir=target.source_dir))
+        model_dir = target.model_dir or settings.model_dir
+        before = _set_env(dict.fromkeys(_MODEL_DIR_NAMES, model_dir)) if model_dir else {}  # read by init()
+        try:
+            entry = load_and_init(dataclasses.replace(settings, entry_script=target.entry_script,
+                                                      source_dir=target.source_dir, model_dir=model_dir))
+        except BaseException:
+            _set_env(before)
+            raise
         metrics.set(READY, 1)
         return entry
 
@@ -182,7 +188,7 @@ def run_worker(
 
     control = WorkerControl(
         control_fd, Reloader(state, load, log, metrics), pipe.send,
-        lambda: SwapTarget(settings.entry_script, settings.source_dir), on_commit,
+        lambda: SwapTarget(settings.entry_script, settings.source_dir, settings.model_dir), on_commit,
     )
     app = create_app(
         state, settings, metrics=metrics, metrics_folder=metrics_folder, writer=writer,
@@ -254,12 +260,27 @@ def _take_target(settings: ServeSettings, target: SwapTarget) -> None:
     """After a swap: the worker's settings, ``sys.path`` and script-visible environment follow the new version."""
     old_source = settings.source_dir or str(settings.script_path.parent)
     settings.entry_script, settings.source_dir = target.entry_script, target.source_dir
+    settings.model_dir = target.model_dir or settings.model_dir
     new_source = settings.source_dir or str(settings.script_path.parent)
     if new_source != old_source and old_source in sys.path:
         sys.path.remove(old_source)
     for name, value in settings.to_env().items():
-        if name.endswith(("ENTRY_SCRIPT", "SOURCE_DIR", "SOURCE_DIRECTORY")):
+        if name.endswith(("ENTRY_SCRIPT", "SOURCE_DIR", "SOURCE_DIRECTORY", "MODEL_DIR")):
             os.environ[name] = value
+
+
+_MODEL_DIR_NAMES = ("MLDEPLOY_MODEL_DIR", "AZUREML_MODEL_DIR")
+
+
+def _set_env(values: dict[str, str | None]) -> dict[str, str | None]:
+    """Set (or, for ``None``, unset) environment variables; return what they were."""
+    was = {name: os.environ.get(name) for name in values}
+    for name, value in values.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+    return was
 
 
 def main() -> None:

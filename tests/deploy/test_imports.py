@@ -58,3 +58,50 @@ def test_the_note_names_the_modules_and_the_fix(tmp_path: Path) -> None:
     assert "--env requirements.txt" in note
     script.write_text("import numpy\n")
     assert missing_imports_note(script, None, tmp_path) is None
+
+
+def test_kernel_requirements_pin_what_the_script_imports_as_installed_here(tmp_path: Path) -> None:
+    from importlib import metadata
+
+    from jupyter_mldeploy.images.imports import kernel_requirements
+
+    app = tmp_path / "app"
+    app.mkdir()
+    (app / "helpers.py").write_text("import json\n")
+    script = app / "score.py"
+    script.write_text(
+        "import os, helpers\n"
+        "import packaging.version\n"
+        "from jupyter_mldeploy import rawhttp\n"
+        "try:\n"
+        "    import mldeploy_optional_not_installed\n"
+        "except ImportError:\n"
+        "    pass\n"
+        "def init():\n"
+        "    import mldeploy_required_not_installed\n"
+    )
+    found = kernel_requirements(script, app)
+    assert found.requirements == (f"packaging=={metadata.version('packaging')}",)  # stdlib, local, runtime left out
+    assert found.not_installed == ("mldeploy_required_not_installed",)  # the one inside try is optional
+
+
+def test_a_docker_default_environment_names_an_import_nothing_installs(tmp_path: Path) -> None:
+    import pytest
+
+    from jupyter_mldeploy.deploy.service_image import default_environment
+    from jupyter_mldeploy.errors import EnvironmentSpecError
+
+    script = tmp_path / "score.py"
+    script.write_text("import mldeploy_required_not_installed\ndef init(): pass\ndef run(x): return x\n")
+    with pytest.raises(EnvironmentSpecError) as info:
+        default_environment("svc", script, tmp_path, tmp_path / "svc", print)
+    message = str(info.value)
+    assert "score.py imports mldeploy_required_not_installed" in message
+    assert "not installed in this kernel" in message and "environment=Environment.from_pip_requirements" in message
+
+    said: list[str] = []
+    script.write_text("import packaging\ndef init(): pass\ndef run(x): return x\n")
+    env = default_environment("svc", script, tmp_path, tmp_path / "svc", said.append)
+    assert env.name == "svc-inferred"
+    assert [line.split("==")[0] for line in env.get_pip_requirements()] == ["packaging"]
+    assert "as installed in this kernel: packaging==" in said[0]

@@ -184,7 +184,16 @@ def test_deploy_local_docker_target_in_a_kernel(
     base_image: str,
     mldeploy_home: Path,
 ) -> None:
-    monkeypatch.setenv("MLDEPLOY_BASE_IMAGE", base_image)
+    from engine_helpers import fresh_base_image
+
+    with fresh_base_image(docker_client, base_image) as fresh:  # the shared image gets built: Step N/M lines
+        monkeypatch.setenv("MLDEPLOY_BASE_IMAGE", fresh)
+        _deploy_local_docker_target_in_a_kernel(kernel_shell, tmp_path, monkeypatch, docker_client, mldeploy_home)
+
+
+def _deploy_local_docker_target_in_a_kernel(
+    kernel_shell: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, docker_client: Any, mldeploy_home: Path
+) -> None:
     (tmp_path / "src").mkdir()
     (tmp_path / "src" / "score.py").write_text(SCALE_SCRIPT)  # a script in a subfolder, as notebooks keep them
     displays = Displays(kernel_shell, monkeypatch)

@@ -191,18 +191,35 @@ def test_failing_new_init_keeps_the_old_version_serving(
     assert service.run({"data": [2]})["version"] == 2
 
 
-def test_new_model_restarts_and_says_why(
+def test_new_model_is_swapped_in_under_load_and_a_failing_one_keeps_the_old(
     target: type[Webservice], swap_app: Path, k_model: Model, tmp_path: Path
 ) -> None:
-    service = _deploy("swap-model", target, swap_app, k_model)
+    service = _deploy("swap-model", target, swap_app, k_model, workers=2)
     (tmp_path / "k.txt").write_text("5")
     v2 = Model.register(str(tmp_path / "k.txt"), "k")
-    service.update(models=[v2])
-    assert service.run({"data": [1]})["y"] == [5.0]
+    with Load(str(service._base_url)) as load:
+        load.wait_for(50)
+        service.update(models=[v2])  # init() runs again beside the old version, which keeps serving
+        assert service.run({"data": [1]})["y"] == [5.0]
+        load.wait_for(sum(map(len, load.answers)) + 50)
+    assert load.failures == [], f"{len(load.failures)} of {load.sent} requests failed: {load.failures[:5]}"
+    for answers in load.answers:
+        ys = [a["y"][0] for a in answers]
+        assert set(ys) <= {3.0, 5.0} and ys == sorted(ys), "a client saw the old model after the new one"
+    assert service.models == ["k:2"]
     assert service.progress is not None
     said = [e.text for e in service.progress.events_since(0)]
-    assert any("restarting the server: new model(s) k:2" in line for line in said), said
-    assert [p for p in service.progress.phases if p.name == "start"], "new models did not restart the server"
+    assert any("no restart: new model(s) k:2" in line for line in said), said
+    assert "code swap (new model(s) k:2)" in [p for p in service.progress.phases if p.name == "init"][0].detail
+    assert not [p for p in service.progress.phases if p.name in ("build", "start")], "new models restarted"
+
+    # a model version whose init() fails (no k.txt): the previous model keeps answering
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / "other.txt").write_text("x")
+    v3 = Model.register(str(tmp_path / "empty" / "other.txt"), "k")
+    with pytest.raises(InitError, match="previous version keeps serving"):
+        service.update(models=[v3])
+    assert service.run({"data": [1]})["y"] == [5.0]
 
 
 def test_debugger_attaches_and_stops_a_request_at_a_breakpoint(

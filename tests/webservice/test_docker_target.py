@@ -79,7 +79,9 @@ def test_deploy_score_update_reload_recover_and_delete(
     shown = capsys.readouterr().out
     for phase in ("[resolve]", "[environment]", "[build]", "[start]", "[init]", "[ready]"):
         assert phase in shown
-    assert re.search(r"Step \d+/\d+ : FROM ", shown)  # the build output is streamed
+    # the shared image (built once per base image; its build output streams then) holds no environment:
+    # the environment, the models and the code are mounted
+    assert "environment, models and code mounted read-only" in shown
     assert "Healthy at http://127.0.0.1:" in shown
 
     assert isinstance(service, LocalWebservice) and service.compute_type == "docker"
@@ -127,27 +129,29 @@ def test_deploy_score_update_reload_recover_and_delete(
     assert service.state == WebserviceState.HEALTHY
     assert service.run({"data": [1]}) == [203.0]
 
-    # a new model version: a new image, but the environment layer comes from the cache
+    # a new model version: swapped into the running container (the models folder is mounted):
+    # no build, no restart, the environment untouched
+    container_id = docker_client.containers.get("mldeploy-dock").id
     (tmp_path / "k2").mkdir()
     (tmp_path / "k2" / "k.txt").write_text("5")
     k2 = Model.register(str(tmp_path / "k2" / "k.txt"), "k")
     service.update(models=[k2])
     assert service.models == ["k:2"]
     assert service.run({"data": [1]}) == [205.0]
-    assert "environment layer from the cache" in _phase(service, "build")
+    assert "code swap (new model(s) k:2)" in _phase(service, "init")
+    assert not [p for p in service.progress.phases if p.name in ("build", "start")]
     assert _phase(service, "environment") == "unchanged"
+    assert docker_client.containers.get("mldeploy-dock").id == container_id
     new_image = docker_client.containers.get("mldeploy-dock").image.id
-    assert new_image != image_id
-    with pytest.raises(docker.errors.ImageNotFound):  # the replaced build was removed
-        docker_client.images.get(image_id)
+    assert new_image == image_id
 
     port = service.port
     service.delete(delete_image=True)
     assert service.state == WebserviceState.DELETED
     with pytest.raises(docker.errors.NotFound):
         docker_client.containers.get("mldeploy-dock")
-    with pytest.raises(docker.errors.ImageNotFound):
-        docker_client.images.get(new_image)
+    with pytest.raises(docker.errors.ImageNotFound):  # the service's tag is gone (the shared image stays)
+        docker_client.images.get("mldeploy/service-dock:latest")
     with socket.socket() as sock:  # the port is free again
         sock.bind(("127.0.0.1", port))
     assert Webservice.list() == []
@@ -257,7 +261,7 @@ def test_found_again_from_labels_after_the_deploying_process_exits(
     again.reload()  # the source folder comes back from the label
     assert again.run({"data": [1]}) == [3.0]
     again.update(models=[k_model])  # the environment comes back from the labels too
-    assert "environment layer from the cache" in _phase(again, "build")
+    assert "new model(s) k:1" in _phase(again, "init")  # swapped in: the environment is found and mounted
     assert again.run({"data": [1]}) == [3.0]
     again.delete()
     assert Webservice.list() == []
@@ -306,6 +310,7 @@ def test_only_an_environment_change_rebuilds_the_environment_layer(
     from jupyter_mldeploy import Environment
 
     service = _deploy("envy", [k_model], app_dir)
+    image_id = docker_client.containers.get("mldeploy-envy").image.id
     requirements = tmp_path / "requirements.txt"
     requirements.write_text("six\n")
     env = Environment.from_pip_requirements("envy-env", str(requirements))
@@ -316,12 +321,32 @@ def test_only_an_environment_change_rebuilds_the_environment_layer(
             pass
 
         def run(raw_data):
-            return {"six": six.__version__}
+            try:
+                import toolz
+            except ImportError:
+                return {"six": six.__version__}
+            return {"six": six.__version__, "toolz": toolz.__version__}
     """))
-    DockerEngine(docker_client).remove_env_cache(env.spec_hash)  # as on a machine that never built it
     service.update(inference_config=_ic(app_dir, environment=env))
     assert _phase(service, "environment").startswith("envy-env for Python 3.")
-    assert _phase(service, "build").endswith("environment layer built")
+    assert "mounted read-only" in _phase(service, "environment")  # a new spec: a new host-built environment
+    assert "reused" in _phase(service, "build")  # the image holds no environment: nothing rebuilt
+    assert docker_client.containers.get("mldeploy-envy").image.id == image_id
+    assert set(service.run("{}")) == {"six"}
+    said = [e.text for e in service.progress.events_since(0)]
+    assert any("restarting the server: the environment changed" in line for line in said), said
+
+    # one small package more: only it is installed, into a copy of the environment before
+    requirements.write_text("six\ntoolz\n")
+    env2 = Environment.from_pip_requirements("envy-env", str(requirements))
+    tree = service._record.environment["tree"]
+    service.update(inference_config=_ic(app_dir, environment=env2))
+    assert "added to a copy of" in _phase(service, "environment")
+    assert service._record.environment["tree"] != tree
+    assert set(service.run("{}")) == {"six", "toolz"}
+    mounts = {m["Destination"]: m for m in docker_client.containers.get("mldeploy-envy").attrs["Mounts"]}
+    assert mounts["/opt/mldeploy/env"]["RW"] is False and mounts["/opt/mldeploy/models"]["RW"] is False
+    env = env2
     assert service.run("{}")["six"]
     service.update(inference_config=_ic(app_dir, environment=env))  # same environment: no build at all, a swap
     assert "build" not in [p.name for p in service.progress.phases]

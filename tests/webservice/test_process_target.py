@@ -414,15 +414,24 @@ def test_model_package_accepts_azure_call_shapes(app_dir: Path, k_model: Model, 
     assert (pkg.save(tmp_path / "again") / "azureml-models" / "k" / "1" / "k.txt").read_text() == "3"
 
 
-def test_package_without_an_environment_warns_about_imports_the_image_lacks(
+def test_package_without_an_environment_gets_the_kernels_packages_and_warns_about_the_rest(
     app_dir: Path, k_model: Model, tmp_path: Path
 ) -> None:
-    (app_dir / "score.py").write_text((app_dir / "score.py").read_text() + "\nimport sklearn  # noqa\n")
+    from importlib import metadata
+
+    (app_dir / "score.py").write_text((app_dir / "score.py").read_text() + textwrap.dedent("""
+        import joblib  # noqa
+        try:
+            import mldeploy_optional_not_installed  # noqa
+        except ImportError:
+            pass
+    """))
     pkg = Model.package([k_model], InferenceConfig("score.py", source_directory=str(app_dir)),
                         generate_dockerfile=True)
     pkg.wait_for_creation()
     logs = pkg.get_logs()
-    assert "warning: score.py imports sklearn, which the image will not have" in logs
+    assert f"as installed in this kernel: joblib=={metadata.version('joblib')}" in logs
+    assert "warning: score.py imports mldeploy_optional_not_installed, which the image will not have" in logs
     assert "--env requirements.txt" in logs
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import textwrap
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -96,7 +97,17 @@ def test_secrets_stay_out_of_the_container_and_the_image_and_modes_are_kept(
                          for p in (docker_home / "services" / "careful" / "src").rglob("*"))
         assert on_host == ["score.py", "weights.bin"]
 
-        # the image itself, without the mount: same files, owned by the container's user, private
+        # the service's image holds no source at all (it is mounted): nothing to leak there
+        empty = docker_client.containers.run(
+            service._record.image, ["python3", "-c", "import os; print(os.listdir('/var/azureml-app/src'))"],
+            remove=True, network_disabled=True)
+        assert empty.strip() == b"[]"
+
+        # an image that bakes the source in (Model.package), without any mount: the same files,
+        # owned by the container's user, private
+        pkg = Model.package([k_model], InferenceConfig("score.py", source_directory=str(app)),
+                            image_name="mldeploy-test/careful", image_label=uuid.uuid4().hex[:8])
+        pkg.wait_for_creation()
         check = (
             "import json, os, stat\n"
             "root = '/var/azureml-app/src'\n"
@@ -109,13 +120,14 @@ def test_secrets_stay_out_of_the_container_and_the_image_and_modes_are_kept(
             "print(json.dumps({'files': files, 'mode': stat.S_IMODE(info.st_mode), 'owner': info.st_uid,"
             " 'readable': readable}))\n"
         )
-        image = service._record.image
+        image = pkg.location
         as_owner = json.loads(docker_client.containers.run(
             image, ["python3", "-c", check], remove=True, user="1000:1000", network_disabled=True))
         assert as_owner == {"files": ["score.py", "weights.bin"], "mode": 0o600, "owner": 1000, "readable": True}
         as_stranger = json.loads(docker_client.containers.run(
             image, ["python3", "-c", check], remove=True, user="1001:1001", network_disabled=True))
         assert as_stranger["readable"] is False  # another user in the image cannot read it
+        docker_client.images.remove(image, force=True)
     finally:
         service.delete(delete_image=True)
 

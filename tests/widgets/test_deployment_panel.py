@@ -677,8 +677,17 @@ def _restarting_daemon() -> Iterator[str]:
 
 @pytest.mark.docker
 def test_docker_build_drives_the_progress_bar(
-    docker_home: Path, tmp_path: Path, k_model: Model, panels: list[Any]
+    docker_home: Path, tmp_path: Path, k_model: Model, panels: list[Any], docker_client: Any, base_image: str,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    from engine_helpers import fresh_base_image
+
+    with fresh_base_image(docker_client, base_image) as fresh:  # the shared image gets built: Step N/M lines
+        monkeypatch.setenv("MLDEPLOY_BASE_IMAGE", fresh)
+        _docker_build_drives_the_progress_bar(tmp_path, k_model, panels)
+
+
+def _docker_build_drives_the_progress_bar(tmp_path: Path, k_model: Model, panels: list[Any]) -> None:
     from jupyter_mldeploy.deploy.docker import LocalWebservice
 
     app = tmp_path / "app"
