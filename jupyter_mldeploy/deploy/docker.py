@@ -48,7 +48,7 @@ from ..registry.layout import LaidOutModels
 from ..scoring.options import settings_from_args, settings_from_env
 from ..source_copy import SourceCopy, copy_source
 from . import records as _state
-from .config import DeploymentConfiguration
+from .config import DeploymentConfiguration, server_variables
 from .debugger import CONTAINER_DEBUGPY, debug_settings, debugpy_package
 from .progress import DeploymentProgress
 from .records import ServiceRecord
@@ -124,11 +124,13 @@ class LocalWebservice(Webservice):
         cpu_cores: float | None = None,
         memory_gb: float | None = None,
         pids_limit: int = DEFAULT_PIDS_LIMIT,
+        batch: str | None = None,
     ) -> DockerDeploymentConfiguration:
         """Settings for a Docker deployment (``port=None`` picks a free port on 127.0.0.1).
 
         ``cpu_cores`` and ``memory_gb`` limit the container (none by default); ``pids_limit``
-        caps its processes and threads.
+        caps its processes and threads; ``batch`` batches requests to a vectorised ``run``
+        (as on every target: ``"max_batch_size=32,max_latency_ms=5"``).
 
         Examples
         --------
@@ -138,7 +140,7 @@ class LocalWebservice(Webservice):
         return DockerDeploymentConfiguration(
             port=port, auth_enabled=auth_enabled, workers=workers, timeout_ms=timeout_ms, debug=debug,
             environment_variables=dict(environment_variables or {}), cpu_cores=cpu_cores, memory_gb=memory_gb,
-            pids_limit=pids_limit,
+            pids_limit=pids_limit, batch=batch,
         )
 
     # --- pipeline hooks (deploy/pipeline.py) -----------------------------------------------------
@@ -276,7 +278,7 @@ class LocalWebservice(Webservice):
         """The server's environment in the container: the user's variables, then our settings."""
         record = self._record
         config = record.config
-        env = {k: str(v) for k, v in (config.get("environment_variables") or {}).items()}
+        env = server_variables(config)
         settings = settings_from_env(
             env,
             entry_script=record.entry_script,

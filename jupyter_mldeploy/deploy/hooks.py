@@ -59,8 +59,12 @@ class TargetHooks:
         timeout_ms: int = 60_000,
         debug: bool = True,
         environment_variables: dict[str, str] | None = None,
+        batch: str | None = None,
     ) -> DeploymentConfiguration:
         """Settings for a deployment of this target (``port=None`` picks a free port on 127.0.0.1).
+
+        ``batch="max_batch_size=32,max_latency_ms=5"`` batches concurrent requests into one
+        call of a vectorised ``run`` (see :class:`DeploymentConfiguration`).
 
         Examples
         --------
@@ -75,6 +79,7 @@ class TargetHooks:
             timeout_ms=timeout_ms,
             debug=debug,
             environment_variables=dict(environment_variables or {}),
+            batch=batch,
         )
 
     @classmethod

@@ -115,6 +115,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="when the script fails to load or init(), keep serving 503 with the traceback instead of exiting 1 "
              f"({env_help('stay_up')})",
     )
+    parser.add_argument(
+        "--batch", metavar="KNOBS",
+        help="group concurrent requests into one call of a vectorised run() (a list of bodies in, a list of "
+             "answers out), as @batched does: max_batch_size=32,max_latency_ms=5[,max_queue=N] "
+             f"({env_help('batch')})",
+    )
     parser.add_argument("--fd", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--debug", action="store_true", default=False, help="put run() tracebacks in 500 answers")
     azmlinfsrv.add_arguments(parser)

@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from ..errors import InvalidArgumentError
+from .batching import BatchOptions, parse_batch
 from .keys import check_auth_key
 
 __all__ = ["ENV_NAMES", "ServeSettings", "check_model_id"]
@@ -53,6 +54,7 @@ ENV_NAMES: dict[str, tuple[str, ...]] = {
     "control_key_file": ("MLDEPLOY_CONTROL_KEY_FILE",),
     "debugpy": ("MLDEPLOY_DEBUGPY",),
     "debugpy_wait": ("MLDEPLOY_DEBUGPY_WAIT",),
+    "batch": ("MLDEPLOY_BATCH",),
 }
 
 #: Options whose Azure name is also written, because entry scripts written for Azure read it.
@@ -119,6 +121,11 @@ class ServeSettings:
     debugpy, debugpy_wait
         ``HOST:PORT`` where each worker's debugpy listens (debug runs only), and whether a worker
         waits for a debugger before loading the script.
+    batch
+        Adaptive batching for a script whose ``run`` is already vectorised (a list of request
+        bodies in, a list of answers out), without ``@batched``:
+        ``max_batch_size=32,max_latency_ms=5[,max_queue=N]`` (see :func:`.batching.parse_batch`;
+        wins over the decorator's knobs). ``None``: as the script says.
 
     Examples
     --------
@@ -150,6 +157,7 @@ class ServeSettings:
     control_key_file: str | None = None
     debugpy: str | None = None
     debugpy_wait: bool = False
+    batch: str | None = None
     #: an already listening socket handed over by the parent (ScoringServer), instead of host/port
     fd: int | None = None
     #: name the swagger document and the logs use
@@ -197,6 +205,8 @@ class ServeSettings:
             check_model_id(model)
         if self.control_key:
             check_auth_key(self.control_key)
+        if self.batch is not None:
+            parse_batch(self.batch)
         if self.debugpy is not None and not re.fullmatch(r"\[?[0-9A-Za-z.:-]+\]?:\d{1,5}", self.debugpy):
             raise InvalidArgumentError(
                 f"debugpy must be HOST:PORT (e.g. 127.0.0.1:5678), got {self.debugpy!r}; fix MLDEPLOY_DEBUGPY"
@@ -234,6 +244,11 @@ class ServeSettings:
                 "anyone who can reach this machine; leave --debug off beyond loopback"
             )
         return warnings
+
+    @property
+    def batch_options(self) -> BatchOptions | None:
+        """The batching the ``batch`` setting asks for (``None``: as the script says)."""
+        return None if self.batch is None else parse_batch(self.batch)
 
     @property
     def timeout_s(self) -> float:
@@ -287,6 +302,7 @@ class ServeSettings:
             "control_key_file": self.control_key_file,
             "debugpy": self.debugpy,
             "debugpy_wait": "1" if self.debugpy_wait else None,
+            "batch": self.batch,
         }
         env: dict[str, str] = {}
         for name, value in values.items():
