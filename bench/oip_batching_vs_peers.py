@@ -105,6 +105,7 @@ def build(name: str, port: int, workers: int, rows: list[list[float]], tmp: Path
         env["MLDEPLOY_HOME"] = str(tmp / "mldeploy-home")
         env["PYTHONPATH"] = str(ROOT)  # this checkout's server
         argv = svp.ours_argv(port, workers)
+        argv[argv.index("--model-dir") + 1] = str(MODEL_DIR)
         if name == "ours-batched":
             argv[argv.index(str(PEERS / "score.py"))] = str(PEERS / "score_batched.py")
         if name == "ours-setting":

@@ -111,6 +111,11 @@ def parse_batch(spec: str) -> BatchOptions:
         raise InvalidArgumentError(f"{BATCH_SETTING} is empty; {hint} (or leave it unset: no batching)")
     knobs: dict[str, object] = {}
     defaults = BatchOptions()
+
+    def options() -> BatchOptions:
+        return _checked(knobs.get("max_batch_size", defaults.max_batch_size),
+                        knobs.get("max_latency_ms", defaults.max_latency_ms), knobs.get("max_queue", defaults.max_queue))
+
     for part in (p.strip() for p in text.split(",")):
         name, sep, raw = part.partition("=")
         name, raw = name.strip(), raw.strip()
@@ -129,12 +134,10 @@ def parse_batch(spec: str) -> BatchOptions:
             pass  # _checked names it
         knobs[name] = value
         try:
-            _checked(knobs.get("max_batch_size", defaults.max_batch_size),
-                     knobs.get("max_latency_ms", defaults.max_latency_ms), knobs.get("max_queue", defaults.max_queue))
+            options()  # the part just read is the one a failure names
         except InvalidArgumentError as err:
             raise InvalidArgumentError(f"{BATCH_SETTING}: {part!r}: {err}; {hint}") from None
-    return _checked(knobs.get("max_batch_size", defaults.max_batch_size),
-                    knobs.get("max_latency_ms", defaults.max_latency_ms), knobs.get("max_queue", defaults.max_queue))
+    return options()
 
 
 def batched(max_batch_size: int = 32, max_latency_ms: float = 5.0, max_queue: int = 0) -> Callable[[F], F]:
