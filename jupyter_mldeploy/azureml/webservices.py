@@ -23,7 +23,7 @@ __all__ = ["AciWebservice", "AksWebservice"]
 
 _ACI_CLOUD_ONLY = (
     "tags", "properties", "description", "location", "ssl_enabled", "enable_app_insights", "ssl_cert_pem_file",
-    "ssl_key_pem_file", "ssl_cname", "dns_name_label", "primary_key", "secondary_key", "collect_model_data",
+    "ssl_key_pem_file", "ssl_cname", "dns_name_label", "primary_key", "secondary_key",
     "cmk_vault_base_url", "cmk_key_name", "cmk_key_version", "vnet_name", "subnet_name",
 )
 _AKS_CLOUD_ONLY = (
@@ -77,7 +77,8 @@ class AciWebservice(_Finder):
         """A Docker deployment limited to ``cpu_cores`` and ``memory_gb`` (each unlimited when not given).
 
         ``auth_enabled`` keeps its v1 meaning (off by default); ``port`` (not in v1) picks the
-        host port on 127.0.0.1 (default: a free one).
+        host port on 127.0.0.1 (default: a free one). ``collect_model_data=True`` keeps the
+        service's requests and answers in its ``capture.jsonl`` (``service.get_captured(n)``).
         """
         given = dict(locals())
         ignored("AciWebservice.deploy_configuration", given, _ACI_CLOUD_ONLY)
@@ -89,6 +90,7 @@ class AciWebservice(_Finder):
             else " (give cpu_cores= and memory_gb= to limit it, as ACI does)."))
         return LocalWebservice.deploy_configuration(
             port=port, auth_enabled=bool(auth_enabled), cpu_cores=cpu_cores, memory_gb=memory_gb, debug=False,
+            collect_model_data=bool(collect_model_data),
         )
 
 

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from ..errors import MLDeployError
 
 #: Modules under jupyter_mldeploy.cli that contribute commands, in help order.
-COMMAND_MODULES: tuple[str, ...] = ("models", "environments", "serve", "deploy", "k8s", "loadtest", "doctor")
+COMMAND_MODULES: tuple[str, ...] = ("models", "environments", "serve", "deploy", "captured", "k8s", "loadtest", "doctor")
 
 EXIT_ERROR = 1
 EXIT_USAGE = 2

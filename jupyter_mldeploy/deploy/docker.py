@@ -32,7 +32,14 @@ from ..errors import (
 )
 from ..images import engine as docker_engine
 from ..images.context import model_dir_for
-from ..images.dockerfile import CONTAINER_PORT, MODELS_ROOT, SOURCE_ROOT, USER_UID, VENV
+from ..images.dockerfile import (
+    CONTAINER_DATA,
+    CONTAINER_PORT,
+    MODELS_ROOT,
+    SOURCE_ROOT,
+    USER_UID,
+    VENV,
+)
 from ..images.engine import (
     LABEL_ENV_HASH,
     LABEL_HOME,
@@ -48,7 +55,7 @@ from ..registry.layout import LaidOutModels
 from ..scoring.options import settings_from_args, settings_from_env
 from ..source_copy import SourceCopy, copy_source
 from . import records as _state
-from .config import DeploymentConfiguration, server_variables
+from .config import DeploymentConfiguration, server_variables, signal_settings
 from .debugger import CONTAINER_DEBUGPY, debug_settings, debugpy_package
 from .progress import DeploymentProgress
 from .records import ServiceRecord
@@ -125,12 +132,18 @@ class LocalWebservice(Webservice):
         memory_gb: float | None = None,
         pids_limit: int = DEFAULT_PIDS_LIMIT,
         batch: str | None = None,
+        collect_model_data: bool = False,
+        capture_sample_rate: float = 1.0,
+        capture_max_kb: float = 64.0,
+        tracing: bool = False,
+        otel_endpoint: str | None = None,
     ) -> DockerDeploymentConfiguration:
         """Settings for a Docker deployment (``port=None`` picks a free port on 127.0.0.1).
 
         ``cpu_cores`` and ``memory_gb`` limit the container (none by default); ``pids_limit``
-        caps its processes and threads; ``batch`` batches requests to a vectorised ``run``
-        (as on every target: ``"max_batch_size=32,max_latency_ms=5"``).
+        caps its processes and threads. ``batch`` (``"max_batch_size=32,max_latency_ms=5"``),
+        ``collect_model_data``, ``tracing`` and the rest are
+        :class:`~jupyter_mldeploy.deploy.config.DeploymentConfiguration`'s.
 
         Examples
         --------
@@ -140,7 +153,8 @@ class LocalWebservice(Webservice):
         return DockerDeploymentConfiguration(
             port=port, auth_enabled=auth_enabled, workers=workers, timeout_ms=timeout_ms, debug=debug,
             environment_variables=dict(environment_variables or {}), cpu_cores=cpu_cores, memory_gb=memory_gb,
-            pids_limit=pids_limit, batch=batch,
+            pids_limit=pids_limit, batch=batch, collect_model_data=collect_model_data, capture_sample_rate=capture_sample_rate,
+            capture_max_kb=capture_max_kb, tracing=tracing, otel_endpoint=otel_endpoint,
         )
 
     # --- pipeline hooks (deploy/pipeline.py) -----------------------------------------------------
@@ -211,6 +225,8 @@ class LocalWebservice(Webservice):
             # a debug run: debugpy published on 127.0.0.1 only, and this machine's debugpy mounted read-only
             extra_ports={record.debug_port: record.debug_port} if record.debug_port else None,
             mounts={debugpy_package(): f"{CONTAINER_DEBUGPY}/debugpy"} if record.debug_port else None,
+            # capture.jsonl and collected.jsonl: written by the container, read from here
+            data_dir=self._data_folder(),
             **self._limits(),
         )
         record.port = running.port
@@ -224,6 +240,13 @@ class LocalWebservice(Webservice):
 
     def _target_swap_target(self) -> dict[str, str]:
         return {"entry_script": self._record.entry_script, "source_dir": SOURCE_ROOT}
+
+    def _data_folder(self) -> Path:
+        """The service's data folder (0700), the container user's: mounted read-write at ``CONTAINER_DATA``."""
+        folder = self._record.data_path
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        hand_to_container_user(folder)
+        return folder
 
     def _key_files(self) -> dict[str, bytes] | None:
         """The private key files put into the container before it starts."""
@@ -294,6 +317,7 @@ class LocalWebservice(Webservice):
             models=tuple(m["id"] for m in record.models),
             stay_up=True,  # the service shows the failure (503 + traceback) instead of vanishing
             **debug_settings(record, "0.0.0.0", int(config.get("workers", 1))),  # published on 127.0.0.1 only
+            **signal_settings(config, CONTAINER_DATA),
         )
         env.update(settings.to_env())
         if record.debug_port:

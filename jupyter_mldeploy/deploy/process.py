@@ -29,7 +29,7 @@ from ..scoring.options import settings_from_env
 from ..scoring.supervisor import bind_socket
 from . import records as _state
 from ._procs import adopt_child, is_running, process_start_time, rotate_log, stop_group, tail_file
-from .config import DeploymentConfiguration, server_variables
+from .config import DeploymentConfiguration, server_variables, signal_settings
 from .debugger import debug_settings, process_python_path
 from .progress import DeploymentProgress
 from .records import EXIT_FILE
@@ -142,6 +142,7 @@ class ProcessWebservice(Webservice):
             models=tuple(m["id"] for m in record.models),
             stay_up=True,  # the service shows the failure (503 + traceback) instead of vanishing
             **debug_settings(record, "127.0.0.1", int(config.get("workers", 1))),
+            **signal_settings(config, str(record.data_path)),
         )
         # a clean environment, as a container has: what a Python service needs from the kernel's
         # (no AWS_SECRET_ACCESS_KEY, tokens, or the kernel's own MLDEPLOY_* settings), then the

@@ -97,6 +97,11 @@ class ServiceRecord:
         return (Path(self.source_dir) / self.entry_script).resolve() if self.source_dir else Path(self.entry_script)
 
     @property
+    def data_path(self) -> Path:
+        """The folder of the server's ``capture.jsonl`` and ``collected.jsonl``."""
+        return self.folder / "data"
+
+    @property
     def log_path(self) -> Path:
         """The server's log file."""
         return self.folder / LOG_FILE

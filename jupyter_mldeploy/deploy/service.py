@@ -34,6 +34,7 @@ from ..errors import (
 from ..scoring.keys import check_auth_key
 from . import pipeline
 from . import records as _state
+from .captured import CapturedData
 from .config import DeploymentConfiguration
 from .debugger import debug_run, launch_entry
 from .hooks import TargetHooks
@@ -51,7 +52,7 @@ class WebserviceState:
     DELETED = "Deleted"
 
 
-class Webservice(TargetHooks):
+class Webservice(TargetHooks, CapturedData):
     """A deployed scoring service (base of every target).
 
     ``Webservice(name)`` (or Azure's ``Webservice(workspace, name)``) finds a

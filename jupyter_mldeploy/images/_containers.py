@@ -19,7 +19,7 @@ from .._net import free_port, port_is_free
 from ..errors import DeploymentError, PortInUseError, ServiceExistsError, ServiceNotFoundError
 from ._builds import LABEL_MANAGED
 from ._sdk import docker_sdk, engine_errors, env_dict, unavailable
-from .dockerfile import CONTAINER_PORT, SOURCE_ROOT, USER_UID
+from .dockerfile import CONTAINER_DATA, CONTAINER_PORT, SOURCE_ROOT, USER_UID
 
 LABEL_SERVICE = "mldeploy.service"
 LABEL_PORT = "mldeploy.port"
@@ -137,6 +137,7 @@ class ContainerCalls:
         pids_limit: int | None = None,
         files: Mapping[str, bytes] | None = None,
         extra_ports: Mapping[int, int] | None = None,
+        data_dir: str | os.PathLike[str] | None = None,
     ) -> RunningContainer:
         """Start ``image`` as container ``name``, published on ``127.0.0.1:port -> 5001``.
 
@@ -168,6 +169,9 @@ class ContainerCalls:
             (0400): secrets that must not show in its environment or labels.
         extra_ports
             ``{container port: host port}`` also published on 127.0.0.1 (a debug run's debugpy).
+        data_dir
+            A host folder mounted read-write at ``/var/lib/mldeploy``: where the server writes
+            ``capture.jsonl`` and ``collected.jsonl`` for the host to read.
 
         Raises
         ------
@@ -186,6 +190,10 @@ class ContainerCalls:
         if source_dir is not None:
             all_mounts.append(
                 Mount(target=SOURCE_ROOT, source=str(Path(source_dir).resolve()), type="bind", read_only=True)
+            )
+        if data_dir is not None:
+            all_mounts.append(
+                Mount(target=CONTAINER_DATA, source=str(Path(data_dir).resolve()), type="bind", read_only=False)
             )
         if self._container_or_none(name) is not None:
             raise ServiceExistsError(

@@ -22,6 +22,8 @@ APP_ROOT = "/var/azureml-app"
 MODELS_ROOT = f"{APP_ROOT}/azureml-models"
 #: Where the source folder (entry script and its modules) goes inside the image.
 SOURCE_ROOT = f"{APP_ROOT}/src"
+#: where a service's server writes capture.jsonl and collected.jsonl: the host's service data/ folder, mounted read-write
+CONTAINER_DATA = "/var/lib/mldeploy"
 #: The virtualenv holding the environment's packages and the scoring runtime.
 VENV = "/opt/mldeploy/venv"
 #: The port the scoring server listens on inside the container.

@@ -39,7 +39,7 @@ from .control import ROUTE as CONTROL_ROUTE
 from .control import WorkerControl, reload_route
 from .guards import authorized, cors_headers, preflight_headers, send_not_ready, send_unauthorized
 from .logs import LogWriter, ServerLog, timestamp
-from .metrics import IN_FLIGHT, WorkerMetrics, read_folder, render
+from .metrics import IN_FLIGHT, WorkerMetrics, model_slots, read_folder, render, score_model
 from .oip_route import OipRoute, model_table, server_version
 from .runner import Runner
 from .settings import ServeSettings
@@ -102,6 +102,9 @@ class ScoringApp(OipRoute):
         self._limit = settings.max_body_bytes
         self._swagger_cache: dict[tuple[int, str, str], bytes] = {}
         self._oip_models = model_table(settings)
+        #: per-model counters of /metrics: the slot of each (model, version), and the one /score counts under
+        self._model_slots = model_slots(self._oip_models)
+        self._score_slot = self._model_slots[score_model(self._oip_models)]
         self._oip_version = server_version()
         #: set when the worker was told to stop with drain_s: answers close their connection, /ready is 503
         self.draining = False
@@ -154,6 +157,7 @@ class ScoringApp(OipRoute):
                 self.metrics.add(IN_FLIGHT, -1)
             elapsed = time.perf_counter() - started
             self.metrics.observe(status, elapsed, None if run_ms is None else run_ms / 1000.0)
+            self.metrics.count_model(self._score_slot, 0, status)
         elif path[:3] == "/v2" and (len(path) == 3 or path[3] == "/"):
             status = await self._oip(scope, receive, send, rid, auth, extra, started)
         elif path == CONTROL_ROUTE:

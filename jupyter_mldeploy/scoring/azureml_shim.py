@@ -10,7 +10,8 @@ with ``get_model_path``. No top-level ``azureml`` package is shipped.
 Shimmed modules: ``azureml``, ``azureml.contrib``, ``azureml.contrib.services``,
 ``azureml.contrib.services.aml_request`` (``AMLRequest``, ``rawhttp``),
 ``azureml.contrib.services.aml_response`` (``AMLResponse``), ``azureml.core``
-and ``azureml.core.model`` (``Model``), and ``azureml_inference_server_http.api``
+(``Model``, ``Run``), ``azureml.core.model`` (``Model``), ``azureml.core.run`` (``Run``),
+``azureml.monitoring`` (``ModelDataCollector``; see :mod:`.monitoring`), and ``azureml_inference_server_http.api``
 ``.aml_request`` / ``.aml_response``.
 
 Examples
@@ -34,6 +35,7 @@ __all__ = ["SHIMMED_MODULES", "install", "is_shim", "uninstall"]
 
 _AML = "jupyter_mldeploy.scoring.aml"
 _MODEL = "jupyter_mldeploy.scoring.model_path"
+_MON = "jupyter_mldeploy.scoring.monitoring"
 
 #: module name -> (is package, {attribute: "module:attr"})
 SHIMMED_MODULES: dict[str, tuple[bool, dict[str, str]]] = {
@@ -42,8 +44,10 @@ SHIMMED_MODULES: dict[str, tuple[bool, dict[str, str]]] = {
     "azureml.contrib.services": (True, {}),
     "azureml.contrib.services.aml_request": (False, {"AMLRequest": f"{_AML}:AMLRequest", "rawhttp": f"{_AML}:rawhttp"}),
     "azureml.contrib.services.aml_response": (False, {"AMLResponse": f"{_AML}:AMLResponse"}),
-    "azureml.core": (True, {"Model": f"{_MODEL}:Model"}),
+    "azureml.core": (True, {"Model": f"{_MODEL}:Model", "Run": f"{_MON}:Run"}),
     "azureml.core.model": (False, {"Model": f"{_MODEL}:Model"}),
+    "azureml.core.run": (False, {"Run": f"{_MON}:Run"}),
+    "azureml.monitoring": (False, {"ModelDataCollector": f"{_MON}:ModelDataCollector"}),
     "azureml_inference_server_http": (True, {}),
     "azureml_inference_server_http.api": (True, {}),
     "azureml_inference_server_http.api.aml_request": (

@@ -48,7 +48,39 @@ _REQ_HIST = _STATUS_COUNTS + STATUS_SLOTS  # buckets..., sum, count
 _RUN_HIST = _REQ_HIST + _NB + 2
 _BATCH_HIST = _RUN_HIST + _NB + 2  # buckets..., sum, count
 _WAIT_HIST = _BATCH_HIST + _NBB + 2
-SIZE = _WAIT_HIST + _NB + 2
+#: per-model request counters: MODEL_SLOTS (model, version) pairs x ROUTES x STATUS_CLASSES
+MODEL_SLOTS = 32
+ROUTES: tuple[str, ...] = ("score", "infer")
+STATUS_CLASSES: tuple[str, ...] = ("1xx", "2xx", "3xx", "4xx", "5xx")
+_MODEL_COUNTS = _WAIT_HIST + _NB + 2
+SIZE = _MODEL_COUNTS + MODEL_SLOTS * len(ROUTES) * len(STATUS_CLASSES)
+
+
+def model_slots(models: Mapping[str, Sequence[str]]) -> dict[tuple[str, str], int]:
+    """Each (model, version) a request can be counted under -> its slot; version ``""``: none named.
+
+    Slot 0 is ``("", "")``: ``/score`` of a service with several models. The order follows
+    ``models`` (the OIP model table), so every worker and ``/metrics`` agree; pairs past
+    ``MODEL_SLOTS`` share the last slot.
+
+    Examples
+    --------
+    >>> model_slots({"ridge": ["1", "2"]})
+    {('', ''): 0, ('ridge', ''): 1, ('ridge', '1'): 2, ('ridge', '2'): 3}
+    """
+    slots: dict[tuple[str, str], int] = {("", ""): 0}
+    for name, versions in models.items():
+        for version in ("", *versions):
+            slots.setdefault((name, version), min(len(slots), MODEL_SLOTS - 1))
+    return slots
+
+
+def score_model(models: Mapping[str, Sequence[str]]) -> tuple[str, str]:
+    """The (model, version) ``/score`` requests are counted under: the one model, else ``("", "")``."""
+    if len(models) != 1:
+        return "", ""
+    name, versions = next(iter(models.items()))
+    return name, versions[0] if len(versions) == 1 else ""
 
 
 class WorkerMetrics:
@@ -120,6 +152,11 @@ class WorkerMetrics:
             v[_WAIT_HIST + _NB] += wait
         v[_WAIT_HIST + _NB + 1] += len(waits_s)
 
+    def count_model(self, slot: int, route: int, status: int) -> None:
+        """Count one answered request of the model in ``slot`` (:func:`model_slots`) on ``ROUTES[route]``."""
+        klass = min(max(status // 100 - 1, 0), 4)
+        self.v[_MODEL_COUNTS + (slot * len(ROUTES) + route) * len(STATUS_CLASSES) + klass] += 1
+
     def add(self, index: int, amount: float = 1.0) -> None:
         """Add to one of the scalar slots (``IN_FLIGHT``, ``RELOADS``, ...)."""
         self.v[index] += amount
@@ -187,6 +224,23 @@ def _label(value: str) -> str:
     return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
+def _model_counts(lines: list[str], snaps: list[list[float]], models: Mapping[str, Sequence[str]],
+                  service: str) -> None:
+    lines += [("# HELP mldeploy_model_requests_total Requests to /score and OIP infer answered, by model, "
+               "version, route and status class."), "# TYPE mldeploy_model_requests_total counter"]
+    per_slot = len(ROUTES) * len(STATUS_CLASSES)
+    first: dict[int, tuple[str, str]] = {}
+    for pair, slot in model_slots(models).items():
+        first.setdefault(slot, pair)  # the shared last slot is shown once, under its first pair
+    for slot, (name, version) in first.items():
+        for r, route in enumerate(ROUTES):
+            for c, klass in enumerate(STATUS_CLASSES):
+                n = sum(s[_MODEL_COUNTS + slot * per_slot + r * len(STATUS_CLASSES) + c] for s in snaps)
+                if n:
+                    lines.append(f'mldeploy_model_requests_total{{service="{_label(service)}",model="{_label(name)}",'
+                                 f'version="{_label(version)}",route="{route}",status_class="{klass}"}} {_fmt(n)}')
+
+
 def render(snapshots: Iterable[list[float]], live_workers: int | None = None,
            models: Mapping[str, Sequence[str]] | None = None, service: str = "") -> str:
     """Render worker snapshots as Prometheus text (version 0.0.4).
@@ -226,6 +280,8 @@ def render(snapshots: Iterable[list[float]], live_workers: int | None = None,
     if live_workers is not None:
         lines += ["# HELP mldeploy_workers Worker processes running.", "# TYPE mldeploy_workers gauge"]
         lines.append(f"mldeploy_workers {live_workers}")
+    if models:
+        _model_counts(lines, snaps, models, service)
     if models:
         lines += ["# HELP mldeploy_model_info The models this service serves, by name and version.",
                   "# TYPE mldeploy_model_info gauge"]

@@ -75,6 +75,7 @@ class OipRoute(ScoreRoute):
 
     _oip_models: dict[str, list[str]]
     _oip_version: str
+    _model_slots: dict[tuple[str, str], int]
     draining: bool
 
     async def _oip(self, scope: Scope, receive: Receive, send: Send, rid: str, auth: bytes | None,
@@ -125,6 +126,8 @@ class OipRoute(ScoreRoute):
             finally:
                 self.metrics.add(IN_FLIGHT, -1)
             self.metrics.observe(status, time.perf_counter() - started, None if run_ms is None else run_ms / 1000.0)
+            label = (name, version or (known[0] if len(known) == 1 else ""))
+            self.metrics.count_model(self._model_slots.get(label, 0), 1, status)
             return status
         if (status := await self._oip_method(send, method, "GET", rid, extra)) is not None:
             return status

@@ -121,6 +121,35 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
              "answers out), as @batched does: max_batch_size=32,max_latency_ms=5[,max_queue=N] "
              f"({env_help('batch')})",
     )
+    parser.add_argument(
+        "--otel", action="store_true", default=None,
+        help="trace each request with OpenTelemetry, exported over OTLP/HTTP (needs jupyter-mldeploy[otel]) "
+             f"({env_help('otel')})",
+    )
+    parser.add_argument(
+        "--otel-endpoint", metavar="URL",
+        help=f"OTLP/HTTP endpoint, default http://localhost:4318; giving one turns tracing on ({env_help('otel_endpoint')})",
+    )
+    parser.add_argument(
+        "--capture", action="store_true", default=None,
+        help=f"keep requests and answers in DATA_DIR/capture.jsonl (JSON lines, 0600) ({env_help('capture')})",
+    )
+    parser.add_argument(
+        "--capture-sample", type=float, metavar="RATE",
+        help=f"share of requests captured, 0-1, default 1 ({env_help('capture_sample')})",
+    )
+    parser.add_argument(
+        "--capture-max-kb", type=float, metavar="KB",
+        help=f"bodies larger than this are truncated with a marker, default 64 ({env_help('capture_max_kb')})",
+    )
+    parser.add_argument(
+        "--capture-rotate-mb", type=float, metavar="MB",
+        help=f"rotate capture.jsonl at this size, default 50 ({env_help('capture_rotate_mb')})",
+    )
+    parser.add_argument(
+        "--data-dir", metavar="DIR",
+        help=f"folder of capture.jsonl and collected.jsonl, default ./mldeploy-data ({env_help('data_dir')})",
+    )
     parser.add_argument("--fd", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--debug", action="store_true", default=False, help="put run() tracebacks in 500 answers")
     azmlinfsrv.add_arguments(parser)
@@ -156,7 +185,8 @@ def settings_from_args(
         values[name] = value
     for name, cast in (("port", int), ("workers", int), ("timeout_ms", int), ("max_body_mb", float),
                        ("max_header_kb", float), ("max_headers", int), ("read_timeout_s", float),
-                       ("max_connections", int), ("drain_s", float)):
+                       ("max_connections", int), ("drain_s", float), ("capture_sample", float),
+                       ("capture_max_kb", float), ("capture_rotate_mb", float)):
         if name in values:
             try:
                 values[name] = cast(values[name])
@@ -176,7 +206,7 @@ def settings_from_args(
     if "cors_origins" in values:
         raw = values["cors_origins"]
         values["cors_origins"] = _split(raw) if isinstance(raw, str) else tuple(raw)
-    for flag in ("reload", "stay_up", "debugpy_wait", "metrics_auth"):
+    for flag in ("reload", "stay_up", "debugpy_wait", "metrics_auth", "otel", "capture"):
         if isinstance(values.get(flag), str):
             values[flag] = _truthy(str(values[flag]))
     if not values.get("entry_script"):

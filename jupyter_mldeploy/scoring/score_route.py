@@ -60,6 +60,8 @@ class ScoreRoute:
     backlog: Callable[[], int] | None
     _keys: tuple[bytes, ...]
     _limit: int
+    #: the worker's :class:`~.tracing.Tracing` when tracing is on (:mod:`.signals` sets it), else None
+    tracing: Any = None
 
     async def _score(
         self,
@@ -136,8 +138,14 @@ class ScoreRoute:
     async def _run_entry(self, entry: Any, request: ScoringRequest) -> ScoringResponse:
         """The script's answer to ``request`` (alone, or in a batch for ``@batched`` scripts), or a 504/500.
 
-        The one place every route that runs the script (``/score``, OIP ``infer``) calls it.
+        The one place every route that runs the script (``/score``, OIP ``infer``) calls it; with
+        tracing on, inside a ``run`` span.
         """
+        if self.tracing is not None:
+            return await self.tracing.run_span(self._run_script, entry, request)
+        return await self._run_script(entry, request)
+
+    async def _run_script(self, entry: Any, request: ScoringRequest) -> ScoringResponse:
         if self.backlog is not None:
             self.runner.crowded = self.backlog() > CROWDED
         if entry.batching is not None:

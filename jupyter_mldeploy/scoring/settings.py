@@ -27,6 +27,8 @@ DEFAULT_MAX_HEADER_KB = 64.0
 DEFAULT_MAX_HEADERS = 100
 DEFAULT_READ_TIMEOUT_S = 30.0
 DEFAULT_MAX_CONNECTIONS = 1000
+DEFAULT_CAPTURE_MAX_KB = 64.0
+DEFAULT_CAPTURE_ROTATE_MB = 50.0
 
 #: option -> environment names read, in order (first set one wins)
 ENV_NAMES: dict[str, tuple[str, ...]] = {
@@ -55,6 +57,14 @@ ENV_NAMES: dict[str, tuple[str, ...]] = {
     "debugpy": ("MLDEPLOY_DEBUGPY",),
     "debugpy_wait": ("MLDEPLOY_DEBUGPY_WAIT",),
     "batch": ("MLDEPLOY_BATCH",),
+    # production signals (scoring/signals.py): traces, captured requests, the data folder
+    "otel": ("MLDEPLOY_OTEL",),
+    "otel_endpoint": ("MLDEPLOY_OTEL_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT"),
+    "capture": ("MLDEPLOY_CAPTURE",),
+    "capture_sample": ("MLDEPLOY_CAPTURE_SAMPLE",),
+    "capture_max_kb": ("MLDEPLOY_CAPTURE_MAX_KB",),
+    "capture_rotate_mb": ("MLDEPLOY_CAPTURE_ROTATE_MB",),
+    "data_dir": ("MLDEPLOY_DATA_DIR",),
 }
 
 #: Options whose Azure name is also written, because entry scripts written for Azure read it.
@@ -126,6 +136,16 @@ class ServeSettings:
         bodies in, a list of answers out), without ``@batched``:
         ``max_batch_size=32,max_latency_ms=5[,max_queue=N]`` (see :func:`.batching.parse_batch`;
         wins over the decorator's knobs). ``None``: as the script says.
+    otel, otel_endpoint
+        OpenTelemetry tracing (off by default): on with ``otel`` or when an OTLP/HTTP endpoint
+        is given (``OTEL_EXPORTER_OTLP_ENDPOINT``); needs ``jupyter-mldeploy[otel]``.
+    capture, capture_sample, capture_max_kb, capture_rotate_mb
+        Request/response capture (off by default): the share of requests kept (0-1), the
+        largest body kept whole (bigger ones are truncated with a marker), and the size at
+        which ``capture.jsonl`` is rotated.
+    data_dir
+        Folder of ``capture.jsonl`` and ``collected.jsonl`` (``ModelDataCollector``);
+        default ``./mldeploy-data`` (deployments: the service's folder).
 
     Examples
     --------
@@ -158,6 +178,13 @@ class ServeSettings:
     debugpy: str | None = None
     debugpy_wait: bool = False
     batch: str | None = None
+    otel: bool = False
+    otel_endpoint: str | None = None
+    capture: bool = False
+    capture_sample: float = 1.0
+    capture_max_kb: float = DEFAULT_CAPTURE_MAX_KB
+    capture_rotate_mb: float = DEFAULT_CAPTURE_ROTATE_MB
+    data_dir: str | None = None
     #: an already listening socket handed over by the parent (ScoringServer), instead of host/port
     fd: int | None = None
     #: name the swagger document and the logs use
@@ -207,6 +234,14 @@ class ServeSettings:
             check_auth_key(self.control_key)
         if self.batch is not None:
             parse_batch(self.batch)
+        if not 0 <= float(self.capture_sample) <= 1:
+            raise InvalidArgumentError(
+                f"capture_sample must be from 0 to 1 (the share of requests kept), got {self.capture_sample}; "
+                "pass --capture-sample 0.1, say"
+            )
+        for name, value in (("capture_max_kb", self.capture_max_kb), ("capture_rotate_mb", self.capture_rotate_mb)):
+            if float(value) <= 0:
+                raise InvalidArgumentError(f"{name} must be positive, got {value}; pass --{name.replace('_', '-')} N")
         if self.debugpy is not None and not re.fullmatch(r"\[?[0-9A-Za-z.:-]+\]?:\d{1,5}", self.debugpy):
             raise InvalidArgumentError(
                 f"debugpy must be HOST:PORT (e.g. 127.0.0.1:5678), got {self.debugpy!r}; fix MLDEPLOY_DEBUGPY"
@@ -249,6 +284,16 @@ class ServeSettings:
     def batch_options(self) -> BatchOptions | None:
         """The batching the ``batch`` setting asks for (``None``: as the script says)."""
         return None if self.batch is None else parse_batch(self.batch)
+
+    @property
+    def tracing(self) -> bool:
+        """Whether requests are traced (``--otel``, or an OTLP endpoint given)."""
+        return self.otel or bool(self.otel_endpoint)
+
+    @property
+    def data_path(self) -> Path:
+        """The folder of the capture and collector files."""
+        return Path(self.data_dir or "mldeploy-data").expanduser()
 
     @property
     def timeout_s(self) -> float:
@@ -303,6 +348,14 @@ class ServeSettings:
             "debugpy": self.debugpy,
             "debugpy_wait": "1" if self.debugpy_wait else None,
             "batch": self.batch,
+            "otel": "1" if self.otel else None,
+            "otel_endpoint": self.otel_endpoint,
+            "capture": "1" if self.capture else None,
+            "capture_sample": self.capture_sample if self.capture else None,
+            # the bounds of the collector's file (ModelDataCollector) too, so written with capture off
+            "capture_max_kb": self.capture_max_kb,
+            "capture_rotate_mb": self.capture_rotate_mb,
+            "data_dir": self.data_dir,
         }
         env: dict[str, str] = {}
         for name, value in values.items():

@@ -422,4 +422,8 @@ def serve(settings: ServeSettings) -> int:
     The auth keys are taken first (:func:`~jupyter_mldeploy.scoring.keys.take_keys`): out
     of their file and out of the environment, before a worker starts.
     """
+    if settings.tracing:
+        from .tracing import check_available
+
+        check_available()  # a missing [otel] extra stops the server here, with the fix, before any worker
     return Supervisor(take_keys(settings, os.environ)).run()

@@ -33,6 +33,7 @@ import traceback
 from typing import Any
 
 from ..errors import MLDeployError
+from . import monitoring
 from .app import create_app
 from .azmlinfsrv import script_environment
 from .control import WorkerControl
@@ -41,6 +42,7 @@ from .logs import LogWriter, ServerLog, install
 from .metrics import READY, WorkerMetrics
 from .reload import Reloader, SwapTarget
 from .settings import ServeSettings
+from .signals import with_signals
 from .state import ScriptState
 from .swap import encode, write_all
 
@@ -132,6 +134,9 @@ def run_worker(
     pipe = _Pipe(pipe_fd)
     # the variables azmlinfsrv sets for scripts; the model folder as given (a relative one as well)
     os.environ.update(script_environment(str(settings.script_path), settings.model_dir, os.environ))
+    # ModelDataCollector / Run.log of scripts written for Azure (scoring/monitoring.py)
+    monitoring.configure(settings.data_path, int(settings.capture_max_kb * 1024),
+                         int(settings.capture_rotate_mb * 1024 * 1024), writer.line)
     metrics = WorkerMetrics(metrics_folder, f"worker-{worker_id}-{os.getpid()}.bin")
     state = ScriptState()
     if settings.debugpy:
@@ -187,7 +192,8 @@ def run_worker(
         app.runner.enable_inline()
     control.start()
 
-    server = _make_server(app, settings)
+    served, close_signals = with_signals(app, settings)  # tracing, capture: nothing when off
+    server = _make_server(served, settings)
     tasks = server.server_state.tasks
     app.backlog = tasks.__len__  # requests parsed and waiting in this worker
 
@@ -229,6 +235,8 @@ def run_worker(
         loop.run_until_complete(serve())
     finally:
         app.runner.close()
+        close_signals()
+        monitoring.close()
         metrics.set(READY, 0)
         metrics.close()
         writer.close()

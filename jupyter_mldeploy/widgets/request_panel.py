@@ -47,6 +47,7 @@ from ._bodies import (
     _Prepared,
     hex_dump,
 )
+from ._captured_tab import CapturedTab
 from ._history_tab import HistoryTab
 from ._load_test_tab import LoadTestTab
 
@@ -72,7 +73,7 @@ def _history_of(service: Any) -> RequestHistory:
     return history if isinstance(history, RequestHistory) else RequestHistory.for_url(resolve_target(service)[0])
 
 
-class TestRequestPanel(HistoryTab, LoadTestTab, Panel):
+class TestRequestPanel(HistoryTab, LoadTestTab, CapturedTab, Panel):
     """Send test requests to a service and load-test it, from a notebook.
 
     Parameters
@@ -133,8 +134,9 @@ class TestRequestPanel(HistoryTab, LoadTestTab, Panel):
             self._build_request_tab(),
             self._build_history_tab(),
             self._build_load_tab(),
+            self._build_captured_tab(),
         ]
-        self.tabs.titles = ("Request", "History", "Load test")
+        self.tabs.titles = ("Request", "History", "Load test", "Captured")
         self.children = [self._style, self.title, self.tabs, *self._footer()]
         self._show_title()
         self._prefill(sample)

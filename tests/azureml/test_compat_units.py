@@ -80,8 +80,11 @@ def test_aci_config_is_docker_with_limits_and_says_so_once(capsys: pytest.Captur
     assert (config.compute_type, config.cpu_cores, config.memory_gb, config.auth_enabled) == ("docker", 1, 1, False)
     err = capsys.readouterr().err
     assert "limited to 1 CPU cores, 1 GB of memory" in err
-    for name in ("enable_app_insights", "collect_model_data", "tags"):
+    for name in ("enable_app_insights", "tags"):
         assert f"{name}= is accepted and ignored" in err
+    # collect_model_data works here: it turns on request capture (service.get_captured)
+    assert "collect_model_data" not in err
+    assert config.collect_model_data is True
     AciWebservice.deploy_configuration(cpu_cores=2, memory_gb=2)
     assert "local Docker container" not in capsys.readouterr().err  # once
     assert AciWebservice.deploy_configuration(auth_enabled=True).auth_enabled is True
