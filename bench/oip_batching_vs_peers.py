@@ -3,6 +3,9 @@
 The same Ridge model (``load_diabetes``) and the same two rows per request as
 ``bench/serve_vs_peers.py`` (whose machinery this reuses: cold start, a check of the
 prediction, warm-up, ``wrk`` at each concurrency, CPU per request, interleaved servers).
+``--model forest`` serves a heavier model instead, the same for every server: a Pipeline
+(StandardScaler, RandomForestRegressor with 100 trees) on the same data and rows
+(``bench/peers/train_forest.py``), whose every ``predict`` walks all trees.
 
 Part 1, OIP ``infer`` with JSON tensors (``POST /v2/models/ridge/infer``), equal worker counts:
 
@@ -13,6 +16,8 @@ Part 2, adaptive batching, one worker, each request two rows:
 
 * ``ours``              the same script unbatched on ``/score`` (the baseline),
 * ``ours-batched``      ``bench/peers/score_batched.py``: ``@batched(max_batch_size=64, max_latency_ms=5)``,
+* ``ours-setting``      ``bench/peers/score_vectorised.py`` (the same ``run``, no decorator) with
+                        ``MLDEPLOY_BATCH=max_batch_size=64,max_latency_ms=5``,
 * ``bentoml-batched``   BentoML 1.4, ``@bentoml.api(batchable=True, max_batch_size=64)`` (its docs' way),
 * ``mlserver-batched``  MLServer with ``max_batch_size=64, max_batch_time=0.005`` on OIP ``infer``.
 
@@ -22,6 +27,7 @@ JSON to ``bench/results/oip_batching_vs_peers.json``. Prepare once with
 
     .venv/bin/python bench/oip_batching_vs_peers.py            # ~6 minutes
     .venv/bin/python bench/oip_batching_vs_peers.py --quick    # ~3 minutes
+    .venv/bin/python bench/oip_batching_vs_peers.py --quick --parts batch --model forest
 
 Numbers are only comparable within one run. All traffic goes to 127.0.0.1; every loop
 is bounded; every server process is stopped on exit, errors and Ctrl-C.
@@ -44,7 +50,10 @@ import serve_vs_peers as svp
 from serve_vs_peers import HOST, MODEL, PEERS, RESULTS, ROOT, VENVS, Running, ServerSpec, free_port
 
 OIP_SERVERS = ("ours-oip", "mlserver-oip")
-BATCH_SERVERS = ("ours", "ours-batched", "bentoml-batched", "mlserver-batched")
+BATCH_SERVERS = ("ours", "ours-batched", "ours-setting", "bentoml-batched", "mlserver-batched")
+#: --model NAME -> the folder holding its model.joblib and payload.json
+MODELS = {"ridge": MODEL / "joblib", "forest": MODEL / "forest"}
+MODEL_DIR = MODELS["ridge"]  # set from --model in main()
 MAX_BATCH = 64
 MAX_LATENCY_MS = 5
 OIP_PATH = "/v2/models/ridge/infer"
@@ -64,7 +73,7 @@ def _env(tmp: Path, venv_bin: Path) -> dict[str, str]:
     env.pop("PYTHONPATH", None)
     env.pop("VIRTUAL_ENV", None)
     env["PATH"] = f"{venv_bin}{os.pathsep}{env.get('PATH', '')}"
-    env["AZUREML_MODEL_DIR"] = str(MODEL / "joblib")
+    env["AZUREML_MODEL_DIR"] = str(MODEL_DIR)
     env["PYTHONUNBUFFERED"] = "1"
     env["BENCH_MAX_BATCH"] = str(MAX_BATCH)
     env["BENCH_MAX_LATENCY_MS"] = str(MAX_LATENCY_MS)
@@ -75,7 +84,7 @@ def _mlserver(name: str, port: int, workers: int, tmp: Path, batched: bool) -> t
     """An MLServer model repository for the Ridge under ``tmp``; returns (argv, folder)."""
     repo = tmp / f"{name}-w{workers}"
     (repo / "ridge").mkdir(parents=True, exist_ok=True)
-    (repo / "ridge" / "model.joblib").write_bytes((MODEL / "joblib" / "model.joblib").read_bytes())
+    (repo / "ridge" / "model.joblib").write_bytes((MODEL_DIR / "model.joblib").read_bytes())
     model: dict[str, object] = {"name": "ridge", "implementation": "mlserver_sklearn.SKLearnModel",
                                 "parameters": {"uri": "./model.joblib", "version": "1"}}
     if batched:
@@ -96,8 +105,12 @@ def build(name: str, port: int, workers: int, rows: list[list[float]], tmp: Path
         env["MLDEPLOY_HOME"] = str(tmp / "mldeploy-home")
         env["PYTHONPATH"] = str(ROOT)  # this checkout's server
         argv = svp.ours_argv(port, workers)
+        argv[argv.index("--model-dir") + 1] = str(MODEL_DIR)
         if name == "ours-batched":
             argv[argv.index(str(PEERS / "score.py"))] = str(PEERS / "score_batched.py")
+        if name == "ours-setting":
+            argv[argv.index(str(PEERS / "score.py"))] = str(PEERS / "score_vectorised.py")
+            env["MLDEPLOY_BATCH"] = f"max_batch_size={MAX_BATCH},max_latency_ms={MAX_LATENCY_MS}"
         if name == "ours-oip":
             return ServerSpec(name, [*argv, "--model-name", "ridge:1"], env, PEERS, OIP_PATH, oip_body(rows))
         return ServerSpec(name, argv, env, PEERS, "/score", data_body)
@@ -168,6 +181,9 @@ def batch_goals(rows: dict[str, dict], concs: list[int]) -> list[tuple[str, str,
     out: list[tuple[str, str, bool | None]] = [
         (f"batching req/s c={c}: ours @batched >= 3x the same script unbatched", svp._x(r),
          None if r is None else r >= 3)]
+    r = _ratio(_get(rows, "ours-setting", c, "rps"), _get(rows, "ours", c, "rps"))
+    out.append((f"batching req/s c={c}: ours MLDEPLOY_BATCH >= 3x the same script unbatched", svp._x(r),
+                None if r is None else r >= 3))
     r = _ratio(batched, _get(rows, "bentoml-batched", c, "rps"))
     out.append((f"batching req/s c={c}: ours @batched ahead of BentoML adaptive batching", svp._x(r),
                 None if r is None else r > 1))
@@ -203,7 +219,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--warmup", type=float, default=None, help="warm-up seconds (3; quick 1)")
     parser.add_argument("--rounds", type=int, default=1, help="repeat N times, report medians")
     parser.add_argument("--quick", action="store_true", help="short points")
-    parser.add_argument("--json", type=Path, default=RESULTS / "oip_batching_vs_peers.json")
+    parser.add_argument("--model", choices=sorted(MODELS), default="ridge",
+                        help="ridge (default) or forest (a StandardScaler + RandomForest pipeline), the same for all")
+    parser.add_argument("--json", type=Path, default=None, help="default bench/results/oip_batching_vs_peers[-MODEL].json")
     args = parser.parse_args(argv)
     args.parts = [p for p in args.parts.split(",") if p]
     args.workers = [int(w) for w in args.workers.split(",")]
@@ -211,30 +229,37 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args.duration = args.duration or (3.0 if args.quick else 10.0)
     args.warmup = args.warmup or (1.0 if args.quick else 3.0)
     args.cold_only = args.health = False  # what svp.measure_all reads
+    suffix = "" if args.model == "ridge" else f"-{args.model}"
+    args.json = args.json or RESULTS / f"oip_batching_vs_peers{suffix}.json"
     return args
 
 
-def preflight() -> dict:
-    """Check that setup_peers.sh has run; return the payload."""
-    needs = [VENVS / "mlserver" / "bin" / "mlserver", VENVS / "bentoml" / "bin" / "bentoml", MODEL / "payload.json"]
+def preflight(model: str) -> dict:
+    """Check that setup_peers.sh has run; return the payload of ``model``."""
+    payload = MODEL / "payload.json" if model == "ridge" else MODELS[model] / "payload.json"
+    needs = [VENVS / "mlserver" / "bin" / "mlserver", VENVS / "bentoml" / "bin" / "bentoml", payload,
+             MODELS[model] / "model.joblib"]
     missing = [str(p) for p in needs if not p.exists()]
     if missing:
         raise SystemExit(f"missing {', '.join(missing)}: run bench/setup_peers.sh first")
-    return json.loads((MODEL / "payload.json").read_text())
+    return json.loads(payload.read_text())
 
 
 def main(argv: list[str] | None = None) -> int:
+    global MODEL_DIR
     args = parse_args(argv)
-    payload = preflight()
+    payload = preflight(args.model)
+    MODEL_DIR = MODELS[args.model]
     signal.signal(signal.SIGTERM, svp._on_sigterm)
     signal.signal(signal.SIGINT, signal.default_int_handler)
     meta = {"date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
             "command": " ".join([".venv/bin/python", "bench/oip_batching_vs_peers.py", *(argv or sys.argv[1:])]),
-            "cpus": os.cpu_count(), "loadavg_start": " ".join(f"{x:.2f}" for x in os.getloadavg())}
+            "model": args.model, "cpus": os.cpu_count(), "loadavg_start": " ".join(f"{x:.2f}" for x in os.getloadavg())}
     plan = [(f"OIP infer (JSON), {w} worker(s)", list(OIP_SERVERS), w, oip_goals)
             for w in args.workers if "oip" in args.parts]
     if "batch" in args.parts:
-        plan.append(("Adaptive batching, 1 worker, 2 rows per request", list(BATCH_SERVERS), 1, batch_goals))
+        plan.append((f"Adaptive batching, {args.model}, 1 worker, 2 rows per request", list(BATCH_SERVERS), 1,
+                     batch_goals))
     results: dict[str, list[svp.Measurement]] = {title: [] for title, *_ in plan}
     started = time.monotonic()
     try:
@@ -251,7 +276,7 @@ def main(argv: list[str] | None = None) -> int:
             svp._RUNNING.pop().stop()
     meta["loadavg_end"] = " ".join(f"{x:.2f}" for x in os.getloadavg())
     meta["elapsed_s"] = round(time.monotonic() - started, 1)
-    text = [f"# oip_batching_vs_peers {meta['date']}", "", f"Command: `{meta['command']}`  ",
+    text = [f"# oip_batching_vs_peers {meta['date']} ({args.model})", "", f"Command: `{meta['command']}`  ",
             (f"Machine: {meta['cpus']} CPUs, load average {meta['loadavg_start']} -> {meta['loadavg_end']}; "
              f"wrk {args.duration:g} s per point, {args.rounds} round(s) (median).")]
     saved = {}

@@ -5,7 +5,7 @@
 #   - bench/.venvs/mlflow:     mlflow + scikit-learn,
 #   - bench/.venvs/mlserver:   MLServer + its scikit-learn runtime (bench/oip_batching_vs_peers.py),
 #   - bench/.venvs/bentoml:    BentoML 1.4 (bench/oip_batching_vs_peers.py),
-#   - the model files in bench/.venvs/model (joblib + MLflow model dir).
+#   - the model files in bench/.venvs/model (joblib + MLflow model dir; forest/: the heavier pipeline).
 # Ours and the bare Starlette app run from the project's .venv. Every venv gets the
 # same scikit-learn / numpy / scipy / pandas versions as .venv so that predict() and
 # the import of the model (sklearn imports pandas when it is installed) cost the same.
@@ -60,5 +60,10 @@ if [ ! -f "$VENVS/model/joblib/model.joblib" ] || [ ! -f "$VENVS/model/mlflow/ML
   log "training Ridge on load_diabetes and saving it (joblib + MLflow model)"
   rm -rf "$VENVS/model"
   "$VENVS/mlflow/bin/python" "$ROOT/bench/peers/train_model.py" "$VENVS/model"
+fi
+# The heavier model (a StandardScaler + RandomForest pipeline), trained with the project's Python.
+if [ ! -f "$VENVS/model/forest/model.joblib" ]; then
+  log "training the StandardScaler + RandomForest pipeline on load_diabetes (--model forest)"
+  "$PY" "$ROOT/bench/peers/train_forest.py" "$VENVS/model"
 fi
 log "ready: wrk $(wrk -v 2>&1 | head -1 | awk '{print $2}'), venvs in $VENVS"

@@ -9,12 +9,14 @@ given).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any, ClassVar
 
 from ..errors import InvalidArgumentError
+from ..scoring.batching import BATCH_SETTING, BatchOptions, parse_batch
 
-__all__ = ["DeploymentConfiguration", "signal_settings"]
+__all__ = ["DeploymentConfiguration", "server_variables", "signal_settings"]
 
 
 @dataclass
@@ -35,6 +37,12 @@ class DeploymentConfiguration:
         Put ``run()`` tracebacks in 500 answers (on by default for local deployments).
     environment_variables
         Extra variables for the scoring server.
+    batch
+        Adaptive batching for an entry script whose ``run`` is already vectorised (a list of
+        request bodies in, a list of answers out), without ``@batched`` in the script:
+        ``"max_batch_size=32,max_latency_ms=5"`` (``,max_queue=N`` too), or a
+        :class:`~jupyter_mldeploy.scoring.batching.BatchOptions`. The server gets it as
+        ``MLDEPLOY_BATCH``. ``None``: as the script says.
     collect_model_data
         Keep requests and answers of ``/score`` and OIP ``infer`` in the service's
         ``capture.jsonl`` (read them with ``service.get_captured(n)``); Azure's name.
@@ -55,6 +63,7 @@ class DeploymentConfiguration:
     timeout_ms: int = 60_000
     debug: bool = True
     environment_variables: dict[str, str] = field(default_factory=dict)
+    batch: str | None = None
     collect_model_data: bool = False
     capture_sample_rate: float = 1.0
     capture_max_kb: float = 64.0
@@ -69,6 +78,13 @@ class DeploymentConfiguration:
         if not isinstance(self.timeout_ms, int) or self.timeout_ms < 1:
             raise InvalidArgumentError(f"timeout_ms must be a whole number of milliseconds >= 1, got {self.timeout_ms!r}.")
         self.environment_variables = {str(k): str(v) for k, v in dict(self.environment_variables or {}).items()}
+        if isinstance(self.batch, BatchOptions):
+            self.batch = self.batch.spec
+        elif self.batch is not None:
+            if not isinstance(self.batch, str):
+                raise InvalidArgumentError(
+                    f"batch must be text like 'max_batch_size=32,max_latency_ms=5' or None, got {self.batch!r}.")
+            self.batch = parse_batch(self.batch).spec
         if not isinstance(self.capture_sample_rate, (int, float)) or not 0 <= self.capture_sample_rate <= 1:
             raise InvalidArgumentError(
                 f"capture_sample_rate must be from 0 to 1 (the share of requests kept), got {self.capture_sample_rate!r}."
@@ -89,6 +105,20 @@ class DeploymentConfiguration:
         return {"compute_type": self.compute_type, **asdict(self)}
 
 
+def server_variables(config: Mapping[str, Any]) -> dict[str, str]:
+    """The variables a target starts its server with, from a configuration's :meth:`~DeploymentConfiguration.to_dict`.
+
+    The user's ``environment_variables``, and ``MLDEPLOY_BATCH`` when ``batch`` is set.
+
+    Examples
+    --------
+    >>> server_variables(DeploymentConfiguration(batch="max_batch_size=8").to_dict())
+    {'MLDEPLOY_BATCH': 'max_batch_size=8,max_latency_ms=5'}
+    """
+    env = {str(k): str(v) for k, v in (config.get("environment_variables") or {}).items()}
+    if config.get("batch"):
+        env[BATCH_SETTING] = str(config["batch"])
+    return env
 def signal_settings(config: dict[str, Any], data_dir: str) -> dict[str, Any]:
     """``ServeSettings`` fields for capture and tracing from a saved configuration (``to_dict()``).
 

@@ -60,7 +60,7 @@ from ..registry.model import Model as RegistryModel
 from ..scoring.options import settings_from_args, settings_from_env
 from ..source_copy import SourceCopy, copy_source
 from . import records as _state
-from .config import DeploymentConfiguration, signal_settings
+from .config import DeploymentConfiguration, server_variables, signal_settings
 from .debugger import CONTAINER_DEBUGPY, debug_settings, debugpy_package
 from .progress import DeploymentProgress
 from .records import ServiceRecord
@@ -136,6 +136,7 @@ class LocalWebservice(Webservice):
         cpu_cores: float | None = None,
         memory_gb: float | None = None,
         pids_limit: int = DEFAULT_PIDS_LIMIT,
+        batch: str | None = None,
         collect_model_data: bool = False,
         capture_sample_rate: float = 1.0,
         capture_max_kb: float = 64.0,
@@ -145,7 +146,8 @@ class LocalWebservice(Webservice):
         """Settings for a Docker deployment (``port=None`` picks a free port on 127.0.0.1).
 
         ``cpu_cores`` and ``memory_gb`` limit the container (none by default); ``pids_limit``
-        caps its processes and threads. ``collect_model_data``, ``tracing`` and the rest are
+        caps its processes and threads. ``batch`` (``"max_batch_size=32,max_latency_ms=5"``),
+        ``collect_model_data``, ``tracing`` and the rest are
         :class:`~jupyter_mldeploy.deploy.config.DeploymentConfiguration`'s.
 
         Examples
@@ -156,7 +158,7 @@ class LocalWebservice(Webservice):
         return DockerDeploymentConfiguration(
             port=port, auth_enabled=auth_enabled, workers=workers, timeout_ms=timeout_ms, debug=debug,
             environment_variables=dict(environment_variables or {}), cpu_cores=cpu_cores, memory_gb=memory_gb,
-            pids_limit=pids_limit, collect_model_data=collect_model_data, capture_sample_rate=capture_sample_rate,
+            pids_limit=pids_limit, batch=batch, collect_model_data=collect_model_data, capture_sample_rate=capture_sample_rate,
             capture_max_kb=capture_max_kb, tracing=tracing, otel_endpoint=otel_endpoint,
         )
 
@@ -355,7 +357,7 @@ class LocalWebservice(Webservice):
         """The server's environment in the container: the user's variables, then our settings."""
         record = self._record
         config = record.config
-        env = {k: str(v) for k, v in (config.get("environment_variables") or {}).items()}
+        env = server_variables(config)
         settings = settings_from_env(
             env,
             entry_script=record.entry_script,

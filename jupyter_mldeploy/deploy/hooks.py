@@ -60,6 +60,7 @@ class TargetHooks:
         timeout_ms: int = 60_000,
         debug: bool = True,
         environment_variables: dict[str, str] | None = None,
+        batch: str | None = None,
         collect_model_data: bool = False,
         capture_sample_rate: float = 1.0,
         capture_max_kb: float = 64.0,
@@ -70,7 +71,9 @@ class TargetHooks:
 
         ``collect_model_data=True`` keeps requests and answers (``service.get_captured(n)``);
         ``tracing=True`` (or an ``otel_endpoint``) traces them with OpenTelemetry
-        (see :class:`~jupyter_mldeploy.deploy.config.DeploymentConfiguration`).
+        (see :class:`~jupyter_mldeploy.deploy.config.DeploymentConfiguration`);
+        ``batch="max_batch_size=32,max_latency_ms=5"`` batches concurrent requests into one
+        call of a vectorised ``run``.
 
         Examples
         --------
@@ -85,6 +88,7 @@ class TargetHooks:
             timeout_ms=timeout_ms,
             debug=debug,
             environment_variables=dict(environment_variables or {}),
+            batch=batch,
             collect_model_data=collect_model_data,
             capture_sample_rate=capture_sample_rate,
             capture_max_kb=capture_max_kb,

@@ -29,7 +29,7 @@ from ..scoring.options import settings_from_env
 from ..scoring.supervisor import bind_socket
 from . import records as _state
 from ._procs import adopt_child, is_running, process_start_time, rotate_log, stop_group, tail_file
-from .config import DeploymentConfiguration, signal_settings
+from .config import DeploymentConfiguration, server_variables, signal_settings
 from .debugger import debug_settings, process_python_path
 from .progress import DeploymentProgress
 from .records import EXIT_FILE
@@ -126,7 +126,7 @@ class ProcessWebservice(Webservice):
         folder.mkdir(parents=True, exist_ok=True)
         exit_file = folder / EXIT_FILE
         exit_file.unlink(missing_ok=True)
-        user = {k: str(v) for k, v in (config.get("environment_variables") or {}).items()}
+        user = server_variables(config)
         settings = settings_from_env(
             user,
             entry_script=record.entry_script,

@@ -17,6 +17,11 @@ or when the oldest has waited ``max_latency_ms``, or, while a batch runs, as soo
 ends (so under load batches grow by themselves and nobody waits for a timer). At most
 ``max_queue`` requests wait; more answer 503 with ``Retry-After``. Scripts without the
 decorator never touch this module's queue.
+
+A script whose ``run`` is already vectorised can be batched without the decorator, by a
+setting: ``MLDEPLOY_BATCH=max_batch_size=32,max_latency_ms=5[,max_queue=N]`` (``mldeploy
+serve --batch ...``, ``deploy_configuration(batch=...)``), read by :func:`parse_batch`.
+The setting wins over the decorator's knobs.
 """
 
 from __future__ import annotations
@@ -30,7 +35,7 @@ from typing import Any, TypeVar
 from ..errors import InvalidArgumentError
 from .contract import ScoringRequest, ScoringResponse, error_response
 
-__all__ = ["BATCH_ATTR", "BatchOptions", "Batcher", "batch_options", "batched"]
+__all__ = ["BATCH_ATTR", "BATCH_SETTING", "BatchOptions", "Batcher", "batch_options", "batched", "parse_batch"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -38,6 +43,9 @@ F = TypeVar("F", bound=Callable[..., Any])
 BATCH_ATTR = "_mldeploy_batch"
 #: Error code of the answer to a request that found the queue full.
 OVERLOADED = "Overloaded"
+#: The environment name of the setting that batches a script without the decorator.
+BATCH_SETTING = "MLDEPLOY_BATCH"
+_EXAMPLE = "max_batch_size=32,max_latency_ms=5"
 
 
 @dataclass(frozen=True)
@@ -52,6 +60,84 @@ class BatchOptions:
     def queue_limit(self) -> int:
         """Most requests that may wait for a batch."""
         return self.max_queue or 8 * self.max_batch_size
+
+    @property
+    def spec(self) -> str:
+        """These options as the ``MLDEPLOY_BATCH`` value :func:`parse_batch` reads back.
+
+        Examples
+        --------
+        >>> BatchOptions(16, 2.5).spec
+        'max_batch_size=16,max_latency_ms=2.5'
+        """
+        text = f"max_batch_size={self.max_batch_size},max_latency_ms={self.max_latency_ms:g}"
+        return text + (f",max_queue={self.max_queue}" if self.max_queue else "")
+
+
+def _checked(max_batch_size: object, max_latency_ms: object, max_queue: object) -> BatchOptions:
+    """The options, or :class:`InvalidArgumentError` naming the bad knob (the decorator's and the setting's check)."""
+    if isinstance(max_batch_size, bool) or not isinstance(max_batch_size, int) or max_batch_size < 1:
+        raise InvalidArgumentError(f"max_batch_size must be a whole number >= 1, got {max_batch_size!r}")
+    if isinstance(max_latency_ms, bool) or not isinstance(max_latency_ms, (int, float)) or not 0 <= max_latency_ms <= 60_000:
+        raise InvalidArgumentError(
+            f"max_latency_ms must be a number of milliseconds from 0 to 60000, got {max_latency_ms!r}")
+    if isinstance(max_queue, bool) or not isinstance(max_queue, int) or max_queue < 0:
+        raise InvalidArgumentError(f"max_queue must be a whole number >= 0 (0: 8 batches), got {max_queue!r}")
+    return BatchOptions(max_batch_size, float(max_latency_ms), max_queue)
+
+
+def parse_batch(spec: str) -> BatchOptions:
+    """Read the batching setting ``max_batch_size=32,max_latency_ms=5[,max_queue=N]`` (knobs left out: defaults).
+
+    ``on`` (or ``1``, ``true``) is every default. A bad part raises
+    :class:`InvalidArgumentError` naming it and showing a good value.
+
+    Examples
+    --------
+    >>> parse_batch("max_batch_size=64, max_latency_ms=2")
+    BatchOptions(max_batch_size=64, max_latency_ms=2.0, max_queue=0)
+    >>> parse_batch("on").max_batch_size
+    32
+    >>> parse_batch("max_batch_size=lots")
+    Traceback (most recent call last):
+    ...
+    jupyter_mldeploy.errors.InvalidArgumentError: MLDEPLOY_BATCH: 'max_batch_size=lots': max_batch_size must be a whole number >= 1, got 'lots'; write it as max_batch_size=32,max_latency_ms=5[,max_queue=N]
+    """
+    text = str(spec).strip()
+    if text.lower() in ("on", "1", "true", "yes"):
+        return BatchOptions()
+    hint = f"write it as {_EXAMPLE}[,max_queue=N]"
+    if not text:
+        raise InvalidArgumentError(f"{BATCH_SETTING} is empty; {hint} (or leave it unset: no batching)")
+    knobs: dict[str, object] = {}
+    defaults = BatchOptions()
+
+    def options() -> BatchOptions:
+        return _checked(knobs.get("max_batch_size", defaults.max_batch_size),
+                        knobs.get("max_latency_ms", defaults.max_latency_ms), knobs.get("max_queue", defaults.max_queue))
+
+    for part in (p.strip() for p in text.split(",")):
+        name, sep, raw = part.partition("=")
+        name, raw = name.strip(), raw.strip()
+        if not sep or not name or not raw:
+            raise InvalidArgumentError(f"{BATCH_SETTING}: {part!r} is not KNOB=VALUE; {hint}")
+        if name not in ("max_batch_size", "max_latency_ms", "max_queue"):
+            raise InvalidArgumentError(
+                f"{BATCH_SETTING}: {part!r}: unknown knob {name!r}; the knobs are max_batch_size, "
+                f"max_latency_ms and max_queue ({hint})")
+        if name in knobs:
+            raise InvalidArgumentError(f"{BATCH_SETTING}: {name} is given twice; {hint}")
+        value: object = raw
+        try:
+            value = float(raw) if name == "max_latency_ms" else int(raw)
+        except ValueError:
+            pass  # _checked names it
+        knobs[name] = value
+        try:
+            options()  # the part just read is the one a failure names
+        except InvalidArgumentError as err:
+            raise InvalidArgumentError(f"{BATCH_SETTING}: {part!r}: {err}; {hint}") from None
+    return options()
 
 
 def batched(max_batch_size: int = 32, max_latency_ms: float = 5.0, max_queue: int = 0) -> Callable[[F], F]:
@@ -79,13 +165,7 @@ def batched(max_batch_size: int = 32, max_latency_ms: float = 5.0, max_queue: in
     >>> run(["ab", "c"]), batch_options(run).max_batch_size
     ([2, 1], 8)
     """
-    if not isinstance(max_batch_size, int) or max_batch_size < 1:
-        raise InvalidArgumentError(f"max_batch_size must be a whole number >= 1, got {max_batch_size!r}")
-    if not isinstance(max_latency_ms, (int, float)) or max_latency_ms < 0:
-        raise InvalidArgumentError(f"max_latency_ms must be a number of milliseconds >= 0, got {max_latency_ms!r}")
-    if not isinstance(max_queue, int) or max_queue < 0:
-        raise InvalidArgumentError(f"max_queue must be a whole number >= 0 (0: 8 batches), got {max_queue!r}")
-    options = BatchOptions(max_batch_size, float(max_latency_ms), max_queue)
+    options = _checked(max_batch_size, max_latency_ms, max_queue)
 
     def mark(func: F) -> F:
         setattr(func, BATCH_ATTR, options)
@@ -126,7 +206,7 @@ class Batcher:
             return error_response(
                 503, OVERLOADED,
                 f"The batch queue is full ({self.options.queue_limit} requests wait): retry shortly, or raise "
-                "@batched(max_queue=...) / add workers.",
+                "max_queue (@batched(max_queue=...) or MLDEPLOY_BATCH=...,max_queue=N) / add workers.",
                 request.request_id, headers={"retry-after": "1"},
             )
         loop = asyncio.get_running_loop()

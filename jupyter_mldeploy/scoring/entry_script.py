@@ -41,7 +41,7 @@ from ..errors import (
 )
 from . import azureml_shim, fresh_source
 from .aml import is_rawhttp
-from .batching import batch_options
+from .batching import BATCH_SETTING, BatchOptions, batch_options
 from .fresh_source import FreshSourceLoader
 from .handling import ScriptHandler
 from .schema import inspect_run_schema
@@ -86,7 +86,7 @@ class EntryScript(ScriptHandler):
     """
 
     def __init__(self, module: ModuleType, path: Path, source_dir: Path, *, debug: bool = False,
-                 real_rawhttp: bool = False) -> None:
+                 real_rawhttp: bool = False, batch: BatchOptions | None = None) -> None:
         self.module = module
         self.path = path
         self.source_dir = source_dir
@@ -127,6 +127,12 @@ class EntryScript(ScriptHandler):
                 "the raw request yourself, or the schema decorators to get typed arguments."
             )
         self.allowed_methods = RAWHTTP_METHODS if raw else DEFAULT_METHODS
+        if batch is not None and (raw or self.has_schema):
+            raise EntryScriptError(
+                f"{BATCH_SETTING} (--batch) asks to batch run() in {path}, which is "
+                f"{'@rawhttp' if raw else 'schema-decorated'}: batching works on run(raw_data) scripts (a list of "
+                f"request bodies in, a list of answers out); unset {BATCH_SETTING} or make run() take raw bodies."
+            )
         if batch_options(run) is not None and (raw or self.has_schema):
             raise EntryScriptError(
                 f"run() in {path} is @batched and {'@rawhttp' if raw else 'schema-decorated'}: @batched works on "
@@ -146,6 +152,7 @@ class EntryScript(ScriptHandler):
             data_keyword=first.kind is first.KEYWORD_ONLY,
             accept=tuple(str(a).split(";", 1)[0].strip().lower() for a in accept) if accept else None,
             debug=debug,
+            batch=batch,
         )
 
     @property
@@ -228,7 +235,8 @@ def _module_name(script: Path) -> str:
     return f"mldeploy_entry_{next(_module_counter)}_{stem}"
 
 
-def load_entry_script(path: str | Path, source_dir: str | Path | None = None, *, debug: bool = False) -> EntryScript:
+def load_entry_script(path: str | Path, source_dir: str | Path | None = None, *, debug: bool = False,
+                      batch: BatchOptions | None = None) -> EntryScript:
     """Import an entry script as a fresh module and inspect its ``run()``.
 
     Parameters
@@ -240,6 +248,9 @@ def load_entry_script(path: str | Path, source_dir: str | Path | None = None, *,
         (default: the script's folder).
     debug
         Put tracebacks into 500 answers (local deployments do).
+    batch
+        Batch requests into one call of the (vectorised) ``run`` as ``@batched`` does, with these
+        options (the ``MLDEPLOY_BATCH`` setting; wins over the decorator's).
 
     Raises
     ------
@@ -309,7 +320,7 @@ def load_entry_script(path: str | Path, source_dir: str | Path | None = None, *,
             ) from err
         real_rawhttp = _real_rawhttp_requested()
     try:
-        return EntryScript(module, script, src, debug=debug, real_rawhttp=real_rawhttp)
+        return EntryScript(module, script, src, debug=debug, real_rawhttp=real_rawhttp, batch=batch)
     except EntryScriptError:
         sys.modules.pop(name, None)
         raise

@@ -133,11 +133,14 @@ class ScriptHandler:
         The lower-cased media types a plain script declared in ``CONTENT_TYPES``, or ``None``.
     debug
         Put tracebacks into 500 answers (the default for local deployments).
+    batch
+        Batch requests into one call of ``run`` (the ``MLDEPLOY_BATCH`` setting), else as
+        ``@batched`` on ``run`` says.
     """
 
     def __init__(self, run: Callable[..., Any], *, schema: RunSchema | None, is_rawhttp: bool,
                  accepts_headers: bool, data_name: str, data_keyword: bool,
-                 accept: tuple[str, ...] | None, debug: bool) -> None:
+                 accept: tuple[str, ...] | None, debug: bool, batch: BatchOptions | None = None) -> None:
         self._run: Callable[..., Any] = run
         self.schema: RunSchema | None = schema
         self.is_rawhttp = is_rawhttp
@@ -147,7 +150,7 @@ class ScriptHandler:
         self._data_keyword = data_keyword
         self._accept: tuple[str, ...] | None = accept
         #: ``@batched`` options (``None``: one request per call) and, once serving, the queue
-        self.batching: BatchOptions | None = batch_options(run)
+        self.batching: BatchOptions | None = batch or batch_options(run)
         self.batcher: Any = None
         if schema is not None:
             self._example = schema.example

@@ -41,7 +41,8 @@ def load_and_init(settings: ServeSettings) -> Any:
     """Import the entry script as a fresh module and run its ``init()``; raises on failure."""
     from .entry_script import load_entry_script
 
-    entry = load_entry_script(settings.script_path, settings.source_dir, debug=settings.debug)
+    entry = load_entry_script(settings.script_path, settings.source_dir, debug=settings.debug,
+                              batch=settings.batch_options)
     token = current_request_id.set("init")
     try:
         entry.init()

@@ -121,6 +121,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
              f"({env_help('stay_up')})",
     )
     parser.add_argument(
+        "--batch", metavar="KNOBS",
+        help="group concurrent requests into one call of a vectorised run() (a list of bodies in, a list of "
+             "answers out), as @batched does: max_batch_size=32,max_latency_ms=5[,max_queue=N] "
+             f"({env_help('batch')})",
+    )
+    parser.add_argument(
         "--otel", action="store_true", default=None,
         help="trace each request with OpenTelemetry, exported over OTLP/HTTP (needs jupyter-mldeploy[otel]) "
              f"({env_help('otel')})",

@@ -159,17 +159,17 @@ class ScoreRoute:
 
             async def call(requests: list[ScoringRequest]) -> list[ScoringResponse]:
                 ok, value = await self._guarded(entry.handle_batch, requests, requests[0].request_id,
-                                                requests[0].path)
+                                                requests[0].path, crowd_inline=True)
                 return value if ok else [value(r.request_id) for r in requests]
 
             batcher = entry.batcher = Batcher(entry.batching, call, self.metrics.observe_batch)
         return batcher
 
     async def _guarded(self, fn: Callable[[Any], Any], arg: Any, rid: str,
-                       path: str) -> tuple[bool, Any]:
+                       path: str, crowd_inline: bool = False) -> tuple[bool, Any]:
         """``(True, fn(arg))`` run through the runner, or ``(False, make)``: ``make(rid)`` is the 504/500 answer."""
         try:
-            return True, await self.runner.call(fn, arg)
+            return True, await self.runner.call(fn, arg, crowd_inline=crowd_inline)
         except RunTimeout:
             self.metrics.add(TIMEOUTS, 1)
             self.log.error(

@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from ..errors import InvalidArgumentError
+from .batching import BatchOptions, parse_batch
 from .keys import check_auth_key
 
 __all__ = ["ENV_NAMES", "ServeSettings", "check_model_id"]
@@ -56,6 +57,7 @@ ENV_NAMES: dict[str, tuple[str, ...]] = {
     "control_key_file": ("MLDEPLOY_CONTROL_KEY_FILE",),
     "debugpy": ("MLDEPLOY_DEBUGPY",),
     "debugpy_wait": ("MLDEPLOY_DEBUGPY_WAIT",),
+    "batch": ("MLDEPLOY_BATCH",),
     # production signals (scoring/signals.py): traces, captured requests, the data folder
     "otel": ("MLDEPLOY_OTEL",),
     "otel_endpoint": ("MLDEPLOY_OTEL_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT"),
@@ -134,6 +136,11 @@ class ServeSettings:
     debugpy, debugpy_wait
         ``HOST:PORT`` where each worker's debugpy listens (debug runs only), and whether a worker
         waits for a debugger before loading the script.
+    batch
+        Adaptive batching for a script whose ``run`` is already vectorised (a list of request
+        bodies in, a list of answers out), without ``@batched``:
+        ``max_batch_size=32,max_latency_ms=5[,max_queue=N]`` (see :func:`.batching.parse_batch`;
+        wins over the decorator's knobs). ``None``: as the script says.
     otel, otel_endpoint
         OpenTelemetry tracing (off by default): on with ``otel`` or when an OTLP/HTTP endpoint
         is given (``OTEL_EXPORTER_OTLP_ENDPOINT``); needs ``jupyter-mldeploy[otel]``.
@@ -176,6 +183,7 @@ class ServeSettings:
     control_key_file: str | None = None
     debugpy: str | None = None
     debugpy_wait: bool = False
+    batch: str | None = None
     otel: bool = False
     otel_endpoint: str | None = None
     capture: bool = False
@@ -240,6 +248,8 @@ class ServeSettings:
             check_model_id(model)
         if self.control_key:
             check_auth_key(self.control_key)
+        if self.batch is not None:
+            parse_batch(self.batch)
         if not 0 <= float(self.capture_sample) <= 1:
             raise InvalidArgumentError(
                 f"capture_sample must be from 0 to 1 (the share of requests kept), got {self.capture_sample}; "
@@ -285,6 +295,11 @@ class ServeSettings:
                 "anyone who can reach this machine; leave --debug off beyond loopback"
             )
         return warnings
+
+    @property
+    def batch_options(self) -> BatchOptions | None:
+        """The batching the ``batch`` setting asks for (``None``: as the script says)."""
+        return None if self.batch is None else parse_batch(self.batch)
 
     @property
     def tracing(self) -> bool:
@@ -349,6 +364,7 @@ class ServeSettings:
             "control_key_file": self.control_key_file,
             "debugpy": self.debugpy,
             "debugpy_wait": "1" if self.debugpy_wait else None,
+            "batch": self.batch,
             "otel": "1" if self.otel else None,
             "otel_endpoint": self.otel_endpoint,
             "capture": "1" if self.capture else None,

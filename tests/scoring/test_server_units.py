@@ -76,6 +76,25 @@ def test_inline_runner_interrupts_an_overrunning_call_with_sigalrm():
         signal.signal(signal.SIGALRM, previous)
 
 
+def test_under_a_crowd_single_calls_queue_on_the_thread_but_a_quick_batch_runs_inline():
+    previous = signal.getsignal(signal.SIGALRM)
+
+    async def main() -> None:
+        runner = Runner(timeout_s=5)
+        assert runner.enable_inline()
+        runner.crowded = True
+        assert await runner.call(threading.current_thread) is not threading.main_thread()
+        assert await runner.call(threading.current_thread, crowd_inline=True) is threading.main_thread()
+        runner.ewma_s = 1.0  # a slow batch goes to the thread, so the loop keeps reading requests
+        assert await runner.call(threading.current_thread, crowd_inline=True) is not threading.main_thread()
+        runner.close()
+
+    try:
+        asyncio.run(main())
+    finally:
+        signal.signal(signal.SIGALRM, previous)
+
+
 def test_an_answer_leaves_in_one_write():
     from jupyter_mldeploy.scoring.protocol import _CoalescingTransport
 

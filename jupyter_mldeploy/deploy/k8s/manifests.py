@@ -31,6 +31,7 @@ from typing import Any
 
 from ...images.dockerfile import CONTAINER_PORT, MODELS_ROOT, SOURCE_ROOT, USER_UID, VENV
 from ...scoring.options import settings_from_env
+from ..config import server_variables
 from .config import KubernetesDeploymentConfiguration
 
 __all__ = [
@@ -208,7 +209,7 @@ def _command(config: KubernetesDeploymentConfiguration) -> list[str]:
 def _server_env(inputs: ManifestInputs) -> dict[str, str]:
     """The server's variables: the user's, then ours (``AZUREML_MODEL_DIR``, timeout, workers, keys file)."""
     config = inputs.config
-    env = {k: str(v) for k, v in config.environment_variables.items()}
+    env = server_variables(config.to_dict())
     settings = settings_from_env(
         env,
         entry_script=inputs.entry_script,

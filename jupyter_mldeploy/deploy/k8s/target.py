@@ -138,6 +138,7 @@ class KubernetesWebservice(Webservice):
         port: int | None = None,
         debug: bool = False,
         environment_variables: dict[str, str] | None = None,
+        batch: str | None = None,
     ) -> KubernetesDeploymentConfiguration:
         """Settings for a Kubernetes deployment: AKS v1's knobs with v1's defaults (``docs/kubernetes.md`` maps each).
 
@@ -152,7 +153,7 @@ class KubernetesWebservice(Webservice):
         """
         return KubernetesDeploymentConfiguration(
             port=port, auth_enabled=auth_enabled, timeout_ms=scoring_timeout_ms, debug=debug,
-            environment_variables=dict(environment_variables or {}),
+            environment_variables=dict(environment_variables or {}), batch=batch,
             autoscale_enabled=autoscale_enabled, autoscale_min_replicas=autoscale_min_replicas,
             autoscale_max_replicas=autoscale_max_replicas, autoscale_refresh_seconds=autoscale_refresh_seconds,
             autoscale_target_utilization=autoscale_target_utilization,
