@@ -18,7 +18,9 @@ Usage::
 
 Needs a Docker engine and the base image (``MLDEPLOY_BASE_IMAGE``, default here
 ``mldeploy/python-base:bookworm``) for the Docker target. Runs in a temporary
-``MLDEPLOY_HOME`` and removes every service and image it creates. Numbers, not
+``MLDEPLOY_HOME`` and removes every service and image it creates. uv's package cache is
+the host's, warm as the goals state it (``~/.cache/mldeploy-bench/uv``, kept between
+runs, or ``MLDEPLOY_UV_CACHE_DIR``); ``--cold-cache`` gives the run an empty one instead. Numbers, not
 assertions: compare them within one run.
 """
 
@@ -37,6 +39,10 @@ from typing import Any
 
 os.environ.setdefault("MLDEPLOY_BASE_IMAGE", "mldeploy/python-base:bookworm")
 os.environ["MLDEPLOY_HOME"] = tempfile.mkdtemp(prefix="mldeploy-bench-home-")
+if "--cold-cache" in sys.argv:
+    os.environ["MLDEPLOY_UV_CACHE_DIR"] = os.path.join(os.environ["MLDEPLOY_HOME"], "cache", "uv")
+else:
+    os.environ.setdefault("MLDEPLOY_UV_CACHE_DIR", os.path.expanduser("~/.cache/mldeploy-bench/uv"))
 
 from jupyter_mldeploy import (  # noqa: E402 - after MLDEPLOY_HOME is set
     Environment,
@@ -273,6 +279,8 @@ def main() -> None:
     parser.add_argument("--target", choices=("docker", "process", "both"), default="both")
     parser.add_argument("--env", choices=sorted(FLAVOURS), default="six",
                         help="the service's environment: six, or scikit-learn + numpy + joblib (the script imports it)")
+    parser.add_argument("--cold-cache", action="store_true",
+                        help="an empty uv package cache for this run (default: the host's warm one, kept between runs)")
     args = parser.parse_args()
     global FLAVOUR
     FLAVOUR = args.env
@@ -285,7 +293,9 @@ def main() -> None:
             rows[target] = measure(target, work)
     steps = list(dict.fromkeys(step for r in rows.values() for step in r))
     print(f"\n# deploy_times {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
-          f"environment {FLAVOUR}, base image {os.environ['MLDEPLOY_BASE_IMAGE']}, load average {os.getloadavg()[0]:.1f}\n")
+          f"environment {FLAVOUR}, base image {os.environ['MLDEPLOY_BASE_IMAGE']}, "
+          f"uv cache {'cold' if args.cold_cache else 'warm'} ({os.environ['MLDEPLOY_UV_CACHE_DIR']}), "
+          f"load average {os.getloadavg()[0]:.1f}\n")
     print("| step | " + " | ".join(targets) + " |")
     print("|---|" + "---:|" * len(targets))
     for step in steps:
