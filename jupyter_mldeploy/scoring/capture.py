@@ -4,7 +4,7 @@
 (``capture_sample``) of ``/score`` and OIP ``infer`` requests in
 ``DATA_DIR/capture.jsonl``, one JSON object a line::
 
-    {"request_id": "...", "time": "2026-12-02T06:01:02.345Z", "latency_ms": 1.84, "status": 200,
+    {"request_id": "...", "time": "2026-12-02T06:01:02.345678Z", "latency_ms": 1.84, "status": 200,
      "method": "POST", "route": "/score", "model": null,
      "input": {"data": [[1, 2]]}, "output": [3.5]}
 
@@ -28,7 +28,7 @@ from typing import Any
 
 from .asgi import Message, Receive, Scope, Send
 from .jsonl import JsonLinesFile
-from .logs import timestamp
+from .logs import precise_timestamp
 from .settings import ServeSettings
 from .tracing import route_of
 
@@ -138,7 +138,7 @@ class CaptureMiddleware:
         """One captured exchange as its JSON line (on the writer's thread)."""
         rid, wall, latency, status, method, path, in_type, in_chunks, out_type, out_chunks = record
         line = {
-            "request_id": rid, "time": timestamp(wall), "latency_ms": round(latency, 3), "status": status,
+            "request_id": rid, "time": precise_timestamp(wall), "latency_ms": round(latency, 3), "status": status,
             "method": method, "route": path, "model": route_of(path)[1],
             "input": body_value(b"".join(in_chunks), in_type, self.limit),
             "output": body_value(b"".join(out_chunks), out_type, self.limit),

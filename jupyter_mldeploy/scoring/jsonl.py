@@ -31,6 +31,8 @@ from .logs import LogWriter
 
 __all__ = ["JsonLinesFile", "read_last"]
 
+#: lines read beyond the ``n`` asked for, so records two workers wrote out of order still sort into place
+_ORDER_MARGIN = 64
 #: records waiting to be written past which new ones are dropped (and counted)
 MAX_PENDING = 10_000
 
@@ -182,22 +184,28 @@ def _tail_lines(path: Path, n: int) -> list[bytes]:
 def read_last(path: str | os.PathLike[str], n: int, keep: int = 3) -> list[dict[str, Any]]:
     """The last ``n`` records of ``path`` and its rotated files (``path.1`` ...), oldest first.
 
-    A line that is not JSON (a file cut by a crash) is skipped.
+    Several workers append in batches, so the file's order is only nearly the records'
+    order: a margin of lines is read and the records are put in order of their ``time``
+    (ISO-8601 strings; records without one keep their place). A line that is not JSON
+    (a file cut by a crash) is skipped.
     """
     base = Path(path)
     wanted = max(0, int(n))
+    reading = wanted + _ORDER_MARGIN if wanted else 0
     lines: list[bytes] = []
     for i in range(keep + 1):
-        if len(lines) >= wanted:
+        if len(lines) >= reading:
             break
         file = base if i == 0 else base.with_name(f"{base.name}.{i}")
-        lines = _tail_lines(file, wanted - len(lines)) + lines
+        lines = _tail_lines(file, reading - len(lines)) + lines
     records = []
-    for line in lines[-wanted:] if wanted else []:
+    for line in lines:
         try:
             value = json.loads(line)
         except ValueError:
             continue
         if isinstance(value, dict):
             records.append(value)
-    return records
+    if all(isinstance(r.get("time"), str) for r in records):
+        records.sort(key=lambda r: r["time"])  # stable: equal times keep the file's order
+    return records[-wanted:] if wanted else []

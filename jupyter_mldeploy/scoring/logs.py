@@ -43,6 +43,12 @@ def timestamp(now: float | None = None) -> str:
     return f"{cached[1]}.{int((now - secs) * 1000):03d}Z"
 
 
+def precise_timestamp(now: float) -> str:
+    """UTC ISO-8601 time with microseconds: records whose order must survive several writers (capture)."""
+    secs = int(now)
+    return f"{time.strftime('%Y-%m-%dT%H:%M:%S', time.gmtime(secs))}.{int((now - secs) * 1_000_000):06d}Z"
+
+
 class LogWriter:
     """Buffered, thread-safe line writer for one file descriptor.
 

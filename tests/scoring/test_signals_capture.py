@@ -122,3 +122,15 @@ def test_requests_without_the_key_are_not_captured_and_the_server_keeps_serving(
     server.stop()
     assert record["request_id"] == "withkey"
     assert [r["request_id"] for r in read_last(data / CAPTURE_FILE, 10)] == ["withkey"]
+
+
+def test_read_last_puts_records_two_workers_wrote_out_of_order_back_in_time_order(tmp_path: Path) -> None:
+    # two workers flush their batches a few ms apart, so a later request's line can land first
+    old = tmp_path / f"{CAPTURE_FILE}.1"
+    new = tmp_path / CAPTURE_FILE
+    stamp = "2026-12-02T07:00:00.{:06d}Z"
+    old.write_text("".join(json.dumps({"request_id": f"r{i}", "time": stamp.format(i)}) + "\n" for i in (0, 2, 1)))
+    new.write_text("".join(json.dumps({"request_id": f"r{i}", "time": stamp.format(i)}) + "\n" for i in (4, 3, 5)))
+    assert [r["request_id"] for r in read_last(new, 4)] == ["r2", "r3", "r4", "r5"]
+    assert [r["request_id"] for r in read_last(new, 10)] == [f"r{i}" for i in range(6)]
+    assert read_last(new, 0) == []
