@@ -239,6 +239,33 @@ class Cluster:
                 forward = portforward(core.connect_get_namespaced_pod_portforward, pod, namespace, ports=str(port))
         return forward.socket(port)
 
+    def pod_exec(self, namespace: str, pod: str, command: list[str], timeout_s: float = REQUEST_TIMEOUT_S) -> str:
+        """Run ``command`` in ``pod``'s (first) container through the API server; return its standard output.
+
+        Raises
+        ------
+        KubernetesError
+            The command exits with a failure (its standard error is in the message), or the call fails.
+        """
+        kubernetes = _sdk()
+        from kubernetes.stream import stream
+
+        with self._stream_lock:
+            if self._stream_client is None:
+                self._stream_client = kubernetes.client.ApiClient(self.api_client.configuration)
+            core = kubernetes.client.CoreV1Api(self._stream_client)
+            with self._calls(f"running a command in pod {pod}"):
+                answer = stream(core.connect_get_namespaced_pod_exec, pod, namespace, command=command,
+                                stdin=False, stdout=True, stderr=True, tty=False, _preload_content=False)
+        try:
+            answer.run_forever(timeout=timeout_s)
+            out, err, code = answer.read_stdout(), answer.read_stderr(), answer.returncode
+        finally:
+            answer.close()
+        if code not in (0, None):
+            raise KubernetesError(f"{command[0]} in pod {pod} exited with code {code}: {err.strip()[-500:]}")
+        return str(out)
+
     # --- plumbing -------------------------------------------------------------------------------
 
     def _resource(self, api_version: str, kind: str) -> Any:
