@@ -154,10 +154,12 @@ def server_env(config: Mapping[str, Any], data_dir: str, *, loopback_as: str | N
 
     Examples
     --------
-    >>> env = server_env({"batch": "max_batch_size=8,max_latency_ms=5", "collect_model_data": True}, "/data")
+    >>> env = server_env({"batch": "max_batch_size=8,max_latency_ms=5", "collect_model_data": True}, "/data",
+    ...                  entry_script="score.py")
     >>> env["MLDEPLOY_BATCH"], env["MLDEPLOY_CAPTURE"], env["MLDEPLOY_DATA_DIR"]
     ('max_batch_size=8,max_latency_ms=5', '1', '/data')
-    >>> server_env({"tracing": True}, "/data", loopback_as="host.docker.internal")["MLDEPLOY_OTEL_ENDPOINT"]
+    >>> server_env({"tracing": True}, "/data", loopback_as="host.docker.internal",
+    ...            entry_script="score.py")["MLDEPLOY_OTEL_ENDPOINT"]
     'http://host.docker.internal:4318'
     """
     env = {str(k): str(v) for k, v in (config.get("environment_variables") or {}).items()}
