@@ -141,8 +141,8 @@ def test_tracing_adds_the_opentelemetry_packages_to_a_copy_of_the_environment(tm
     assert env.get_pip_requirements() == before  # the user's object is not changed
     assert "opentelemetry-sdk==1.27.0" in traced.get_pip_requirements()  # the user's pin is kept
     assert "opentelemetry-exporter-otlp-proto-http" in traced.get_pip_requirements()
-    assert lines == ["tracing is on: added opentelemetry-exporter-otlp-proto-http to environment 'traced' (resolved "
-                     "like its other requirements; list them yourself to pin versions)"]
+    assert lines == [("tracing is on: added opentelemetry-exporter-otlp-proto-http to environment 'traced' (resolved "
+                      "like its other requirements; list them yourself to pin versions)")]
     assert with_tracing_packages(env, {"tracing": False}, lines.append) is env
     assert set(TRACING_PACKAGES) <= {r.split("==")[0].lower().replace("_", "-") for r in
                                      with_tracing_packages(traced, {"otel_endpoint": "http://x:1"}, lines.append)

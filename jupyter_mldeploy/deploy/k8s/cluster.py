@@ -262,6 +262,9 @@ class Cluster:
             out, err, code = answer.read_stdout(), answer.read_stderr(), answer.returncode
         finally:
             answer.close()
+            socket = getattr(answer, "sock", None)
+            if socket is not None:
+                socket.shutdown()  # close() leaves the TLS socket open once the server closed the stream
         if code not in (0, None):
             raise KubernetesError(f"{command[0]} in pod {pod} exited with code {code}: {err.strip()[-500:]}")
         return str(out)
