@@ -8,7 +8,9 @@ image built by the one image pipeline (``images/pipeline.py``), and the containe
 started, watched and found again.
 
 Code edits need no image rebuild: ``reload()`` and ``update(inference_config=...)``
-re-sync ``src/`` and restart the container. Containers carry labels
+re-sync ``src/`` and swap the new code into the running server, and so does an
+environment that only adds packages (every host-built tree is mounted read-only, so the
+new one goes on the server's path); other changes restart the container. Containers carry labels
 (``mldeploy.service``, ``mldeploy.home``, ...) so that ``Webservice(name)`` and
 ``Webservice.list()`` find them again even when the service record is gone.
 """
@@ -23,7 +25,8 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from .._config import mldeploy_home
-from ..environment.env_tree import env_tree
+from ..environment.changes import EnvChange
+from ..environment.env_tree import env_tree, env_trees_dir, tree_change
 from ..errors import (
     DeploymentError,
     DockerUnavailableError,
@@ -37,6 +40,7 @@ from ..images.dockerfile import (
     CONTAINER_DATA,
     CONTAINER_PORT,
     ENV_MOUNT,
+    ENV_TREES_MOUNT,
     MODELS_MOUNT,
     MODELS_ROOT,
     SOURCE_ROOT,
@@ -208,6 +212,19 @@ class LocalWebservice(Webservice):
             detail = f"{detail}; {built.detail}"
         return detail, changed
 
+    def _target_env_change(self, old: dict[str, Any] | None) -> tuple[EnvChange, list[str]]:
+        """A tree that only adds packages to the running one: the container sees it under :data:`ENV_TREES_MOUNT`."""
+        new = (self._record.environment or {}).get("tree")
+        before = (old or {}).get("tree")
+        if not new or not before:
+            return EnvChange((), "the environment changed"), []
+        if (old or {}).get("base_image") != (self._record.environment or {}).get("base_image"):
+            return EnvChange((), "the base image changed"), []
+        tree = Path(new)
+        if tree.parent.parent != env_trees_dir():
+            return EnvChange((), "the environment changed (built outside this MLDEPLOY_HOME)"), []
+        return tree_change(Path(before), tree), [f"{ENV_TREES_MOUNT}/{tree.parent.name}/{tree.name}"]
+
     def _target_build(self, progress: DeploymentProgress) -> str:
         """The shared image (base + user + empty venv), built once per base image, tagged for this service.
 
@@ -279,6 +296,7 @@ class LocalWebservice(Webservice):
         tree = (record.environment or {}).get("tree")
         if tree:
             mounts[tree] = ENV_MOUNT
+            mounts[env_trees_dir()] = ENV_TREES_MOUNT  # an environment that only adds packages is swapped in
         if record.debug_port:
             mounts[debugpy_package()] = f"{CONTAINER_DEBUGPY}/debugpy"
         return mounts
