@@ -36,14 +36,14 @@ from pathlib import Path
 
 from .._config import mldeploy_home
 from .._runtime import runtime_wheel
-from ..errors import EnvironmentBuildError, MLDeployError
+from ..errors import EnvironmentBuildError, InvalidArgumentError, MLDeployError
 from ._interpreters import find_interpreters
 from ._platforms import parse_platform
 from ._uv import run_uv
 from .changes import EnvChange, compare_installed, installed_pins
 from .local_build import _folder_size
 
-__all__ = ["EnvTree", "env_tree", "env_trees_dir", "tree_change"]
+__all__ = ["EnvTree", "env_tree", "env_trees_dir", "remove_unused_trees", "tree_change"]
 
 LogFn = Callable[[str], None]
 #: The file next to ``site-packages/`` that says what a tree holds.
@@ -109,6 +109,7 @@ def env_tree(wheelhouse: Path, python_version: str, log: LogFn | None = None) ->
         fcntl.flock(lock, fcntl.LOCK_EX)
         if (dest / META).is_file():
             os.chmod(dest, 0o755)  # trees made before containers saw the whole root: reachable now
+            os.utime(dest / META)  # "last used", for remove_unused_trees
             if not (dest / COMPILED).is_file():  # an earlier compile was cut off: finish it
                 _compile_in_background(dest, python_version, None, log)
             return _result(dest, True, None, started)
@@ -150,6 +151,43 @@ def tree_change(old: Path, new: Path) -> EnvChange:
         return EnvChange((), "the environment changed (the running one is gone)")
     return compare_installed(installed_pins(before.get("pins") or []), installed_pins(after.get("pins") or []),
                              str(before.get("python_version")), str(after.get("python_version")))
+
+
+def remove_unused_trees(older_than_days: float = 30.0, keep: Iterable[Path] = ()) -> list[Path]:
+    """Delete trees not used for ``older_than_days`` days, except those in ``keep``; return the removed folders.
+
+    ``keep`` holds trees that services still name (their containers mount them). Each removal
+    holds the tree's build lock, so a tree being reused or built meanwhile stays; leftovers of
+    an interrupted build (``.KEY-*`` folders) go too. A removed tree is built again, from uv's
+    cache, by the next deployment that needs it.
+
+    Raises
+    ------
+    InvalidArgumentError
+        ``older_than_days`` is negative.
+    """
+    if older_than_days < 0:
+        raise InvalidArgumentError(
+            f"older_than_days={older_than_days} is negative: pass 0 to remove every unused tree, or a number of days."
+        )
+    cutoff = time.time() - older_than_days * 86400
+    kept = {Path(p).resolve() for p in keep}
+    root = env_trees_dir()
+    removed: list[Path] = []
+    for lock_file in sorted(root.glob(".*.lock")):
+        key = lock_file.name[1:-len(".lock")]
+        with open(lock_file, "a+b") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            for leftover in root.glob(f".{key}-*"):
+                shutil.rmtree(leftover, ignore_errors=True)
+            tree = root / key
+            meta = tree / META
+            if not tree.is_dir() or tree.resolve() in kept:
+                continue
+            if not meta.is_file() or meta.stat().st_mtime <= cutoff:
+                shutil.rmtree(tree, ignore_errors=True)
+                removed.append(tree)
+    return removed
 
 
 def _result(dest: Path, reused: bool, parent: str | None, started: float) -> EnvTree:
