@@ -44,16 +44,12 @@ from ..images.dockerfile import (
     MODELS_MOUNT,
     MODELS_ROOT,
     SOURCE_ROOT,
-    USER_UID,
     VENV,
 )
 from ..images.engine import (
-    LABEL_ENV_HASH,
     LABEL_HOME,
-    LABEL_MODELS,
     LABEL_SERVICE,
     PING_TIMEOUT_S,
-    ContainerInfo,
     DockerEngine,
     container_name,
     service_labels,
@@ -61,11 +57,17 @@ from ..images.engine import (
 from ..images.pipeline import dev_image
 from ..registry.layout import LaidOutModels, lay_out_models
 from ..registry.model import Model as RegistryModel
-from ..scoring.options import settings_from_args, settings_from_env
+from ..scoring.options import settings_from_env
 from ..source_copy import SourceCopy, copy_source
-from . import records as _state
 from .config import DeploymentConfiguration, server_variables, signal_settings
+from .container_files import container_groups, hand_to_container_user
 from .debugger import CONTAINER_DEBUGPY, debug_settings, debugpy_package
+from .docker_found import (
+    LABEL_ENTRY_SCRIPT,
+    LABEL_ENV_NAME,
+    LABEL_USER_SOURCE,
+    record_from_container,
+)
 from .progress import DeploymentProgress
 from .records import ServiceRecord
 from .service import Webservice, WebserviceState
@@ -73,10 +75,6 @@ from .service_image import image_environment, image_tag
 
 __all__ = ["DockerDeploymentConfiguration", "LocalWebservice", "docker_available", "image_tag"]
 
-#: Labels (besides those of :func:`~jupyter_mldeploy.images.engine.service_labels`) that rebuild a record.
-LABEL_USER_SOURCE = "mldeploy.user-source"
-LABEL_ENTRY_SCRIPT = "mldeploy.entry-script"
-LABEL_ENV_NAME = "mldeploy.env-name"
 #: Where a container's auth keys are put before it starts (the server reads, then deletes them).
 KEYS_FILE = "/tmp/mldeploy-auth-keys"
 #: Where a container's control key (code swaps, POST /-/reload) is put, the same way.
@@ -478,73 +476,10 @@ class LocalWebservice(Webservice):
         records = []
         for info in found:
             try:
-                records.append(_record_from_container(engine, info))
+                records.append(record_from_container(engine, info, DockerDeploymentConfiguration, cls.compute_type))
             except (MLDeployError, ValueError, KeyError):
                 continue  # a container whose labels we cannot read is not one we can manage
         return records
-
-
-def _record_from_container(engine: DockerEngine, info: ContainerInfo) -> ServiceRecord:
-    """Rebuild a minimal service record from a container's labels and environment."""
-    labels = info.labels
-    attrs = engine.container_attrs(info.id)
-    env = engine.container_env(info.id)
-    env.setdefault("AZUREML_ENTRY_SCRIPT", "score.py")
-    settings = settings_from_args(None, env)
-    models = []
-    for item in filter(None, labels.get(LABEL_MODELS, "").split(",")):
-        model_name, _, version = item.partition(":")
-        models.append({"name": model_name, "version": int(version or 1), "id": item})
-    config = DockerDeploymentConfiguration(
-        port=info.port,
-        auth_enabled=bool(settings.auth_keys or settings.auth_keys_file),
-        workers=settings.workers,
-        timeout_ms=settings.timeout_ms,
-    )
-    spec_hash = labels.get(LABEL_ENV_HASH, "")
-    return ServiceRecord(
-        name=labels[LABEL_SERVICE],
-        compute_type=LocalWebservice.compute_type,
-        port=info.port,
-        models=models,
-        entry_script=labels.get(LABEL_ENTRY_SCRIPT) or settings.entry_script,
-        source_dir=labels.get(LABEL_USER_SOURCE, ""),
-        model_dir=settings.model_dir or MODELS_ROOT,
-        environment={"name": labels.get(LABEL_ENV_NAME, ""), "spec_hash": spec_hash} if spec_hash else None,
-        config=config.to_dict(),
-        auth_keys=list(settings.auth_keys),
-        container_id=info.id,
-        image=info.image,
-        created_time=str(attrs.get("Created", ""))[:19] + "+00:00" if attrs.get("Created") else _state.now_iso(),
-    )
-
-
-def hand_to_container_user(root: Path) -> None:
-    """Let the container's user (uid 1000) read ``root``'s files without making them world-readable.
-
-    As root: the files become the container user's (modes kept). As uid 1000: nothing to do.
-    As anyone else: the files get group read (and folders group search) for our own group,
-    which :func:`container_groups` adds to the container.
-    """
-    uid = os.geteuid()
-    if uid == USER_UID:
-        return
-    for folder, dirs, files in os.walk(root):
-        entries = [folder, *(os.path.join(folder, d) for d in dirs), *(os.path.join(folder, f) for f in files)]
-        for path in entries:
-            if os.path.islink(path):
-                continue
-            if uid == 0:
-                os.chown(path, USER_UID, USER_UID)
-            else:
-                extra = 0o050 if os.path.isdir(path) else 0o040
-                os.chmod(path, os.stat(path).st_mode | extra)
-
-
-def container_groups() -> list[str] | None:
-    """The supplementary group the container's user needs to read files :func:`hand_to_container_user` shared."""
-    uid = os.geteuid()
-    return None if uid in (0, USER_UID) else [str(os.getegid())]
 
 
 def docker_available(timeout: float = PING_TIMEOUT_S) -> tuple[bool, str]:
