@@ -42,7 +42,7 @@ class EnvChange:
     @property
     def summary(self) -> str:
         """The change in a few words (``adds pyyaml==6.0.4``)."""
-        return "adds " + ", ".join(self.added) if self.added else "the same packages"
+        return "adds " + ", ".join(self.added) if self.added else "has the same packages"
 
 
 def installed_pins(lines: Iterable[str]) -> dict[str, str]:

@@ -12,7 +12,7 @@ def test_only_additions_are_swappable_and_say_what_is_added() -> None:
     assert change.swappable and change.reason is None
     assert change.summary == "adds tabulate==0.10.0, toolz==1.0.0"
     same = compare_installed(OLD, dict(OLD), "3.11", "3.11")  # a requirement that was there already (transitively)
-    assert same.swappable and same.summary == "the same packages"
+    assert same.swappable and same.summary == "has the same packages"
 
 
 def test_anything_else_restarts_and_names_what_moved() -> None:
