@@ -94,7 +94,7 @@ def _deploy(name: str, target: type[Webservice], app: Path, model: Model, **conf
 class Load:
     """``clients`` threads sending /score on their own keep-alive connection, bounded in count and time."""
 
-    def __init__(self, url: str, clients: int = 8, max_requests: int = 4000, max_s: float = 60.0) -> None:
+    def __init__(self, url: str, clients: int = 8, max_requests: int = 50_000, max_s: float = 60.0) -> None:
         self.url, self.max_requests, self.max_s = url, max_requests, max_s
         self.answers: list[list[dict[str, Any]]] = [[] for _ in range(clients)]
         self.failures: list[str] = []
@@ -263,7 +263,7 @@ def test_an_environment_that_only_adds_a_package_is_swapped_in_under_load(
     requirements.write_text("six\ntoolz\n")
     (swap_app / "score.py").write_text(ENV_SCRIPT.format(imports="import toolz", version=2,
                                                          packages='["six", "toolz:" + toolz.__version__]'))
-    with Load(str(service._base_url), max_requests=30_000) as load:  # resolving the new package takes a while
+    with Load(str(service._base_url)) as load:
         load.wait_for(50)
         service.update(inference_config=InferenceConfig(
             "score.py", source_directory=str(swap_app),
