@@ -210,7 +210,7 @@ def test_capture_tracing_and_batching_reach_every_pod() -> None:
 
 
 def test_without_the_options_the_pods_capture_and_trace_nothing() -> None:
-    _, container, env = _pod(render_manifests(inputs()))
+    _, _, env = _pod(render_manifests(inputs()))
     assert not {"MLDEPLOY_CAPTURE", "MLDEPLOY_OTEL", "MLDEPLOY_OTEL_ENDPOINT", "MLDEPLOY_BATCH"} & set(env)
     assert env["MLDEPLOY_DATA_DIR"] == "/var/lib/mldeploy"  # ModelDataCollector's collected.jsonl still has a home
 

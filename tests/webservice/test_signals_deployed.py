@@ -147,7 +147,19 @@ def _docker_bridge_gateway() -> str:
     """This machine's address on Docker's default bridge (where ``host-gateway`` points)."""
     from jupyter_mldeploy.images.engine import shared_engine
 
-    return str(shared_engine(10.0).client.networks.get("bridge").attrs["IPAM"]["Config"][0]["Gateway"])
+    bridge = shared_engine(10.0).client.networks.get("bridge").attrs
+    gateway = next((c["Gateway"] for c in bridge["IPAM"]["Config"] if c.get("Gateway")), None)
+    if gateway:
+        return str(gateway)
+    # a daemon that leaves the gateway out of IPAM (Debian's 20.10 on a fresh start): the bridge interface's address
+    import fcntl
+    import socket
+    import struct
+
+    name = bridge["Options"]["com.docker.network.bridge.name"].encode()[:15]
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        answer = fcntl.ioctl(sock.fileno(), 0x8915, struct.pack("256s", name))  # SIOCGIFADDR
+    return socket.inet_ntoa(answer[20:24])
 
 
 @pytest.mark.docker
