@@ -1,6 +1,7 @@
 """A tiny OTLP/HTTP trace receiver on 127.0.0.1 for tests: it decodes the exporter's protobuf POSTs.
 
-``with OtlpReceiver() as receiver:`` listens on a free loopback port; point a server's
+``with OtlpReceiver() as receiver:`` listens on a free loopback port (``host=`` another of this
+machine's addresses, e.g. the Docker bridge's, for containers to reach); point a server's
 ``--otel-endpoint`` (or ``OTEL_EXPORTER_OTLP_ENDPOINT``) at ``receiver.url``, then
 ``receiver.wait_for(lambda spans: ...)`` gives the spans received so far as plain dicts
 (name, kind, trace/span/parent ids in hex, attributes, status code, resource attributes).
@@ -28,7 +29,7 @@ def _value(any_value: Any) -> Any:
 class OtlpReceiver:
     """Receives ``POST /v1/traces`` (``application/x-protobuf``) and keeps the decoded spans."""
 
-    def __init__(self) -> None:
+    def __init__(self, host: str = "127.0.0.1") -> None:
         self.spans: list[dict[str, Any]] = []
         self.posts = 0
         self._lock = threading.Lock()
@@ -54,8 +55,9 @@ class OtlpReceiver:
             def log_message(self, *args: Any) -> None:
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        self._server = ThreadingHTTPServer((host, 0), Handler)
+        self.port = int(self._server.server_address[1])
+        self.url = f"http://{host}:{self.port}"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     def _take(self, request: ExportTraceServiceRequest) -> None:

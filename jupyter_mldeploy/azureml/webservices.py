@@ -27,7 +27,7 @@ _ACI_CLOUD_ONLY = (
     "cmk_vault_base_url", "cmk_key_name", "cmk_key_version", "vnet_name", "subnet_name",
 )
 _AKS_CLOUD_ONLY = (
-    "collect_model_data", "enable_app_insights", "max_request_wait_time", "primary_key", "secondary_key", "tags",
+    "enable_app_insights", "max_request_wait_time", "primary_key", "secondary_key", "tags",
     "properties", "description", "token_auth_enabled", "compute_target_name", "blobfuse_enabled",
 )
 
@@ -142,8 +142,10 @@ class AksWebservice(_Finder):
         """A Kubernetes deployment with v1's AKS knobs and defaults.
 
         Knobs left ``None`` keep v1's defaults; ``**kubernetes_options`` passes settings
-        that exist only here (``image_repository``, ``context``, ``service_type``, ``port``, ...)
-        to :meth:`KubernetesWebservice.deploy_configuration`.
+        that exist only here (``image_repository``, ``context``, ``service_type``, ``port``,
+        ``tracing``, ``otel_endpoint``, ...) to :meth:`KubernetesWebservice.deploy_configuration`.
+        ``collect_model_data=True`` captures requests and answers in each pod (read them with
+        ``service.get_captured(n)``), where v1 wrote them to blob storage.
         """
         given = dict(locals())
         ignored("AksWebservice.deploy_configuration", given, _AKS_CLOUD_ONLY)
@@ -154,7 +156,7 @@ class AksWebservice(_Finder):
                 "autoscale_target_utilization", "auth_enabled", "cpu_cores", "memory_gb", "scoring_timeout_ms",
                 "replica_max_concurrent_requests", "num_replicas", "gpu_cores", "period_seconds",
                 "initial_delay_seconds", "timeout_seconds", "success_threshold", "failure_threshold", "namespace",
-                "cpu_cores_limit", "memory_gb_limit",
+                "cpu_cores_limit", "memory_gb_limit", "collect_model_data",
             )
             if given[name] is not None
         }

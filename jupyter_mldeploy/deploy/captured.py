@@ -4,7 +4,8 @@ The scoring server writes ``capture.jsonl`` (requests and answers, when the depl
 ``collect_model_data=True``) and ``collected.jsonl`` (what entry scripts give
 ``ModelDataCollector.collect``) into the service's ``data/`` folder: for the process target
 directly, for Docker through a read-write bind mount. This mixin reads the last records
-back (``scoring/jsonl.read_last``), rotated files included.
+back (``scoring/jsonl.read_last``), rotated files included; a target whose files are
+elsewhere (Kubernetes: in each pod) overrides :meth:`CapturedData._target_records`.
 """
 
 from __future__ import annotations
@@ -42,17 +43,21 @@ class CapturedData:
         >>> service.get_captured(1)[0]["output"]     # doctest: +SKIP
         {'predictions': [14.5]}
         """
-        path = self._record.data_path / CAPTURE_FILE
-        if not path.exists() and not self._record.config.get("collect_model_data"):
+        count = _count(n)
+        if not self._record.config.get("collect_model_data") and not (self._record.data_path / CAPTURE_FILE).exists():
             raise InvalidArgumentError(
                 f"service {self._record.name!r} captures no requests: deploy (or update) it with "
                 "deployment_config(collect_model_data=True) to keep requests and answers."
             )
-        return read_last(path, _count(n))
+        return self._target_records(CAPTURE_FILE, count)
 
     def get_collected(self, n: int = 10) -> list[dict[str, Any]]:
         """The last ``n`` records entry scripts gave ``ModelDataCollector(...).collect(...)``, oldest first."""
-        return read_last(self._record.data_path / COLLECTED_FILE, _count(n))
+        return self._target_records(COLLECTED_FILE, _count(n))
+
+    def _target_records(self, file_name: str, n: int) -> list[dict[str, Any]]:
+        """The last ``n`` records of the service's ``file_name`` (here: its data folder on this machine)."""
+        return read_last(self._record.data_path / file_name, n)
 
 
 def _count(n: int) -> int:

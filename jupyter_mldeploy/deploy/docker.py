@@ -57,9 +57,8 @@ from ..images.engine import (
 from ..images.pipeline import dev_image
 from ..registry.layout import LaidOutModels, lay_out_models
 from ..registry.model import Model as RegistryModel
-from ..scoring.options import settings_from_env
 from ..source_copy import SourceCopy, copy_source
-from .config import DeploymentConfiguration, server_variables, signal_settings
+from .config import DeploymentConfiguration
 from .container_files import container_groups, hand_to_container_user
 from .debugger import CONTAINER_DEBUGPY, debug_settings, debugpy_package
 from .docker_found import (
@@ -70,6 +69,7 @@ from .docker_found import (
 )
 from .progress import DeploymentProgress
 from .records import ServiceRecord
+from .server_options import pick_server_options, server_env, takes_server_options, tracing_on
 from .service import Webservice, WebserviceState
 from .service_image import image_environment, image_tag
 
@@ -81,6 +81,8 @@ KEYS_FILE = "/tmp/mldeploy-auth-keys"
 CONTROL_KEY_FILE = "/tmp/mldeploy-control-key"
 #: Processes and threads a container may run unless its configuration says otherwise.
 DEFAULT_PIDS_LIMIT = 1024
+#: The name a traced container reaches this machine by (``localhost`` in ``otel_endpoint`` becomes it).
+HOST_GATEWAY_NAME = "host.docker.internal"
 
 
 @dataclass
@@ -127,6 +129,7 @@ class LocalWebservice(Webservice):
     copies_source = True
 
     @classmethod
+    @takes_server_options
     def deploy_configuration(  # type: ignore[override]
         cls,
         port: int | None = None,
@@ -138,19 +141,14 @@ class LocalWebservice(Webservice):
         cpu_cores: float | None = None,
         memory_gb: float | None = None,
         pids_limit: int = DEFAULT_PIDS_LIMIT,
-        batch: str | None = None,
-        collect_model_data: bool = False,
-        capture_sample_rate: float = 1.0,
-        capture_max_kb: float = 64.0,
-        tracing: bool = False,
-        otel_endpoint: str | None = None,
+        **server_options: Any,
     ) -> DockerDeploymentConfiguration:
         """Settings for a Docker deployment (``port=None`` picks a free port on 127.0.0.1).
 
         ``cpu_cores`` and ``memory_gb`` limit the container (none by default); ``pids_limit``
         caps its processes and threads. ``batch`` (``"max_batch_size=32,max_latency_ms=5"``),
-        ``collect_model_data``, ``tracing`` and the rest are
-        :class:`~jupyter_mldeploy.deploy.config.DeploymentConfiguration`'s.
+        ``collect_model_data``, ``tracing`` and the other server options are
+        :class:`~jupyter_mldeploy.deploy.server_options.ServerOptions`'.
 
         Examples
         --------
@@ -160,8 +158,7 @@ class LocalWebservice(Webservice):
         return DockerDeploymentConfiguration(
             port=port, auth_enabled=auth_enabled, workers=workers, timeout_ms=timeout_ms, debug=debug,
             environment_variables=dict(environment_variables or {}), cpu_cores=cpu_cores, memory_gb=memory_gb,
-            pids_limit=pids_limit, batch=batch, collect_model_data=collect_model_data, capture_sample_rate=capture_sample_rate,
-            capture_max_kb=capture_max_kb, tracing=tracing, otel_endpoint=otel_endpoint,
+            pids_limit=pids_limit, **pick_server_options(server_options, "LocalWebservice.deploy_configuration"),
         )
 
     # --- pipeline hooks (deploy/pipeline.py) -----------------------------------------------------
@@ -267,6 +264,8 @@ class LocalWebservice(Webservice):
             mounts=self._mounts(),
             # capture.jsonl and collected.jsonl: written by the container, read from here
             data_dir=self._data_folder(),
+            # traces to a collector on this machine: the Docker host gateway under HOST_GATEWAY_NAME
+            extra_hosts={HOST_GATEWAY_NAME: "host-gateway"} if tracing_on(record.config) else None,
             **self._limits(),
         )
         record.port = running.port
@@ -373,9 +372,10 @@ class LocalWebservice(Webservice):
         """The server's environment in the container: the user's variables, then our settings."""
         record = self._record
         config = record.config
-        env = server_variables(config)
-        settings = settings_from_env(
-            env,
+        env = server_env(
+            config,
+            CONTAINER_DATA,
+            loopback_as=HOST_GATEWAY_NAME,  # localhost in otel_endpoint is this machine, not the container
             entry_script=record.entry_script,
             source_dir=SOURCE_ROOT,
             model_dir=record.model_dir or MODELS_ROOT,
@@ -389,9 +389,7 @@ class LocalWebservice(Webservice):
             models=tuple(m["id"] for m in record.models),
             stay_up=True,  # the service shows the failure (503 + traceback) instead of vanishing
             **debug_settings(record, "0.0.0.0", int(config.get("workers", 1))),  # published on 127.0.0.1 only
-            **signal_settings(config, CONTAINER_DATA),
         )
-        env.update(settings.to_env())
         if record.debug_port:
             env["PYTHONPATH"] = CONTAINER_DEBUGPY
         return env

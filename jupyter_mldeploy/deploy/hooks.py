@@ -20,6 +20,7 @@ from ..source_copy import SourceCopy
 from .config import DeploymentConfiguration
 from .progress import DeploymentProgress
 from .records import ServiceRecord, new_key
+from .server_options import pick_server_options, takes_server_options
 
 __all__ = ["TargetHooks"]
 
@@ -53,6 +54,7 @@ class TargetHooks:
     debuggable: ClassVar[bool] = False
 
     @classmethod
+    @takes_server_options
     def deploy_configuration(
         cls,
         port: int | None = None,
@@ -61,20 +63,15 @@ class TargetHooks:
         timeout_ms: int = 60_000,
         debug: bool = True,
         environment_variables: dict[str, str] | None = None,
-        batch: str | None = None,
-        collect_model_data: bool = False,
-        capture_sample_rate: float = 1.0,
-        capture_max_kb: float = 64.0,
-        tracing: bool = False,
-        otel_endpoint: str | None = None,
+        **server_options: Any,
     ) -> DeploymentConfiguration:
         """Settings for a deployment of this target (``port=None`` picks a free port on 127.0.0.1).
 
-        ``collect_model_data=True`` keeps requests and answers (``service.get_captured(n)``);
-        ``tracing=True`` (or an ``otel_endpoint``) traces them with OpenTelemetry
-        (see :class:`~jupyter_mldeploy.deploy.config.DeploymentConfiguration`);
-        ``batch="max_batch_size=32,max_latency_ms=5"`` batches concurrent requests into one
-        call of a vectorised ``run``.
+        ``server_options`` are :class:`~jupyter_mldeploy.deploy.server_options.ServerOptions`'
+        keywords: ``collect_model_data=True`` keeps requests and answers
+        (``service.get_captured(n)``); ``tracing=True`` (or an ``otel_endpoint``) traces them
+        with OpenTelemetry; ``batch="max_batch_size=32,max_latency_ms=5"`` batches concurrent
+        requests into one call of a vectorised ``run``.
 
         Examples
         --------
@@ -89,12 +86,7 @@ class TargetHooks:
             timeout_ms=timeout_ms,
             debug=debug,
             environment_variables=dict(environment_variables or {}),
-            batch=batch,
-            collect_model_data=collect_model_data,
-            capture_sample_rate=capture_sample_rate,
-            capture_max_kb=capture_max_kb,
-            tracing=tracing,
-            otel_endpoint=otel_endpoint,
+            **pick_server_options(server_options, f"{cls.__name__}.deploy_configuration"),
         )
 
     @classmethod

@@ -30,14 +30,14 @@ from ..environment.changes import EnvChange, compare_installed, installed_pins
 from ..environment.local_build import META_FILE
 from ..registry.layout import LaidOutModels
 from ..scoring.keys import write_keys_file
-from ..scoring.options import settings_from_env
 from ..scoring.supervisor import bind_socket
 from . import records as _state
 from ._procs import adopt_child, is_running, process_start_time, rotate_log, stop_group, tail_file
-from .config import DeploymentConfiguration, server_variables, signal_settings
+from .config import DeploymentConfiguration
 from .debugger import debug_settings, process_python_path
 from .progress import DeploymentProgress
 from .records import EXIT_FILE
+from .server_options import server_env, with_tracing_packages
 from .service import Webservice, WebserviceState
 
 #: What a process service keeps of the kernel's environment: system, locale, temp folders, Python and
@@ -91,7 +91,7 @@ class ProcessWebservice(Webservice):
             record.environment = None
             progress.log(f"using {sys.executable} (pass InferenceConfig(environment=...) for an isolated one)")
             return "no environment given: the current Python and its packages", old is not None
-        build = env.build_local(log=progress.log)
+        build = with_tracing_packages(env, record.config, progress.log).build_local(log=progress.log)
         record.python = str(build.python)
         record.environment = {
             "name": env.name,
@@ -148,9 +148,13 @@ class ProcessWebservice(Webservice):
         folder.mkdir(parents=True, exist_ok=True)
         exit_file = folder / EXIT_FILE
         exit_file.unlink(missing_ok=True)
-        user = server_variables(config)
-        settings = settings_from_env(
-            user,
+        # a clean environment, as a container has: what a Python service needs from the kernel's
+        # (no AWS_SECRET_ACCESS_KEY, tokens, or the kernel's own MLDEPLOY_* settings), then the
+        # deployment's own environment_variables and the server's settings
+        env = service_environment(os.environ)
+        env.update(server_env(
+            config,
+            str(record.data_path),
             entry_script=record.entry_script,
             source_dir=record.source_dir or None,
             model_dir=record.model_dir or None,
@@ -165,14 +169,7 @@ class ProcessWebservice(Webservice):
             models=tuple(m["id"] for m in record.models),
             stay_up=True,  # the service shows the failure (503 + traceback) instead of vanishing
             **debug_settings(record, "127.0.0.1", int(config.get("workers", 1))),
-            **signal_settings(config, str(record.data_path)),
-        )
-        # a clean environment, as a container has: what a Python service needs from the kernel's
-        # (no AWS_SECRET_ACCESS_KEY, tokens, or the kernel's own MLDEPLOY_* settings), then the
-        # deployment's own environment_variables, then the server's settings
-        env = service_environment(os.environ)
-        env.update(user)
-        env.update(settings.to_env())
+        ))
         env.update(AML_APP_ROOT=str(folder), PYTHONUNBUFFERED="1")
         python_path = process_python_path(record, env.get("PYTHONPATH"))
         if python_path:

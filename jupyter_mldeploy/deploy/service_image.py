@@ -22,6 +22,7 @@ from ..images.imports import kernel_requirements, missing_imports_note
 from ..images.pipeline import BuiltImage, ImageInputs, build_image
 from .progress import DeploymentProgress
 from .records import ServiceRecord
+from .server_options import tracing_on, with_tracing_packages
 
 __all__ = ["build_service_image", "default_environment", "environment_again", "image_environment", "image_tag"]
 
@@ -55,7 +56,9 @@ def image_environment(
     Without an environment the image gets the scoring runtime only (said in the log).
     """
     old = record.environment or {}
-    if inference_config is None and old.get("wheelhouse") and Path(old["wheelhouse"]).is_dir():
+    traced = tracing_on(record.config)
+    if inference_config is None and old.get("wheelhouse") and Path(old["wheelhouse"]).is_dir() and (
+            old.get("traced") or not traced):
         return "unchanged", False
     if env is None and inference_config is None and old.get("spec_hash") and not _inferred(old):
         env = environment_again(old)  # a service found again from labels: its environment by name
@@ -63,7 +66,8 @@ def image_environment(
         env = default_environment(
             record.name, record.entry_script_path, Path(record.source_dir), record.folder, progress.log
         )
-    wheels = wheels_for_image(env, log=progress.log)
+    # the user's spec hash is kept (the service is found again by it); "traced" says the wheels add OpenTelemetry
+    wheels = wheels_for_image(with_tracing_packages(env, record.config, progress.log), log=progress.log)
     note = missing_imports_note(record.entry_script_path, Path(record.source_dir), wheels.path)
     if note:
         progress.log(note)
@@ -75,8 +79,10 @@ def image_environment(
         "python_version": wheels.platform.python_version,
         "platform": wheels.platform.platform,
         "base_image": wheels.platform.base_image,
+        "traced": traced,
     }
-    changed = old.get("spec_hash") != env.spec_hash or old.get("base_image") != wheels.platform.base_image
+    changed = (old.get("spec_hash") != env.spec_hash or old.get("base_image") != wheels.platform.base_image
+               or bool(old.get("traced")) != traced)
     return f"{env.name} for {wheels.detail}", changed
 
 

@@ -138,6 +138,7 @@ class ContainerCalls:
         files: Mapping[str, bytes] | None = None,
         extra_ports: Mapping[int, int] | None = None,
         data_dir: str | os.PathLike[str] | None = None,
+        extra_hosts: Mapping[str, str] | None = None,
     ) -> RunningContainer:
         """Start ``image`` as container ``name``, published on ``127.0.0.1:port -> 5001``.
 
@@ -172,6 +173,9 @@ class ContainerCalls:
         data_dir
             A host folder mounted read-write at ``/var/lib/mldeploy``: where the server writes
             ``capture.jsonl`` and ``collected.jsonl`` for the host to read.
+        extra_hosts
+            ``{name: address}`` lines of the container's ``/etc/hosts`` (``"host-gateway"``:
+            the host as the container reaches it, e.g. for an OTLP collector on this machine).
 
         Raises
         ------
@@ -230,6 +234,7 @@ class ContainerCalls:
                     group_add=group_add,
                     nano_cpus=nano_cpus,
                     pids_limit=pids_limit,
+                    extra_hosts=dict(extra_hosts) if extra_hosts else None,
                 )
                 if files:
                     _put_files(container, files, user)

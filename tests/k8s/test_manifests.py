@@ -38,6 +38,9 @@ CONFIGS: dict[str, dict[str, Any]] = {
                                "scoring_timeout_ms": 5000, "autoscale_min_replicas": 2, "autoscale_max_replicas": 8,
                                "autoscale_target_utilization": 50, "autoscale_scale_down_seconds": 60},
     "load balancer, variables": {"service_type": "LoadBalancer", "environment_variables": {"MODE": "fast"}},
+    "capture, tracing, batching": {"collect_model_data": True, "capture_sample_rate": 0.5, "tracing": True,
+                                   "otel_endpoint": "http://otel-collector.observability:4318",
+                                   "batch": "max_batch_size=16,max_latency_ms=2"},
 }
 
 
@@ -179,3 +182,43 @@ def test_to_yaml_writes_every_object_for_kubectl_apply() -> None:
     assert loaded == objects
     assert "Secret" not in {o["kind"] for o in loaded}
     assert "key-one" not in text
+
+
+def _pod(objects: list[dict[str, Any]]) -> tuple[dict[str, Any], dict[str, Any], dict[str, str]]:
+    pod = by_kind(objects)["Deployment"]["spec"]["template"]["spec"]
+    container = pod["containers"][0]
+    return pod, container, {e["name"]: e["value"] for e in container["env"]}
+
+
+def test_capture_tracing_and_batching_reach_every_pod() -> None:
+    pod, container, env = _pod(render_manifests(inputs(**CONFIGS["capture, tracing, batching"])))
+    # capture: on, sampled, into the pod's data volume (an emptyDir on the node's disk, bounded)
+    assert (env["MLDEPLOY_CAPTURE"], env["MLDEPLOY_CAPTURE_SAMPLE"]) == ("1", "0.5")
+    mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
+    assert mounts["data"] == env["MLDEPLOY_DATA_DIR"] == "/var/lib/mldeploy"
+    data = next(v for v in pod["volumes"] if v["name"] == "data")
+    assert data["emptyDir"] == {"sizeLimit": "512Mi"}
+    # tracing: the collector as the pods reach it, not rewritten
+    assert env["MLDEPLOY_OTEL"] == "1"
+    assert env["MLDEPLOY_OTEL_ENDPOINT"] == "http://otel-collector.observability:4318"
+    assert env["MLDEPLOY_BATCH"] == "max_batch_size=16,max_latency_ms=2"
+    # the saved configuration (how Webservice(name) finds the service again) keeps them
+    annotations = by_kind(render_manifests(inputs(**CONFIGS["capture, tracing, batching"])))["Deployment"][
+        "metadata"]["annotations"]
+    saved = json.loads(annotations["mldeploy/config"])
+    assert (saved["collect_model_data"], saved["tracing"]) == (True, True)
+
+
+def test_without_the_options_the_pods_capture_and_trace_nothing() -> None:
+    _, _, env = _pod(render_manifests(inputs()))
+    assert not {"MLDEPLOY_CAPTURE", "MLDEPLOY_OTEL", "MLDEPLOY_OTEL_ENDPOINT", "MLDEPLOY_BATCH"} & set(env)
+    assert env["MLDEPLOY_DATA_DIR"] == "/var/lib/mldeploy"  # ModelDataCollector's collected.jsonl still has a home
+
+
+def test_aks_collect_model_data_turns_capture_on_in_the_pods() -> None:
+    from jupyter_mldeploy.azureml.webservices import AksWebservice
+
+    config = AksWebservice.deploy_configuration(collect_model_data=True, num_replicas=2, autoscale_enabled=False)
+    _, _, env = _pod(render_manifests(ManifestInputs(name="ridge", namespace="default", image="r/ridge:1",
+                                                     config=config)))
+    assert env["MLDEPLOY_CAPTURE"] == "1"

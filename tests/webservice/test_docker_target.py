@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 
 from jupyter_mldeploy import InferenceConfig, Model
+from jupyter_mldeploy.client.client import ScoringClient
 from jupyter_mldeploy.deploy import deploy
-from jupyter_mldeploy.images.engine import DockerEngine
 from jupyter_mldeploy.deploy.docker import LocalWebservice
 from jupyter_mldeploy.deploy.process import ProcessWebservice
 from jupyter_mldeploy.deploy.service import Webservice, WebserviceState
@@ -30,7 +30,6 @@ from jupyter_mldeploy.errors import (
     ScoringRequestError,
     ServiceExistsError,
 )
-from jupyter_mldeploy.client.client import ScoringClient
 
 docker_mark = pytest.mark.docker
 

@@ -1,7 +1,8 @@
 """Production signals of deployed services: capture (collect_model_data), ModelDataCollector, traces, the CLI.
 
 Process services for everything (tracing to a real OTLP/HTTP receiver in the test); a Docker
-service for capture and collection read from the host through the mounted data folder.
+service for capture and collection read from the host through the mounted data folder, and one
+whose container exports its spans to a receiver on this machine named ``localhost``.
 """
 
 from __future__ import annotations
@@ -140,3 +141,60 @@ def test_docker_service_capture_and_collection_are_read_from_the_host(
         assert stat.S_IMODE(os.stat(data).st_mode) == 0o700
     finally:
         service.delete()
+
+
+def _docker_bridge_gateway() -> str:
+    """This machine's address on Docker's default bridge (where ``host-gateway`` points)."""
+    from jupyter_mldeploy.images.engine import shared_engine
+
+    bridge = shared_engine(10.0).client.networks.get("bridge").attrs
+    gateway = next((c["Gateway"] for c in bridge["IPAM"]["Config"] if c.get("Gateway")), None)
+    if gateway:
+        return str(gateway)
+    # a daemon that leaves the gateway out of IPAM (Debian's 20.10 on a fresh start): the bridge interface's address
+    import fcntl
+    import socket
+    import struct
+
+    name = bridge["Options"]["com.docker.network.bridge.name"].encode()[:15]
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        answer = fcntl.ioctl(sock.fileno(), 0x8915, struct.pack("256s", name))  # SIOCGIFADDR
+    return socket.inet_ntoa(answer[20:24])
+
+
+@pytest.mark.docker
+def test_docker_service_traced_to_localhost_exports_spans_from_the_container(
+    docker_home: Path, tmp_path: Path, k_model: Model, capsys: pytest.CaptureFixture[str],
+) -> None:
+    import httpx
+
+    caller_trace, caller_span = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
+    # a collector on this machine, reachable from containers (the bridge address, as a published port would be)
+    with OtlpReceiver(host=_docker_bridge_gateway()) as receiver:
+        config = LocalWebservice.deploy_configuration(
+            tracing=True, otel_endpoint=f"http://localhost:{receiver.port}",  # "localhost": the user's machine
+            environment_variables={"OTEL_BSP_SCHEDULE_DELAY": "100"},
+        )
+        service = deploy("dock-traced", [k_model], InferenceConfig("score.py", source_directory=str(_app(tmp_path))),
+                         config)
+        try:
+            service.wait_for_deployment(show_output=True, timeout_sec=600)
+            log = capsys.readouterr().out
+            # the environment got OpenTelemetry without the user listing it, and the log says so
+            assert "tracing is on: added opentelemetry-sdk, opentelemetry-exporter-otlp-proto-http" in log, log
+            answer = httpx.post(service.scoring_uri, content=json.dumps({"data": [1, 2]}), timeout=30, headers={
+                "content-type": "application/json", "x-request-id": "dock-trace-1",
+                "traceparent": f"00-{caller_trace}-{caller_span}-01"})
+            assert answer.status_code == 200 and answer.json() == [3.0, 6.0]
+            spans = receiver.wait_for(lambda got: {"POST /score", "run"} <= {s["name"] for s in got}, timeout=60)
+            # the service itself is still published on 127.0.0.1 only
+            ports = service._engine().container_attrs(service._container)["NetworkSettings"]["Ports"]
+            assert {binding["HostIp"] for bindings in ports.values() if bindings for binding in bindings} == {"127.0.0.1"}
+        finally:
+            service.delete()
+    server = next(s for s in spans if s["name"] == "POST /score")
+    run = next(s for s in spans if s["name"] == "run")
+    assert server["attributes"]["mldeploy.request_id"] == "dock-trace-1"
+    assert server["trace_id"] == caller_trace and server["parent_span_id"] == caller_span  # traceparent honoured
+    assert run["parent_span_id"] == server["span_id"]
+    assert server["resource"]["service.name"] == "dock-traced"

@@ -226,20 +226,51 @@ class Cluster:
 
     def port_forward(self, namespace: str, pod: str, port: int) -> Any:
         """A socket-like object connected to ``port`` of ``pod`` (through the API server); close it when done."""
-        kubernetes = _sdk()
         from kubernetes.stream import portforward
 
-        with self._stream_lock:
-            if self._stream_client is None:
-                # the client's stream helpers swap their ApiClient's call_api while they connect:
-                # on the shared one, a call from another thread at that moment would go astray
-                self._stream_client = kubernetes.client.ApiClient(self.api_client.configuration)
-            core = kubernetes.client.CoreV1Api(self._stream_client)
-            with self._calls(f"forwarding to pod {pod}"):
-                forward = portforward(core.connect_get_namespaced_pod_portforward, pod, namespace, ports=str(port))
+        with self._stream_lock, self._calls(f"forwarding to pod {pod}"):
+            core = self._stream_core()
+            forward = portforward(core.connect_get_namespaced_pod_portforward, pod, namespace, ports=str(port))
         return forward.socket(port)
 
+    def pod_exec(self, namespace: str, pod: str, command: list[str], timeout_s: float = REQUEST_TIMEOUT_S) -> str:
+        """Run ``command`` in ``pod``'s (first) container through the API server; return its standard output.
+
+        Raises
+        ------
+        KubernetesError
+            The command exits with a failure (its standard error is in the message), or the call fails.
+        """
+        from kubernetes.stream import stream
+
+        with self._stream_lock, self._calls(f"running a command in pod {pod}"):
+            core = self._stream_core()
+            answer = stream(core.connect_get_namespaced_pod_exec, pod, namespace, command=command,
+                            stdin=False, stdout=True, stderr=True, tty=False, _preload_content=False)
+        try:
+            answer.run_forever(timeout=timeout_s)
+            out, err, code = answer.read_stdout(), answer.read_stderr(), answer.returncode
+        finally:
+            answer.close()
+            socket = getattr(answer, "sock", None)
+            if socket is not None:
+                socket.shutdown()  # close() leaves the TLS socket open once the server closed the stream
+        if code not in (0, None):
+            raise KubernetesError(f"{command[0]} in pod {pod} exited with code {code}: {err.strip()[-500:]}")
+        return str(out)
+
     # --- plumbing -------------------------------------------------------------------------------
+
+    def _stream_core(self) -> Any:
+        """The CoreV1Api of the streams' own ApiClient (call with ``_stream_lock`` held).
+
+        The client's stream helpers swap their ApiClient's ``call_api`` while they connect: on
+        the shared one, a call from another thread at that moment would go astray.
+        """
+        kubernetes = _sdk()
+        if self._stream_client is None:
+            self._stream_client = kubernetes.client.ApiClient(self.api_client.configuration)
+        return kubernetes.client.CoreV1Api(self._stream_client)
 
     def _resource(self, api_version: str, kind: str) -> Any:
         kubernetes = _sdk()

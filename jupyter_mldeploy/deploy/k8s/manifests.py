@@ -18,7 +18,11 @@ What every Deployment gets, and why:
 - a non-root, read-only-root, no-capability security context, ``/tmp`` as a small
   in-memory volume, no service-account token;
 - the auth keys from a Secret mounted as the file the server reads at start
-  (``MLDEPLOY_AUTH_KEYS_FILE``), never as variables.
+  (``MLDEPLOY_AUTH_KEYS_FILE``), never as variables;
+- a ``data`` volume (an ``emptyDir`` on the node's disk) where the server writes
+  ``capture.jsonl`` (``collect_model_data=True``) and ``collected.jsonl``, which
+  ``service.get_captured(n)`` reads from each ready pod; the batching and tracing
+  variables come from the same :func:`~..server_options.server_env` as every target's.
 """
 
 from __future__ import annotations
@@ -29,9 +33,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from ...images.dockerfile import CONTAINER_PORT, MODELS_ROOT, SOURCE_ROOT, USER_UID, VENV
-from ...scoring.options import settings_from_env
-from ..config import server_variables
+from ...images.dockerfile import (
+    CONTAINER_DATA,
+    CONTAINER_PORT,
+    MODELS_ROOT,
+    SOURCE_ROOT,
+    USER_UID,
+    VENV,
+)
+from ..server_options import server_env
 from .config import KubernetesDeploymentConfiguration
 
 __all__ = [
@@ -60,6 +70,8 @@ KEYS_ITEM = "auth-keys"
 DRAIN_SECONDS = 5
 #: The Service's port inside the cluster (and on a load balancer).
 SERVICE_PORT = 80
+#: The data volume's bound: capture.jsonl and collected.jsonl with their rotated files (4 x 50 MB each).
+DATA_SIZE_LIMIT = "512Mi"
 
 
 @dataclass(frozen=True)
@@ -191,7 +203,7 @@ def _container(inputs: ManifestInputs, name: str = "scoring") -> dict[str, Any]:
             "readOnlyRootFilesystem": True,
             "capabilities": {"drop": ["ALL"]},
         },
-        "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
+        "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}, {"name": "data", "mountPath": CONTAINER_DATA}],
     }
     if inputs.auth_keys:
         container["volumeMounts"].append({"name": "auth-keys", "mountPath": KEYS_DIR, "readOnly": True})
@@ -207,11 +219,11 @@ def _command(config: KubernetesDeploymentConfiguration) -> list[str]:
 
 
 def _server_env(inputs: ManifestInputs) -> dict[str, str]:
-    """The server's variables: the user's, then ours (``AZUREML_MODEL_DIR``, timeout, workers, keys file)."""
+    """The server's variables: the user's, the shared options (capture into the data volume, tracing), then ours."""
     config = inputs.config
-    env = server_variables(config.to_dict())
-    settings = settings_from_env(
-        env,
+    env = server_env(
+        config.to_dict(),
+        CONTAINER_DATA,  # the pod's "data" volume: capture.jsonl, collected.jsonl
         entry_script=inputs.entry_script,
         source_dir=SOURCE_ROOT,
         model_dir=inputs.model_dir,
@@ -225,7 +237,6 @@ def _server_env(inputs: ManifestInputs) -> dict[str, str]:
         drain_s=float(DRAIN_SECONDS),
         stay_up=True,  # /ready shows the init() traceback; the target reads it
     )
-    env.update(settings.to_env())
     env.pop("MLDEPLOY_AUTH_KEYS", None)
     return env
 
@@ -265,7 +276,11 @@ def _pod_spec(inputs: ManifestInputs, container_name: str = "scoring") -> dict[s
             "seccompProfile": {"type": "RuntimeDefault"},
         },
         "containers": [_container(inputs, container_name)],
-        "volumes": [{"name": "tmp", "emptyDir": {"medium": "Memory", "sizeLimit": "64Mi"}}],
+        "volumes": [
+            {"name": "tmp", "emptyDir": {"medium": "Memory", "sizeLimit": "64Mi"}},
+            # captured requests and collected data (rotated files included), on the node's disk, per pod
+            {"name": "data", "emptyDir": {"sizeLimit": DATA_SIZE_LIMIT}},
+        ],
     }
     if inputs.auth_keys:
         spec["volumes"].append({"name": "auth-keys", "secret": {

@@ -37,9 +37,11 @@ from ...images.dockerfile import CONTAINER_PORT
 from ...registry.layout import LaidOutModels
 from ..progress import DeploymentProgress
 from ..records import ServiceRecord, now_iso
+from ..server_options import pick_server_options, takes_server_options
 from ..service import Webservice, WebserviceState
 from ..service_image import build_service_image, image_environment, image_tag
 from . import cluster as k8s_cluster
+from .captured import pod_records
 from .config import (
     KubernetesDeploymentConfiguration,
     check_kubernetes_name,
@@ -101,6 +103,7 @@ class KubernetesWebservice(Webservice):
     _observed: _Observation | None = None  # the last look at the cluster (per object once set)
 
     @classmethod
+    @takes_server_options
     def deploy_configuration(  # type: ignore[override]
         cls,
         *,
@@ -138,13 +141,17 @@ class KubernetesWebservice(Webservice):
         port: int | None = None,
         debug: bool = False,
         environment_variables: dict[str, str] | None = None,
-        batch: str | None = None,
+        **server_options: Any,
     ) -> KubernetesDeploymentConfiguration:
         """Settings for a Kubernetes deployment: AKS v1's knobs with v1's defaults (``docs/kubernetes.md`` maps each).
 
         Every bad value raises :class:`~jupyter_mldeploy.errors.InvalidArgumentError` here,
         before anything reaches a cluster. ``image_repository`` is where the service image is
         pushed (default ``$MLDEPLOY_IMAGE_REPOSITORY``); ``image`` deploys a given image instead.
+        The server options (``collect_model_data``, ``tracing``, ``otel_endpoint``, ``batch``, ...)
+        are :class:`~jupyter_mldeploy.deploy.server_options.ServerOptions`': capture goes to a
+        volume in each pod (``service.get_captured(n)`` reads every ready pod's), and
+        ``otel_endpoint`` names the collector as the pods reach it.
 
         Examples
         --------
@@ -153,7 +160,7 @@ class KubernetesWebservice(Webservice):
         """
         return KubernetesDeploymentConfiguration(
             port=port, auth_enabled=auth_enabled, timeout_ms=scoring_timeout_ms, debug=debug,
-            environment_variables=dict(environment_variables or {}), batch=batch,
+            environment_variables=dict(environment_variables or {}),
             autoscale_enabled=autoscale_enabled, autoscale_min_replicas=autoscale_min_replicas,
             autoscale_max_replicas=autoscale_max_replicas, autoscale_refresh_seconds=autoscale_refresh_seconds,
             autoscale_target_utilization=autoscale_target_utilization,
@@ -166,6 +173,7 @@ class KubernetesWebservice(Webservice):
             image_pull_secrets=list(image_pull_secrets or []), node_selector=dict(node_selector or {}),
             service_type=service_type, node_port=node_port, node_address=node_address, image=image,
             image_repository=image_repository, context=context, kserve=kserve,
+            **pick_server_options(server_options, "KubernetesWebservice.deploy_configuration"),
         )
 
     @classmethod
@@ -407,6 +415,10 @@ class KubernetesWebservice(Webservice):
             return merged_logs(cluster, self.namespace, pods, num_lines)
         except MLDeployError as err:
             return f"(no logs: {err})"
+
+    def _target_records(self, file_name: str, n: int) -> list[dict[str, Any]]:
+        """Each ready pod's records of ``file_name`` (its data volume), merged by time (see :mod:`.captured`)."""
+        return pod_records(self._cluster(), self.namespace, self.name, file_name, n)
 
     def _target_follow(self, poll_s: float) -> Iterator[str]:
         yield from follow_pods(self._cluster(), self.namespace, self.name, max(poll_s, 1.0), lambda: self._deleted)
