@@ -19,7 +19,10 @@ Part 2, adaptive batching, one worker, each request two rows:
 * ``ours-setting``      ``bench/peers/score_vectorised.py`` (the same ``run``, no decorator) with
                         ``MLDEPLOY_BATCH=max_batch_size=64,max_latency_ms=5``,
 * ``bentoml-batched``   BentoML 1.4, ``@bentoml.api(batchable=True, max_batch_size=64)`` (its docs' way),
-* ``mlserver-batched``  MLServer with ``max_batch_size=64, max_batch_time=0.005`` on OIP ``infer``.
+* ``mlserver-batched``  MLServer with ``max_batch_size=64, max_batch_time=0.005`` on OIP ``infer``,
+* ``ours-ceiling``      ``bench/peers/score_ceiling.py``: the same answers with no work per request
+                        (no parsing, no ``predict``): what the server pays per request, which no
+                        batching removes, so ``ceiling / unbatched`` bounds any batching speed-up.
 
 Prints one Markdown table per part and the issue's goals as met / NOT met, and writes
 JSON to ``bench/results/oip_batching_vs_peers.json``. Prepare once with
@@ -50,7 +53,7 @@ import serve_vs_peers as svp
 from serve_vs_peers import HOST, MODEL, PEERS, RESULTS, ROOT, VENVS, Running, ServerSpec, free_port
 
 OIP_SERVERS = ("ours-oip", "mlserver-oip")
-BATCH_SERVERS = ("ours", "ours-batched", "ours-setting", "bentoml-batched", "mlserver-batched")
+BATCH_SERVERS = ("ours", "ours-batched", "ours-setting", "ours-ceiling", "bentoml-batched", "mlserver-batched")
 #: --model NAME -> the folder holding its model.joblib and payload.json
 MODELS = {"ridge": MODEL / "joblib", "forest": MODEL / "forest"}
 MODEL_DIR = MODELS["ridge"]  # set from --model in main()
@@ -108,6 +111,8 @@ def build(name: str, port: int, workers: int, rows: list[list[float]], tmp: Path
         argv[argv.index("--model-dir") + 1] = str(MODEL_DIR)
         if name == "ours-batched":
             argv[argv.index(str(PEERS / "score.py"))] = str(PEERS / "score_batched.py")
+        if name == "ours-ceiling":
+            argv[argv.index(str(PEERS / "score.py"))] = str(PEERS / "score_ceiling.py")
         if name == "ours-setting":
             argv[argv.index(str(PEERS / "score.py"))] = str(PEERS / "score_vectorised.py")
             env["MLDEPLOY_BATCH"] = f"max_batch_size={MAX_BATCH},max_latency_ms={MAX_LATENCY_MS}"
@@ -190,6 +195,11 @@ def batch_goals(rows: dict[str, dict], concs: list[int]) -> list[tuple[str, str,
     r = _ratio(batched, _get(rows, "mlserver-batched", c, "rps"))
     out.append((f"(info, not a goal) batching req/s c={c}: ours @batched / MLServer adaptive batching",
                 svp._x(r), None))
+    ceiling = _ratio(_get(rows, "ours-ceiling", c, "rps"), _get(rows, "ours", c, "rps"))
+    out.append((f"(info, not a goal) c={c}: the most any batching can give here, ours-ceiling / unbatched",
+                svp._x(ceiling), None))
+    r = _ratio(batched, _get(rows, "ours-ceiling", c, "rps"))
+    out.append((f"(info, not a goal) c={c}: ours @batched / that ceiling", svp._x(r), None))
     for name in BATCH_SERVERS:
         out.append((f"(info, not a goal) p99 c={c} {name}", f"{svp._lat(_get(rows, name, c, 'p99_ms'))} ms", None))
     return out
@@ -218,6 +228,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--duration", type=float, default=None, help="seconds per wrk point (10; quick 3)")
     parser.add_argument("--warmup", type=float, default=None, help="warm-up seconds (3; quick 1)")
     parser.add_argument("--rounds", type=int, default=1, help="repeat N times, report medians")
+    parser.add_argument("--servers", default=None,
+                        help="only these servers, comma-separated (e.g. ours,ours-batched,ours-ceiling: no peers)")
     parser.add_argument("--quick", action="store_true", help="short points")
     parser.add_argument("--model", choices=sorted(MODELS), default="ridge",
                         help="ridge (default) or forest (a StandardScaler + RandomForest pipeline), the same for all")
@@ -234,11 +246,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def preflight(model: str) -> dict:
-    """Check that setup_peers.sh has run; return the payload of ``model``."""
+def preflight(model: str, servers: str | None = None) -> dict:
+    """Check that setup_peers.sh has run (for the peers asked for); return the payload of ``model``."""
     payload = MODEL / "payload.json" if model == "ridge" else MODELS[model] / "payload.json"
-    needs = [VENVS / "mlserver" / "bin" / "mlserver", VENVS / "bentoml" / "bin" / "bentoml", payload,
-             MODELS[model] / "model.joblib"]
+    peers = [VENVS / peer / "bin" / peer for peer in ("mlserver", "bentoml") if servers is None or peer in servers]
+    needs = [*peers, payload, MODELS[model] / "model.joblib"]
     missing = [str(p) for p in needs if not p.exists()]
     if missing:
         raise SystemExit(f"missing {', '.join(missing)}: run bench/setup_peers.sh first")
@@ -248,18 +260,24 @@ def preflight(model: str) -> dict:
 def main(argv: list[str] | None = None) -> int:
     global MODEL_DIR
     args = parse_args(argv)
-    payload = preflight(args.model)
+    payload = preflight(args.model, args.servers)
     MODEL_DIR = MODELS[args.model]
     signal.signal(signal.SIGTERM, svp._on_sigterm)
     signal.signal(signal.SIGINT, signal.default_int_handler)
     meta = {"date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
             "command": " ".join([".venv/bin/python", "bench/oip_batching_vs_peers.py", *(argv or sys.argv[1:])]),
             "model": args.model, "cpus": os.cpu_count(), "loadavg_start": " ".join(f"{x:.2f}" for x in os.getloadavg())}
-    plan = [(f"OIP infer (JSON), {w} worker(s)", list(OIP_SERVERS), w, oip_goals)
+    wanted = set(args.servers.split(",")) if args.servers else None
+
+    def only(names: tuple[str, ...]) -> list[str]:
+        return [n for n in names if wanted is None or n in wanted]
+
+    plan = [(f"OIP infer (JSON), {w} worker(s)", only(OIP_SERVERS), w, oip_goals)
             for w in args.workers if "oip" in args.parts]
     if "batch" in args.parts:
-        plan.append((f"Adaptive batching, {args.model}, 1 worker, 2 rows per request", list(BATCH_SERVERS), 1,
+        plan.append((f"Adaptive batching, {args.model}, 1 worker, 2 rows per request", only(BATCH_SERVERS), 1,
                      batch_goals))
+    plan = [step for step in plan if step[1]]
     results: dict[str, list[svp.Measurement]] = {title: [] for title, *_ in plan}
     started = time.monotonic()
     try:

@@ -59,7 +59,8 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=_builds)
 
-    p = sub.add_parser("prune", help="delete local builds unused for some days (rebuilt on demand)")
+    p = sub.add_parser("prune", help="delete local builds and Docker environment trees unused for some days "
+                                     "and named by no service (rebuilt on demand)")
     p.add_argument("--older-than-days", type=float, default=30.0, metavar="DAYS",
                    help="remove builds not used for this many days (default 30; 0 removes all)")
     p.set_defaults(func=_prune)
@@ -201,10 +202,11 @@ def _builds(args: argparse.Namespace) -> int:
 
 
 def _prune(args: argparse.Namespace) -> int:
-    from ..environment.local_build import remove_unused_builds
+    from ..deploy.prune import prune_environments
 
-    removed = remove_unused_builds(args.older_than_days)
-    for path in removed:
+    report = prune_environments(args.older_than_days)
+    for path in (*report.builds, *report.trees):
         print(f"removed {path}")
-    print(f"{len(removed)} build(s) removed")
+    print(f"{len(report.builds)} build(s) and {len(report.trees)} Docker environment tree(s) removed; "
+          f"{report.in_use} kept because services use them")
     return 0

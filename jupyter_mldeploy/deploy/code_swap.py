@@ -27,10 +27,13 @@ from .progress import DeploymentProgress
 __all__ = ["swap_code"]
 
 
-def swap_code(service: TargetHooks, progress: DeploymentProgress, what: str = "") -> bool:
+def swap_code(service: TargetHooks, progress: DeploymentProgress, what: str = "",
+              site_dirs: list[str] | None = None) -> bool:
     """Swap the record's current code (and models) into the running server; ``False`` when it cannot (restart then).
 
-    ``what`` names a change beyond the code (``"new model(s) k:2"``) for the log and the phase.
+    ``what`` names a change beyond the code (``"new model(s) k:2"``) for the log and the phase;
+    ``site_dirs``: package folders (as the server sees them) of an environment that only
+    adds packages, put on the server's ``sys.path`` before the new version loads.
 
     Raises
     ------
@@ -47,15 +50,19 @@ def swap_code(service: TargetHooks, progress: DeploymentProgress, what: str = ""
     if what:
         progress.log(f"swapping in the running server, no restart: {what}")
     with progress.phase("init", detail=f"code swap of {script} in the running server") as phase:
-        body = json.dumps(service._target_swap_target()).encode()
+        target: dict[str, object] = dict(service._target_swap_target())
+        if site_dirs:
+            target["site_dirs"] = list(site_dirs)
+        body = json.dumps(target).encode()
         try:
             with ScoringClient(base, auth_key=record.control_key, timeout=SWAP_TIMEOUT_S + 60) as client:
                 answer = client.request("POST", ROUTE, body, {"Content-Type": "application/json"})
         except ScoringRequestError as err:
             progress.log(f"the server did not take the code swap ({err}); restarting it instead")
             return False
-        if answer.status in (401, 404):  # a server started before code swaps, or with another key
-            progress.log(f"the server cannot swap code (HTTP {answer.status}); restarting it instead")
+        if answer.status in (401, 404, 409):  # started before code swaps, with another key, or cannot see site_dirs
+            progress.log(f"the server cannot swap {'this in' if answer.status == 409 else 'code'} "
+                         f"(HTTP {answer.status}); restarting it instead")
             return False
         try:
             data = json.loads(answer.body or b"{}")

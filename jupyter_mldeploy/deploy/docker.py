@@ -8,7 +8,9 @@ image built by the one image pipeline (``images/pipeline.py``), and the containe
 started, watched and found again.
 
 Code edits need no image rebuild: ``reload()`` and ``update(inference_config=...)``
-re-sync ``src/`` and restart the container. Containers carry labels
+re-sync ``src/`` and swap the new code into the running server, and so does an
+environment that only adds packages (every host-built tree is mounted read-only, so the
+new one goes on the server's path); other changes restart the container. Containers carry labels
 (``mldeploy.service``, ``mldeploy.home``, ...) so that ``Webservice(name)`` and
 ``Webservice.list()`` find them again even when the service record is gone.
 """
@@ -23,7 +25,8 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from .._config import mldeploy_home
-from ..environment.env_tree import env_tree
+from ..environment.changes import EnvChange
+from ..environment.env_tree import env_tree, env_trees_dir, tree_change
 from ..errors import (
     DeploymentError,
     DockerUnavailableError,
@@ -37,19 +40,16 @@ from ..images.dockerfile import (
     CONTAINER_DATA,
     CONTAINER_PORT,
     ENV_MOUNT,
+    ENV_TREES_MOUNT,
     MODELS_MOUNT,
     MODELS_ROOT,
     SOURCE_ROOT,
-    USER_UID,
     VENV,
 )
 from ..images.engine import (
-    LABEL_ENV_HASH,
     LABEL_HOME,
-    LABEL_MODELS,
     LABEL_SERVICE,
     PING_TIMEOUT_S,
-    ContainerInfo,
     DockerEngine,
     container_name,
     service_labels,
@@ -57,11 +57,17 @@ from ..images.engine import (
 from ..images.pipeline import dev_image
 from ..registry.layout import LaidOutModels, lay_out_models
 from ..registry.model import Model as RegistryModel
-from ..scoring.options import settings_from_args, settings_from_env
+from ..scoring.options import settings_from_env
 from ..source_copy import SourceCopy, copy_source
-from . import records as _state
 from .config import DeploymentConfiguration, server_variables, signal_settings
+from .container_files import container_groups, hand_to_container_user
 from .debugger import CONTAINER_DEBUGPY, debug_settings, debugpy_package
+from .docker_found import (
+    LABEL_ENTRY_SCRIPT,
+    LABEL_ENV_NAME,
+    LABEL_USER_SOURCE,
+    record_from_container,
+)
 from .progress import DeploymentProgress
 from .records import ServiceRecord
 from .service import Webservice, WebserviceState
@@ -69,10 +75,6 @@ from .service_image import image_environment, image_tag
 
 __all__ = ["DockerDeploymentConfiguration", "LocalWebservice", "docker_available", "image_tag"]
 
-#: Labels (besides those of :func:`~jupyter_mldeploy.images.engine.service_labels`) that rebuild a record.
-LABEL_USER_SOURCE = "mldeploy.user-source"
-LABEL_ENTRY_SCRIPT = "mldeploy.entry-script"
-LABEL_ENV_NAME = "mldeploy.env-name"
 #: Where a container's auth keys are put before it starts (the server reads, then deletes them).
 KEYS_FILE = "/tmp/mldeploy-auth-keys"
 #: Where a container's control key (code swaps, POST /-/reload) is put, the same way.
@@ -208,6 +210,19 @@ class LocalWebservice(Webservice):
             detail = f"{detail}; {built.detail}"
         return detail, changed
 
+    def _target_env_change(self, old: dict[str, Any] | None) -> tuple[EnvChange, list[str]]:
+        """A tree that only adds packages to the running one: the container sees it under :data:`ENV_TREES_MOUNT`."""
+        new = (self._record.environment or {}).get("tree")
+        before = (old or {}).get("tree")
+        if not new or not before:
+            return EnvChange((), "the environment changed"), []
+        if (old or {}).get("base_image") != (self._record.environment or {}).get("base_image"):
+            return EnvChange((), "the base image changed"), []
+        tree = Path(new)
+        if tree.parent.parent != env_trees_dir():
+            return EnvChange((), "the environment changed (built outside this MLDEPLOY_HOME)"), []
+        return tree_change(Path(before), tree), [f"{ENV_TREES_MOUNT}/{tree.parent.name}/{tree.name}"]
+
     def _target_build(self, progress: DeploymentProgress) -> str:
         """The shared image (base + user + empty venv), built once per base image, tagged for this service.
 
@@ -279,6 +294,7 @@ class LocalWebservice(Webservice):
         tree = (record.environment or {}).get("tree")
         if tree:
             mounts[tree] = ENV_MOUNT
+            mounts[env_trees_dir()] = ENV_TREES_MOUNT  # an environment that only adds packages is swapped in
         if record.debug_port:
             mounts[debugpy_package()] = f"{CONTAINER_DEBUGPY}/debugpy"
         return mounts
@@ -460,73 +476,10 @@ class LocalWebservice(Webservice):
         records = []
         for info in found:
             try:
-                records.append(_record_from_container(engine, info))
+                records.append(record_from_container(engine, info, DockerDeploymentConfiguration, cls.compute_type))
             except (MLDeployError, ValueError, KeyError):
                 continue  # a container whose labels we cannot read is not one we can manage
         return records
-
-
-def _record_from_container(engine: DockerEngine, info: ContainerInfo) -> ServiceRecord:
-    """Rebuild a minimal service record from a container's labels and environment."""
-    labels = info.labels
-    attrs = engine.container_attrs(info.id)
-    env = engine.container_env(info.id)
-    env.setdefault("AZUREML_ENTRY_SCRIPT", "score.py")
-    settings = settings_from_args(None, env)
-    models = []
-    for item in filter(None, labels.get(LABEL_MODELS, "").split(",")):
-        model_name, _, version = item.partition(":")
-        models.append({"name": model_name, "version": int(version or 1), "id": item})
-    config = DockerDeploymentConfiguration(
-        port=info.port,
-        auth_enabled=bool(settings.auth_keys or settings.auth_keys_file),
-        workers=settings.workers,
-        timeout_ms=settings.timeout_ms,
-    )
-    spec_hash = labels.get(LABEL_ENV_HASH, "")
-    return ServiceRecord(
-        name=labels[LABEL_SERVICE],
-        compute_type=LocalWebservice.compute_type,
-        port=info.port,
-        models=models,
-        entry_script=labels.get(LABEL_ENTRY_SCRIPT) or settings.entry_script,
-        source_dir=labels.get(LABEL_USER_SOURCE, ""),
-        model_dir=settings.model_dir or MODELS_ROOT,
-        environment={"name": labels.get(LABEL_ENV_NAME, ""), "spec_hash": spec_hash} if spec_hash else None,
-        config=config.to_dict(),
-        auth_keys=list(settings.auth_keys),
-        container_id=info.id,
-        image=info.image,
-        created_time=str(attrs.get("Created", ""))[:19] + "+00:00" if attrs.get("Created") else _state.now_iso(),
-    )
-
-
-def hand_to_container_user(root: Path) -> None:
-    """Let the container's user (uid 1000) read ``root``'s files without making them world-readable.
-
-    As root: the files become the container user's (modes kept). As uid 1000: nothing to do.
-    As anyone else: the files get group read (and folders group search) for our own group,
-    which :func:`container_groups` adds to the container.
-    """
-    uid = os.geteuid()
-    if uid == USER_UID:
-        return
-    for folder, dirs, files in os.walk(root):
-        entries = [folder, *(os.path.join(folder, d) for d in dirs), *(os.path.join(folder, f) for f in files)]
-        for path in entries:
-            if os.path.islink(path):
-                continue
-            if uid == 0:
-                os.chown(path, USER_UID, USER_UID)
-            else:
-                extra = 0o050 if os.path.isdir(path) else 0o040
-                os.chmod(path, os.stat(path).st_mode | extra)
-
-
-def container_groups() -> list[str] | None:
-    """The supplementary group the container's user needs to read files :func:`hand_to_container_user` shared."""
-    uid = os.geteuid()
-    return None if uid in (0, USER_UID) else [str(os.getegid())]
 
 
 def docker_available(timeout: float = PING_TIMEOUT_S) -> tuple[bool, str]:

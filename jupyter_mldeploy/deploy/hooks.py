@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar
 
+from ..environment.changes import EnvChange
 from ..registry.layout import LaidOutModels
 from ..source_copy import SourceCopy
 from .config import DeploymentConfiguration
@@ -112,6 +113,14 @@ class TargetHooks:
     def _target_environment(self, progress: DeploymentProgress, env: Any, inference_config: Any) -> tuple[str, bool]:
         """Make the environment ready (``inference_config=None``: keep the current one); return ``(detail, changed)``."""
         raise NotImplementedError
+
+    def _target_env_change(self, old: dict[str, Any] | None) -> tuple[EnvChange, list[str]]:
+        """How the record's (new) environment differs from ``old``, the one the server runs, and the
+        package folders (as the server sees them) that a swap puts on its ``sys.path``.
+
+        By default every change restarts the server.
+        """
+        return EnvChange((), "the environment changed"), []
 
     def _target_build(self, progress: DeploymentProgress) -> str:
         """Build what the server runs (if ``builds_images``); return the phase detail."""

@@ -16,6 +16,7 @@ Adding a target (Kubernetes, say) means one new module with those hooks.
 
 from __future__ import annotations
 
+import copy
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -65,18 +66,35 @@ def update(
     """Change models, code, environment or settings, redoing only the phases that need it.
 
     A change of code or models alone is swapped into the running server (:mod:`.code_swap`:
-    the new version's ``init()`` runs beside the old one); the environment or the settings
-    restart it, and the log says why.
+    the new version's ``init()`` runs beside the old one), and so is an environment that
+    only adds packages (they go on the server's ``sys.path``); any other environment change,
+    or new settings, restart it, and the log says why. When the swap's ``init()`` fails the
+    record goes back to the version that keeps serving.
     """
-    before = dict(service._record.config)
+    record = service._record
+    before = dict(record.config)
+    serving = _serving(record)
     port = service._apply_deployment_config(deployment_config)
     _resolve(service, progress, models, inference_config)
     changed = _environment(service, progress, inference_config)
-    why = _restart_reason(service, None, changed, before != service._record.config or port != service._record.port)
-    if why is None and swap_code(service, progress, _models_note(service, models)):
-        return
+    notes = [_models_note(service, models)]
+    env_why, site_dirs = None, None
+    if changed:
+        change, dirs = service._target_env_change(serving["environment"])
+        if change.swappable:
+            notes.append(f"the environment {change.summary}")
+            site_dirs = dirs
+        else:
+            env_why = change.reason or "the environment changed"
+    why = _restart_reason(service, None, env_why, before != record.config or port != record.port)
+    try:
+        if why is None and swap_code(service, progress, "; ".join(n for n in notes if n), site_dirs):
+            return
+    except InitError:
+        _restore(service, serving)
+        raise
     if why is None and models is not None:
-        why = _restart_reason(service, models, False, False)
+        why = _restart_reason(service, models, None, False)
     if why:
         progress.log(f"restarting the server: {why}")
     if service.builds_images:
@@ -89,6 +107,21 @@ def update(
     _start_and_wait(service, progress, port)
 
 
+#: What a record says about the version its server runs (put back when a swap's init() fails).
+_SERVING_FIELDS = ("models", "model_dir", "entry_script", "source_dir", "environment", "python")
+
+
+def _serving(record: records.ServiceRecord) -> dict[str, Any]:
+    return {name: copy.deepcopy(getattr(record, name)) for name in _SERVING_FIELDS}
+
+
+def _restore(service: TargetHooks, serving: dict[str, Any]) -> None:
+    """The swap failed: the record names the version that still serves again."""
+    for name, value in serving.items():
+        setattr(service._record, name, value)
+    records.save(service._record)
+
+
 def reload(service: TargetHooks, progress: DeploymentProgress) -> None:
     """Serve the current code and models: swapped into the running server, or a restart (re-running ``init()``).
 
@@ -98,7 +131,7 @@ def reload(service: TargetHooks, progress: DeploymentProgress) -> None:
     if service.copies_source:
         with progress.phase("resolve") as phase:
             phase.detail = f"{_sync(service, progress)} source file(s) re-read"
-    if _restart_reason(service, None, False, False) is None and swap_code(service, progress):
+    if _restart_reason(service, None, None, False) is None and swap_code(service, progress):
         return
     if service.builds_images and (service.bakes_source or service._target_needs_build()):
         _environment(service, progress, None)
@@ -127,13 +160,13 @@ def _models_note(service: TargetHooks, models: Sequence[Any] | None) -> str:
     return "new model(s) " + ", ".join(m["id"] for m in service._record.models)
 
 
-def _restart_reason(service: TargetHooks, models: Sequence[Any] | None, env_changed: bool,
+def _restart_reason(service: TargetHooks, models: Sequence[Any] | None, env_why: str | None,
                     settings_changed: bool) -> str | None:
     """Why a change needs a restart rather than a code swap (``None``: a swap will do)."""
     if models is not None:
         return "new model(s) " + ", ".join(m["id"] for m in service._record.models)
-    if env_changed:
-        return "the environment changed"
+    if env_why:
+        return env_why
     if settings_changed:
         return "the deployment configuration changed"
     if service.bakes_source:

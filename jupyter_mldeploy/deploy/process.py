@@ -8,21 +8,26 @@ restart through its service record (pid + process start time, so a reused pid
 is never mistaken for it).
 
 Code edits need no rebuild: the server runs the entry script in place, so
-``service.reload()`` (or ``update(inference_config=...)``) only restarts the
-process and re-runs ``init()``. The phases are the shared pipeline's
+``service.reload()`` (or ``update(inference_config=...)``) swaps the new code into the
+running process; an environment that only adds packages is swapped in too (its
+``site-packages`` joins the server's ``sys.path``). The phases are the shared pipeline's
 (``deploy/pipeline.py``); this module holds only the process-specific hooks.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, ClassVar
 
+from ..environment.changes import EnvChange, compare_installed, installed_pins
+from ..environment.local_build import META_FILE
 from ..registry.layout import LaidOutModels
 from ..scoring.keys import write_keys_file
 from ..scoring.options import settings_from_env
@@ -95,6 +100,23 @@ class ProcessWebservice(Webservice):
             "path": str(build.path),
         }
         return f"{env.name} {'reused' if build.reused else 'built'} in {build.seconds:.1f}s", old != build.spec_hash
+
+    def _target_env_change(self, old: dict[str, Any] | None) -> tuple[EnvChange, list[str]]:
+        """An environment that only adds packages to the running one: its ``site-packages`` goes on the server's path."""
+        new = self._record.environment
+        if not old or not new or not old.get("path") or not new.get("path"):
+            return EnvChange((), "the environment changed (the kernel's own Python before or after)"), []
+        try:
+            before, after = (json.loads((Path(e["path"]) / META_FILE).read_text(encoding="utf-8")) for e in (old, new))
+        except (OSError, ValueError):
+            return EnvChange((), "the environment changed (the running one is gone)"), []
+        change = compare_installed(installed_pins(before.get("installed") or []),
+                                   installed_pins(after.get("installed") or []),
+                                   str((before.get("python") or {}).get("version")),
+                                   str((after.get("python") or {}).get("version")),
+                                   [("interpreter", (before.get("python") or {}).get("path"),
+                                     (after.get("python") or {}).get("path"))])
+        return change, [str(p) for p in sorted(Path(new["path"]).glob("lib/python*/site-packages"))]
 
     def _target_start(self, port: int | None) -> str:
         self._stop_process()

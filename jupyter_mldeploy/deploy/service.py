@@ -18,11 +18,9 @@ import builtins
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from pathlib import Path
 from typing import Any, ClassVar
 
 from ..client.client import ScoringClient
-from ..client.history import RequestHistory
 from ..errors import (
     DeploymentError,
     DeploymentTimeoutError,
@@ -36,10 +34,10 @@ from . import pipeline
 from . import records as _state
 from .captured import CapturedData
 from .config import DeploymentConfiguration
-from .debugger import debug_run, launch_entry
-from .hooks import TargetHooks
+from .debugger import debug_run
 from .progress import DeploymentProgress, follow
 from .records import ServiceRecord, new_key
+from .service_facts import ServiceFacts
 
 
 class WebserviceState:
@@ -52,7 +50,7 @@ class WebserviceState:
     DELETED = "Deleted"
 
 
-class Webservice(TargetHooks, CapturedData):
+class Webservice(ServiceFacts, CapturedData):
     """A deployed scoring service (base of every target).
 
     ``Webservice(name)`` (or Azure's ``Webservice(workspace, name)``) finds a
@@ -181,71 +179,7 @@ class Webservice(TargetHooks, CapturedData):
                     services.append(Webservice._from_record(record))
         return sorted(services, key=lambda s: s.name)
 
-    # --- description ----------------------------------------------------------------------
-
-    @property
-    def name(self) -> str:
-        """The service name."""
-        return self._record.name
-
-    @property
-    def port(self) -> int | None:
-        """The host port on 127.0.0.1 (``None`` until known)."""
-        return self._record.port
-
-    @property
-    def scoring_uri(self) -> str | None:
-        """``http://127.0.0.1:PORT/score`` (a cluster's service: its Service's address, or the port-forward's)."""
-        base = self._base_url
-        return f"{base}/score" if base else None
-
-    @property
-    def swagger_uri(self) -> str | None:
-        """``http://127.0.0.1:PORT/swagger.json``."""
-        base = self._base_url
-        return f"{base}/swagger.json" if base else None
-
-    @property
-    def entry_script_path(self) -> Path:
-        """The entry script the service runs, on this machine (in its source folder)."""
-        return self._record.entry_script_path
-
-    @property
-    def request_history(self) -> RequestHistory:
-        """Requests sent to this service from the test-request panels (kept in its folder)."""
-        return RequestHistory(self._record.folder / "requests.jsonl")
-
-    @property
-    def models(self) -> builtins.list[str]:
-        """Ids (``name:version``) of the deployed models."""
-        return [m["id"] for m in self._record.models]
-
-    @property
-    def debug_tracebacks(self) -> bool:
-        """Whether ``run()`` tracebacks go into 500 answers (on by default for local deployments)."""
-        return bool(self._record.config.get("debug", True))
-
-    @property
-    def debugger(self) -> dict[str, Any] | None:
-        """The VS Code ``launch.json`` entry that attaches to this service's debugpy (``None``: not a debug run)."""
-        if not self._record.debug_port or not self.debuggable:
-            return None
-        return launch_entry(self._record, self._target_swap_target()["source_dir"])
-
-    @property
-    def auth_enabled(self) -> bool:
-        """Whether ``/score`` needs a key."""
-        return bool(self._record.auth_keys)
-
-    @property
-    def created_time(self) -> str:
-        """When the service was first deployed (ISO 8601, UTC)."""
-        return self._record.created_time
-
-    @property
-    def error(self) -> str | None:
-        """Why the last operation failed, if it did."""
-        return self._record.error
+    # --- description (the rest: service_facts.ServiceFacts) ----------------------------------
 
     @property
     def state(self) -> str:
@@ -270,17 +204,6 @@ class Webservice(TargetHooks, CapturedData):
         except ServiceNotFoundError:
             return bool(self._discover(self.name))
         return True
-
-    @property
-    def phases(self) -> builtins.list[dict[str, Any]]:
-        """The phases of the last operation with their timings (``name``, ``seconds``, ``ok``, ``detail``).
-
-        Live while an operation of this object runs; for a service found again with
-        ``Webservice(name)``, the phases saved when its last operation ended.
-        """
-        if self.progress is not None:
-            return [p.to_dict() for p in builtins.list(self.progress.phases)]
-        return [dict(p) for p in self._record.phases]
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready description (state probed now)."""

@@ -60,10 +60,15 @@ def index_credentials(spec: EnvironmentSpec) -> dict[str, str]:
 def fetch(
     url: str, sha256: str | None, filename: str, name: str, auth: dict[str, str] | None = None
 ) -> Path:
-    """Download ``url`` into the sha256-keyed cache (reused when present) and return the cached file."""
+    """Download ``url`` into the sha256-keyed cache (reused when present) and return the cached file.
+
+    A file is put into the cache only once its bytes matched ``sha256`` (under a name made of
+    it), so a cached one is not hashed again: every environment change would re-read the
+    ~100 MB of a scikit-learn environment's wheels for nothing (0.15 s of a 1.5 s change).
+    """
     key = sha256 or hashlib.sha256(url.encode()).hexdigest()
     cached = cache_dir() / key[:2] / key / filename
-    if cached.is_file() and (sha256 is None or sha256_of(cached) == sha256):
+    if cached.is_file():
         return cached
     cached.parent.mkdir(parents=True, exist_ok=True)
     last: Exception | None = None

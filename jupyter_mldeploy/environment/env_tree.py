@@ -14,7 +14,9 @@ engine, and services with the same spec share one tree.
 
 An environment that only *adds* packages to one built before (same pins otherwise, the
 usual "add one package" edit) starts from a hard-linked copy of that tree and installs
-and compiles only what is new, so it costs seconds.
+and compiles only what is new, so it costs seconds; :func:`tree_change` says whether a
+running container can take it without a restart (Docker containers see every tree,
+read-only, so a swap puts the new one on the server's path).
 """
 
 from __future__ import annotations
@@ -32,17 +34,16 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from packaging.utils import canonicalize_name
-
 from .._config import mldeploy_home
 from .._runtime import runtime_wheel
-from ..errors import EnvironmentBuildError, MLDeployError
+from ..errors import EnvironmentBuildError, InvalidArgumentError, MLDeployError
 from ._interpreters import find_interpreters
 from ._platforms import parse_platform
 from ._uv import run_uv
+from .changes import EnvChange, compare_installed, installed_pins
 from .local_build import _folder_size
 
-__all__ = ["EnvTree", "env_tree", "env_trees_dir"]
+__all__ = ["EnvTree", "env_tree", "env_trees_dir", "remove_unused_trees", "tree_change"]
 
 LogFn = Callable[[str], None]
 #: The file next to ``site-packages/`` that says what a tree holds.
@@ -51,7 +52,6 @@ META = "tree.json"
 COMPILED = ".compiled"
 #: Folders whose modules are not byte-compiled (packages' own test suites: large, never imported by a server).
 _NO_COMPILE = r"[/\\]tests?[/\\]"
-_PIN_RE = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*==\s*([^\s;\\]+)")
 
 
 @dataclass(frozen=True)
@@ -108,6 +108,8 @@ def env_tree(wheelhouse: Path, python_version: str, log: LogFn | None = None) ->
     with open(root / f".{key}.lock", "a+b") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if (dest / META).is_file():
+            os.chmod(dest, 0o755)  # trees made before containers saw the whole root: reachable now
+            os.utime(dest / META)  # "last used", for remove_unused_trees
             if not (dest / COMPILED).is_file():  # an earlier compile was cut off: finish it
                 _compile_in_background(dest, python_version, None, log)
             return _result(dest, True, None, started)
@@ -122,10 +124,13 @@ def env_tree(wheelhouse: Path, python_version: str, log: LogFn | None = None) ->
                 before = set(os.listdir(target))
                 if log is not None:
                     log(f"[mldeploy] environment: starting from {parent.name} (only new packages are installed)")
-            _install(wheelhouse, wheel, target, python_version, log)
+            # the parent's runtime is this one (its name ends with the runtime's digest): kept as it is
+            same_runtime = parent is not None and parent.name.endswith(key[len(Path(wheelhouse).name):])
+            _install(wheelhouse, None if same_runtime else wheel, target, python_version, log)
             (temp / META).write_text(json.dumps({
                 "pins": sorted(pins), "python_version": python_version, "wheelhouse": str(wheelhouse),
             }, indent=1), encoding="utf-8")
+            os.chmod(temp, 0o755)  # the container's user walks into it (the root is mounted, read-only)
             os.replace(temp, dest)
         finally:
             shutil.rmtree(temp, ignore_errors=True)
@@ -135,6 +140,56 @@ def env_tree(wheelhouse: Path, python_version: str, log: LogFn | None = None) ->
     return _result(dest, False, parent.name if parent is not None else None, started)
 
 
+def tree_change(old: Path, new: Path) -> EnvChange:
+    """How the tree ``new`` differs from ``old`` (both ``.../site-packages``): only added packages, or why not.
+
+    A tree that is gone reads as changed (the running server's environment is unknown then).
+    """
+    try:
+        before, after = (json.loads((Path(tree).parent / META).read_text(encoding="utf-8")) for tree in (old, new))
+    except (OSError, ValueError):
+        return EnvChange((), "the environment changed (the running one is gone)")
+    return compare_installed(installed_pins(before.get("pins") or []), installed_pins(after.get("pins") or []),
+                             str(before.get("python_version")), str(after.get("python_version")))
+
+
+def remove_unused_trees(older_than_days: float = 30.0, keep: Iterable[Path] = ()) -> list[Path]:
+    """Delete trees not used for ``older_than_days`` days, except those in ``keep``; return the removed folders.
+
+    ``keep`` holds trees that services still name (their containers mount them). Each removal
+    holds the tree's build lock, so a tree being reused or built meanwhile stays; leftovers of
+    an interrupted build (``.KEY-*`` folders) go too. A removed tree is built again, from uv's
+    cache, by the next deployment that needs it.
+
+    Raises
+    ------
+    InvalidArgumentError
+        ``older_than_days`` is negative.
+    """
+    if older_than_days < 0:
+        raise InvalidArgumentError(
+            f"older_than_days={older_than_days} is negative: pass 0 to remove every unused tree, or a number of days."
+        )
+    cutoff = time.time() - older_than_days * 86400
+    kept = {Path(p).resolve() for p in keep}
+    root = env_trees_dir()
+    removed: list[Path] = []
+    for lock_file in sorted(root.glob(".*.lock")):
+        key = lock_file.name[1:-len(".lock")]
+        with open(lock_file, "a+b") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            for leftover in root.glob(f".{key}-*"):
+                shutil.rmtree(leftover, ignore_errors=True)
+            tree = root / key
+            meta = tree / META
+            if not tree.is_dir() or tree.resolve() in kept:
+                continue
+            if not meta.is_file() or meta.stat().st_mtime <= cutoff:
+                shutil.rmtree(tree, ignore_errors=True)
+                removed.append(tree)
+    return removed
+
+
 def _result(dest: Path, reused: bool, parent: str | None, started: float) -> EnvTree:
     meta = json.loads((dest / META).read_text(encoding="utf-8"))
     del meta
@@ -142,8 +197,11 @@ def _result(dest: Path, reused: bool, parent: str | None, started: float) -> Env
                    _folder_size(dest / "site-packages"))
 
 
-def _install(wheelhouse: Path, wheel: Path, target: Path, python_version: str, log: LogFn | None) -> None:
-    """``uv pip install --target`` the wheelhouse's pins, then the runtime wheel (no index, no network)."""
+def _install(wheelhouse: Path, wheel: Path | None, target: Path, python_version: str, log: LogFn | None) -> None:
+    """``uv pip install --target`` the wheelhouse's pins, then the runtime wheel (no index, no network).
+
+    ``wheel=None``: the target already holds this runtime (a copy of a tree made with it).
+    """
     common = ["pip", "install", "--no-config", "--offline", "--no-index", "--find-links", str(wheelhouse),
               "--target", str(target), "--python", sys.executable, "--python-version", python_version,
               "--no-python-downloads", *_platform_option(wheelhouse)]
@@ -153,7 +211,10 @@ def _install(wheelhouse: Path, wheel: Path, target: Path, python_version: str, l
     with tempfile.TemporaryDirectory(prefix="mldeploy-tree-") as work:
         reqs = Path(work) / "requirements.txt"
         reqs.write_text("\n".join(lines) + "\n", encoding="utf-8")
-        for args in (["-r", str(reqs)], ["--no-deps", "--reinstall-package", "jupyter-mldeploy", str(wheel)]):
+        steps = [["-r", str(reqs)]]
+        if wheel is not None:
+            steps.append(["--no-deps", "--reinstall-package", "jupyter-mldeploy", str(wheel)])
+        for args in steps:
             done = run_uv([*common, *args], cwd=Path(work), log=log)
             if done.returncode != 0:
                 raise EnvironmentBuildError(
@@ -249,12 +310,7 @@ def _parent(root: Path, pins: set[str], python_version: str, exclude: str) -> Pa
 
 def _pins(requirements: Path) -> set[str]:
     """``name==version`` of every package a wheelhouse pins (names canonical; the runtime left out)."""
-    pins = set()
-    for line in requirements.read_text(encoding="utf-8").splitlines():
-        match = _PIN_RE.match(line)
-        if match and canonicalize_name(match[1]) != "jupyter-mldeploy":
-            pins.add(f"{canonicalize_name(match[1])}=={match[2]}")
-    return pins
+    return {f"{name}=={version}" for name, version in installed_pins(requirements.read_text(encoding="utf-8").splitlines()).items()}
 
 
 def _link_or_copy(src: str, dst: str) -> None:

@@ -22,7 +22,7 @@ import shutil
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -315,8 +315,10 @@ def list_builds() -> list[BuildInfo]:
     return sorted(found, key=lambda b: b.last_used, reverse=True)
 
 
-def remove_unused_builds(older_than_days: float = 30.0) -> list[Path]:
+def remove_unused_builds(older_than_days: float = 30.0, keep: Iterable[Path] = ()) -> list[Path]:
     """Delete local builds not used for ``older_than_days`` days (and broken ones); return their paths.
+
+    Builds in ``keep`` (those services still run from) stay whatever their age.
 
     Each removal holds the build's lock, so a build being reused or rebuilt
     at that moment is not deleted under it. A later ``build_local`` rebuilds
@@ -328,9 +330,10 @@ def remove_unused_builds(older_than_days: float = 30.0) -> list[Path]:
         )
     cutoff = time.time() - older_than_days * 86400
     root = envs_dir()
+    kept = {Path(p).resolve() for p in keep}
     removed: list[Path] = []
     for path in sorted(root.iterdir()):
-        if path.name.startswith("."):
+        if path.name.startswith(".") or path.resolve() in kept:
             continue
         with _file_lock(root / ".locks" / f"{path.name}.lock"):
             meta_file = path / META_FILE

@@ -299,8 +299,11 @@ def download_wheels(
         "#   pip install --no-index --find-links /wheels -r /wheels/requirements.txt",
         f"# target: Python {python[0]}.{python[1]}, {target.tag}; environment spec hash {spec.spec_hash}",
     ]
+    built_names = {p.name for p in picks if p.path is not None and p.path in built}
     for pick, path in sorted(placed, key=lambda item: item[0].name):
-        lines.append(f"{pick.name}=={pick.version} --hash=sha256:{sha256_of(path)}")
+        # a downloaded or host-built wheel's sha256 is known (checked when it was cached); a local file's is not
+        known = pick.sha256 if pick.url is not None or pick.name in built_names else None
+        lines.append(f"{pick.name}=={pick.version} --hash=sha256:{known or sha256_of(path)}")
     requirements_file = dest_dir / "requirements.txt"
     requirements_file.write_text("\n".join(lines) + "\n", encoding="utf-8")
     wheels = tuple(sorted(path for _, path in placed))

@@ -38,6 +38,9 @@ USER_UID = 1000
 USER_NAME = "mldeploy"
 #: Where a Docker deployment's host-built environment (``environment/env_tree.py``) is mounted read-only.
 ENV_MOUNT = "/opt/mldeploy/env"
+#: Where every host-built environment (``$MLDEPLOY_HOME/envtrees``) is mounted read-only: an
+#: environment change that only adds packages is swapped into a running container from there.
+ENV_TREES_MOUNT = "/opt/mldeploy/envtrees"
 #: Where a Docker deployment's models folder is mounted; :data:`MODELS_ROOT` links into it.
 MODELS_MOUNT = "/opt/mldeploy/models"
 #: The script in ``runtime/`` that unpacks the runtime wheel into the venv (no pip needed).

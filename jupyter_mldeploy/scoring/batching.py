@@ -13,8 +13,11 @@ of answers out, in the same order)::
 
 :class:`Batcher` (one per loaded script, on the worker's event loop) groups concurrent
 requests: a batch goes to the script thread as soon as ``max_batch_size`` requests wait,
-or when the oldest has waited ``max_latency_ms``, or, while a batch runs, as soon as it
-ends (so under load batches grow by themselves and nobody waits for a timer). At most
+or as soon as no other request is on its way in this worker (every request the worker
+holds is in the queue: waiting could only add latency), or at the latest when the oldest
+has waited ``max_latency_ms``. While a batch runs the queue fills, and the next batch
+leaves as soon as it ends under the same rules, so under load batches grow by themselves
+and nobody waits for a timer; alone, a request is not held back at all. At most
 ``max_queue`` requests wait; more answer 503 with ``Retry-After``. Scripts without the
 decorator never touch this module's queue.
 
@@ -185,15 +188,21 @@ class Batcher:
 
     ``call`` runs a list of requests through the script (on the script thread, with the
     timeout) and returns one answer per request;
-    ``observe(batch_size, waits)`` records a dispatched batch in the metrics.
+    ``observe(batch_size, waits)`` records a dispatched batch in the metrics;
+    ``in_worker()`` (optional) counts the requests the worker holds now, wherever they are
+    (being read, queued here, in the running batch): when all it holds are queued, nobody
+    else can join, so the batch leaves at once. Without it the queue waits ``max_latency_ms``.
     """
 
     def __init__(self, options: BatchOptions,
                  call: Callable[[list[ScoringRequest]], Awaitable[list[ScoringResponse]]],
-                 observe: Callable[[int, list[float]], None]) -> None:
+                 observe: Callable[[int, list[float]], None],
+                 in_worker: Callable[[], int] | None = None) -> None:
         self.options = options
         self._call = call
         self._observe = observe
+        self._in_worker = in_worker
+        self._in_batch = 0  # requests of the batch running now (still held by the worker)
         self._waiting: list[tuple[ScoringRequest, asyncio.Future[ScoringResponse], float]] = []
         self._running = False
         self._timer: asyncio.TimerHandle | None = None
@@ -213,11 +222,15 @@ class Batcher:
         future: asyncio.Future[ScoringResponse] = loop.create_future()
         self._waiting.append((request, future, time.perf_counter()))
         if not self._running:
-            if len(self._waiting) >= self.options.max_batch_size or self._latency_s == 0:
+            if len(self._waiting) >= self.options.max_batch_size or self._latency_s == 0 or self._nobody_else():
                 self._dispatch()
             elif self._timer is None:
                 self._timer = loop.call_later(self._latency_s, self._dispatch)
         return await future
+
+    def _nobody_else(self) -> bool:
+        """Whether every request the worker holds is queued here or in the running batch (none can join)."""
+        return self._in_worker is not None and self._in_worker() <= len(self._waiting) + self._in_batch
 
     def _dispatch(self) -> None:
         if self._timer is not None:
@@ -228,6 +241,7 @@ class Batcher:
         size = self.options.max_batch_size
         batch, self._waiting = self._waiting[:size], self._waiting[size:]
         self._running = True
+        self._in_batch = len(batch)
         self._task = asyncio.ensure_future(self._run(batch))
 
     async def _run(self, batch: list[tuple[ScoringRequest, asyncio.Future[ScoringResponse], float]]) -> None:
@@ -242,7 +256,7 @@ class Batcher:
             raise
         finally:
             self._running = False
-            self._next()
+            self._next()  # (this batch's requests still count as held: their answers are not out yet)
         for index, (_, future, _) in enumerate(batch):
             if future.done():
                 continue  # the client went away
@@ -250,9 +264,10 @@ class Batcher:
 
     def _next(self) -> None:
         if not self._waiting:
+            self._in_batch = 0
             return
         waited = time.perf_counter() - self._waiting[0][2]
-        if len(self._waiting) >= self.options.max_batch_size or waited >= self._latency_s:
+        if len(self._waiting) >= self.options.max_batch_size or waited >= self._latency_s or self._nobody_else():
             self._dispatch()
         elif self._timer is None:
             self._timer = asyncio.get_running_loop().call_later(self._latency_s - waited, self._dispatch)

@@ -6,8 +6,9 @@ which runs it over every worker (:mod:`.swap`), and answers when it is over: 200
 the new generation, or 500 ``InitFailed`` with the failing ``init()``'s message and
 traceback (the old version keeps serving). The body may name another entry script or
 source folder, or another model folder (``{"entry_script": ..., "source_dir": ...,
-"model_dir": ...}``: a new model version is swapped in the same way); by default the
-current ones are loaded again.
+"model_dir": ...}``: a new model version is swapped in the same way), and folders of
+packages to add (``"site_dirs": [...]``: an environment change that only adds packages;
+409 when the server cannot see one); by default the current ones are loaded again.
 
 :class:`WorkerControl` runs on its own thread: it reads the supervisor's lines
 (``prepare``, ``commit``, ``abort``, ``result``), loads and initialises the new version
@@ -88,8 +89,7 @@ class WorkerControl:
             self._count += 1
             key = f"{os.getpid()}-{self._count}"
             self._waiting[key] = (loop, future)
-        self.send("swap", {"req": key, "entry_script": target.entry_script, "source_dir": target.source_dir,
-                           "model_dir": target.model_dir})
+        self.send("swap", {"req": key, **target.payload()})
         try:
             return await asyncio.wait_for(future, SWAP_TIMEOUT_S + 30)
         finally:
@@ -125,8 +125,11 @@ class WorkerControl:
     def _handle(self, word: str, payload: dict[str, Any]) -> None:
         sid = payload.get("swap")
         if word == "prepare":
-            target = SwapTarget(str(payload.get("entry_script") or self.current().entry_script),
-                                payload.get("source_dir") or None, payload.get("model_dir") or None)
+            try:
+                target = SwapTarget.from_payload(payload, self.current())
+            except TypeError as err:  # the supervisor relays what a worker checked: not expected
+                self.send("preparefailed", {"swap": sid, "message": f"unreadable swap target: {err}", "traceback": ""})
+                return
             started = time.perf_counter()
             error = self.reloader.prepare(target, str(payload.get("why") or "asked"))
             if error is None:
@@ -181,15 +184,18 @@ async def reload_route(
         asked = json.loads(body) if body else {}
         if not isinstance(asked, dict):
             raise TypeError("not an object")
-        if not all(isinstance(asked.get(k) or "", str) for k in ("entry_script", "source_dir", "model_dir")):
-            raise TypeError("entry_script, source_dir and model_dir must be strings")
-        target = SwapTarget(str(asked.get("entry_script") or current.entry_script),
-                            str(asked["source_dir"]) if asked.get("source_dir") else current.source_dir,
-                            str(asked["model_dir"]) if asked.get("model_dir") else current.model_dir)
+        target = SwapTarget.from_payload(asked, current)
     except (TypeError, ValueError) as err:
         return await send_error(send, 400, ErrorCode.INVALID_JSON,
                                 f"The body of {ROUTE} must be a JSON object such as {{\"entry_script\": \"score.py\", "
-                                f"\"source_dir\": \"/app/src\", \"model_dir\": ...}} (all optional): {err}.", rid, extra)
+                                f"\"source_dir\": \"/app/src\", \"model_dir\": ..., \"site_dirs\": [...]}} "
+                                f"(all optional): {err}.", rid, extra)
+    missing = target.missing_site_dirs()
+    if missing:  # 409: the caller restarts the server on the new environment instead
+        return await send_error(send, 409, ErrorCode.NOT_FOUND,
+                                f"site_dirs {', '.join(missing)} are not folders this server can see (a container "
+                                "started without the environments mounted?); restart it on the new environment.",
+                                rid, extra)
     outcome = await control.swap(target)
     if not outcome.get("ok"):
         error = outcome.get("error") or {}

@@ -8,6 +8,8 @@ new version is loaded beside the serving one and only swapped in when its
 from __future__ import annotations
 
 import gc
+import importlib
+import site
 import sys
 from pathlib import Path
 from typing import Any
@@ -38,9 +40,13 @@ def model_folder_listing(folder: str | None, limit: int = 40) -> str:
 
 
 def load_and_init(settings: ServeSettings) -> Any:
-    """Import the entry script as a fresh module and run its ``init()``; raises on failure."""
+    """Import the entry script as a fresh module and run its ``init()``; raises on failure.
+
+    The settings' ``site_dirs`` (packages an environment change added) go on ``sys.path`` first.
+    """
     from .entry_script import load_entry_script
 
+    add_site_dirs(settings.site_dirs)
     entry = load_entry_script(settings.script_path, settings.source_dir, debug=settings.debug,
                               batch=settings.batch_options)
     token = current_request_id.set("init")
@@ -52,6 +58,19 @@ def load_and_init(settings: ServeSettings) -> Any:
     finally:
         current_request_id.reset(token)
     return entry
+
+
+def add_site_dirs(folders: tuple[str, ...] | list[str]) -> list[str]:
+    """Put package folders on ``sys.path`` as site directories (their ``.pth`` files run); return those added.
+
+    Folders already there are left alone, so a worker asked twice adds nothing the second time.
+    """
+    added = [folder for folder in folders if folder not in sys.path]
+    for folder in added:
+        site.addsitedir(folder)
+    if added:
+        importlib.invalidate_caches()
+    return added
 
 
 def freeze_heap() -> None:

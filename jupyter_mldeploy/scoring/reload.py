@@ -54,12 +54,44 @@ def purge_source_modules(source_dir: Path) -> list[str]:
 class SwapTarget:
     """What a swap loads: the entry script, its source folder and the model folder (as the server sees them).
 
-    ``model_dir`` (``AZUREML_MODEL_DIR``) is ``None`` to keep the current one.
+    ``model_dir`` (``AZUREML_MODEL_DIR``) is ``None`` to keep the current one. ``site_dirs``:
+    folders of packages added to ``sys.path`` (as site directories, their ``.pth`` files
+    run) before the script loads: an environment change that only adds packages is swapped
+    in this way, the packages already imported staying as they are.
     """
 
     entry_script: str
     source_dir: str | None
     model_dir: str | None = None
+    site_dirs: tuple[str, ...] = ()
+
+    def payload(self) -> dict[str, Any]:
+        """The target as a control-pipe payload (:meth:`from_payload` reads it back)."""
+        return {"entry_script": self.entry_script, "source_dir": self.source_dir, "model_dir": self.model_dir,
+                "site_dirs": list(self.site_dirs)}
+
+    @classmethod
+    def from_payload(cls, payload: dict[str, Any], current: SwapTarget) -> SwapTarget:
+        """A target from a payload or request body; what it leaves out stays as in ``current``.
+
+        Raises
+        ------
+        TypeError
+            A field is not a string (``site_dirs``: not a list of strings).
+        """
+        if not all(isinstance(payload.get(k) or "", str) for k in ("entry_script", "source_dir", "model_dir")):
+            raise TypeError("entry_script, source_dir and model_dir must be strings")
+        dirs = payload.get("site_dirs")
+        if dirs is not None and not (isinstance(dirs, list) and all(isinstance(d, str) and d for d in dirs)):
+            raise TypeError("site_dirs must be a list of folder paths")
+        return cls(str(payload.get("entry_script") or current.entry_script),
+                   str(payload["source_dir"]) if payload.get("source_dir") else current.source_dir,
+                   str(payload["model_dir"]) if payload.get("model_dir") else current.model_dir,
+                   tuple(dirs) if dirs is not None else current.site_dirs)
+
+    def missing_site_dirs(self) -> list[str]:
+        """The ``site_dirs`` this server cannot see (a container started without the environments mounted)."""
+        return [d for d in self.site_dirs if not os.path.isdir(d)]
 
 
 class Reloader:

@@ -162,7 +162,7 @@ class ScoreRoute:
                                                 requests[0].path, crowd_inline=True)
                 return value if ok else [value(r.request_id) for r in requests]
 
-            batcher = entry.batcher = Batcher(entry.batching, call, self.metrics.observe_batch)
+            batcher = entry.batcher = Batcher(entry.batching, call, self.metrics.observe_batch, self.backlog)
         return batcher
 
     async def _guarded(self, fn: Callable[[Any], Any], arg: Any, rid: str,

@@ -148,6 +148,10 @@ class ServeSettings:
         Request/response capture (off by default): the share of requests kept (0-1), the
         largest body kept whole (bigger ones are truncated with a marker), and the size at
         which ``capture.jsonl`` is rotated.
+    site_dirs
+        Folders of packages put on ``sys.path`` (as site directories) before the script
+        loads: set by a code swap whose environment change only added packages, so that a
+        worker started after it (a replacement) sees them too. Not an option of the command line.
     data_dir
         Folder of ``capture.jsonl`` and ``collected.jsonl`` (``ModelDataCollector``);
         default ``./mldeploy-data`` (deployments: the service's folder).
@@ -191,6 +195,7 @@ class ServeSettings:
     capture_max_kb: float = DEFAULT_CAPTURE_MAX_KB
     capture_rotate_mb: float = DEFAULT_CAPTURE_ROTATE_MB
     data_dir: str | None = None
+    site_dirs: tuple[str, ...] = ()
     #: an already listening socket handed over by the parent (ScoringServer), instead of host/port
     fd: int | None = None
     #: name the swagger document and the logs use
@@ -395,6 +400,7 @@ class ServeSettings:
         data["cors_origins"] = tuple(data.get("cors_origins") or ())
         data["models"] = tuple(data.get("models") or ())
         data["notes"] = tuple(data.get("notes") or ())
+        data["site_dirs"] = tuple(data.get("site_dirs") or ())
         return cls(**data)
 
 

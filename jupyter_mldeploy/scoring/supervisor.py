@@ -288,6 +288,7 @@ class Supervisor:
                 self.swaps.request({"entry_script": payload.get("entry_script") or self.settings.entry_script,
                                     "source_dir": payload.get("source_dir") or self.settings.source_dir,
                                     "model_dir": payload.get("model_dir") or self.settings.model_dir,
+                                    "site_dirs": payload.get("site_dirs") or list(self.settings.site_dirs),
                                     "why": "asked by POST /-/reload"},
                                    worker.wid, str(payload.get("req", "")))
                 self.swaps.tick(now)
@@ -397,6 +398,7 @@ class Supervisor:
             self.settings.entry_script = str(swap.target.get("entry_script") or self.settings.entry_script)
             self.settings.source_dir = swap.target.get("source_dir") or None
             self.settings.model_dir = swap.target.get("model_dir") or self.settings.model_dir
+            self.settings.site_dirs = tuple(swap.target.get("site_dirs") or self.settings.site_dirs)
             if self.settings.model_dir:  # replacement workers inherit it: their init() reads it
                 os.environ["AZUREML_MODEL_DIR"] = os.environ["MLDEPLOY_MODEL_DIR"] = self.settings.model_dir
             for name, value in self.settings.to_env().items():

@@ -176,7 +176,8 @@ def run_worker(
         before = _set_env(dict.fromkeys(_MODEL_DIR_NAMES, model_dir)) if model_dir else {}  # read by init()
         try:
             entry = load_and_init(dataclasses.replace(settings, entry_script=target.entry_script,
-                                                      source_dir=target.source_dir, model_dir=model_dir))
+                                                      source_dir=target.source_dir, model_dir=model_dir,
+                                                      site_dirs=target.site_dirs))
         except BaseException:
             _set_env(before)
             raise
@@ -188,7 +189,8 @@ def run_worker(
 
     control = WorkerControl(
         control_fd, Reloader(state, load, log, metrics), pipe.send,
-        lambda: SwapTarget(settings.entry_script, settings.source_dir, settings.model_dir), on_commit,
+        lambda: SwapTarget(settings.entry_script, settings.source_dir, settings.model_dir, settings.site_dirs),
+        on_commit,
     )
     app = create_app(
         state, settings, metrics=metrics, metrics_folder=metrics_folder, writer=writer,
@@ -261,6 +263,7 @@ def _take_target(settings: ServeSettings, target: SwapTarget) -> None:
     old_source = settings.source_dir or str(settings.script_path.parent)
     settings.entry_script, settings.source_dir = target.entry_script, target.source_dir
     settings.model_dir = target.model_dir or settings.model_dir
+    settings.site_dirs = target.site_dirs
     new_source = settings.source_dir or str(settings.script_path.parent)
     if new_source != old_source and old_source in sys.path:
         sys.path.remove(old_source)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from concurrent.futures import ThreadPoolExecutor
 
@@ -112,3 +113,53 @@ def test_batched_run_with_request_headers_gets_one_per_request(serve, tmp_path):
         got = body_json(answer)
         assert json.loads(got["body"]) == {"i": i} and got["who"] == f"client-{i}"
     assert max(body_json(a)["n"] for a in answers) > 1
+
+
+
+def _batcher(max_latency_ms: float, held: list[int]):
+    """A Batcher whose worker holds ``held[0]`` requests, recording each batch's size."""
+    from jupyter_mldeploy.scoring.batching import Batcher, BatchOptions
+    from jupyter_mldeploy.scoring.contract import ScoringRequest, ScoringResponse
+
+    sizes: list[int] = []
+
+    async def call(requests: list[ScoringRequest]) -> list[ScoringResponse]:
+        sizes.append(len(requests))
+        await asyncio.sleep(0)
+        return [ScoringResponse(200, r.body) for r in requests]
+
+    def request(i: int) -> ScoringRequest:
+        return ScoringRequest("POST", "/score", "", (), str(i).encode(), f"r{i}")
+
+    return Batcher(BatchOptions(64, max_latency_ms, 0), call, lambda size, waits: None, lambda: held[0]), sizes, request
+
+
+def test_a_request_nobody_else_can_join_is_not_held_back() -> None:
+    """Alone in the worker, a request goes at once; with others on their way it waits for them, not for the timer."""
+
+    async def scenario() -> tuple[list[int], list[bytes]]:
+        held = [1]
+        batcher, sizes, request = _batcher(60_000, held)  # a one-minute window: only the rule can send these
+        alone = await asyncio.wait_for(batcher.submit(request(0)), 10)
+        held[0] = 3  # three requests in the worker: the first two wait for the third, which completes the set
+        first = asyncio.ensure_future(batcher.submit(request(1)))
+        second = asyncio.ensure_future(batcher.submit(request(2)))
+        await asyncio.sleep(0.05)
+        assert not first.done() and not second.done()  # the third is on its way: they wait for it
+        third = await asyncio.wait_for(batcher.submit(request(3)), 10)
+        answers = await asyncio.wait_for(asyncio.gather(first, second), 10)
+        return sizes, [alone.body, *(a.body for a in answers), third.body]
+
+    sizes, bodies = asyncio.run(scenario())
+    assert sizes == [1, 3]  # the lone one alone, the three together, each answer to its own request
+    assert bodies == [b"0", b"1", b"2", b"3"]
+
+
+def test_a_request_still_being_read_is_waited_for_at_most_max_latency() -> None:
+    async def scenario() -> list[int]:
+        held = [2]  # the queued request, and one whose body is still arriving (it never comes here)
+        batcher, sizes, request = _batcher(50, held)
+        await asyncio.wait_for(batcher.submit(request(1)), 10)  # sent by the timer, not held for ever
+        return sizes
+
+    assert asyncio.run(scenario()) == [1]

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import textwrap
 from pathlib import Path
 
 from test_server_reload import version, write
-from test_server_support import post, serve
+from test_server_support import children, post, serve, wait_for_log, wait_until
 
 from jupyter_mldeploy.scoring.keys import write_keys_file
 
@@ -79,3 +82,41 @@ def test_no_control_key_no_route(serve, tmp_path: Path) -> None:
     answer = _swap(server)
     assert answer.status == 404 and "without a control key" in answer.json()["error"]["message"]
     assert _values(server, 3) == {1}
+
+
+def test_a_swap_with_site_dirs_adds_packages_for_every_worker_even_a_replacement(serve, tmp_path: Path) -> None:
+    """An environment that only adds packages: their folder goes on ``sys.path`` (``.pth`` files run) in the swap."""
+    script, server = _server(serve, tmp_path)
+    site = tmp_path / "added-site"
+    (site / "extra_pkg").mkdir(parents=True)
+    (site / "extra_pkg" / "__init__.py").write_text("VALUE = 'from the added environment'\n")
+    (site / "more").mkdir()
+    (site / "more" / "deep_mod.py").write_text("X = 7\n")
+    (site / "added.pth").write_text("more\n")  # a .pth file of the folder is honoured, as in site-packages
+    write(script, textwrap.dedent("""
+        import extra_pkg, deep_mod
+
+        def init():
+            pass
+
+        def run(raw_data):
+            return {"value": extra_pkg.VALUE, "x": deep_mod.X}
+    """))
+    missing = _swap(server, json.dumps({"site_dirs": [str(tmp_path / "not-there")]}))
+    assert missing.status == 409 and "not-there" in missing.json()["error"]["message"]
+    bad = _swap(server, json.dumps({"site_dirs": "one/folder"}))
+    assert bad.status == 400 and "site_dirs" in bad.json()["error"]["message"]
+    assert _values(server, 5) == {1}  # neither changed anything
+
+    answer = _swap(server, json.dumps({"site_dirs": [str(site)]}))
+    assert answer.status == 200, answer.body
+    assert {post(server, "{}").json()["x"] for _ in range(10)} == {7}  # both workers import from it
+    assert post(server, "{}").json()["value"] == "from the added environment"
+
+    victims = children(server.pid)
+    os.kill(victims[0], signal.SIGKILL)  # its replacement starts on the swapped-in version, packages included
+    wait_until(lambda: len(children(server.pid)) == 2 and victims[0] not in children(server.pid),
+               what="a replacement worker")
+    wait_for_log(server, lambda t: "worker 3: ready" in t)
+    assert {post(server, "{}").json()["x"] for _ in range(10)} == {7}
+    assert "InitFailed" not in server.logs()

@@ -94,7 +94,7 @@ def _deploy(name: str, target: type[Webservice], app: Path, model: Model, **conf
 class Load:
     """``clients`` threads sending /score on their own keep-alive connection, bounded in count and time."""
 
-    def __init__(self, url: str, clients: int = 8, max_requests: int = 4000, max_s: float = 60.0) -> None:
+    def __init__(self, url: str, clients: int = 8, max_requests: int = 50_000, max_s: float = 60.0) -> None:
         self.url, self.max_requests, self.max_s = url, max_requests, max_s
         self.answers: list[list[dict[str, Any]]] = [[] for _ in range(clients)]
         self.failures: list[str] = []
@@ -220,6 +220,82 @@ def test_new_model_is_swapped_in_under_load_and_a_failing_one_keeps_the_old(
     with pytest.raises(InitError, match="previous version keeps serving"):
         service.update(models=[v3])
     assert service.run({"data": [1]})["y"] == [5.0]
+    assert service.models == ["k:2"]  # the record names the version that serves, not the one that failed
+    assert Webservice(name="swap-model").models == ["k:2"]  # ... on disk too (a new kernel finds k:2)
+
+
+ENV_SCRIPT = textwrap.dedent(
+    """
+    import json, os
+    import six
+    {imports}
+    VERSION = {version}
+
+
+    def init():
+        global k
+        k = float(open(os.path.join(os.environ["AZUREML_MODEL_DIR"], "k.txt")).read())
+
+
+    def run(raw_data):
+        y = [x * k for x in json.loads(raw_data)["data"]]
+        return {{"version": VERSION, "init": VERSION, "y": y, "packages": sorted({packages})}}
+    """
+)
+
+
+def test_an_environment_that_only_adds_a_package_is_swapped_in_under_load(
+    target: type[Webservice], swap_app: Path, k_model: Model, tmp_path: Path
+) -> None:
+    from jupyter_mldeploy import Environment
+
+    requirements = tmp_path / "requirements.txt"
+    requirements.write_text("six\n")
+    (swap_app / "score.py").write_text(ENV_SCRIPT.format(imports="", version=1, packages='["six"]'))
+    service = deploy("swap-env", [k_model], InferenceConfig(
+        "score.py", source_directory=str(swap_app), environment=Environment.from_pip_requirements("swap-env", str(requirements))),
+        target.deploy_configuration(workers=2))
+    service.wait_for_deployment(timeout_sec=600)
+    assert service.run({"data": [1]})["version"] == 1
+    started = {p.name for p in service.progress.phases}
+
+    # the usual edit: one package more in the requirements, and score.py starts using it
+    requirements.write_text("six\ntoolz\n")
+    (swap_app / "score.py").write_text(ENV_SCRIPT.format(imports="import toolz", version=2,
+                                                         packages='["six", "toolz:" + toolz.__version__]'))
+    with Load(str(service._base_url)) as load:
+        load.wait_for(50)
+        service.update(inference_config=InferenceConfig(
+            "score.py", source_directory=str(swap_app),
+            environment=Environment.from_pip_requirements("swap-env", str(requirements))))
+        answer = service.run({"data": [1]})
+        load.wait_for(sum(map(len, load.answers)) + 50)
+    assert answer["version"] == 2 and answer["packages"][1].startswith("toolz:")
+    assert load.failures == [], f"{len(load.failures)} of {load.sent} requests failed: {load.failures[:5]}"
+    for answers in load.answers:
+        versions = [a["version"] for a in answers]
+        assert versions == sorted(versions), "a client saw the old version after the new one"
+    assert {a["version"] for answers in load.answers for a in answers} == {1, 2}
+    init = [p for p in service.progress.phases if p.name == "init"][0].detail
+    assert "code swap (the environment adds toolz==" in init and "2 worker(s)" in init, init
+    assert not [p for p in service.progress.phases if p.name in ("build", "start")], "the added package restarted"
+    assert "start" in started  # (the first deploy did start one: the assertion above can fail)
+
+    # a worker started after the swap (a crash, a timeout) serves the new environment too
+    service.update(deployment_config=target.deploy_configuration(workers=2, timeout_ms=60_000))
+    assert service.run({"data": [1]})["packages"][1].startswith("toolz:")
+
+    # a change that is not only an addition restarts, and says which package moved
+    requirements.write_text("toolz\n")
+    (swap_app / "score.py").write_text(ENV_SCRIPT.format(imports="import toolz", version=3, packages='["toolz"]')
+                                       .replace("import six\n", ""))
+    service.update(inference_config=InferenceConfig(
+        "score.py", source_directory=str(swap_app),
+        environment=Environment.from_pip_requirements("swap-env", str(requirements))))
+    assert service.run({"data": [1]})["version"] == 3
+    said = [e.text for e in service.progress.events_since(0)]
+    assert any("restarting the server: the environment changed six removed" in line for line in said), said
+    assert "start" in [p.name for p in service.progress.phases]
 
 
 def test_debugger_attaches_and_stops_a_request_at_a_breakpoint(

@@ -66,7 +66,9 @@ def test_without_an_environment_the_container_imports_what_the_kernel_has(
     binding = container.attrs["HostConfig"]["PortBindings"]["5001/tcp"][0]
     assert binding == {"HostIp": "127.0.0.1", "HostPort": str(service.port)}
     mounts = {m["Destination"]: m["RW"] for m in container.attrs["Mounts"]}
-    assert mounts == {"/opt/mldeploy/env": False, "/opt/mldeploy/models": False, "/var/azureml-app/src": False,
+    # every host-built environment, read-only too: an environment that only adds packages is swapped in from there
+    assert mounts == {"/opt/mldeploy/env": False, "/opt/mldeploy/envtrees": False, "/opt/mldeploy/models": False,
+                      "/var/azureml-app/src": False,
                       "/var/lib/mldeploy": True}  # the last: the service's data folder (captures), its own
 
     # the image itself holds no environment: without the mount nothing of it imports
