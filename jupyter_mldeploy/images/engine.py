@@ -36,15 +36,15 @@ from typing import TYPE_CHECKING, Any
 from .._config import base_image
 from ..errors import MLDeployError
 from ._builds import LABEL_ENV_HASH, LABEL_MANAGED, BuildResult, ImageCalls
-from ._containers import (
+from ._container_facts import (
     LABEL_PORT,
     LABEL_SERVICE,
     LABEL_SOURCE,
-    ContainerCalls,
     ContainerInfo,
     ContainerState,
     RunningContainer,
 )
+from ._containers import ContainerCalls
 from ._push import PushResult, RegistryCalls, split_repository
 from ._sdk import docker_sdk, docker_start_fix, engine_errors, unavailable, unix_socket_path
 

@@ -147,7 +147,7 @@ class FileStorage:
     @property
     def mimetype_params(self) -> dict[str, str]:
         """The parameters of the part's Content-Type (``{"charset": "utf-8"}``)."""
-        return _params(self.content_type or "")
+        return content_type_params(self.content_type or "")
 
     def __getattr__(self, name: str) -> Any:
         # readline, seek, tell, ... come from the stream, as werkzeug's FileStorage does
@@ -206,7 +206,8 @@ def parse_multipart(body: bytes, content_type: str) -> tuple[MultiDict, MultiDic
     return MultiDict(form), MultiDict(files)
 
 
-def _params(content_type: str) -> dict[str, str]:
+def content_type_params(content_type: str) -> dict[str, str]:
+    """The parameters of a Content-Type header (``{"charset": "utf-8"}``), names lower-cased."""
     params: dict[str, str] = {}
     for piece in content_type.split(";")[1:]:
         key, sep, value = piece.partition("=")

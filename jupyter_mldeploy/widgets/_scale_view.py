@@ -38,12 +38,13 @@ class ScaleView:
     """An ``HTML`` row (hidden for targets without replicas) that :meth:`update` fills from ``scale_status()``."""
 
     def __init__(self, probe_s: float = SCALE_PROBE_S) -> None:
+        #: seconds from one look to the next; a change counts from the last look already made
         self.probe_s = float(probe_s)
         #: the row: replicas and the autoscaler's utilisation
         self.html = widgets.HTML(layout=widgets.Layout(display=_HIDDEN))
         #: the last ``ScaleStatus`` read (None before, or when it could not be read)
         self.status: Any = None
-        self._next = 0.0
+        self._looked_at: float | None = None  # time.monotonic() of the last look
 
     def update(self, service: Any, force: bool = False) -> None:
         """Read the service's replicas when due (or ``force``) and show them; a failed read shows why."""
@@ -52,9 +53,9 @@ class ScaleView:
             show(self.html, False)
             return
         now = time.monotonic()
-        if not force and now < self._next:
+        if not force and self._looked_at is not None and now < self._looked_at + self.probe_s:
             return
-        self._next = now + self.probe_s
+        self._looked_at = now
         try:
             self.status = probe()
         except MLDeployError as err:

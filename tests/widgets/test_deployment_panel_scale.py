@@ -22,6 +22,7 @@ from jupyter_mldeploy.deploy.process import ProcessWebservice
 from jupyter_mldeploy.errors import KubernetesUnavailableError
 from jupyter_mldeploy.widgets import DeploymentPanel
 from jupyter_mldeploy.widgets._base import visible_text
+from jupyter_mldeploy.widgets._scale_view import SCALE_PROBE_S, ScaleView
 
 
 @pytest.fixture(autouse=True)
@@ -111,13 +112,35 @@ def test_the_row_reads_the_cluster_at_most_every_probe_interval(service: Any) ->
     scaled = ScaledService(service, ScaleStatus(desired=1, ready=1, updated=1))
     panel = DeploymentPanel(scaled, refresh_s=60)
     try:
+        assert panel.scale_view.probe_s == SCALE_PROBE_S == 5.0  # the panel's default interval
+        # an interval no loaded machine outlasts, so the count below does not hang on the clock
+        panel.scale_view.probe_s = 3600
         for _ in range(5):
             panel.refresh()
-        assert scaled.calls == 1  # the default interval (5 s) had not passed since the first look
+        assert scaled.calls == 1  # the panel's first look (its own ticker's, or the first refresh here)
         panel.scale_view.update(scaled, force=True)
         assert scaled.calls == 2
+        panel.scale_view.probe_s = 0  # the interval has passed: the next refresh looks again
+        panel.refresh()
+        assert scaled.calls == 3
     finally:
         panel.close()
+
+
+def test_a_shorter_interval_counts_from_the_last_look() -> None:
+    """The panel's ticker may look once before a caller shortens the interval: the next update still looks."""
+    answers = iter([ScaleStatus(desired=2, ready=1, updated=2), ScaleStatus(desired=2, ready=2, updated=2)])
+
+    class Probed:
+        def scale_status(self) -> ScaleStatus:
+            return next(answers)
+
+    view = ScaleView()  # the default interval, as in a panel whose ticker looked at once
+    view.update(Probed())
+    assert "replicas: <b>1/2</b> ready" in view.html.value
+    view.probe_s = 0
+    view.update(Probed())
+    assert "replicas: <b>2/2</b> ready" in view.html.value
 
 
 def test_the_panel_does_not_import_the_kubernetes_client() -> None:
