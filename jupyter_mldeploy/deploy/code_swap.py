@@ -69,6 +69,7 @@ def swap_code(service: TargetHooks, progress: DeploymentProgress, what: str = ""
         except ValueError:
             data = {}
         if answer.status == 500:
+            service._target_swap_ended(False)
             error = data.get("error") or {}
             trace = str(error.get("traceback") or "")
             raise InitError(
@@ -82,6 +83,7 @@ def swap_code(service: TargetHooks, progress: DeploymentProgress, what: str = ""
             raise DeploymentError(
                 f"the code swap of service {record.name!r} got HTTP {answer.status}: {answer.body[:500]!r}"
             )
+        service._target_swap_ended(True)
         phase.detail = (f"code swap{f' ({what})' if what else ''}: {script} loaded and init() run in "
                         f"{data.get('workers', '?')} worker(s) in {float(data.get('seconds', 0.0)):.2f}s, no restart")
     with progress.phase("ready", detail=f"{service.scoring_uri}"):

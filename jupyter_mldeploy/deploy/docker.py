@@ -18,7 +18,6 @@ new one goes on the server's path); other changes restart the container. Contain
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,9 +56,9 @@ from ..images.engine import (
 from ..images.pipeline import dev_image
 from ..registry.layout import LaidOutModels, lay_out_models
 from ..registry.model import Model as RegistryModel
-from ..source_copy import SourceCopy, copy_source
+from ..source_copy import SourceCopy
 from .config import DeploymentConfiguration
-from .container_files import container_groups, hand_to_container_user
+from .container_files import container_groups, hand_to_container_user, refill_source, settle_source
 from .debugger import CONTAINER_DEBUGPY, debug_settings, debugpy_package
 from .docker_found import (
     LABEL_ENTRY_SCRIPT,
@@ -172,29 +171,24 @@ class LocalWebservice(Webservice):
         return self._record.folder / "models" / "azureml-models"
 
     def _target_sync_source(self) -> SourceCopy:
-        """Copy the user's source folder into the service's mounted ``src/`` and hand it to the container's user.
+        """Copy the user's source folder into the service's mounted ``src/`` (:func:`.container_files.refill_source`).
 
-        The folder is emptied and refilled in place (the container's bind mount keeps pointing
-        at it). Modes are kept; the container's user (uid 1000) reads the files through
-        ownership (when we run as root) or through our group (added to the container).
+        Modes are kept; the container's user (uid 1000) reads the files through ownership
+        (when we run as root) or through our group (added to the container). The copy that
+        served waits beside it until :meth:`_target_swap_ended` (or a start) settles it.
         """
         record = self._record
-        dest = record.folder / "src"
-        dest.mkdir(parents=True, exist_ok=True)
-        for child in list(dest.iterdir()):
-            if child.is_dir() and not child.is_symlink():
-                shutil.rmtree(child)
-            else:
-                child.unlink()
         source = Path(record.source_dir) if record.source_dir else None
         if source is None or not source.is_dir():
             raise DeploymentError(
                 f"the source folder {record.source_dir!r} of service {record.name!r} is gone; "
                 "update the service with an InferenceConfig whose source_directory exists."
             )
-        copied = copy_source(source, dest)
-        hand_to_container_user(dest)
-        return copied
+        return refill_source(source, record.folder / "src")
+
+    def _target_swap_ended(self, swapped: bool) -> None:
+        """A failed swap puts the serving ``src/`` back: workers the server starts later run what serves."""
+        settle_source(self._record.folder / "src", took_over=swapped)
 
     def _target_environment(self, progress: DeploymentProgress, env: Any, inference_config: Any) -> tuple[str, bool]:
         """Resolve the environment's wheels for the image, install them on the host (once per spec), say what changed."""
@@ -244,6 +238,7 @@ class LocalWebservice(Webservice):
 
     def _target_start(self, port: int | None) -> str:
         record = self._record
+        settle_source(record.folder / "src", took_over=True)  # a new server runs the files in src/
         engine = self._engine()
         old_image = engine.container_image_id(self._container)
         engine.remove(self._container)

@@ -102,6 +102,9 @@ class TargetHooks:
         """Copy the source folder where the server reads it (if ``copies_source``) with ``source_copy.copy_source``."""
         raise NotImplementedError
 
+    def _target_swap_ended(self, swapped: bool) -> None:
+        """A code swap ended: the new version serves (``swapped``), or its ``init()`` failed and the old one does."""
+
     def _target_environment(self, progress: DeploymentProgress, env: Any, inference_config: Any) -> tuple[str, bool]:
         """Make the environment ready (``inference_config=None``: keep the current one); return ``(detail, changed)``."""
         raise NotImplementedError

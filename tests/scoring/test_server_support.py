@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from proc_helpers import children  # noqa: F401 - the servers' tests take it from here
 
 from jupyter_mldeploy.client.client import Response, ScoringClient
 from jupyter_mldeploy.client.server import ScoringServer
@@ -106,22 +106,6 @@ def wait_until(condition: Callable[[], bool], timeout: float = 20.0, what: str =
         if time.monotonic() > deadline:
             raise AssertionError(f"{what} not reached within {timeout}s")
         time.sleep(0.05)
-
-
-def children(pid: int) -> list[int]:
-    """Child process ids of ``pid`` (Linux /proc)."""
-    out = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == pid and fields[0] != "Z":
-            out.append(int(entry))
-    return out
 
 
 def metric(text: str, name: str) -> float:

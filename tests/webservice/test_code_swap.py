@@ -12,6 +12,8 @@ at a breakpoint in ``score.py``.
 from __future__ import annotations
 
 import json
+import os
+import signal
 import textwrap
 import threading
 import time
@@ -20,6 +22,7 @@ from typing import Any
 
 import pytest
 from dap_client import DapClient
+from proc_helpers import children
 
 from jupyter_mldeploy import InferenceConfig, Model
 from jupyter_mldeploy.client.client import ScoringClient
@@ -184,11 +187,45 @@ def test_failing_new_init_keeps_the_old_version_serving(
     assert f'score.py", line {FAIL_LINE}, in init' in message  # the traceback, pointing at the user's line
     assert load.failures == []
     assert {a["version"] for answers in load.answers for a in answers} == {1}
-    assert service.state == WebserviceState.HEALTHY
+    assert service.state == WebserviceState.HEALTHY, service.get_logs()[-4000:]
     assert service.run({"data": [2]}) == {"version": 1, "init": 1, "y": [6.0]}
     write(swap_app, 2)  # fixed: the swap goes through
     service.reload()
     assert service.run({"data": [2]})["version"] == 2
+
+
+@pytest.mark.docker
+def test_after_a_failing_swap_a_replacement_worker_runs_the_version_that_serves(
+    docker_home: Path, swap_app: Path, k_model: Model
+) -> None:
+    """The mounted ``src/`` goes back to the serving files: a worker started later (a crash, a hang) runs them."""
+    service = _deploy("swap-fail-replace", LocalWebservice, swap_app, k_model, workers=2)
+    try:
+        write(swap_app, 2, fail='raise RuntimeError("the new model file is missing")')
+        with pytest.raises(InitError):
+            service.reload()
+        src = service._record.folder / "src"
+        assert "VERSION = 1" in (src / "score.py").read_text()
+        assert sorted(p.name for p in src.parent.iterdir() if p.name.startswith("src")) == ["src"]
+        init = int(service._engine().container_attrs(service._container)["State"]["Pid"])  # docker-init
+        (server,) = children(init)  # the scoring server, whose children are its workers
+        workers = children(server)
+        assert len(workers) == 2, workers
+        os.kill(workers[0], signal.SIGKILL)  # as root: the container's worker, seen from this machine
+
+        deadline = time.monotonic() + 120
+        while "worker 3: ready in" not in service.get_logs() and time.monotonic() < deadline:
+            assert "worker 3: the entry script" not in service.get_logs(), "the replacement loaded the failed version"
+            time.sleep(0.2)
+        logs = service.get_logs()
+        assert "worker 3: ready in" in logs, logs[-3000:]
+        assert workers[0] not in children(server) and len(children(server)) == 2
+        assert {service.run({"data": [1]})["version"] for _ in range(20)} == {1}  # both workers: the serving version
+        write(swap_app, 2)  # fixed: the next swap takes the new files again
+        service.reload()
+        assert service.run({"data": [1]})["version"] == 2
+    finally:
+        service.delete()
 
 
 def test_new_model_is_swapped_in_under_load_and_a_failing_one_keeps_the_old(
