@@ -1,10 +1,11 @@
-"""Capture on a live cluster: AKS's ``collect_model_data=True`` keeps each pod's requests, ``get_captured(n)`` reads them all.
+"""Signals on a live cluster: AKS's ``collect_model_data=True`` keeps each pod's requests (``get_captured(n)``
+reads them all), and ``tracing=True`` sends each pod's spans to the collector it is told of.
 
 Marked ``kubernetes`` like ``test_live.py`` (whose fixtures it uses): the image is built by the
 real engine, pushed to a real registry on 127.0.0.1, and the records are read from each ready
 pod through the API server's exec stream. Requests go to the NodePort on 127.0.0.1, one
 connection each, so both replicas answer some of them; the test compares what was captured
-with what each pod answered.
+with what each pod answered. The collector is a real OTLP/HTTP receiver on the node's address.
 """
 
 from __future__ import annotations
@@ -66,3 +67,50 @@ def test_aks_collect_model_data_captures_in_every_pod_and_get_captured_merges_th
         assert "emptyDir" in volumes["data"]
     finally:
         service.delete()
+
+
+def _node_address(live_cluster: Any) -> str:
+    """The node's InternalIP: an address of this machine (the single node) that the pods reach."""
+    import kubernetes
+
+    nodes = kubernetes.client.CoreV1Api(live_cluster.api_client).list_node().items
+    return next(a.address for a in nodes[0].status.addresses if a.type == "InternalIP")
+
+
+def test_pods_trace_requests_to_the_collector_they_are_told_of(
+    live_cluster: Any, local_registry: str, namespace: str, app: Callable[[str], Any], k_model: Any  # noqa: F811
+) -> None:
+    from otlp_receiver import OtlpReceiver
+
+    from jupyter_mldeploy import Model
+    from jupyter_mldeploy.azureml.webservices import AksWebservice
+    from jupyter_mldeploy.client.sending import resolve_target
+
+    caller_trace, caller_span = "0af7651916cd43dd8448eb211c80319c", "b7ad6b7169203331"
+    # a collector on this machine's node address, as a collector Service would be to the pods
+    with OtlpReceiver(host=_node_address(live_cluster)) as receiver:
+        config = AksWebservice.deploy_configuration(
+            autoscale_enabled=False, num_replicas=1, memory_gb=0.25, initial_delay_seconds=5, namespace=namespace,
+            image_repository=f"{local_registry}/mldeploy-tests", service_type="NodePort",
+            tracing=True, otel_endpoint=receiver.url, environment_variables={"OTEL_BSP_SCHEDULE_DELAY": "100"},
+        )
+        service = Model.deploy("traced", [k_model], app(SCALE.format(scale=3)), config)
+        try:
+            service.wait_for_deployment(show_output=True, timeout_sec=600)
+            url, _ = resolve_target(service.scoring_uri)
+            request = urllib.request.Request(
+                f"{url}/score", data=json.dumps({"data": [1.0]}).encode(),
+                headers={"Authorization": f"Bearer {service.get_keys()[0]}", "Content-Type": "application/json",
+                         "x-request-id": "k8s-trace-1", "traceparent": f"00-{caller_trace}-{caller_span}-01"})
+            with urllib.request.urlopen(request, timeout=30) as answer:
+                pod = json.loads(answer.read())["pod"]
+            spans = receiver.wait_for(lambda got: {"POST /score", "run"} <= {s["name"] for s in got}, timeout=90)
+        finally:
+            service.delete()
+    server = next(s for s in spans if s["name"] == "POST /score")
+    run = next(s for s in spans if s["name"] == "run")
+    assert server["attributes"]["mldeploy.request_id"] == "k8s-trace-1"
+    assert server["trace_id"] == caller_trace and server["parent_span_id"] == caller_span  # traceparent honoured
+    assert run["parent_span_id"] == server["span_id"]
+    assert server["resource"]["service.name"] == "traced"
+    assert pod.startswith("traced-")
