@@ -14,7 +14,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar
 
+from ..client.client import ScoringClient
 from ..environment.changes import EnvChange
+from ..errors import ScoringRequestError
 from ..registry.layout import LaidOutModels
 from ..source_copy import SourceCopy
 from .config import DeploymentConfiguration
@@ -142,8 +144,29 @@ class TargetHooks:
         raise NotImplementedError
 
     def _target_settled(self) -> bool:
-        """Whether every replica serves the new version once ``/ready`` answers (a rollout is done; one server: always)."""
-        return True
+        """Whether every replica serves the new version once ``/ready`` answers (a rollout is done).
+
+        One server: once each of its workers has run ``init()`` (``mldeploy_workers_ready`` of
+        ``/metrics``), so that a service is not Healthy at half its workers, and an edit made
+        right after the deploy is not loaded by a worker that is still starting. Each look is a
+        new connection, which may land on a worker whose ``init()`` failed: its ``/ready``
+        raises :class:`~jupyter_mldeploy.errors.InitError` then.
+        """
+        workers = int(self._record.config.get("workers") or 1)
+        if workers <= 1 or not self._base_url:
+            return True
+        key = self._record.auth_keys[0] if self._record.auth_keys else None
+        with ScoringClient(str(self._base_url), auth_key=key, timeout=2.0) as probe:
+            probe.wait_ready(timeout=0.0)
+            try:
+                answer = probe.request("GET", "/metrics")
+            except ScoringRequestError:
+                return False  # look again
+        if answer.status != 200:
+            return True  # /metrics behind another key: the first ready worker has to do
+        ready = next((line.split()[-1] for line in answer.text.splitlines()
+                      if line.startswith("mldeploy_workers_ready ")), None)
+        return ready is None or float(ready) >= workers
 
     def _target_state(self) -> str:
         raise NotImplementedError

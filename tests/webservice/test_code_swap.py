@@ -94,6 +94,11 @@ def _deploy(name: str, target: type[Webservice], app: Path, model: Model, **conf
     return service
 
 
+def _server_lines(service: Webservice) -> str:
+    """The server's log without its access lines (what a failed assertion shows)."""
+    return "\n".join(line for line in service.get_logs().splitlines() if " access " not in line)
+
+
 class Load:
     """``clients`` threads sending /score on their own keep-alive connection, bounded in count and time."""
 
@@ -169,6 +174,32 @@ def test_swap_under_load_loses_no_request_and_answers_old_then_new(
     assert not [p for p in service.progress.phases if p.name == "start"], "a code swap started a new server"
 
 
+def test_a_deploy_is_ready_once_every_worker_ran_init(target: type[Webservice], tmp_path: Path, k_model: Model) -> None:
+    """Not Healthy at half its workers: an edit made right after the deploy meets no worker still starting."""
+    app = tmp_path / "slow-second"
+    app.mkdir()
+    (app / "score.py").write_text(textwrap.dedent("""
+        import os, time
+
+        def init():
+            if os.environ.get("MLDEPLOY_WORKER_ID") == "2":
+                time.sleep(3)  # the second worker's model load is slower
+
+        def run(raw_data):
+            return {"worker": os.environ.get("MLDEPLOY_WORKER_ID")}
+    """))
+    service = _deploy("all-workers", target, app, k_model, workers=2)
+    try:
+        with ScoringClient(str(service._base_url)) as client:
+            assert metric_value(client.metrics(), "mldeploy_workers_ready") == 2
+    finally:
+        service.delete()
+
+
+def metric_value(text: str, name: str) -> float:
+    return float(next(line.split()[-1] for line in text.splitlines() if line.startswith(f"{name} ")))
+
+
 def test_failing_new_init_keeps_the_old_version_serving(
     target: type[Webservice], swap_app: Path, k_model: Model
 ) -> None:
@@ -187,7 +218,7 @@ def test_failing_new_init_keeps_the_old_version_serving(
     assert f'score.py", line {FAIL_LINE}, in init' in message  # the traceback, pointing at the user's line
     assert load.failures == []
     assert {a["version"] for answers in load.answers for a in answers} == {1}
-    assert service.state == WebserviceState.HEALTHY, service.get_logs()[-4000:]
+    assert service.state == WebserviceState.HEALTHY, _server_lines(service)
     assert service.run({"data": [2]}) == {"version": 1, "init": 1, "y": [6.0]}
     write(swap_app, 2)  # fixed: the swap goes through
     service.reload()
@@ -220,7 +251,11 @@ def test_after_a_failing_swap_a_replacement_worker_runs_the_version_that_serves(
         logs = service.get_logs()
         assert "worker 3: ready in" in logs, logs[-3000:]
         assert workers[0] not in children(server) and len(children(server)) == 2
-        assert {service.run({"data": [1]})["version"] for _ in range(20)} == {1}  # both workers: the serving version
+        versions = set()
+        for _ in range(20):  # a connection each: both workers answer
+            with ScoringClient(str(service._base_url)) as client:
+                versions.add(json.loads(client.request("POST", "/score", b'{"data": [1]}').body).get("version", 503))
+        assert versions == {1}, _server_lines(service)  # both workers: the serving version
         write(swap_app, 2)  # fixed: the next swap takes the new files again
         service.reload()
         assert service.run({"data": [1]})["version"] == 2
