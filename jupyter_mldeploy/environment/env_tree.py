@@ -43,7 +43,7 @@ from ._uv import run_uv
 from .changes import EnvChange, compare_installed, installed_pins
 from .local_build import _folder_size
 
-__all__ = ["EnvTree", "env_tree", "env_trees_dir", "remove_unused_trees", "tree_change"]
+__all__ = ["EnvTree", "copy_parent", "env_tree", "env_trees_dir", "remove_unused_trees", "tree_change"]
 
 LogFn = Callable[[str], None]
 #: The file next to ``site-packages/`` that says what a tree holds.
@@ -120,7 +120,7 @@ def env_tree(wheelhouse: Path, python_version: str, log: LogFn | None = None) ->
             target = temp / "site-packages"
             before: set[str] = set()
             if parent is not None:
-                shutil.copytree(parent / "site-packages", target, copy_function=_link_or_copy, symlinks=True)
+                copy_parent(parent / "site-packages", target)
                 before = set(os.listdir(target))
                 if log is not None:
                     log(f"[mldeploy] environment: starting from {parent.name} (only new packages are installed)")
@@ -313,8 +313,25 @@ def _pins(requirements: Path) -> set[str]:
     return {f"{name}=={version}" for name, version in installed_pins(requirements.read_text(encoding="utf-8").splitlines()).items()}
 
 
+def copy_parent(source: Path, target: Path) -> None:
+    """Copy a parent tree's ``site-packages`` (hard links where the file system allows).
+
+    The parent may still be byte-compiling in the background: its compiler's temporary
+    ``*.pyc.<id>`` files are left out, and a ``__pycache__`` file it replaced meanwhile is
+    skipped (the new tree's own compile writes it).
+    """
+    shutil.copytree(source, target, copy_function=_link_or_copy, symlinks=True,
+                    ignore=shutil.ignore_patterns("*.pyc.*"))
+
+
 def _link_or_copy(src: str, dst: str) -> None:
     try:
-        os.link(src, dst)
-    except OSError:
-        shutil.copy2(src, dst)
+        try:
+            os.link(src, dst)
+        except FileNotFoundError:
+            raise
+        except OSError:
+            shutil.copy2(src, dst)
+    except FileNotFoundError:
+        if f"{os.sep}__pycache__{os.sep}" not in src:
+            raise

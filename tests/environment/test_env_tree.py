@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
 from pathlib import Path
+
+import pytest
 
 from jupyter_mldeploy.environment.env_tree import META, _parent, _pins
 
@@ -37,3 +41,37 @@ def test_a_new_tree_starts_from_the_largest_tree_it_only_adds_to(tmp_path: Path)
     assert _parent(tmp_path, wanted, "3.11", exclude="new") == best
     assert _parent(tmp_path, wanted, "3.11", exclude="large") == tmp_path / "small"
     assert _parent(tmp_path, {"pandas==2.0"}, "3.11", exclude="new") is None
+
+
+def test_a_parent_still_byte_compiling_is_copied_without_its_compilers_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The parent's background compile renames its *.pyc files while a child tree copies it."""
+    from jupyter_mldeploy.environment import env_tree as module
+
+    parent = tmp_path / "parent" / "site-packages"
+    (parent / "pkg" / "__pycache__").mkdir(parents=True)
+    (parent / "pkg" / "mod.py").write_text("X = 1\n")
+    (parent / "pkg" / "__pycache__" / "mod.cpython-311.pyc.140672658977840").write_bytes(b"half written")
+    (parent / "pkg" / "__pycache__" / "gone.cpython-311.pyc").write_bytes(b"replaced meanwhile")
+    real_link = os.link
+
+    def racing_link(src: str, dst: str) -> None:
+        if src.endswith("gone.cpython-311.pyc"):
+            os.unlink(src)  # the compiler replaced it between the listing and the link
+        real_link(src, dst)
+
+    monkeypatch.setattr(module.os, "link", racing_link)
+    module.copy_parent(parent, tmp_path / "child")
+    copied = sorted(p.relative_to(tmp_path / "child").as_posix() for p in (tmp_path / "child").rglob("*"))
+    assert copied == ["pkg", "pkg/__pycache__", "pkg/mod.py"]
+
+    # a package file that vanishes is not the compiler's doing: the copy fails, naming it
+    def vanishing_module(src: str, dst: str) -> None:
+        if src.endswith("mod.py"):
+            os.unlink(src)
+        real_link(src, dst)
+
+    monkeypatch.setattr(module.os, "link", vanishing_module)
+    with pytest.raises(shutil.Error, match="mod.py"):
+        module.copy_parent(parent, tmp_path / "child2")
