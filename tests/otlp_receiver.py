@@ -94,3 +94,17 @@ class OtlpReceiver:
     def __exit__(self, *exc: object) -> None:
         self._server.shutdown()
         self._server.server_close()
+
+
+def request_spans(
+    spans: list[dict[str, Any]], request_id: str, caller: tuple[str, str], service_name: str
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The ``POST /score`` span and its ``run`` child, checked: the request id, the caller's
+    ``traceparent`` (``caller`` = (trace id, span id)) honoured, and the service's name."""
+    server = next(s for s in spans if s["name"] == "POST /score")
+    run = next(s for s in spans if s["name"] == "run")
+    assert server["attributes"]["mldeploy.request_id"] == request_id
+    assert (server["trace_id"], server["parent_span_id"]) == caller  # traceparent honoured
+    assert run["parent_span_id"] == server["span_id"]
+    assert server["resource"]["service.name"] == service_name
+    return server, run

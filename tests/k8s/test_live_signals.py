@@ -80,7 +80,7 @@ def _node_address(live_cluster: Any) -> str:
 def test_pods_trace_requests_to_the_collector_they_are_told_of(
     live_cluster: Any, local_registry: str, namespace: str, app: Callable[[str], Any], k_model: Any  # noqa: F811
 ) -> None:
-    from otlp_receiver import OtlpReceiver
+    from otlp_receiver import OtlpReceiver, request_spans
 
     from jupyter_mldeploy import Model
     from jupyter_mldeploy.azureml.webservices import AksWebservice
@@ -107,10 +107,5 @@ def test_pods_trace_requests_to_the_collector_they_are_told_of(
             spans = receiver.wait_for(lambda got: {"POST /score", "run"} <= {s["name"] for s in got}, timeout=90)
         finally:
             service.delete()
-    server = next(s for s in spans if s["name"] == "POST /score")
-    run = next(s for s in spans if s["name"] == "run")
-    assert server["attributes"]["mldeploy.request_id"] == "k8s-trace-1"
-    assert server["trace_id"] == caller_trace and server["parent_span_id"] == caller_span  # traceparent honoured
-    assert run["parent_span_id"] == server["span_id"]
-    assert server["resource"]["service.name"] == "traced"
+    request_spans(spans, "k8s-trace-1", (caller_trace, caller_span), "traced")
     assert pod.startswith("traced-")

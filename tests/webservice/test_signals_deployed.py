@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from otlp_receiver import OtlpReceiver
+from otlp_receiver import OtlpReceiver, request_spans
 
 from jupyter_mldeploy import InferenceConfig, Model
 from jupyter_mldeploy.cli import main as cli_main
@@ -192,9 +192,4 @@ def test_docker_service_traced_to_localhost_exports_spans_from_the_container(
             assert {binding["HostIp"] for bindings in ports.values() if bindings for binding in bindings} == {"127.0.0.1"}
         finally:
             service.delete()
-    server = next(s for s in spans if s["name"] == "POST /score")
-    run = next(s for s in spans if s["name"] == "run")
-    assert server["attributes"]["mldeploy.request_id"] == "dock-trace-1"
-    assert server["trace_id"] == caller_trace and server["parent_span_id"] == caller_span  # traceparent honoured
-    assert run["parent_span_id"] == server["span_id"]
-    assert server["resource"]["service.name"] == "dock-traced"
+    request_spans(spans, "dock-trace-1", (caller_trace, caller_span), "dock-traced")
